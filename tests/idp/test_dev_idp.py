@@ -53,9 +53,7 @@ def idp() -> Iterator[DevIdP]:
             "scope": "openid email groups",
         }
     )
-    with DevIdP().start(
-        clients=clients, users=default_users(), api_audience=API
-    ) as running:
+    with DevIdP().start(clients=clients, users=default_users(), api_audience=API) as running:
         yield running
 
 
@@ -94,9 +92,7 @@ def _sign_in(
     params = _query(location)
     assert params["state"] == state
     assert params["iss"] == idp.issuer  # RFC 9207 issuer identification
-    tokens = idp.exchange_code(
-        client_id, secret, params["code"], HUB_REDIRECT, verifier
-    )
+    tokens = idp.exchange_code(client_id, secret, params["code"], HUB_REDIRECT, verifier)
     tokens["_nonce"] = nonce
     return tokens
 
@@ -120,9 +116,7 @@ def _verify_id_token(
 
 
 def test_discovery_lists_what_the_hub_needs(idp: DevIdP) -> None:
-    meta = requests.get(
-        f"{idp.issuer}/.well-known/openid-configuration", timeout=5
-    ).json()
+    meta = requests.get(f"{idp.issuer}/.well-known/openid-configuration", timeout=5).json()
     assert meta["issuer"] == idp.issuer
     for endpoint in (
         "authorization_endpoint",
@@ -134,12 +128,8 @@ def test_discovery_lists_what_the_hub_needs(idp: DevIdP) -> None:
         assert meta[endpoint].startswith(idp.issuer + "/"), endpoint
     assert meta["code_challenge_methods_supported"] == ["S256"]
     assert meta["response_types_supported"] == ["code"]
-    assert {"authorization_code", "client_credentials"} <= set(
-        meta["grant_types_supported"]
-    )
-    assert {"openid", "email", "profile", "groups", "roles"} <= set(
-        meta["scopes_supported"]
-    )
+    assert {"authorization_code", "client_credentials"} <= set(meta["grant_types_supported"])
+    assert {"openid", "email", "profile", "groups", "roles"} <= set(meta["scopes_supported"])
     assert {"RS256", "ES256"} <= set(meta["id_token_signing_alg_values_supported"])
 
 
@@ -177,7 +167,8 @@ def test_authorization_code_flow_with_pkce(idp: DevIdP) -> None:
     assert info["name"] == "Alice Idris"
     assert info["groups"] == ["agency:police"]
     assert info["roles"] == ["marac-chair"]
-    assert "password" not in info and "login" not in info
+    assert "password" not in info
+    assert "login" not in info
 
 
 def test_client_registered_for_es256_gets_es256_id_token(idp: DevIdP) -> None:
@@ -201,7 +192,8 @@ def test_client_registered_for_es256_gets_es256_id_token(idp: DevIdP) -> None:
         timeout=5,
     ).json()
     assert info["groups"] == ["agency:police"]
-    assert "roles" not in info and "name" not in info  # scopes not requested
+    assert "roles" not in info  # scope not requested
+    assert "name" not in info
 
 
 def test_prompt_login_switches_user_in_the_same_browser(idp: DevIdP) -> None:
@@ -239,9 +231,7 @@ def test_code_flow_token_for_the_api_when_resource_is_sent(idp: DevIdP) -> None:
         code_challenge=challenge,
         resource=API,
     )
-    code = _query(login_via_http(requests.Session(), url, *ALICE).headers["Location"])[
-        "code"
-    ]
+    code = _query(login_via_http(requests.Session(), url, *ALICE).headers["Location"])["code"]
     resp = requests.post(
         idp.token_endpoint,
         data={
@@ -255,9 +245,7 @@ def test_code_flow_token_for_the_api_when_resource_is_sent(idp: DevIdP) -> None:
         timeout=5,
     )
     assert resp.status_code == 200, resp.text
-    claims = jwt.decode(
-        resp.json()["access_token"], _keyset(idp), algorithms=["RS256"]
-    ).claims
+    claims = jwt.decode(resp.json()["access_token"], _keyset(idp), algorithms=["RS256"]).claims
     assert claims["aud"] == API
     assert claims["sub"] == "u-alice"
     assert claims["client_id"] == HUB
@@ -266,12 +254,8 @@ def test_code_flow_token_for_the_api_when_resource_is_sent(idp: DevIdP) -> None:
 
 def test_code_exchange_needs_the_right_verifier(idp: DevIdP) -> None:
     _, challenge = pkce_pair()
-    url = idp.authorization_url(
-        HUB, HUB_REDIRECT, state="s", nonce="n", code_challenge=challenge
-    )
-    code = _query(login_via_http(requests.Session(), url, *ALICE).headers["Location"])[
-        "code"
-    ]
+    url = idp.authorization_url(HUB, HUB_REDIRECT, state="s", nonce="n", code_challenge=challenge)
+    code = _query(login_via_http(requests.Session(), url, *ALICE).headers["Location"])["code"]
     resp = requests.post(
         idp.token_endpoint,
         data={
@@ -289,12 +273,8 @@ def test_code_exchange_needs_the_right_verifier(idp: DevIdP) -> None:
 
 def test_code_is_single_use_and_replay_revokes_tokens(idp: DevIdP) -> None:
     verifier, challenge = pkce_pair()
-    url = idp.authorization_url(
-        HUB, HUB_REDIRECT, state="s", nonce="n", code_challenge=challenge
-    )
-    code = _query(login_via_http(requests.Session(), url, *ALICE).headers["Location"])[
-        "code"
-    ]
+    url = idp.authorization_url(HUB, HUB_REDIRECT, state="s", nonce="n", code_challenge=challenge)
+    code = _query(login_via_http(requests.Session(), url, *ALICE).headers["Location"])["code"]
     tokens = idp.exchange_code(HUB, HUB_SECRET, code, HUB_REDIRECT, verifier)
     replay = requests.post(
         idp.token_endpoint,
@@ -338,9 +318,7 @@ def test_authorization_without_s256_pkce_is_refused(
 
 def test_wrong_password_rerenders_form_with_error_and_no_code(idp: DevIdP) -> None:
     _, challenge = pkce_pair()
-    url = idp.authorization_url(
-        HUB, HUB_REDIRECT, state="s", nonce="n", code_challenge=challenge
-    )
+    url = idp.authorization_url(HUB, HUB_REDIRECT, state="s", nonce="n", code_challenge=challenge)
     session = requests.Session()
     with pytest.raises(IdPLoginError) as caught:
         login_via_http(session, url, "alice@police.example", "not-her-password")
@@ -349,9 +327,11 @@ def test_wrong_password_rerenders_form_with_error_and_no_code(idp: DevIdP) -> No
     assert page.status_code == 200
     assert 'id="login-error"' in page.text
     assert "Invalid login or password." in page.text
-    assert 'name="login"' in page.text and 'name="password"' in page.text
+    assert 'name="login"' in page.text
+    assert 'name="password"' in page.text
     assert 'type="submit"' in page.text
-    assert "code=" not in page.text and "Location" not in page.headers
+    assert "code=" not in page.text
+    assert "Location" not in page.headers
 
     # Unknown logins get the same answer.
     with pytest.raises(IdPLoginError) as unknown:
@@ -361,9 +341,7 @@ def test_wrong_password_rerenders_form_with_error_and_no_code(idp: DevIdP) -> No
 
 
 def test_client_credentials_with_resource_gives_api_jwt(idp: DevIdP) -> None:
-    token = idp.client_credentials_token(
-        HUB, HUB_SECRET, "referrals:read referrals:write", API
-    )
+    token = idp.client_credentials_token(HUB, HUB_SECRET, "referrals:read referrals:write", API)
     decoded = jwt.decode(token, _keyset(idp), algorithms=["RS256"])
     assert decoded.header["typ"] == "at+jwt"
     assert decoded.header["kid"] in {k["kid"] for k in idp.jwks()["keys"]}
@@ -445,9 +423,7 @@ def test_end_session_redirects_to_post_logout_uri(idp: DevIdP) -> None:
 
     # The IdP session is gone: a new authorization request asks for a password.
     _, challenge = pkce_pair()
-    url = idp.authorization_url(
-        HUB, HUB_REDIRECT, state="s", nonce="n", code_challenge=challenge
-    )
+    url = idp.authorization_url(HUB, HUB_REDIRECT, state="s", nonce="n", code_challenge=challenge)
     page = session.get(url, timeout=5)
     assert page.status_code == 200
     assert 'id="login-form"' in page.text
@@ -465,9 +441,7 @@ def test_unregistered_post_logout_redirect_is_refused(idp: DevIdP) -> None:
     url = (
         idp.discovery["end_session_endpoint"]
         + "?"
-        + urlencode(
-            {"client_id": HUB, "post_logout_redirect_uri": "http://evil.example/"}
-        )
+        + urlencode({"client_id": HUB, "post_logout_redirect_uri": "http://evil.example/"})
     )
     resp = requests.get(url, allow_redirects=False, timeout=5)
     assert resp.status_code == 400
@@ -499,7 +473,8 @@ def test_restart_with_new_key_presents_new_kids(idp: DevIdP) -> None:
 
     assert idp.issuer == issuer
     new_kids = {k["kid"] for k in idp.jwks()["keys"]}
-    assert new_kids and not (new_kids & old_kids)
+    assert new_kids
+    assert not (new_kids & old_kids)
     new_token = idp.client_credentials_token(HUB, HUB_SECRET, "referrals:read", API)
     new_kid = jwt.decode(new_token, _keyset(idp), algorithms=["RS256"]).header["kid"]
     assert new_kid in new_kids

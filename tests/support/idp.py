@@ -129,10 +129,7 @@ def _pinned_version() -> str:
 def _installed() -> bool:
     marker = IDP_DIR / "node_modules" / "oidc-provider" / "package.json"
     try:
-        return bool(
-            json.loads(marker.read_text(encoding="utf-8"))["version"]
-            == _pinned_version()
-        )
+        return bool(json.loads(marker.read_text(encoding="utf-8"))["version"] == _pinned_version())
     except (OSError, ValueError, KeyError):
         return False
 
@@ -153,9 +150,7 @@ def ensure_node_modules() -> None:
                 return
             npm = shutil.which("npm")
             if npm is None:
-                raise DevIdPError(
-                    "npm is not on PATH; the dev IdP needs Node.js and npm"
-                )
+                raise DevIdPError("npm is not on PATH; the dev IdP needs Node.js and npm")
             result = subprocess.run(
                 [
                     npm,
@@ -194,9 +189,7 @@ def _free_port() -> int:
 class DevIdP:
     """One running dev OpenID provider process."""
 
-    def __init__(
-        self, *, node: str | None = None, startup_timeout: float = 20.0
-    ) -> None:
+    def __init__(self, *, node: str | None = None, startup_timeout: float = 20.0) -> None:
         self._node = node or shutil.which("node") or "node"
         self._startup_timeout = startup_timeout
         self._proc: subprocess.Popen[str] | None = None
@@ -238,12 +231,8 @@ class DevIdP:
         if self._proc is not None:
             raise DevIdPError("dev IdP already started")
         ensure_node_modules()
-        self.clients = [
-            dict(c) for c in (clients if clients is not None else default_clients())
-        ]
-        self.users = [
-            dict(u) for u in (users if users is not None else default_users())
-        ]
+        self.clients = [dict(c) for c in (clients if clients is not None else default_clients())]
+        self.users = [dict(u) for u in (users if users is not None else default_users())]
         self.api_audience = api_audience
         config: dict[str, Any] = {"clients": self.clients, "users": self.users}
         if resources:
@@ -389,9 +378,7 @@ class DevIdP:
             if "EADDRINUSE" not in self.logs:
                 break
             time.sleep(0.1)
-        raise DevIdPError(
-            f"dev IdP did not restart on port {port}; output:\n{self.logs}"
-        )
+        raise DevIdPError(f"dev IdP did not restart on port {port}; output:\n{self.logs}")
 
     def rotate_keys(self, retain: bool = True) -> dict[str, Any]:
         """Rotate keys in place via ``POST /__admin/rotate`` (needs test_admin).
@@ -642,9 +629,7 @@ def login_via_http(
             continue
         forms = _forms(resp.text) if _is_html(resp) else []
         login_form = next((f for f in forms if {"login", "password"} <= f.names), None)
-        auto_form = next(
-            (f for f in forms if f.method == "post" and not f.visible_inputs), None
-        )
+        auto_form = next((f for f in forms if f.method == "post" and not f.visible_inputs), None)
         if login_form is None and auto_form is not None:
             # A self-submitting page: the provider ending the previous user's
             # session when another one signs in, or response_mode=form_post
@@ -705,11 +690,7 @@ def logout_via_http(
             continue
         form = (
             next(
-                (
-                    f
-                    for f in _forms(resp.text)
-                    if "xsrf" in f.names and f.method == "post"
-                ),
+                (f for f in _forms(resp.text) if "xsrf" in f.names and f.method == "post"),
                 None,
             )
             if _is_html(resp)
@@ -750,9 +731,7 @@ def client_credentials_token(
         timeout=HTTP_TIMEOUT,
     )
     if resp.status_code != 200:
-        raise DevIdPError(
-            f"client credentials grant failed: {resp.status_code} {resp.text}"
-        )
+        raise DevIdPError(f"client credentials grant failed: {resp.status_code} {resp.text}")
     return str(resp.json()["access_token"])
 
 
