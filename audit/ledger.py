@@ -1,0 +1,274 @@
+"""Recording into the ledger and sealing entries into the Merkle tree.
+
+An entry is inserted in the same transaction as the disclosure it records, without any
+global lock. Sealing gives committed entries their dense leaf indexes:
+
+* SQLite runs one writer at a time (every transaction begins IMMEDIATE), so an entry is
+  sealed inline, in its own transaction; a rollback removes entry and leaf together.
+* PostgreSQL writers never wait for each other. One sealer at a time (an advisory lock)
+  takes, in a REPEATABLE READ snapshot, every entry whose transaction id lies below the
+  snapshot's xmin and at or above the previous batch's horizon. Every transaction below
+  xmin has ended, so an entry still in flight is never skipped and a rolled-back one never
+  appears; the unique leaf-per-entry and index primary keys make a fork impossible.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import BigInteger, Text, cast, func, insert, select, text
+from sqlalchemy.orm import Session
+
+from audit import merkle
+from audit.models import AuditEntry, AuditEntryRef, AuditLeaf, AuditNode, AuditSealBatch
+from hub.core import db
+from hub.core.access import Actor
+from hub.core.clock import now
+
+ACTION_PATTERN = re.compile(r"^[a-z][a-z_]*:[a-z][a-z_]*$")
+#: Detail keys whose values are identifiers the auditor can search by.
+REF_KINDS = (
+    "case",
+    "person",
+    "agency",
+    "member",
+    "referral",
+    "meeting",
+    "task",
+    "consent",
+    "idp",
+    "client",
+)
+MAX_TEXT = 200
+SEALER_LOCK_KEY = 0x4D41524143  # "MARAC": the advisory lock of the one PostgreSQL sealer
+
+
+class LedgerError(ValueError):
+    """A service tried to record something the ledger must not hold."""
+
+
+def canonical_json(value: Any) -> bytes:
+    """Encode canonically: sorted keys, no insignificant whitespace, UTF-8, no floats."""
+    _check(value, "entry")
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def _check(value: Any, where: str) -> None:
+    # Only identifiers, codes and category names belong in the ledger: no floats (their
+    # JSON form is not canonical across languages) and no long free text.
+    if value is None or isinstance(value, bool | int):
+        return
+    if isinstance(value, str):
+        if len(value) > MAX_TEXT:
+            raise LedgerError(f"{where}: text longer than {MAX_TEXT} characters")
+        return
+    if isinstance(value, list | tuple):
+        for item in value:
+            _check(item, where)
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str) or not key.isascii():
+                raise LedgerError(f"{where}: keys must be ASCII strings")
+            _check(item, f"{where}.{key}")
+        return
+    raise LedgerError(f"{where}: {type(value).__name__} is not allowed in a ledger entry")
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What an entry is about: a type and an identifier."""
+
+    type: str
+    id: int | str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"type": self.type, "id": self.id}
+
+
+def _refs(actor: Actor, subject: Subject | None, details: Mapping[str, Any]) -> set[tuple[str, str]]:
+    refs: set[tuple[str, str]] = set()
+    if actor.member_id is not None:
+        refs.add(("member", str(actor.member_id)))
+    if actor.agency_id is not None:
+        refs.add(("agency", str(actor.agency_id)))
+    if subject is not None:
+        refs.add((subject.type, str(subject.id)))
+    for kind in REF_KINDS:
+        for key in (kind, kind + "s"):
+            value = details.get(key)
+            if value is None:
+                continue
+            values = value if isinstance(value, list | tuple) else [value]
+            for item in values:
+                if isinstance(item, int | str) and not isinstance(item, bool):
+                    refs.add((kind, str(item)))
+    return refs
+
+
+def build_entry(
+    actor: Actor, action: str, subject: Subject | None, details: Mapping[str, Any]
+) -> tuple[bytes, set[tuple[str, str]]]:
+    if not ACTION_PATTERN.match(action):
+        raise LedgerError(f"action {action!r} is not named subject:verb")
+    reserved = {"v", "id", "at", "action", "actor", "subject", "request"} & set(details)
+    if reserved:
+        raise LedgerError(f"details may not set {sorted(reserved)}")
+    body: dict[str, Any] = {
+        "v": 1,
+        "id": uuid.uuid4().hex,
+        "at": now().strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "action": action,
+        "actor": actor.ref,
+        "request": actor.request_id,
+    }
+    if subject is not None:
+        body["subject"] = subject.as_json()
+    body.update(details)
+    return canonical_json(body), _refs(actor, subject, details)
+
+
+def record(
+    actor: Actor, action: str, subject: Subject | None = None, **details: Any
+) -> AuditEntry:
+    """Record an event in the current unit of work: it commits, or vanishes, with it."""
+    return record_in(db.session(), actor, action, subject, details)
+
+
+def record_refusal(
+    actor: Actor, action: str, subject: Subject | None = None, **details: Any
+) -> None:
+    """Record a refusal in its own short transaction, since the request's will roll back."""
+    build_entry(actor, action, subject, details)  # fail now, in the caller, on bad content
+
+    def write(session: Session) -> None:
+        record_in(session, actor, action, subject, details)
+
+    db.in_own_transaction(write)
+
+
+def record_in(
+    session: Session,
+    actor: Actor,
+    action: str,
+    subject: Subject | None,
+    details: Mapping[str, Any],
+) -> AuditEntry:
+    body, refs = build_entry(actor, action, subject, details)
+    entry = AuditEntry(body=body, action=action, at=now())
+    if session.get_bind().dialect.name == "postgresql":
+        entry.txid = cast(cast(func.pg_current_xact_id(), Text), BigInteger)  # type: ignore[assignment]
+    session.add(entry)
+    session.flush()
+    if refs:
+        session.execute(
+            insert(AuditEntryRef),
+            [{"entry_id": entry.id, "kind": k, "ref": r[:64]} for k, r in sorted(refs)],
+        )
+    if session.get_bind().dialect.name == "sqlite":
+        _seal_entries(session, [(entry.id, body)], horizon=None)
+    else:
+        # Wake the sealer when this transaction commits (NOTIFY is delivered only then).
+        session.execute(text("NOTIFY audit_entries"))
+    return entry
+
+
+class NodeStore:
+    """Reads complete subtree hashes from the database, caching within one operation."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.cache: dict[tuple[int, int], bytes] = {}
+
+    def __call__(self, level: int, index: int) -> bytes:
+        key = (level, index)
+        found = self.cache.get(key)
+        if found is None:
+            found = self.session.execute(
+                select(AuditNode.hash).where(AuditNode.level == level, AuditNode.idx == index)
+            ).scalar_one()
+            self.cache[key] = found
+        return found
+
+
+def tree_size(session: Session) -> int:
+    """Number of sealed leaves (the next index to assign)."""
+    top = session.execute(select(func.max(AuditLeaf.idx))).scalar_one_or_none()
+    return 0 if top is None else int(top) + 1
+
+
+def _seal_entries(
+    session: Session, entries: Iterable[tuple[int, bytes]], *, horizon: int | None
+) -> int:
+    size = tree_size(session)
+    builder = merkle.TreeBuilder.resume(size, NodeStore(session))
+    leaves: list[dict[str, Any]] = []
+    nodes: list[dict[str, Any]] = []
+    sealed_at = now()
+    first = size
+    for entry_id, body in entries:
+        for level, index, digest in builder.append(merkle.leaf_hash(body)):
+            nodes.append({"level": level, "idx": index, "hash": digest})
+        leaves.append({"idx": size, "entry_id": entry_id, "sealed_at": sealed_at})
+        size += 1
+    if not leaves:
+        return 0
+    session.execute(insert(AuditLeaf), leaves)
+    session.execute(insert(AuditNode), nodes)
+    session.execute(
+        insert(AuditSealBatch),
+        [{"first_idx": first, "count": len(leaves), "horizon": horizon, "sealed_at": sealed_at}],
+    )
+    return len(leaves)
+
+
+def seal_pending(database: db.Database, *, limit: int = 50_000) -> int:
+    """Seal committed PostgreSQL entries below the transaction horizon; return how many.
+
+    Returns 0 at once when another sealer holds the lock. SQLite seals inline, so there
+    this only reports 0.
+    """
+    if database.dialect == "sqlite":
+        return 0
+    with database.session_factory() as session:
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        horizon = session.execute(
+            text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        ).scalar_one()
+        got = session.execute(
+            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": SEALER_LOCK_KEY}
+        ).scalar_one()
+        if not got:
+            return 0
+        previous = session.execute(select(func.max(AuditSealBatch.horizon))).scalar_one_or_none()
+        rows = session.execute(
+            select(AuditEntry.id, AuditEntry.body, AuditEntry.txid)
+            .where(AuditEntry.txid >= (previous or 0), AuditEntry.txid < horizon)
+            .order_by(AuditEntry.txid, AuditEntry.id)
+            .limit(limit)
+        ).all()
+        if len(rows) == limit:
+            # A full batch: seal whole transactions only, and move the horizon to the first
+            # transaction left out so the next batch starts exactly there.
+            cut = rows[-1][2]
+            kept = [r for r in rows if r[2] != cut]
+            if kept:
+                rows, horizon = kept, cut
+            else:
+                # One transaction larger than a batch: take all of it.
+                rows = session.execute(
+                    select(AuditEntry.id, AuditEntry.body, AuditEntry.txid)
+                    .where(AuditEntry.txid == cut)
+                    .order_by(AuditEntry.id)
+                ).all()
+                horizon = cut + 1
+        count = _seal_entries(session, [(r[0], r[1]) for r in rows], horizon=horizon)
+        session.commit()
+        return count

@@ -1,0 +1,833 @@
+"""Verify a MARAC Hub ledger export bundle offline: ``python -m audit.verifier BUNDLE``.
+
+An auditor runs this on a bundle written by the hub's export (see audit.bundle for the
+format) with nothing but Python, ``cryptography`` and, for a progress bar, ``tqdm``. It
+
+* rebuilds the RFC 9162 Merkle tree from ``entries.ndjson``, one leaf per line;
+* checks that every entry is canonical JSON (sorted unique keys, no insignificant
+  whitespace, UTF-8, no NaN) and that its leaf hash is the one the hub sealed for that
+  index in ``leaf_hashes.txt``, naming the first index that differs;
+* opens every checkpoint with the hub's public key, checks its origin, its root hash
+  against the rebuilt tree at its size, and consistency with the checkpoint before it;
+* notices truncation: fewer entries than a checkpoint, the manifest or the sealed leaf
+  hashes account for.
+
+Entries are named by their 0-based leaf index, checkpoints by their 1-based line number
+in ``checkpoints.ndjson``. Exit status: 0 when everything holds, 1 when verification
+fails, 2 when the bundle cannot be read or is malformed.
+
+This module must import nothing of the hub beyond audit.merkle and audit.note, so an
+auditor can run it without the hub's database or web code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from hashlib import sha256
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from audit import merkle, note
+
+__all__ = ["BundleError", "Problem", "Report", "main", "verify_bundle"]
+
+FORMAT = "marac-hub-ledger-bundle/1"
+MANIFEST = "manifest.json"
+ENTRIES = "entries.ndjson"
+LEAF_HASHES = "leaf_hashes.txt"
+CHECKPOINTS = "checkpoints.ndjson"
+PUBLIC_KEY = "public_key.txt"
+
+_CHUNK = 1 << 22
+_HASH_LINE = 65  # 64 hex digits and a newline
+_PROGRESS_FROM = 100_000  # entries; below this a bar only flickers
+_SHOWN_PROBLEMS = 20
+_SEALED_LINES = re.compile(rb"(?:[0-9a-f]{64}\n)*")
+
+
+class BundleError(Exception):
+    """The bundle cannot be read or is not in the expected format."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One way in which the bundle fails verification."""
+
+    message: str
+    #: First entry index concerned, when one can be named.
+    index: int | None = None
+    #: Last entry index concerned, when the problem spans a range.
+    last_index: int | None = None
+    #: 1-based checkpoint number, when the problem is about a checkpoint.
+    checkpoint: int | None = None
+
+
+@dataclass
+class Report:
+    """The outcome of verifying a bundle."""
+
+    entries: int
+    checkpoints: int
+    root: bytes
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Return whether everything holds."""
+        return not self.problems
+
+    @property
+    def first_problem(self) -> Problem | None:
+        """Return the problem to act on first: the most precise one at the lowest index."""
+        return self.problems[0] if self.problems else None
+
+    @property
+    def first_bad_index(self) -> int | None:
+        """Return the first entry index the problems name, if any does."""
+        for problem in self.problems:
+            if problem.index is not None:
+                return problem.index
+        return None
+
+    def summary(self) -> str:
+        """Return the text to print for a person."""
+        if self.ok:
+            lines = [
+                f"OK: {self.entries} entries, {self.checkpoints} checkpoints, "
+                f"root {self.root.hex()}"
+            ]
+        else:
+            lines = [f"FAILED: {self.problems[0].message}"]
+            lines += [f"  also: {p.message}" for p in self.problems[1:_SHOWN_PROBLEMS]]
+            hidden = len(self.problems) - _SHOWN_PROBLEMS
+            if hidden > 0:
+                lines.append(f"  and {hidden} more problems")
+            lines.append(
+                f"  ({self.entries} entries and {self.checkpoints} checkpoints read; "
+                f"root of the entries as found {self.root.hex()})"
+            )
+        lines += [f"note: {text}" for text in self.notes]
+        return "\n".join(lines)
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the report as plain JSON data."""
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "checkpoints": self.checkpoints,
+            "root": self.root.hex(),
+            "first_bad_index": self.first_bad_index,
+            "problems": [
+                {
+                    "message": p.message,
+                    "index": p.index,
+                    "last_index": p.last_index,
+                    "checkpoint": p.checkpoint,
+                }
+                for p in self.problems
+            ],
+            "notes": self.notes,
+        }
+
+
+# --- canonical JSON ------------------------------------------------------------------------
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+# A scalar exactly as the canonical encoder writes it: a string that needs no escape, an
+# int of at most 16 digits (longer ones take the slow path), true, false or null.
+_VALUE = rb'(?:"[^"\\\x00-\x1f]*+"|-?[1-9][0-9]{0,15}+|0|true|false|null)'
+_ARRAY = rb"\[(?:" + _VALUE + rb"(?:," + _VALUE + rb")*+)?\]"
+_VALUE_ATOM = 256
+_ARRAY_ATOM = 257
+_MAX_SHAPES = 128
+_MAX_DEPTH = 16
+
+_Trie = dict[int | None, "_Trie"]
+
+
+def _no_match(line: bytes) -> None:
+    return None
+
+
+class _CanonicalChecker:
+    """Decide whether entry lines are canonical JSON, fast for shapes already seen.
+
+    Parsing and re-encoding every line costs several microseconds, more than all the
+    hashing. So each canonical line seen on the slow path teaches its *shape*: its exact
+    bytes with every scalar value (and every array of scalars) left open. A shape, read as a
+    regular expression, matches only canonical texts: its keys come sorted and unique from
+    a canonical line, and the open slots accept only scalars spelled the canonical way. All
+    shapes are merged into one prefix tree and compiled once, so a known line is checked
+    by a single regular-expression match; anything else takes the slow path, which alone
+    decides and explains a failure.
+    """
+
+    def __init__(self) -> None:
+        self._trie: _Trie = {}
+        self._shapes: set[tuple[int, ...]] = set()
+        self._full = False
+        self.match: Callable[[bytes], object] = _no_match
+
+    def slow(self, line: bytes) -> str | None:
+        """Return what is wrong with the line, or None when it is canonical JSON."""
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            return "is not valid UTF-8"
+        try:
+            value = json.loads(text, parse_constant=_no_constant)
+            again = _canonical(value)
+        except RecursionError:
+            return "is nested too deeply to check"
+        except ValueError as exc:
+            if isinstance(exc, json.JSONDecodeError):
+                return f"is not valid JSON ({exc.msg} at character {exc.pos})"
+            return f"is not valid JSON ({exc})"
+        if again != text:
+            return (
+                "is valid JSON but not canonical (keys sorted and unique, no spaces, "
+                "UTF-8 rather than escapes, numbers in shortest form)"
+            )
+        self._learn(value)
+        return None
+
+    def _learn(self, value: Any) -> None:
+        if self._full or len(self._shapes) >= _MAX_SHAPES:
+            return
+        atoms: list[int] = []
+        if not _atoms(value, atoms, 0):
+            return
+        shape = tuple(atoms)
+        if shape in self._shapes:
+            return
+        trie = _add(self._trie, shape)
+        try:
+            match = re.compile(_emit(trie)).fullmatch
+        except (RecursionError, re.error, OverflowError):
+            # Too big a tree for the regex engine: keep the shapes learned so far.
+            self._full = True
+            return
+        self._trie = trie
+        self._shapes.add(shape)
+        self.match = match
+
+
+def _add(trie: _Trie, shape: tuple[int, ...]) -> _Trie:
+    # Copy along the new path only, so a failed compile leaves the old tree intact.
+    top: _Trie = dict(trie)
+    node = top
+    for atom in shape:
+        child: _Trie = dict(node.get(atom, {}))
+        node[atom] = child
+        node = child
+    node[None] = {}
+    return top
+
+
+def _atoms(value: Any, out: list[int], depth: int) -> bool:
+    if depth > _MAX_DEPTH:
+        return False
+    if isinstance(value, dict):
+        out.append(ord("{"))
+        for n, (key, item) in enumerate(value.items()):
+            if n:
+                out.append(ord(","))
+            out.extend(_canonical(key).encode("utf-8") + b":")
+            if not _atoms(item, out, depth + 1):
+                return False
+        out.append(ord("}"))
+    elif isinstance(value, list):
+        if not any(isinstance(item, dict | list) for item in value):
+            out.append(_ARRAY_ATOM)
+            return True
+        out.append(ord("["))
+        for n, item in enumerate(value):
+            if n:
+                out.append(ord(","))
+            if not _atoms(item, out, depth + 1):
+                return False
+        out.append(ord("]"))
+    else:
+        out.append(_VALUE_ATOM)
+    return True
+
+
+def _piece(atom: int) -> bytes:
+    if atom == _VALUE_ATOM:
+        return _VALUE
+    if atom == _ARRAY_ATOM:
+        return _ARRAY
+    return re.escape(bytes([atom]))
+
+
+def _emit(node: _Trie) -> bytes:
+    # Straight runs are emitted in a loop; only branch points recurse, so the depth is
+    # bounded by the number of shapes, not by the length of an entry.
+    out: list[bytes] = []
+    while True:
+        if len(node) == 1 and None not in node:
+            ((atom, node),) = node.items()
+            assert atom is not None
+            out.append(_piece(atom))
+            continue
+        branches = [_piece(atom) + _emit(child) for atom, child in node.items() if atom is not None]
+        if None in node:
+            branches.append(b"")
+        out.append(branches[0] if len(branches) == 1 else b"(?:" + b"|".join(branches) + b")")
+        return b"".join(out)
+
+
+# --- reading the bundle ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Manifest:
+    origin: str
+    tree_size: int
+
+
+@dataclass
+class _Checkpoint:
+    number: int
+    size: int | None
+    root: bytes | None
+    problem: str | None
+    matches: bool | None = None
+
+
+def _read_manifest(directory: Path) -> _Manifest:
+    try:
+        data = json.loads((directory / MANIFEST).read_bytes())
+    except OSError as exc:
+        raise BundleError(f"{MANIFEST}: cannot be read ({exc.strerror or exc})") from None
+    except (ValueError, RecursionError):
+        raise BundleError(f"{MANIFEST}: not valid JSON") from None
+    if not isinstance(data, dict):
+        raise BundleError(f"{MANIFEST}: not a JSON object")
+    if data.get("format") != FORMAT:
+        raise BundleError(f"{MANIFEST}: format is {data.get('format')!r}, expected {FORMAT!r}")
+    origin = data.get("origin")
+    size = data.get("tree_size")
+    exported = data.get("exported_at")
+    if not isinstance(origin, str) or not origin:
+        raise BundleError(f"{MANIFEST}: origin must be a non-empty string")
+    if type(size) is not int or size < 0:
+        raise BundleError(f"{MANIFEST}: tree_size must be a non-negative integer")
+    if not isinstance(exported, str) or not _is_time(exported):
+        raise BundleError(f"{MANIFEST}: exported_at must be an ISO 8601 time")
+    return _Manifest(origin, size)
+
+
+def _is_time(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _read_vkey(directory: Path) -> str:
+    try:
+        text = (directory / PUBLIC_KEY).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise BundleError(f"{PUBLIC_KEY}: cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise BundleError(f"{PUBLIC_KEY}: not UTF-8 text") from None
+    try:
+        note.parse_vkey(text)
+    except note.NoteError as exc:
+        raise BundleError(f"{PUBLIC_KEY}: not a verifier key ({exc})") from None
+    return text
+
+
+def _read_checkpoints(directory: Path, vkey: str, origin: str) -> list[_Checkpoint]:
+    try:
+        raw = (directory / CHECKPOINTS).read_bytes()
+    except OSError as exc:
+        raise BundleError(f"{CHECKPOINTS}: cannot be read ({exc.strerror or exc})") from None
+    if raw and not raw.endswith(b"\n"):
+        raise BundleError(f"{CHECKPOINTS}: the last line has no newline (cut short?)")
+    out = []
+    for number, line in enumerate(raw.split(b"\n")[:-1], start=1):
+        where = f"{CHECKPOINTS} line {number}"
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            raise BundleError(f"{where}: not valid JSON") from None
+        if not isinstance(record, dict):
+            raise BundleError(f"{where}: not a JSON object")
+        text, signed_at = record.get("note"), record.get("signed_at")
+        if not isinstance(text, str) or not isinstance(signed_at, str):
+            raise BundleError(f"{where}: needs string fields note and signed_at")
+        if not _is_time(signed_at):
+            raise BundleError(f"{where}: signed_at is not an ISO 8601 time")
+        out.append(_open_checkpoint(number, text, vkey, origin))
+    return out
+
+
+def _open_checkpoint(number: int, text: str, vkey: str, origin: str) -> _Checkpoint:
+    try:
+        signed = text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _Checkpoint(number, None, None, "is not valid Unicode text")
+    try:
+        checkpoint = note.open_checkpoint(signed, vkey)
+    except note.NoteError as exc:
+        # Describe the checkpoint by what it claims, though nothing of it can be trusted.
+        size: int | None = None
+        with contextlib.suppress(note.NoteError):
+            size = note.parse_checkpoint(note.split_note(signed)[0]).size
+        return _Checkpoint(
+            number, size, None, f"signature does not verify with the hub's public key ({exc})"
+        )
+    if checkpoint.origin != origin:
+        return _Checkpoint(
+            number,
+            checkpoint.size,
+            None,
+            f"origin {checkpoint.origin!r} is not the bundle's origin {origin!r}",
+        )
+    return _Checkpoint(number, checkpoint.size, checkpoint.root, None)
+
+
+def _open_binary(path: Path) -> BinaryIO:
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise BundleError(f"{path.name}: cannot be read ({exc.strerror or exc})") from None
+
+
+def _label(number: int, size: int | None) -> str:
+    return f"checkpoint {number}" + ("" if size is None else f" (size {size})")
+
+
+# --- the entry scan ------------------------------------------------------------------------
+
+
+class _Scan:
+    """Stream the entries and sealed leaf hashes in step, keeping only the leaf hashes."""
+
+    def __init__(self, sealed: BinaryIO) -> None:
+        self.sealed = sealed
+        self.leaves: list[bytes] = []
+        self.count = 0
+        self.sealed_count = 0
+        self.sealed_ended = False
+        self.mismatch: int | None = None
+        self.mismatches = 0
+        self.invalid: tuple[int, str] | None = None
+        self.mismatch_message = ""
+        self.canonical = _CanonicalChecker()
+
+    def lines(self, lines: list[bytes], block: bytes) -> None:
+        start = self.count
+        sha = sha256
+        hashes = [sha(b"\x00" + line).digest() for line in lines]
+        self.leaves += hashes
+        self.count += len(lines)
+        self._compare(start, hashes)
+        if self.invalid is not None:
+            return  # only the first invalid entry is reported
+        if not block.isascii():
+            try:
+                block.decode("utf-8")
+            except UnicodeDecodeError:
+                self._find_invalid(start, lines)
+                return
+        if not all(map(self.canonical.match, lines)):
+            self._find_invalid(start, lines)
+
+    def _find_invalid(self, start: int, lines: list[bytes]) -> None:
+        checker = self.canonical
+        for offset, line in enumerate(lines):
+            reason = None
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                reason = "is not valid UTF-8"
+            if reason is None and checker.match(line) is None:
+                reason = checker.slow(line)
+            if reason is not None:
+                self.invalid = (start + offset, reason)
+                return
+
+    def _compare(self, start: int, hashes: list[bytes]) -> None:
+        if self.sealed_ended:
+            return
+        count = len(hashes)
+        position = self.sealed.tell()
+        want = self.sealed.read(_HASH_LINE * count)
+        if (
+            len(want) == _HASH_LINE * count
+            and want[64::_HASH_LINE] == b"\n" * count
+            and want.replace(b"\n", b"") == b"".join(hashes).hex().encode("ascii")
+        ):
+            self.sealed_count += count
+            return
+        # Something differs or is malformed: go back and look line by line.
+        self.sealed.seek(position)
+        for offset, digest in enumerate(hashes):
+            line = self.sealed.readline()
+            if not line:
+                self.sealed_ended = True
+                return
+            index = start + offset
+            if len(line) != _HASH_LINE or not _SEALED_LINES.fullmatch(line):
+                raise BundleError(
+                    f"{LEAF_HASHES} line {index + 1}: not 64 lowercase hex digits and a newline"
+                )
+            self.sealed_count += 1
+            if line[:64] != digest.hex().encode("ascii"):
+                self.mismatches += 1
+                if self.mismatch is None:
+                    self.mismatch = index
+
+    def finish(self) -> None:
+        """Count and check the sealed leaf hashes left after the last entry."""
+        if self.sealed_ended:
+            return
+        rest = self.sealed.read()
+        if not _SEALED_LINES.fullmatch(rest):
+            raise BundleError(f"{LEAF_HASHES}: malformed after line {self.sealed_count}")
+        self.sealed_count += len(rest) // _HASH_LINE
+
+    def diagnose(self, index: int) -> str:
+        """Say what most likely happened at the first mismatching index."""
+        found = self.leaves[index]
+        # Every sealed line up to the end of the compared range is fixed-width and checked.
+        self.sealed.seek(index * _HASH_LINE)
+        sealed = self.sealed.read(_HASH_LINE * (self.sealed_count - index))
+        sealed_here = sealed[:64]
+        found_hex = found.hex().encode("ascii")
+        # Where was the entry now at `index` sealed, and where now stands the one sealed here?
+        sealed_at = _aligned_find(sealed, found_hex)
+        try:
+            moved_to = self.leaves.index(bytes.fromhex(sealed_here.decode("ascii")), index + 1)
+        except ValueError:
+            moved_to = None
+        if sealed_at is not None:
+            sealed_at += index
+        if sealed_at is not None and sealed_at == moved_to:
+            kind = f"swapped with entry {moved_to}"
+        elif sealed_at is not None and moved_to is None:
+            kind = (
+                f"deleted: the entry sealed at {index} is gone and the one sealed at "
+                f"{sealed_at} stands here"
+            )
+        elif sealed_at is None and moved_to is not None:
+            kind = (
+                f"inserted: this entry was never sealed and the one sealed at {index} "
+                f"now stands at {moved_to}"
+            )
+        elif sealed_at is not None:
+            kind = f"reordered: this entry was sealed at index {sealed_at}"
+        else:
+            kind = "edited, deleted, inserted or reordered"
+        return (
+            f"entry {index}: its bytes do not match the leaf hash sealed at index {index} ({kind})"
+        )
+
+
+def _aligned_find(sealed: bytes, digest_hex: bytes) -> int | None:
+    start = 0
+    while True:
+        at = sealed.find(digest_hex, start)
+        if at < 0:
+            return None
+        if at % _HASH_LINE == 0:
+            return at // _HASH_LINE
+        start = at + 1
+
+
+def _scan_entries(directory: Path, expected: int, progress: bool) -> _Scan:
+    entries_path = directory / ENTRIES
+    bar: Any = None
+    with _open_binary(entries_path) as entries, _open_binary(directory / LEAF_HASHES) as sealed:
+        scan = _Scan(sealed)
+        if progress and expected >= _PROGRESS_FROM:
+            from tqdm import tqdm
+
+            bar = tqdm(
+                total=os.fstat(entries.fileno()).st_size,
+                unit="B",
+                unit_scale=True,
+                desc="verifying entries",
+                file=sys.stderr,
+            )
+        try:
+            tail = b""
+            while True:
+                try:
+                    data = entries.read(_CHUNK)
+                except OSError as exc:
+                    raise BundleError(f"{ENTRIES}: read failed ({exc})") from None
+                if not data:
+                    break
+                if bar is not None:
+                    bar.update(len(data))
+                if tail:
+                    data = tail + data
+                cut = data.rfind(b"\n")
+                if cut < 0:
+                    tail = data
+                    continue
+                block, tail = data[:cut], data[cut + 1 :]
+                scan.lines(block.split(b"\n"), block)
+            if tail:
+                ending = scan.count
+                scan.lines([tail], tail)
+                if scan.invalid is None or scan.invalid[0] >= ending:
+                    scan.invalid = (ending, "has no newline: the file ends inside this entry")
+            scan.finish()
+            if scan.mismatch is not None:
+                scan.mismatch_message = scan.diagnose(scan.mismatch)
+        finally:
+            if bar is not None:
+                bar.close()
+    return scan
+
+
+# --- verification ---------------------------------------------------------------------------
+
+
+def verify_bundle(path: str | os.PathLike[str], progress: bool = False) -> Report:
+    """Verify the bundle directory at ``path`` and return the report.
+
+    Raises BundleError when the bundle cannot be read or is malformed; a bundle that reads
+    but does not verify comes back as a report with problems.
+    """
+    directory = Path(path)
+    if not directory.is_dir():
+        raise BundleError(f"{directory.name or path}: not a bundle directory")
+    manifest = _read_manifest(directory)
+    vkey = _read_vkey(directory)
+    checkpoints = _read_checkpoints(directory, vkey, manifest.origin)
+    scan = _scan_entries(directory, manifest.tree_size, progress)
+    tree = merkle.MemoryTree(scan.leaves)
+    scan.leaves = []
+    report = Report(entries=scan.count, checkpoints=len(checkpoints), root=tree.root())
+    report.problems += _entry_problems(scan)
+    report.problems += _count_problems(scan, manifest, checkpoints)
+    report.problems += _checkpoint_problems(tree, checkpoints)
+    signed = [c.size for c in checkpoints if c.problem is None and c.size is not None]
+    covered = max(signed, default=0)
+    if scan.count and not signed:
+        report.problems.append(
+            Problem("no checkpoint signed by the hub's key covers any entry", index=0)
+        )
+    elif covered < scan.count:
+        report.notes.append(
+            f"entries {covered}..{scan.count - 1} are newer than the last checkpoint: they "
+            "are checked against their sealed leaf hashes only"
+        )
+    return report
+
+
+def _entry_problems(scan: _Scan) -> list[Problem]:
+    found: list[Problem] = []
+    if scan.mismatch is not None:
+        message = scan.mismatch_message
+        if scan.mismatches > 1:
+            message += f"; {scan.mismatches - 1} later entries differ too"
+        found.append(Problem(message, index=scan.mismatch))
+    if scan.invalid is not None:
+        index, reason = scan.invalid
+        found.append(Problem(f"entry {index}: {reason}", index=index))
+    if scan.sealed_ended and scan.sealed_count < scan.count:
+        index = scan.sealed_count
+        found.append(
+            Problem(
+                f"entry {index}: no leaf hash was sealed for this index ({LEAF_HASHES} "
+                f"stops at {index}; entries inserted or appended after sealing)",
+                index=index,
+            )
+        )
+    found.sort(key=lambda p: p.index if p.index is not None else -1)
+    return found
+
+
+def _count_problems(
+    scan: _Scan, manifest: _Manifest, checkpoints: Sequence[_Checkpoint]
+) -> list[Problem]:
+    count = scan.count
+    signed = [c for c in checkpoints if c.problem is None and c.size is not None]
+    beyond = [c for c in signed if c.size is not None and c.size > count]
+    found: list[Problem] = []
+    if beyond:
+        worst = max(beyond, key=lambda c: c.size or 0)
+        found.append(
+            Problem(
+                f"entries stop at {count} but checkpoint {worst.number} covers "
+                f"{worst.size} entries (truncated)",
+                index=count,
+                checkpoint=worst.number,
+            )
+        )
+    elif manifest.tree_size > count:
+        found.append(
+            Problem(
+                f"entries stop at {count} but the manifest's tree_size is "
+                f"{manifest.tree_size} (truncated)",
+                index=count,
+            )
+        )
+    elif scan.sealed_count > count:
+        found.append(
+            Problem(
+                f"entries stop at {count} but {LEAF_HASHES} seals {scan.sealed_count} "
+                "entries (truncated)",
+                index=count,
+            )
+        )
+    if count > manifest.tree_size:
+        found.append(
+            Problem(
+                f"entry {manifest.tree_size}: entries go on past the manifest's tree_size of "
+                f"{manifest.tree_size} ({count - manifest.tree_size} more)",
+                index=manifest.tree_size,
+            )
+        )
+    top = max((c.size for c in signed if c.size is not None), default=0)
+    if top > manifest.tree_size:
+        found.append(
+            Problem(
+                f"the manifest's tree_size {manifest.tree_size} is below the {top} entries "
+                "a signed checkpoint covers",
+                index=manifest.tree_size,
+            )
+        )
+    return found
+
+
+def _checkpoint_problems(
+    tree: merkle.MemoryTree, checkpoints: Sequence[_Checkpoint]
+) -> list[Problem]:
+    count = tree.size
+    usable = [c for c in checkpoints if c.problem is None]
+    for c in usable:
+        if c.size is not None and c.size <= count:
+            c.matches = tree.root(c.size) == c.root
+    found: list[Problem] = []
+    flagged: set[int] = set()
+    for c in checkpoints:
+        if c.problem is not None:
+            found.append(Problem(f"{_label(c.number, c.size)}: {c.problem}", checkpoint=c.number))
+            flagged.add(c.number)
+        elif c.matches is False:
+            found.append(_root_problem(c, usable))
+            flagged.add(c.number)
+    previous: _Checkpoint | None = None
+    for c in usable:
+        assert c.size is not None
+        assert c.root is not None
+        if previous is not None:
+            assert previous.size is not None
+            assert previous.root is not None
+            if c.size < previous.size:
+                found.append(
+                    Problem(
+                        f"{_label(c.number, c.size)}: the tree shrinks from {previous.size} "
+                        f"entries at checkpoint {previous.number} (rolled back or out of order)",
+                        checkpoint=c.number,
+                    )
+                )
+                flagged.add(c.number)
+            elif previous.size > 0 and c.size <= count:
+                proof = tree.consistency_proof(previous.size, c.size)
+                try:
+                    merkle.verify_consistency(previous.size, c.size, previous.root, c.root, proof)
+                except merkle.ProofError as exc:
+                    # A root that differs from the rebuilt tree is already reported.
+                    if not {c.number, previous.number} & flagged:
+                        found.append(
+                            Problem(
+                                f"{_label(c.number, c.size)} is not consistent with "
+                                f"checkpoint {previous.number} (size {previous.size}): {exc}",
+                                checkpoint=c.number,
+                            )
+                        )
+        previous = c
+    return found
+
+
+def _root_problem(c: _Checkpoint, usable: Sequence[_Checkpoint]) -> Problem:
+    assert c.size is not None
+    label = _label(c.number, c.size)
+    vouching = [
+        d
+        for d in usable
+        if d.matches and d.number > c.number and d.size is not None and d.size >= c.size
+    ]
+    if vouching:
+        # A later signed checkpoint agrees with the entries: it is this one that is odd.
+        d = vouching[0]
+        return Problem(
+            f"{label}: root hash differs from the tree rebuilt from entries, which checkpoint "
+            f"{d.number} (size {d.size}) confirms: this checkpoint is inconsistent with the "
+            "log (a fork, or a forged checkpoint signed with the hub's key)",
+            checkpoint=c.number,
+        )
+    good = [d.size for d in usable if d.matches and d.size is not None and d.size <= c.size]
+    first = max(good, default=0)
+    last = c.size - 1
+    return Problem(
+        f"{label}: root hash differs from the tree rebuilt from entries; the difference lies "
+        f"in entries {first}..{last}",
+        index=first,
+        last_index=last,
+        checkpoint=c.number,
+    )
+
+
+# --- command line ---------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the verifier from the command line; return the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="python -m audit.verifier",
+        description="Verify a MARAC Hub ledger export bundle offline.",
+        epilog="Exit status: 0 verified, 1 verification failed, 2 unreadable or malformed.",
+    )
+    parser.add_argument("bundle", help="the bundle directory")
+    parser.add_argument(
+        "--progress", action="store_true", help="show a progress bar even when not on a terminal"
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args(argv)
+    progress = args.progress or sys.stderr.isatty()
+    try:
+        report = verify_bundle(args.bundle, progress=progress)
+    except BundleError as exc:
+        if args.json:
+            print(json.dumps({"ok": False, "error": str(exc)}))
+        print(f"ERROR: malformed bundle: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        print(report.summary())
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

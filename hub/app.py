@@ -1,0 +1,170 @@
+"""create_app(): the only module that wires every package together."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, g, request
+from flask_wtf.csrf import CSRFProtect
+
+from hub.core import db as dbmod
+from hub.core.access import Permission, public
+from hub.core.config import Settings
+from hub.core.logs import configure_logging
+
+log = logging.getLogger(__name__)
+csrf = CSRFProtect()
+
+
+class HubFlask(Flask):
+    """Flask with the hub's one commit point per request.
+
+    The request's unit of work commits after the view and its error handlers have
+    produced a response, and only when that response is not an error; side effects queued
+    during the request run only after the commit. A failing commit becomes a 500.
+    """
+
+    def full_dispatch_request(self) -> Response:
+        uow, token = dbmod.begin_request_unit(self.extensions["hub.db"])
+        try:
+            response = super().full_dispatch_request()
+            if response.status_code < 400 and not g.get("hub_rollback", False):
+                uow.commit()
+            else:
+                uow.rollback()
+            return response
+        except BaseException:
+            uow.rollback()
+            raise
+        finally:
+            dbmod.end_request_unit(uow, token)
+
+
+def create_app(config: Settings | dict[str, Any] | None = None) -> HubFlask:
+    """Build the application from settings (the environment by default)."""
+    if config is None:
+        settings = Settings.from_env()
+    elif isinstance(config, dict):
+        settings = Settings.from_env({k: str(v) for k, v in config.items()})
+    else:
+        settings = config
+    settings = settings.resolved()
+    configure_logging(settings.log_level)
+
+    app = HubFlask(
+        "hub",
+        instance_path=str(Path(settings.instance_path).resolve()),
+        static_folder=str(Path(__file__).parent / "web" / "static"),
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        MAX_FORM_MEMORY_SIZE=settings.max_request_bytes,
+        SESSION_COOKIE_NAME="__Host-hub" if settings.cookie_secure else "hub",
+        SESSION_COOKIE_SECURE=settings.cookie_secure,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=12 * 3600,
+        WTF_CSRF_TIME_LIMIT=None,  # the session's own idle timeout bounds the token
+        WTF_CSRF_SSL_STRICT=settings.cookie_secure,
+        HUB_SETTINGS=settings,
+        TESTING=settings.env == "test",
+    )
+    app.extensions["hub.settings"] = settings
+    database = dbmod.Database(settings.database_url)
+    app.extensions["hub.db"] = database
+    dbmod.bind_database(database)
+
+    csrf.init_app(app)
+
+    @app.before_request
+    def _request_id() -> None:
+        g.request_id = uuid.uuid4().hex
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        h = response.headers
+        h.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+            "frame-ancestors 'none'; form-action 'self'",
+        )
+        h["X-Content-Type-Options"] = "nosniff"
+        h["X-Frame-Options"] = "DENY"
+        h["Referrer-Policy"] = "no-referrer"
+        h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
+        h["Cross-Origin-Opener-Policy"] = "same-origin"
+        h["X-Request-Id"] = g.get("request_id", "")
+        if settings.cookie_secure:
+            h["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+        if request.endpoint not in {"static", "web.assets"}:
+            # Pages carry personal data: never keep them in any cache.
+            h["Cache-Control"] = "no-store"
+            h["Pragma"] = "no-cache"
+        return response
+
+    from hub.auth import views as auth_views
+    from hub.web import views as web_views
+
+    web_views.init_app(app)
+    auth_views.init_app(app)
+
+    from agencies import views as agency_views
+
+    app.register_blueprint(agency_views.bp)
+
+    from audit import views as audit_views
+
+    app.register_blueprint(audit_views.bp)
+
+    _navigation(app)
+
+    # Flask's own static route is open to anyone: say so explicitly.
+    app.view_functions["static"] = public(app.view_functions["static"])
+
+    @app.teardown_appcontext
+    def _teardown(_exc: BaseException | None) -> None:
+        # Units of work close themselves; nothing is left open across requests.
+        return None
+
+    return app
+
+
+#: (endpoint, text, permission, home-page description); shown when the actor may use it.
+NAVIGATION: list[tuple[str, str, Permission, str]] = [
+    ("agencies.agency_list", "Agencies", Permission.AGENCIES_READ,
+     "Partner agencies, their type and their information sharing protocol."),
+    ("agencies.member_list", "Members", Permission.MEMBERS_MANAGE,
+     "Add people, give them roles, and disable those who leave."),
+    ("audit.search", "Ledger", Permission.AUDIT_READ,
+     "Who saw what, when and why: search and verify the disclosure ledger."),
+]
+
+
+def _navigation(app: Flask) -> None:
+    from flask import url_for
+
+    from hub.core.requestctx import current_actor
+
+    def visible() -> list[tuple[str, str, Permission, str]]:
+        who = current_actor()
+        if who is None:
+            return []
+        return [item for item in NAVIGATION
+                if who.can(item[2]) and item[0] in app.view_functions]
+
+    @app.context_processor
+    def _nav() -> dict[str, Any]:
+        def hub_navigation() -> list[dict[str, Any]]:
+            return [{"href": url_for(e), "text": t,
+                     "active": (request.endpoint or "").split(".")[0] == e.split(".")[0]}
+                    for e, t, _p, _d in visible()]
+
+        def home_cards() -> list[dict[str, str]]:
+            return [{"href": url_for(e), "title": t, "text": d} for e, t, _p, d in visible()]
+
+        return {"hub_navigation": hub_navigation, "home_cards": home_cards}

@@ -1,0 +1,272 @@
+"""Sign-in, second factor, invitations and sign-out for local accounts.
+
+Each request's actor is resolved here from the server-side session, before any view runs.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import qrcode
+import qrcode.image.svg
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+from agencies.models import Member
+from agencies.services import actor_for
+from hub.auth import services
+from hub.auth.forms import ChoosePasswordForm, CodeForm, SignInForm
+from hub.core import db
+from hub.core.access import Permission, public, require
+from hub.core.clock import now
+from hub.core.config import Settings
+from hub.core.requestctx import actor as current, set_actor
+
+bp = Blueprint("auth", __name__, template_folder="templates")
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+
+PENDING_SECONDS = 300
+
+
+def _settings() -> Settings:
+    return current_app.extensions["hub.settings"]  # type: ignore[no-any-return]
+
+
+def _safe_next(target: str | None) -> str:
+    """Only follow a same-site path after sign-in (no open redirect)."""
+    if not target:
+        return url_for("web.home")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("web.home")
+    return target
+
+
+def _begin_pending(member: Member, stage: str, **extra: Any) -> None:
+    nxt = session.get("next")
+    session.clear()
+    session["pending"] = {"member": member.id, "stage": stage, "at": now().timestamp(), **extra}
+    if nxt:
+        session["next"] = nxt
+
+
+def _pending() -> dict[str, Any] | None:
+    pending = session.get("pending")
+    if not pending or now().timestamp() - float(pending.get("at", 0)) > PENDING_SECONDS:
+        return None
+    return pending  # type: ignore[no-any-return]
+
+
+def _complete_sign_in(member: Member, method: str = "local", **kwargs: Any) -> Response:
+    target = _safe_next(session.get("next"))
+    session.clear()  # a fresh session at sign-in: nothing from before survives
+    token = services.start_session(member, method=method, request_id=g.request_id, **kwargs)
+    session["sid"] = token
+    session.permanent = True
+    return redirect(target)
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+@public
+@limiter.limit("30 per minute", methods=["POST"])
+def sign_in() -> Any:
+    if g.get("hub_actor") is not None:
+        return redirect(url_for("web.home"))
+    form = SignInForm()
+    if request.method == "GET" and request.args.get("next"):
+        session["next"] = _safe_next(request.args.get("next"))
+    if request.method == "POST":
+        if form.validate_on_submit():
+            settings = _settings()
+            check = services.check_password(
+                form.email.data or "", form.password.data or "",
+                max_failures=settings.login_max_failures,
+                lockout_minutes=settings.login_lockout_minutes,
+            )
+            if check.ok and check.member is not None and check.credential is not None:
+                if check.credential.is_demo and settings.demo and not settings.is_production:
+                    return _complete_sign_in(check.member)
+                if check.credential.has_totp:
+                    _begin_pending(check.member, "totp")
+                    return redirect(url_for("auth.code"))
+                _begin_pending(check.member, "enrol", secret=services.new_totp_secret())
+                return redirect(url_for("auth.set_up_authenticator"))
+            services.register_failed_sign_in(
+                check.member.id if check.member else None, check.reason,
+                max_failures=settings.login_max_failures,
+                lockout_minutes=settings.login_lockout_minutes, request_id=g.request_id,
+            )
+            form.form_errors.append(services.SIGN_IN_FAILED)
+            form.password.data = ""
+        return render_template("auth/sign_in.html", form=form), 422
+    return render_template("auth/sign_in.html", form=form)
+
+
+@bp.route("/sign-in/code", methods=["GET", "POST"])
+@public
+@limiter.limit("30 per minute", methods=["POST"])
+def code() -> Any:
+    pending = _pending()
+    if pending is None or pending.get("stage") != "totp":
+        flash("Your sign-in took too long. Sign in again.", "info")
+        return redirect(url_for("auth.sign_in"))
+    form = CodeForm()
+    if request.method == "POST":
+        member = db.session().get(Member, pending["member"])
+        credential = db.session().get(services.LocalCredential, pending["member"])
+        if form.validate_on_submit() and member and credential and member.can_sign_in():
+            if services.verify_totp(credential, form.code.data or ""):
+                return _complete_sign_in(member)
+        settings = _settings()
+        services.register_failed_sign_in(
+            pending["member"], "wrong_code",
+            max_failures=settings.login_max_failures,
+            lockout_minutes=settings.login_lockout_minutes, request_id=g.request_id,
+        )
+        form.code.errors = ["The code is not right or has been used. Enter the current code "
+                            "from your authenticator app"]
+        form.code.data = ""
+        return render_template("auth/code.html", form=form), 422
+    return render_template("auth/code.html", form=form)
+
+
+def _qr_svg(uri: str) -> str:
+    image = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage, box_size=10)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return buffer.getvalue().decode()
+
+
+@bp.route("/sign-in/set-up-authenticator", methods=["GET", "POST"])
+@public
+@limiter.limit("30 per minute", methods=["POST"])
+def set_up_authenticator() -> Any:
+    pending = _pending()
+    if pending is None or pending.get("stage") != "enrol":
+        flash("Your sign-in took too long. Sign in again.", "info")
+        return redirect(url_for("auth.sign_in"))
+    member = db.session().get(Member, pending["member"])
+    credential = db.session().get(services.LocalCredential, pending["member"])
+    if member is None or credential is None or not member.can_sign_in():
+        abort(400)
+    secret = pending["secret"]
+    uri = services.provisioning_uri(secret, member.email)
+    form = CodeForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit() and services.confirm_totp(
+            actor_for(member, request_id=g.request_id), credential, secret, form.code.data or ""
+        ):
+            return _complete_sign_in(member)
+        form.code.errors = ["The code is not right. Enter the 6-digit code your authenticator "
+                            "app shows for MARAC Hub"]
+        form.code.data = ""
+        status = 422
+    grouped = " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
+    return render_template("auth/enrol.html", form=form, qr=_qr_svg(uri), secret=grouped), status
+
+
+@bp.route("/invitation/<token>", methods=["GET", "POST"])
+@public
+@limiter.limit("30 per minute", methods=["POST"])
+def invitation(token: str) -> Any:
+    found = services.find_invitation(token)
+    if found is None:
+        return render_template("auth/invitation_invalid.html"), 404
+    member = db.session().get(Member, found.member_id)
+    if member is None or not member.can_sign_in():
+        return render_template("auth/invitation_invalid.html"), 404
+    form = ChoosePasswordForm()
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                credential = services.accept_invitation(found, member, form.password.data or "")
+            except services.ValidationFailed as error:
+                form.password.errors = [error.message]
+            else:
+                db.session().flush()
+                _begin_pending(member, "enrol", secret=services.new_totp_secret())
+                assert credential is not None
+                return redirect(url_for("auth.set_up_authenticator"))
+        return render_template("auth/invitation.html", form=form, member=member), 422
+    return render_template("auth/invitation.html", form=form, member=member)
+
+
+@bp.route("/sign-out", methods=["POST"])
+@require(Permission.SESSION_USE)
+def sign_out() -> Any:
+    token = session.get("sid")
+    if token:
+        services.end_session(current(), token)
+    session.clear()
+    flash("You have signed out.", "success")
+    return redirect(url_for("auth.sign_in"))
+
+
+@bp.route("/account")
+@require(Permission.SESSION_USE)
+def account() -> str:
+    who = current()
+    member = db.session().get(Member, who.member_id)
+    return render_template("auth/account.html", member=member, actor=who)
+
+
+def load_actor() -> None:
+    """Resolve the request's actor from its session; end sessions that lost their right."""
+    set_actor(None)
+    if request.endpoint in {"static", "web.assets"}:
+        return
+    token = session.get("sid")
+    if not token:
+        return
+    resolved = services.resolve_session(token, idle_minutes=_settings().session_idle_minutes)
+    if resolved is None:
+        session.clear()
+        flash("You have been signed out. Sign in again to continue.", "info")
+        return
+    g.hub_session = resolved.row
+    set_actor(actor_for(resolved.member, authenticated_at=resolved.row.authenticated_at,
+                        request_id=g.request_id))
+
+
+def init_app(app: Flask) -> None:
+    settings: Settings = app.extensions["hub.settings"]
+    app.config["RATELIMIT_STORAGE_URI"] = settings.ratelimit_storage_uri
+    limiter.init_app(app)
+    app.register_blueprint(bp)
+    app.before_request(load_actor)
+    app.permanent_session_lifetime = timedelta(hours=12)
+
+    @app.context_processor
+    def _agency_name() -> dict[str, Any]:
+        actor = g.get("hub_actor")
+        return {"current_agency_name": actor.agency_name if actor else ""}
+
+
+@bp.route("/admin/members/<int:member_id>/invitation", methods=["POST"])
+@require(Permission.MEMBERS_MANAGE)
+def create_invitation(member_id: int) -> Any:
+    who = current()
+    member = db.session().get(Member, member_id)
+    if member is None or member.agency.area_id != who.area_id:
+        abort(404)
+    token = services.create_invitation(who, member)
+    link = _settings().base_url + url_for("auth.invitation", token=token)
+    return render_template("auth/invitation_created.html", member=member, link=link)

@@ -1,0 +1,206 @@
+"""The access vocabulary: permissions, roles, the acting person, and route declarations.
+
+Every route declares exactly one of ``@require(Permission.X)`` or ``@public``; a test walks
+the URL map and fails on any route that declares neither.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Permission(StrEnum):
+    """What an actor may do, named ``resource:action``."""
+
+    SESSION_USE = "session:use"  # any signed-in member: home page, own account
+    AGENCIES_READ = "agencies:read"
+    AGENCIES_MANAGE = "agencies:manage"
+    MEMBERS_MANAGE = "members:manage"
+    MEMBERS_APPROVE = "members:approve"  # MARAC representative, own agency only
+    IDP_MANAGE = "idp:manage"
+    REFERRALS_CREATE = "referrals:create"
+    REFERRALS_READ = "referrals:read"
+    REFERRALS_TRIAGE = "referrals:triage"
+    CONSENT_RECORD = "consent:record"
+    CONSENT_APPROVE = "consent:approve"
+    WHEREABOUTS_REVEAL = "whereabouts:reveal"
+    TASKS_READ = "tasks:read"
+    TASKS_MANAGE = "tasks:manage"
+    TEMPLATES_MANAGE = "templates:manage"
+    MEETINGS_READ = "meetings:read"
+    MEETINGS_RUN = "meetings:run"
+    MEETINGS_CHAIR = "meetings:chair"
+    RESEARCH_WRITE = "research:write"
+    AUDIT_READ = "audit:read"
+    AUDIT_EXPORT = "audit:export"
+
+
+class Role(StrEnum):
+    """The roles a member holds; each grants a set of permissions."""
+
+    PRACTITIONER = "practitioner"
+    MARAC_REP = "marac_rep"
+    COORDINATOR = "coordinator"
+    CHAIR = "chair"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.PRACTITIONER: "Practitioner",
+    Role.MARAC_REP: "MARAC representative",
+    Role.COORDINATOR: "MARAC coordinator",
+    Role.CHAIR: "Chair",
+    Role.AUDITOR: "Auditor",
+    Role.ADMIN: "Hub administrator",
+}
+
+_PRACTICE = {
+    Permission.SESSION_USE,
+    Permission.REFERRALS_CREATE,
+    Permission.REFERRALS_READ,
+    Permission.CONSENT_RECORD,
+    Permission.WHEREABOUTS_REVEAL,
+    Permission.TASKS_READ,
+    Permission.TASKS_MANAGE,
+    Permission.MEETINGS_READ,
+    Permission.RESEARCH_WRITE,
+}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.PRACTITIONER: frozenset(_PRACTICE),
+    Role.MARAC_REP: frozenset(
+        _PRACTICE
+        | {Permission.CONSENT_APPROVE, Permission.MEMBERS_APPROVE, Permission.TEMPLATES_MANAGE}
+    ),
+    Role.COORDINATOR: frozenset(
+        _PRACTICE
+        | {Permission.REFERRALS_TRIAGE, Permission.MEETINGS_RUN, Permission.AGENCIES_READ}
+    ),
+    Role.CHAIR: frozenset(_PRACTICE | {Permission.MEETINGS_CHAIR, Permission.MEETINGS_RUN}),
+    # The auditor reads the ledger, never case content itself.
+    Role.AUDITOR: frozenset(
+        {Permission.SESSION_USE, Permission.AUDIT_READ, Permission.AUDIT_EXPORT}
+    ),
+    # Administration is not practice: an administrator sees no case data by that role alone.
+    Role.ADMIN: frozenset(
+        {
+            Permission.SESSION_USE,
+            Permission.AGENCIES_READ,
+            Permission.AGENCIES_MANAGE,
+            Permission.MEMBERS_MANAGE,
+            Permission.MEMBERS_APPROVE,
+            Permission.IDP_MANAGE,
+        }
+    ),
+}
+
+
+def permissions_for(roles: frozenset[Role] | set[Role]) -> frozenset[Permission]:
+    granted: set[Permission] = set()
+    for role in roles:
+        granted |= ROLE_PERMISSIONS[role]
+    return frozenset(granted)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: passed explicitly to every service, never read from the request."""
+
+    kind: str  # "member", "service" (an API client) or "system" (CLI, scheduler)
+    member_id: int | None
+    agency_id: int | None
+    area_id: int | None
+    roles: frozenset[Role]
+    name: str
+    agency_name: str = ""
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    authenticated_at: datetime | None = None
+    client_id: str | None = None
+    scopes: frozenset[str] = frozenset()
+
+    @property
+    def permissions(self) -> frozenset[Permission]:
+        return permissions_for(self.roles)
+
+    def can(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+    def has_role(self, role: Role) -> bool:
+        return role in self.roles
+
+    @property
+    def ref(self) -> dict[str, Any]:
+        """Identifiers for a ledger entry: ids and codes only, never a name."""
+        ref: dict[str, Any] = {"kind": self.kind}
+        if self.member_id is not None:
+            ref["member"] = self.member_id
+        if self.agency_id is not None:
+            ref["agency"] = self.agency_id
+        if self.client_id is not None:
+            ref["client"] = self.client_id
+        return ref
+
+    @classmethod
+    def system(cls, name: str = "system", *, roles: frozenset[Role] = frozenset()) -> Actor:
+        """The actor for CLI commands and scheduled jobs."""
+        return cls(
+            kind="system", member_id=None, agency_id=None, area_id=None, roles=roles, name=name
+        )
+
+
+ACCESS_ATTRIBUTE = "__hub_access__"
+
+
+def require(*permissions: Permission) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Declare that a view needs a signed-in actor holding every one of these permissions."""
+    if not permissions:
+        raise ValueError("require() needs at least one permission")
+
+    def decorate(view: Callable[P, R]) -> Callable[P, R]:
+        if hasattr(view, ACCESS_ATTRIBUTE):
+            raise TypeError(f"{view.__name__} declares its access twice")
+
+        @functools.wraps(view)
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            from hub.core import requestctx
+
+            requestctx.enforce(permissions)
+            return view(*args, **kwargs)
+
+        setattr(guarded, ACCESS_ATTRIBUTE, ("require", frozenset(permissions)))
+        return guarded
+
+    return decorate
+
+
+def public(view: Callable[P, R]) -> Callable[P, R]:
+    """Declare that a view is open to anyone, signed in or not."""
+    if hasattr(view, ACCESS_ATTRIBUTE):
+        raise TypeError(f"{view.__name__} declares its access twice")
+    setattr(view, ACCESS_ATTRIBUTE, ("public", frozenset()))
+    return view
+
+
+def declared_access(view: Callable[..., Any]) -> tuple[str, frozenset[Permission]] | None:
+    """What a view declared, or None when it declared nothing."""
+    seen = view
+    while seen is not None:
+        declared = getattr(seen, ACCESS_ATTRIBUTE, None)
+        if declared is not None:
+            return declared  # type: ignore[no-any-return]
+        seen = getattr(seen, "__wrapped__", None)
+    return None

@@ -1,0 +1,144 @@
+"""Configuration from the environment (12-factor); the README's table lists every setting."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run safely; the process refuses to start."""
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"expected a yes/no value, got {value!r}")
+
+
+def _int(name: str, value: str | None, default: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
+
+
+def _instance_secret(path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the hub reads, with its default; the README's table mirrors this."""
+
+    env: str = "development"
+    secret_key: str = ""
+    database_url: str = ""
+    instance_path: str = "instance"
+    demo: bool = False
+    base_url: str = "http://127.0.0.1:5000"
+    cookie_secure: bool = False
+    session_idle_minutes: int = 15
+    step_up_minutes: int = 10
+    login_max_failures: int = 5
+    login_lockout_minutes: int = 15
+    max_request_bytes: int = 1_048_576
+    ratelimit_storage_uri: str = "memory://"
+    ledger_origin: str = "marac-hub.example/ledger"
+    ledger_signing_key: str = ""
+    ledger_signing_key_file: str = ""
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_tls: str = "none"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    mail_sender: str = "MARAC Hub <no-reply@marac-hub.example>"
+    log_level: str = "INFO"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Read settings from environment variables, failing loudly on nonsense."""
+        env = dict(os.environ if environ is None else environ)
+        hub_env = env.get("HUB_ENV", "development").strip().lower()
+        if hub_env not in {"development", "test", "production"}:
+            raise ConfigError("HUB_ENV must be development, test or production")
+        instance = env.get("HUB_INSTANCE_PATH") or str(Path.cwd() / "instance")
+        production = hub_env == "production"
+        return cls(
+            env=hub_env,
+            secret_key=env.get("SECRET_KEY", ""),
+            database_url=env.get("DATABASE_URL", ""),
+            instance_path=instance,
+            demo=_bool(env.get("HUB_DEMO"), False),
+            base_url=env.get("HUB_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+            cookie_secure=_bool(env.get("HUB_COOKIE_SECURE"), production),
+            session_idle_minutes=_int(
+                "HUB_SESSION_IDLE_MINUTES", env.get("HUB_SESSION_IDLE_MINUTES"), 15
+            ),
+            step_up_minutes=_int("HUB_STEP_UP_MINUTES", env.get("HUB_STEP_UP_MINUTES"), 10),
+            login_max_failures=_int(
+                "HUB_LOGIN_MAX_FAILURES", env.get("HUB_LOGIN_MAX_FAILURES"), 5
+            ),
+            login_lockout_minutes=_int(
+                "HUB_LOGIN_LOCKOUT_MINUTES", env.get("HUB_LOGIN_LOCKOUT_MINUTES"), 15
+            ),
+            max_request_bytes=_int(
+                "HUB_MAX_REQUEST_BYTES", env.get("HUB_MAX_REQUEST_BYTES"), 1_048_576
+            ),
+            ratelimit_storage_uri=env.get("HUB_RATELIMIT_STORAGE_URI", "memory://"),
+            ledger_origin=env.get("HUB_LEDGER_ORIGIN", "marac-hub.example/ledger"),
+            ledger_signing_key=env.get("HUB_LEDGER_SIGNING_KEY", ""),
+            ledger_signing_key_file=env.get("HUB_LEDGER_SIGNING_KEY_FILE", ""),
+            smtp_host=env.get("HUB_SMTP_HOST", "127.0.0.1"),
+            smtp_port=_int("HUB_SMTP_PORT", env.get("HUB_SMTP_PORT"), 1025),
+            smtp_tls=env.get("HUB_SMTP_TLS", "none"),
+            smtp_username=env.get("HUB_SMTP_USERNAME", ""),
+            smtp_password=env.get("HUB_SMTP_PASSWORD", ""),
+            mail_sender=env.get("HUB_MAIL_SENDER", "MARAC Hub <no-reply@marac-hub.example>"),
+            log_level=env.get("HUB_LOG_LEVEL", "INFO").upper(),
+        )
+
+    def resolved(self) -> Settings:
+        """Fill derived defaults and refuse unsafe combinations."""
+        from dataclasses import replace
+
+        database_url = self.database_url or (
+            "sqlite:///" + str(Path(self.instance_path).resolve() / "hub.sqlite3")
+        )
+        secret = self.secret_key
+        if self.is_production:
+            if not secret or len(secret) < 32:
+                raise ConfigError("production needs SECRET_KEY of at least 32 characters")
+            if self.demo:
+                raise ConfigError("production refuses to start with HUB_DEMO enabled")
+            if not (self.ledger_signing_key or self.ledger_signing_key_file):
+                raise ConfigError(
+                    "production needs HUB_LEDGER_SIGNING_KEY or HUB_LEDGER_SIGNING_KEY_FILE"
+                )
+        elif not secret:
+            # Off production, keep a generated key in the instance folder so every worker
+            # process (and a restart) shares it.
+            secret = _instance_secret(Path(self.instance_path) / "secret_key")
+        if self.smtp_tls not in {"none", "starttls", "ssl"}:
+            raise ConfigError("HUB_SMTP_TLS must be none, starttls or ssl")
+        return replace(self, database_url=database_url, secret_key=secret)

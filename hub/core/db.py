@@ -1,0 +1,272 @@
+"""The database kernel: typed Base, engine, and the unit of work with its single commit point."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
+
+#: One naming convention so SQLite and PostgreSQL constraints get the same names and
+#: Alembic batch migrations can find them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on both databases (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        from hub.core.clock import UTC
+
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        from hub.core.clock import UTC
+
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Base of every model; constraint names follow NAMING_CONVENTION."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """Let SQLite's one writer be explicit: every transaction begins IMMEDIATE.
+
+    A page view is a disclosure that writes a ledger entry, so nearly every request writes;
+    taking the write lock at BEGIN avoids deadlocks from lock upgrades and lets the ledger
+    seal inline with dense indexes.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create the engine for a database URL with the hub's per-dialect settings."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    options.update(kwargs)
+    engine = create_engine(url, **options)
+
+    @event.listens_for(engine, "connect")
+    def _on_pg_connect(dbapi_connection: Any, _record: Any) -> None:
+        # An idle transaction holds back the ledger's sealing horizon; cap how long it may.
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET idle_in_transaction_session_timeout = '60s'")
+            cursor.execute("SET TIME ZONE 'UTC'")
+        dbapi_connection.commit()
+
+    return engine
+
+
+class Database:
+    """Holds the engine and the session factory of one application."""
+
+    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+        self.url = url
+        self.engine = make_engine(url, **engine_kwargs)
+        self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class UnitOfWork:
+    """One transaction with one commit point, and side effects that run only after it."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.session: Session = database.session_factory()
+        self._after_commit: list[Callable[[], None]] = []
+        self._after_end: list[Callable[[], None]] = []
+        self.closed = False
+
+    def after_commit(self, effect: Callable[[], None]) -> None:
+        """Queue work (mail, PDF jobs) that must happen only if the transaction commits."""
+        self._after_commit.append(effect)
+
+    def after_end(self, work: Callable[[], None]) -> None:
+        """Queue work for its own transaction once this one has committed or rolled back.
+
+        Refusals and ended sessions are recorded this way: they must stick even though
+        the request's own transaction rolls back, and SQLite's single writer means they
+        cannot be written while this transaction still holds the lock.
+        """
+        self._after_end.append(work)
+
+    def commit(self) -> None:
+        self.session.commit()
+        effects, self._after_commit = self._after_commit, []
+        for effect in effects:
+            try:
+                effect()
+            except Exception:  # a failed e-mail must not turn a committed request into an error
+                log.exception("side effect failed after commit")
+
+    def rollback(self) -> None:
+        self.session.rollback()
+        self._after_commit.clear()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.session.close()
+        self.closed = True
+        pending, self._after_end = self._after_end, []
+        for work in pending:
+            try:
+                work()
+            except Exception:
+                log.exception("deferred write failed after the transaction ended")
+
+
+_current: contextvars.ContextVar[UnitOfWork | None] = contextvars.ContextVar(
+    "hub_unit_of_work", default=None
+)
+_database: contextvars.ContextVar[Database | None] = contextvars.ContextVar(
+    "hub_database", default=None
+)
+
+
+def bind_database(database: Database) -> contextvars.Token[Database | None]:
+    """Make a database the default for unit_of_work() in this context."""
+    return _database.set(database)
+
+
+def current_database() -> Database:
+    database = _database.get()
+    if database is None:
+        try:
+            from flask import current_app
+
+            database = current_app.extensions["hub.db"]
+        except (RuntimeError, KeyError):
+            raise RuntimeError("no database bound: create the app or bind_database()") from None
+    assert database is not None
+    return database
+
+
+@contextmanager
+def unit_of_work(database: Database | None = None) -> Iterator[UnitOfWork]:
+    """Run a block in one transaction: commit at the end, roll back on any exception.
+
+    CLI commands and scheduled jobs use this; requests get theirs from the app shell.
+    Nested use joins the outer unit of work rather than committing early.
+    """
+    outer = _current.get()
+    if outer is not None and not outer.closed:
+        yield outer
+        return
+    uow = UnitOfWork(database or current_database())
+    token = _current.set(uow)
+    try:
+        yield uow
+        uow.commit()
+    except BaseException:
+        uow.rollback()
+        raise
+    finally:
+        _current.reset(token)
+        uow.close()
+
+
+def begin_request_unit(database: Database) -> tuple[UnitOfWork, contextvars.Token[Any]]:
+    """Open the unit of work of one HTTP request (committed by the app shell)."""
+    uow = UnitOfWork(database)
+    return uow, _current.set(uow)
+
+
+def end_request_unit(uow: UnitOfWork, token: contextvars.Token[Any]) -> None:
+    _current.reset(token)
+    uow.close()
+
+
+def in_own_transaction(work: Callable[[Session], None], database: Database | None = None
+                       ) -> None:
+    """Run work in a short transaction of its own, after the current one ends (if any)."""
+    target = database or current_database()
+
+    def run() -> None:
+        uow = UnitOfWork(target)
+        try:
+            work(uow.session)
+            uow.commit()
+        except BaseException:
+            uow.rollback()
+            raise
+        finally:
+            uow.close()
+
+    outer = _current.get()
+    if outer is not None and not outer.closed:
+        outer.after_end(run)
+    else:
+        run()
+
+
+def session() -> Session:
+    """The session of the current unit of work; services use it and never commit."""
+    uow = _current.get()
+    if uow is None or uow.closed:
+        raise RuntimeError("no unit of work: services run inside a request or unit_of_work()")
+    return uow.session
+
+
+def current_unit() -> UnitOfWork:
+    uow = _current.get()
+    if uow is None or uow.closed:
+        raise RuntimeError("no unit of work")
+    return uow
+
+
+def after_commit(effect: Callable[[], None]) -> None:
+    """Queue a side effect on the current unit of work."""
+    current_unit().after_commit(effect)

@@ -1,0 +1,46 @@
+"""Domain errors that views turn into GOV.UK error summaries or RFC 9457 problem JSON."""
+
+from __future__ import annotations
+
+
+class HubError(Exception):
+    """Base of errors a person or API client is meant to read."""
+
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class ValidationFailed(HubError):
+    """Input broke a rule; nothing was changed."""
+
+    status = 422
+    title = "Invalid input"
+
+    def __init__(self, errors: dict[str, str] | str, *, field: str | None = None) -> None:
+        if isinstance(errors, str):
+            errors = {field or "_": errors}
+        self.errors = errors
+        first_field, first_message = next(iter(errors.items()))
+        super().__init__(first_message, field=first_field)
+
+
+class NotFound(HubError):
+    status = 404
+    title = "Not found"
+
+
+class Forbidden(HubError):
+    status = 403
+    title = "Forbidden"
+
+
+class Conflict(HubError):
+    """The thing changed underneath the request (a stale version, a duplicate)."""
+
+    status = 409
+    title = "Conflict"

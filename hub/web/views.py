@@ -1,0 +1,150 @@
+"""The web shell: layout, home page, front-end assets, error pages."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from flask_wtf.csrf import CSRFError
+from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
+from werkzeug.exceptions import HTTPException
+
+from hub.core import requestctx
+from hub.core.access import Permission, public, require
+from hub.core.clock import to_london
+from hub.core.errors import HubError
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+bp = Blueprint("web", __name__, template_folder="templates")
+
+
+@bp.route("/")
+@require(Permission.SESSION_USE)
+def home() -> str:
+    actor = requestctx.actor()
+    return render_template("web/home.html", actor=actor)
+
+
+@bp.route("/assets/<path:filename>")
+@public
+def assets(filename: str) -> Response:
+    """Serve GOV.UK Frontend's fonts and images where its stylesheet expects them."""
+    response = send_from_directory(STATIC / "govuk", filename, max_age=3600)
+    return response
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or (
+        request.accept_mimetypes.best == "application/problem+json"
+    )
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
+    """An RFC 9457 problem response."""
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    return response
+
+
+ERROR_TITLES = {
+    400: ("There is a problem with your request", "Check what you entered and try again."),
+    401: ("Sign in required", "Sign in to continue."),
+    403: ("You do not have access to this page", "Your role or agency does not give access."),
+    404: ("Page not found", "If you typed the web address, check it is correct."),
+    405: ("This action is not allowed here", "Go back and try again."),
+    413: ("What you sent is too large", "Send a smaller file or shorter text."),
+    429: ("Too many attempts", "Wait a few minutes and try again."),
+    500: ("Sorry, there is a problem with the service", "Try again later."),
+}
+
+
+def _error_page(status: int, detail: str | None = None, headers: Any = None) -> Response:
+    title, default_detail = ERROR_TITLES.get(status, ERROR_TITLES[500])
+    if _wants_json():
+        response = problem(status, title, detail or default_detail)
+    else:
+        response = Response(
+            render_template("web/error.html", status=status, title=title,
+                            detail=detail or default_detail),
+            status=status,
+        )
+    if headers:
+        for key, value in headers:
+            if key.lower() != "content-type":
+                response.headers[key] = value
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_loader = ChoiceLoader(
+        [
+            FileSystemLoader(str(Path(__file__).parent / "templates")),
+            PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")}),
+        ]
+    )
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    app.register_blueprint(bp)
+
+    @app.context_processor
+    def _globals() -> dict[str, Any]:
+        return {"current_actor": requestctx.current_actor(), "Permission": Permission}
+
+    @app.template_filter("london")
+    def _london(value: Any, fmt: str = "%d %B %Y %H:%M") -> str:
+        if value is None:
+            return ""
+        return to_london(value).strftime(fmt).lstrip("0")
+
+    @app.template_filter("day")
+    def _day(value: Any) -> str:
+        return "" if value is None else value.strftime("%d %B %Y").lstrip("0")
+
+    @app.errorhandler(requestctx.Unauthenticated)
+    def _unauthenticated(error: requestctx.Unauthenticated) -> Response:
+        if _wants_json():
+            response = problem(401, "Sign in required", error.message)
+            response.headers["WWW-Authenticate"] = 'Bearer realm="marac-hub"'
+            return response
+        target = request.full_path if request.method == "GET" else None
+        if target and target.endswith("?"):
+            target = target[:-1]
+        return redirect(url_for("auth.sign_in", next=target) if target else url_for("auth.sign_in"))
+
+    @app.errorhandler(HubError)
+    def _hub_error(error: HubError) -> Response:
+        return _error_page(error.status, error.message)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(error: CSRFError) -> Response:
+        return _error_page(
+            400, "The form had expired or was sent from elsewhere. Go back, reload it and try again."
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> Response:
+        status = error.code or 500
+        return _error_page(status, None, error.get_headers())
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        log.exception("unhandled error")
+        return _error_page(500)

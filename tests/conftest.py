@@ -1,0 +1,122 @@
+"""Shared fixtures: real databases (SQLite and PostgreSQL), the app, clients, people.
+
+Every test that asks for ``app`` runs twice, once on the embedded SQLite default and once
+on a real PostgreSQL server the suite starts itself. Each test gets a fresh database cloned
+from one migrated by running the real Alembic migrations.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.app import HubFlask, create_app
+from hub.core.config import Settings
+from hub.core.migrate import upgrade
+from tests.support.pgserver import PostgresServer
+
+OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    """Where screenshots, PDFs and their PNGs go, for people to look at after a run."""
+    OUTPUT.mkdir(exist_ok=True)
+    return OUTPUT
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    server = PostgresServer.from_env().start()
+    try:
+        server.create_database("hub_template")
+        upgrade(server.admin_url("hub_template"))
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "hub.sqlite3"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database for one test, on each backend."""
+    if request.param == "sqlite":
+        if request.node.get_closest_marker("postgres_only"):
+            pytest.skip("PostgreSQL-specific behaviour")
+        template: Path = request.getfixturevalue("sqlite_template")
+        target = tmp_path / "hub.sqlite3"
+        shutil.copyfile(template, target)
+        yield f"sqlite:///{target}"
+        return
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    name = f"hub_test_{os.getpid()}_{next(_counter)}"
+    server.create_database(name, template="hub_template")
+    try:
+        yield server.admin_url(name)
+    finally:
+        server.drop_database(name)
+
+
+def make_settings(database_url: str, instance: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "env": "test",
+        "secret_key": "test-secret-key-that-is-long-enough-1234567890",
+        "database_url": database_url,
+        "instance_path": str(instance),
+        "demo": False,
+        "base_url": "http://127.0.0.1:5000",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Override in a test module to change settings for its app."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path, settings_overrides: dict[str, Any]) -> Iterator[HubFlask]:
+    application = create_app(make_settings(database_url, tmp_path / "instance",
+                                           **settings_overrides))
+    # No app context is held open here: Flask would share it (and its `g`) across every
+    # request the test client makes. The database is bound to this context by create_app.
+    yield application
+    application.extensions["hub.db"].dispose()
+
+
+@pytest.fixture
+def client(app: HubFlask) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing() -> None:
+    """Keep argon2id real but cheap in tests; production keeps the library's defaults."""
+    from argon2 import PasswordHasher
+
+    from hub.auth import services
+
+    services._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    services._DUMMY_HASH = services._hasher.hash("dummy-password-for-timing")
+
+
+@pytest.fixture
+def world(app: HubFlask) -> Any:
+    from tests.support.world import build_world
+
+    return build_world()

@@ -1,0 +1,116 @@
+"""The kernel's contracts: one-way imports, and every route declaring its access."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+import textwrap
+import tomllib
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from hub.core.access import Permission, declared_access, public, require
+
+ROOT = Path(__file__).resolve().parents[2]
+LINT = Path(sys.executable).with_name("lint-imports")
+
+
+def _contract() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+
+
+def test_import_order_contract_is_kept() -> None:
+    result = subprocess.run([str(LINT), "--no-cache"], cwd=ROOT, capture_output=True,
+                            text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 kept, 0 broken" in result.stdout
+
+
+def test_import_order_contract_fails_when_a_lower_package_imports_a_higher_one(
+    tmp_path: Path,
+) -> None:
+    # A miniature copy of the layout where the kernel reaches up into agencies.
+    for package in ("hub", "hub/core", "hub/referrals", "hub/auth", "hub/web", "audit",
+                    "agencies", "consent", "meetings"):
+        (tmp_path / package).mkdir(parents=True, exist_ok=True)
+        (tmp_path / package / "__init__.py").write_text("")
+    for module in ("app", "cli", "demo", "models"):
+        (tmp_path / "hub" / f"{module}.py").write_text("")
+    (tmp_path / "hub" / "migrations").mkdir()
+    (tmp_path / "hub" / "migrations" / "__init__.py").write_text("")
+    (tmp_path / "agencies" / "models.py").write_text("X = 1\n")
+    (tmp_path / "hub" / "core" / "db.py").write_text("import agencies.models\n")
+    contract = _contract()
+    layers = ",\n".join(f'    "{layer}"' for layer in contract["contracts"][0]["layers"])
+    roots = ", ".join(f'"{r}"' for r in contract["root_packages"])
+    (tmp_path / "pyproject.toml").write_text(
+        f"[tool.importlinter]\nroot_packages = [{roots}]\n\n"
+        f"[[tool.importlinter.contracts]]\nname = \"one way\"\ntype = \"layers\"\n"
+        f"layers = [\n{layers}\n]\n"
+    )
+    result = subprocess.run([str(LINT), "--no-cache"], cwd=tmp_path, capture_output=True,
+                            text=True, check=False, env={"PYTHONPATH": str(tmp_path),
+                                                         "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "hub.core.db -> agencies.models" in result.stdout
+
+
+def test_every_hub_module_sits_in_a_layer() -> None:
+    """A new top-level module under hub/ must be placed in the contract, or it is unchecked."""
+    layered = {m.strip() for layer in _contract()["contracts"][0]["layers"]
+               for m in layer.replace("|", ":").split(":")}
+    found = {f"hub.{p.stem}" for p in (ROOT / "hub").iterdir()
+             if (p.suffix == ".py" and p.stem != "__init__")
+             or (p.is_dir() and (p / "__init__.py").exists())}
+    assert found <= layered, f"not in any layer: {sorted(found - layered)}"
+
+
+@pytest.mark.parametrize("package", ["hub", "audit", "agencies", "consent", "meetings"])
+def test_packages_import_from_this_repository(package: str) -> None:
+    """These names are also PyPI projects; ours must never be shadowed by one."""
+    module = importlib.import_module(package)
+    assert Path(module.__file__ or "").resolve().is_relative_to(ROOT)
+
+
+def undeclared_routes(app: Flask) -> list[str]:
+    return sorted(endpoint for endpoint, view in app.view_functions.items()
+                  if declared_access(view) is None)
+
+
+def test_every_route_declares_its_access(app: Flask) -> None:
+    assert undeclared_routes(app) == []
+    assert len(app.view_functions) > 10
+
+
+def test_route_check_notices_an_undeclared_route(app: Flask) -> None:
+    @app.route("/forgotten-declaration")
+    def forgotten() -> str:
+        return "oops"
+
+    assert undeclared_routes(app) == ["forgotten"]
+
+
+def test_access_is_declared_once_only() -> None:
+    def view() -> str:
+        return ""
+
+    with pytest.raises(TypeError):
+        require(Permission.AUDIT_READ)(public(view))
+    with pytest.raises(TypeError):
+        public(require(Permission.AUDIT_READ)(view))
+
+
+def test_a_route_added_without_declaration_is_caught_in_source_too() -> None:
+    """Static check: each @...route( decorator is followed by @require or @public."""
+    offenders = []
+    for path in [*ROOT.glob("hub/**/*.py"), *ROOT.glob("*/views.py"), *ROOT.glob("*/api.py")]:
+        lines = path.read_text().splitlines()
+        for number, line in enumerate(lines):
+            if line.lstrip().startswith("@") and ".route(" in line:
+                following = "\n".join(lines[number + 1:number + 3])
+                if "@require(" not in following and "@public" not in following:
+                    offenders.append(f"{path.relative_to(ROOT)}:{number + 1}")
+    assert offenders == [], textwrap.shorten(str(offenders), 300)
