@@ -8,7 +8,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from agencies.models import AgencyType, Sector
 from hub.core.access import Role
-from hub.core.forms import ChoiceMessageMixin, GovDateField
+from hub.core.forms import ChoiceMessageMixin, GovDateField, choices
 
 
 class Select(ChoiceMessageMixin, SelectField):
@@ -27,9 +27,9 @@ class AgencyForm(FlaskForm):
     name = StringField("Agency name", validators=[
         DataRequired("Enter the agency's name"),
         Length(max=160, message="Agency name must be 160 characters or fewer")])
-    type = Select("Type of agency", choices=[(t.value, t.label) for t in AgencyType],
+    type = Select("Type of agency", choices=choices((t.value, t.label) for t in AgencyType),
                        validators=[DataRequired("Select the type of agency")])
-    sector = Radio("Sector", choices=[(s.value, s.label) for s in Sector],
+    sector = Radio("Sector", choices=choices((s.value, s.label) for s in Sector),
                         validators=[DataRequired("Select whether the agency is statutory or "
                                                  "voluntary sector")])
     isp_signed_on = GovDateField("Date the information sharing protocol was signed")
@@ -51,6 +51,6 @@ class MemberForm(FlaskForm):
         Optional(), Length(max=160, message="Job title must be 160 characters or fewer")])
     agency_id = Select("Agency", coerce=int, validators=[
         DataRequired("Select the member's agency")])
-    roles = MultiSelect("Roles", choices=[(r.value, r.label) for r in Role],
+    roles = MultiSelect("Roles", choices=choices((r.value, r.label) for r in Role),
                                 validators=[DataRequired("Select at least one role")])
     version = HiddenField()

@@ -11,7 +11,7 @@ from agencies.forms import AgencyForm, MemberForm
 from agencies.models import AgencyType, MemberStatus, Sector
 from hub.core.access import Permission, Role, require
 from hub.core.errors import Conflict, ValidationFailed
-from hub.core.forms import apply_errors
+from hub.core.forms import apply_errors, choices
 from hub.core.requestctx import actor
 
 bp = Blueprint("agencies", __name__, template_folder="templates", url_prefix="/admin")
@@ -86,9 +86,9 @@ def agency_disable(agency_id: int) -> Any:
 
 
 def _member_form(form: MemberForm, area_id: int | None) -> MemberForm:
-    form.agency_id.choices = [(0, "Select an agency")] + [
-        (a.id, a.name) for a in services.list_agencies(area_id)
-    ]
+    form.agency_id.choices = choices(
+        [(0, "Select an agency")] + [(a.id, a.name) for a in services.list_agencies(area_id)]
+    )
     return form
 
 

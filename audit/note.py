@@ -262,9 +262,7 @@ def open_note(note: bytes, vkey: str) -> bytes:
         found = True
     if not found:
         wanted = f"{verifier.name}+{verifier.key_id.hex()}"
-        raise NoteError(
-            f"the note is not signed by key {wanted} (signed only by {', '.join(others)})"
-        )
+        raise NoteError(f"the note is not signed by key {wanted}; only by {', '.join(others)}")
     return body
 
 

@@ -183,6 +183,7 @@ class _CanonicalChecker:
 
     def __init__(self) -> None:
         self._trie: _Trie = {}
+        self._pending: _Trie | None = None
         self._shapes: set[tuple[int, ...]] = set()
         self._full = False
         self.match: Callable[[bytes], object] = _no_match
@@ -219,15 +220,25 @@ class _CanonicalChecker:
         shape = tuple(atoms)
         if shape in self._shapes:
             return
-        trie = _add(self._trie, shape)
+        self._shapes.add(shape)
+        self._pending = _add(self._trie if self._pending is None else self._pending, shape)
+
+    def flush(self) -> None:
+        """Compile the shapes learned since the last flush into the fast matcher.
+
+        Compiling grows with the number of shapes, so it is done once per batch of lines
+        rather than once per new shape.
+        """
+        if self._pending is None:
+            return
+        trie, self._pending = self._pending, None
         try:
             match = re.compile(_emit(trie)).fullmatch
         except (RecursionError, re.error, OverflowError):
-            # Too big a tree for the regex engine: keep the shapes learned so far.
+            # Too big a tree for the regex engine: keep the shapes compiled so far.
             self._full = True
             return
         self._trie = trie
-        self._shapes.add(shape)
         self.match = match
 
 
@@ -397,7 +408,7 @@ def _open_checkpoint(number: int, text: str, vkey: str, origin: str) -> _Checkpo
         with contextlib.suppress(note.NoteError):
             size = note.parse_checkpoint(note.split_note(signed)[0]).size
         return _Checkpoint(
-            number, size, None, f"signature does not verify with the hub's public key ({exc})"
+            number, size, None, f"signature does not verify with the hub's public key: {exc}"
         )
     if checkpoint.origin != origin:
         return _Checkpoint(
@@ -458,17 +469,21 @@ class _Scan:
 
     def _find_invalid(self, start: int, lines: list[bytes]) -> None:
         checker = self.canonical
-        for offset, line in enumerate(lines):
-            reason = None
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError:
-                reason = "is not valid UTF-8"
-            if reason is None and checker.match(line) is None:
-                reason = checker.slow(line)
-            if reason is not None:
-                self.invalid = (start + offset, reason)
-                return
+        match = checker.match
+        try:
+            for offset, line in enumerate(lines):
+                reason = None
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError:
+                    reason = "is not valid UTF-8"
+                if reason is None and match(line) is None:
+                    reason = checker.slow(line)
+                if reason is not None:
+                    self.invalid = (start + offset, reason)
+                    return
+        finally:
+            checker.flush()
 
     def _compare(self, start: int, hashes: list[bytes]) -> None:
         if self.sealed_ended:
@@ -530,8 +545,8 @@ class _Scan:
             kind = f"swapped with entry {moved_to}"
         elif sealed_at is not None and moved_to is None:
             kind = (
-                f"deleted: the entry sealed at {index} is gone and the one sealed at "
-                f"{sealed_at} stands here"
+                f"deleted or replaced: the entry sealed at {index} is gone and the one "
+                f"sealed at {sealed_at} stands here"
             )
         elif sealed_at is None and moved_to is not None:
             kind = (
@@ -625,9 +640,11 @@ def verify_bundle(path: str | os.PathLike[str], progress: bool = False) -> Repor
     tree = merkle.MemoryTree(scan.leaves)
     scan.leaves = []
     report = Report(entries=scan.count, checkpoints=len(checkpoints), root=tree.root())
-    report.problems += _entry_problems(scan)
+    entry_problems = _entry_problems(scan)
+    report.problems += entry_problems
     report.problems += _count_problems(scan, manifest, checkpoints)
-    report.problems += _checkpoint_problems(tree, checkpoints)
+    explained = entry_problems[0].index if entry_problems else None
+    report.problems += _checkpoint_problems(tree, checkpoints, explained)
     signed = [c.size for c in checkpoints if c.problem is None and c.size is not None]
     covered = max(signed, default=0)
     if scan.count and not signed:
@@ -719,7 +736,7 @@ def _count_problems(
 
 
 def _checkpoint_problems(
-    tree: merkle.MemoryTree, checkpoints: Sequence[_Checkpoint]
+    tree: merkle.MemoryTree, checkpoints: Sequence[_Checkpoint], explained: int | None
 ) -> list[Problem]:
     count = tree.size
     usable = [c for c in checkpoints if c.problem is None]
@@ -733,7 +750,7 @@ def _checkpoint_problems(
             found.append(Problem(f"{_label(c.number, c.size)}: {c.problem}", checkpoint=c.number))
             flagged.add(c.number)
         elif c.matches is False:
-            found.append(_root_problem(c, usable))
+            found.append(_root_problem(c, usable, explained))
             flagged.add(c.number)
     previous: _Checkpoint | None = None
     for c in usable:
@@ -769,7 +786,7 @@ def _checkpoint_problems(
     return found
 
 
-def _root_problem(c: _Checkpoint, usable: Sequence[_Checkpoint]) -> Problem:
+def _root_problem(c: _Checkpoint, usable: Sequence[_Checkpoint], explained: int | None) -> Problem:
     assert c.size is not None
     label = _label(c.number, c.size)
     vouching = [
@@ -789,9 +806,12 @@ def _root_problem(c: _Checkpoint, usable: Sequence[_Checkpoint]) -> Problem:
     good = [d.size for d in usable if d.matches and d.size is not None and d.size <= c.size]
     first = max(good, default=0)
     last = c.size - 1
+    why = (
+        f" (entry {explained} above is in that range)" if first <= (explained or -1) <= last else ""
+    )
     return Problem(
         f"{label}: root hash differs from the tree rebuilt from entries; the difference lies "
-        f"in entries {first}..{last}",
+        f"in entries {first}..{last}{why}",
         index=first,
         last_index=last,
         checkpoint=c.number,

@@ -161,7 +161,7 @@ def _navigation(app: Flask) -> None:
     def _nav() -> dict[str, Any]:
         def hub_navigation() -> list[dict[str, Any]]:
             return [{"href": url_for(e), "text": t,
-                     "active": (request.endpoint or "").split(".")[0] == e.split(".")[0]}
+                     "active": (request.endpoint or "").split("_")[0] == e.split("_")[0]}
                     for e, t, _p, _d in visible()]
 
         def home_cards() -> list[dict[str, str]]:

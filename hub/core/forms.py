@@ -7,6 +7,7 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import Field
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
 from hub.core.errors import ValidationFailed
@@ -77,3 +78,8 @@ class ChoiceMessageMixin:
             super().pre_validate(form)  # type: ignore[misc]
         except ValidationError:
             raise ValidationError(self.choice_message) from None
+
+
+def choices(pairs: Any) -> list[SelectChoice]:
+    """Build WTForms choices from (value, label) pairs."""
+    return [SelectChoice(value=value, label=label) for value, label in pairs]
