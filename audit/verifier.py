@@ -187,6 +187,8 @@ class _CanonicalChecker:
         self._shapes: set[tuple[int, ...]] = set()
         self._full = False
         self.match: Callable[[bytes], object] = _no_match
+        #: Match a whole block of lines joined by newlines: one call instead of one per line.
+        self.match_block: Callable[[bytes], object] = _no_match
 
     def slow(self, line: bytes) -> str | None:
         """Return what is wrong with the line, or None when it is canonical JSON."""
@@ -233,13 +235,17 @@ class _CanonicalChecker:
             return
         trie, self._pending = self._pending, None
         try:
-            match = re.compile(_emit(trie)).fullmatch
+            pattern = _emit(trie)
+            match = re.compile(pattern).fullmatch
+            # A shape never matches a newline, so each repetition covers exactly one line.
+            block = re.compile(b"(?:" + pattern + b")(?:\n(?:" + pattern + b"))*+").fullmatch
         except (RecursionError, re.error, OverflowError):
             # Too big a tree for the regex engine: keep the shapes compiled so far.
             self._full = True
             return
         self._trie = trie
         self.match = match
+        self.match_block = block
 
 
 def _add(trie: _Trie, shape: tuple[int, ...]) -> _Trie:
@@ -464,7 +470,7 @@ class _Scan:
             except UnicodeDecodeError:
                 self._find_invalid(start, lines)
                 return
-        if not all(map(self.canonical.match, lines)):
+        if self.canonical.match_block(block) is None:
             self._find_invalid(start, lines)
 
     def _find_invalid(self, start: int, lines: list[bytes]) -> None:
