@@ -185,6 +185,9 @@ class _CanonicalChecker:
         self._trie: _Trie = {}
         self._pending: _Trie | None = None
         self._shapes: set[tuple[int, ...]] = set()
+        self._compiled = 0
+        self._slow_lines = 0
+        self._keys: dict[str, bytes] = {}
         self._full = False
         self.match: Callable[[bytes], object] = _no_match
         #: Match a whole block of lines joined by newlines: one call instead of one per line.
@@ -211,13 +214,18 @@ class _CanonicalChecker:
                 "UTF-8 rather than escapes, numbers in shortest form)"
             )
         self._learn(value)
+        # Recompile once enough lines have been slow, not per new shape: compiling costs
+        # more as shapes grow, so the batch grows with them.
+        self._slow_lines += 1
+        if self._pending is not None and self._slow_lines >= 64 + 32 * self._compiled:
+            self.flush()
         return None
 
     def _learn(self, value: Any) -> None:
         if self._full or len(self._shapes) >= _MAX_SHAPES:
             return
         atoms: list[int] = []
-        if not _atoms(value, atoms, 0):
+        if not _atoms(value, atoms, 0, self._keys):
             return
         shape = tuple(atoms)
         if shape in self._shapes:
@@ -231,6 +239,7 @@ class _CanonicalChecker:
         Compiling grows with the number of shapes, so it is done once per batch of lines
         rather than once per new shape.
         """
+        self._slow_lines = 0
         if self._pending is None:
             return
         trie, self._pending = self._pending, None
@@ -244,6 +253,7 @@ class _CanonicalChecker:
             self._full = True
             return
         self._trie = trie
+        self._compiled = len(self._shapes)
         self.match = match
         self.match_block = block
 
@@ -260,7 +270,7 @@ def _add(trie: _Trie, shape: tuple[int, ...]) -> _Trie:
     return top
 
 
-def _atoms(value: Any, out: list[int], depth: int) -> bool:
+def _atoms(value: Any, out: list[int], depth: int, keys: dict[str, bytes]) -> bool:
     if depth > _MAX_DEPTH:
         return False
     if isinstance(value, dict):
@@ -268,8 +278,11 @@ def _atoms(value: Any, out: list[int], depth: int) -> bool:
         for n, (key, item) in enumerate(value.items()):
             if n:
                 out.append(ord(","))
-            out.extend(_canonical(key).encode("utf-8") + b":")
-            if not _atoms(item, out, depth + 1):
+            spelled = keys.get(key)
+            if spelled is None:
+                spelled = keys[key] = _canonical(key).encode("utf-8") + b":"
+            out.extend(spelled)
+            if not _atoms(item, out, depth + 1, keys):
                 return False
         out.append(ord("}"))
     elif isinstance(value, list):
@@ -280,7 +293,7 @@ def _atoms(value: Any, out: list[int], depth: int) -> bool:
         for n, item in enumerate(value):
             if n:
                 out.append(ord(","))
-            if not _atoms(item, out, depth + 1):
+            if not _atoms(item, out, depth + 1, keys):
                 return False
         out.append(ord("]"))
     else:
@@ -475,7 +488,6 @@ class _Scan:
 
     def _find_invalid(self, start: int, lines: list[bytes]) -> None:
         checker = self.canonical
-        match = checker.match
         try:
             for offset, line in enumerate(lines):
                 reason = None
@@ -483,7 +495,8 @@ class _Scan:
                     line.decode("utf-8")
                 except UnicodeDecodeError:
                     reason = "is not valid UTF-8"
-                if reason is None and match(line) is None:
+                # Not bound once: the checker may recompile while going through the lines.
+                if reason is None and checker.match(line) is None:
                     reason = checker.slow(line)
                 if reason is not None:
                     self.invalid = (start + offset, reason)
