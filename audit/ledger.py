@@ -229,11 +229,11 @@ def _seal_entries(
     return len(leaves)
 
 
-def seal_pending(database: db.Database, *, limit: int = 50_000) -> int:
+def seal_pending(database: db.Database, *, limit: int = 50_000, leader: bool = False) -> int:
     """Seal committed PostgreSQL entries below the transaction horizon; return how many.
 
-    Returns 0 at once when another sealer holds the lock. SQLite seals inline, so there
-    this only reports 0.
+    Returns 0 at once when another sealer holds the lock (``leader`` says the caller already
+    holds it for the life of its process). SQLite seals inline, so there this reports 0.
     """
     if database.dialect == "sqlite":
         return 0
@@ -242,11 +242,12 @@ def seal_pending(database: db.Database, *, limit: int = 50_000) -> int:
         horizon = session.execute(
             text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
         ).scalar_one()
-        got = session.execute(
-            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": SEALER_LOCK_KEY}
-        ).scalar_one()
-        if not got:
-            return 0
+        if not leader:
+            got = session.execute(
+                text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": SEALER_LOCK_KEY}
+            ).scalar_one()
+            if not got:
+                return 0
         previous = session.execute(select(func.max(AuditSealBatch.horizon))).scalar_one_or_none()
         rows = session.execute(
             select(AuditEntry.id, AuditEntry.body, AuditEntry.txid)

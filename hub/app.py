@@ -27,6 +27,20 @@ class HubFlask(Flask):
     during the request run only after the commit. A failing commit becomes a 500.
     """
 
+    _ledger_key: Any = None
+
+    def ledger_key(self) -> Any:
+        """The checkpoint signing key from configuration (generated once off production)."""
+        if self._ledger_key is None:
+            from audit.services import load_signing_key
+
+            settings = self.extensions["hub.settings"]
+            self._ledger_key = load_signing_key(
+                key=settings.ledger_signing_key, key_file=settings.ledger_signing_key_file,
+                origin=settings.ledger_origin, instance_path=settings.instance_path,
+                production=settings.is_production)
+        return self._ledger_key
+
     def full_dispatch_request(self) -> Response:
         uow, token = dbmod.begin_request_unit(self.extensions["hub.db"])
         try:

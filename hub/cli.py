@@ -177,5 +177,111 @@ def agencies_list() -> None:
                        f"{agency.agency_sector.label}, {isp}")
 
 
+@main.command("scheduler")
+def scheduler_command() -> None:
+    """Run the one scheduler process (jobs and the ledger sealer); a second one waits."""
+    from hub import scheduler
+
+    app = _app()
+    click.echo("Scheduler starting (a second scheduler waits until this one stops).")
+    scheduler.run(app, announce=lambda: click.echo("Scheduler is running."))
+
+
+@main.group()
+def audit() -> None:
+    """The disclosure ledger: seal, sign, export, verify, prove."""
+
+
+@audit.command("status")
+def audit_status() -> None:
+    """Show the ledger's size, what is waiting to be sealed, and the latest checkpoint."""
+    from audit import services
+    from hub.core.db import unit_of_work
+
+    app = _app()
+    with unit_of_work(app.extensions["hub.db"]) as uow:
+        state = services.status(uow.session)
+    click.echo(f"sealed entries:     {state.size}")
+    click.echo(f"waiting to seal:    {state.unsealed}")
+    if state.oldest_unsealed_at:
+        click.echo(f"oldest waiting:     {state.oldest_unsealed_at.isoformat()}")
+    click.echo(f"latest checkpoint:  size {state.checkpoint_size}"
+               + (f", signed {state.checkpoint_at.isoformat()}" if state.checkpoint_at else ""))
+
+
+@audit.command("seal")
+def audit_seal() -> None:
+    """Seal committed entries now (PostgreSQL; SQLite seals as it writes)."""
+    from audit import services
+
+    app = _app()
+    count = services.seal(app.extensions["hub.db"])
+    click.echo(f"Sealed {count} entries.")
+
+
+@audit.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign a checkpoint of the ledger now and print it."""
+    from audit import services
+    from hub.core.db import unit_of_work
+
+    app = _app()
+    services.seal(app.extensions["hub.db"])
+    with unit_of_work(app.extensions["hub.db"]) as uow:
+        signed = services.sign_checkpoint(uow.session, app.ledger_key(), force=True)
+        text = signed.note.decode() if signed else ""
+    click.echo(text, nl=False)
+
+
+@audit.command("export")
+@click.argument("out", type=click.Path(file_okay=False))
+def audit_export(out: str) -> None:
+    """Write an offline-verifiable bundle: entries, leaf hashes, checkpoints, public key."""
+    from pathlib import Path
+
+    from audit import services
+    from hub.core.db import unit_of_work
+
+    app = _app()
+    database = app.extensions["hub.db"]
+    services.seal(database)
+    with unit_of_work(database) as uow:
+        services.sign_checkpoint(uow.session, app.ledger_key())
+    with unit_of_work(database) as uow:
+        count = services.export_bundle(uow.session, app.ledger_key(), Path(out))
+        from audit.ledger import record_in
+
+        record_in(uow.session, Actor.system("cli"), "ledger:exported", None, {"entries": count})
+    click.echo(f"Exported {count} entries to {out}. Verify with: hub audit verify {out}")
+
+
+@audit.command("verify", context_settings={"ignore_unknown_options": True})
+@click.argument("bundle", type=click.Path(exists=True, file_okay=False))
+@click.option("--progress/--no-progress", default=None, help="Show a progress bar.")
+def audit_verify(bundle: str, progress: bool | None) -> None:
+    """Check a bundle offline: every entry, checkpoint signature and consistency."""
+    from audit import verifier
+
+    args = [bundle] + (["--progress"] if progress else [])
+    sys.exit(verifier.main(args))
+
+
+@audit.command("prove")
+@click.argument("index", type=int)
+def audit_prove(index: int) -> None:
+    """Print an inclusion proof of one entry against the latest checkpoint (JSON)."""
+    import json
+
+    from audit import services
+    from hub.core.db import unit_of_work
+
+    app = _app()
+    with unit_of_work(app.extensions["hub.db"]) as uow:
+        proof = services.prove_inclusion(uow.session, index)
+    if proof is None:
+        raise click.ClickException("no checkpoint covers that index yet (try hub audit checkpoint)")
+    click.echo(json.dumps(proof.as_json(), indent=2))
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -152,6 +152,8 @@ class Actor:
             ref["agency"] = self.agency_id
         if self.client_id is not None:
             ref["client"] = self.client_id
+        if self.kind == "system":
+            ref["name"] = self.name  # which command or job: "cli", "scheduler", ...
         return ref
 
     @classmethod

@@ -1,0 +1,60 @@
+"""The one PostgreSQL sealer: a leader that seals entries as soon as their commit is visible.
+
+Leadership is a session-level advisory lock held on a dedicated connection for the life of
+the process, so a second sealer waits until the first dies (its connection closes and the
+lock goes with it). Writers NOTIFY at commit; the leader LISTENs, so a committed entry is
+usually sealed within milliseconds, and a short poll covers any missed notification.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import psycopg
+
+from audit.ledger import SEALER_LOCK_KEY, seal_pending
+from hub.core.db import Database
+
+log = logging.getLogger(__name__)
+
+
+def libpq_url(database: Database) -> str:
+    url = database.engine.url.set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+def run_sealer(database: Database, stop: threading.Event, *, poll_seconds: float = 0.2,
+               on_batch: Callable[[int], None] | None = None,
+               on_leader: Callable[[], None] | None = None) -> None:
+    """Seal until ``stop`` is set; wait for leadership first if another sealer holds it."""
+    if database.dialect != "postgresql":
+        return  # SQLite seals inline in each writer's transaction
+    with psycopg.connect(libpq_url(database), autocommit=True) as conn:
+        while not stop.is_set():
+            got = conn.execute("SELECT pg_try_advisory_lock(%s)", (SEALER_LOCK_KEY,)
+                               ).fetchone()
+            if got and got[0]:
+                break
+            stop.wait(0.5)
+        else:
+            return
+        log.info("ledger sealer is the leader")
+        if on_leader:
+            on_leader()
+        conn.execute("LISTEN audit_entries")
+        while not stop.is_set():
+            try:
+                count = seal_pending(database, leader=True)
+            except Exception:
+                log.exception("sealing failed; retrying")
+                time.sleep(1)
+                continue
+            if count:
+                if on_batch:
+                    on_batch(count)
+                continue  # there may be more right behind
+            for _ in conn.notifies(timeout=poll_seconds, stop_after=1):
+                pass
