@@ -32,15 +32,14 @@ def test_import_order_contract_is_kept() -> None:
 def test_import_order_contract_fails_when_a_lower_package_imports_a_higher_one(
     tmp_path: Path,
 ) -> None:
-    # A miniature copy of the layout where the kernel reaches up into agencies.
-    for package in ("hub", "hub/core", "hub/referrals", "hub/auth", "hub/web", "audit",
-                    "agencies", "consent", "meetings"):
-        (tmp_path / package).mkdir(parents=True, exist_ok=True)
-        (tmp_path / package / "__init__.py").write_text("")
-    for module in ("app", "cli", "demo", "models"):
-        (tmp_path / "hub" / f"{module}.py").write_text("")
-    (tmp_path / "hub" / "migrations").mkdir()
-    (tmp_path / "hub" / "migrations" / "__init__.py").write_text("")
+    # A miniature copy of the layout, one package per name in the contract, where the
+    # kernel reaches up into agencies.
+    for layer in _contract()["contracts"][0]["layers"]:
+        for name in layer.replace("|", ":").split(":"):
+            folder = tmp_path.joinpath(*name.strip().split("."))
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "__init__.py").write_text("")
+    (tmp_path / "hub" / "__init__.py").write_text("")
     (tmp_path / "agencies" / "models.py").write_text("X = 1\n")
     (tmp_path / "hub" / "core" / "db.py").write_text("import agencies.models\n")
     contract = _contract()
