@@ -242,6 +242,20 @@ def search(session: Session, filters: SearchFilters, *, limit: int = 200,
     return found
 
 
+def get_entry(session: Session, entry_id: int) -> FoundEntry | None:
+    row = session.execute(
+        select(AuditEntry, AuditLeaf.idx).outerjoin(AuditLeaf, AuditLeaf.entry_id == AuditEntry.id)
+        .where(AuditEntry.id == entry_id)
+    ).first()
+    if row is None:
+        return None
+    entry, index = row
+    checkpoint = latest_checkpoint_in(session)
+    covered = checkpoint.tree_size if checkpoint else 0
+    return FoundEntry(entry.id, index, entry.action, entry.at, entry.body,
+                      index is not None and index < covered)
+
+
 def seal(database: db.Database) -> int:
     """Seal what is pending (PostgreSQL); a no-op on SQLite, which seals inline."""
     total = 0

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, render_template
+import csv
+import io
+import json
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from audit import services
+from audit.forms import LedgerSearchForm
+from audit.ledger import Subject, record
 from hub.core.access import Permission, public, require
+from hub.core.clock import LONDON
+from hub.core.db import session
+from hub.core.requestctx import actor
 
 bp = Blueprint("audit", __name__, template_folder="templates")
+PAGE = 100
 
 
 @bp.route("/ledger/checkpoint")
@@ -18,12 +30,125 @@ def checkpoint() -> Response:
     if latest is None:
         return Response("no checkpoint has been signed yet\n", status=404,
                         mimetype="text/plain")
-    response = Response(latest.note, mimetype="text/plain; charset=utf-8")
-    response.headers["Cache-Control"] = "no-cache"
-    return response
+    return Response(latest.note, mimetype="text/plain; charset=utf-8")
+
+
+@bp.route("/ledger/public-key")
+@public
+def public_key() -> Response:
+    """Serve the key that verifies checkpoints (auditors should also keep it offline)."""
+    key = current_app.ledger_key()  # type: ignore[attr-defined]
+    return Response(key.vkey + "\n", mimetype="text/plain; charset=utf-8")
+
+
+def _filters(form: LedgerSearchForm) -> services.SearchFilters:
+    def start(day: Any) -> datetime | None:
+        return datetime.combine(day, time.min, LONDON) if day else None
+
+    return services.SearchFilters(
+        case=form.case.data or "", person=form.person.data or "",
+        agency=form.agency.data or "", member=form.member.data or "",
+        action=form.action.data or "", date_from=start(form.date_from.data),
+        date_to=start(form.date_to.data + timedelta(days=1)) if form.date_to.data else None,
+    )
+
+
+def _describe(found: list[services.FoundEntry]) -> list[dict[str, Any]]:
+    names = current_app.extensions.get("hub.names")
+    rows = []
+    members: set[int] = set()
+    agencies: set[int] = set()
+    for entry in found:
+        body = json.loads(entry.body)
+        who = body.get("actor", {})
+        if isinstance(who.get("member"), int):
+            members.add(who["member"])
+        if isinstance(who.get("agency"), int):
+            agencies.add(who["agency"])
+        rows.append({"entry": entry, "body": body, "actor": who})
+    member_names = names("member", members) if names else {}
+    agency_names = names("agency", agencies) if names else {}
+    for row in rows:
+        who = row["actor"]
+        row["who"] = member_names.get(who.get("member"), who.get("name") or who.get("kind"))
+        row["agency"] = agency_names.get(who.get("agency"), "")
+        row["details"] = {k: v for k, v in row["body"].items()
+                          if k not in {"v", "id", "at", "action", "actor", "request"}}
+    return rows
 
 
 @bp.route("/ledger")
 @require(Permission.AUDIT_READ)
-def search() -> str:
-    return render_template("audit/search.html", size=services.current_size())
+def search() -> Any:
+    form = LedgerSearchForm(request.args)
+    searched = any(request.args.get(k) for k in request.args)
+    rows: list[dict[str, Any]] = []
+    page = max(request.args.get("page", 1, type=int), 1)
+    status = 200
+    if searched and not form.validate():
+        status = 422
+    elif searched:
+        found = services.search(session(), _filters(form), limit=PAGE + 1,
+                                offset=(page - 1) * PAGE)
+        rows = _describe(found[:PAGE])
+        record(actor(), "ledger:searched", None, results=len(rows),
+               **{k: v for k, v in (("case", form.case.data), ("person", form.person.data),
+                                    ("agency", form.agency.data), ("member", form.member.data))
+                  if v})
+    state = services.status(session())
+    return render_template("audit/search.html", form=form, rows=rows, state=state,
+                           searched=searched, page=page,
+                           more=searched and len(rows) == PAGE), status
+
+
+@bp.route("/ledger/entries/<int:entry_id>")
+@require(Permission.AUDIT_READ)
+def entry(entry_id: int) -> str:
+    found = services.get_entry(session(), entry_id)
+    if found is None:
+        abort(404)
+    proof = services.prove_inclusion(session(), found.index) if found.index is not None else None
+    row = _describe([found])[0]
+    record(actor(), "ledger:entry_viewed", Subject("ledger_entry", entry_id))
+    return render_template("audit/entry.html", row=row, proof=proof,
+                           pretty=json.dumps(row["body"], indent=2, ensure_ascii=False))
+
+
+@bp.route("/ledger/export.csv")
+@require(Permission.AUDIT_EXPORT)
+def export_csv() -> Response:
+    form = LedgerSearchForm(request.args)
+    if not form.validate():
+        abort(400)
+    found = services.search(session(), _filters(form), limit=50_000)
+    rows = _describe(found)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["entry", "index", "at", "action", "member", "agency", "proven", "details"])
+    for row in rows:
+        e = row["entry"]
+        writer.writerow([e.entry_id, "" if e.index is None else e.index,
+                         e.at.isoformat(), e.action, row["who"], row["agency"],
+                         "yes" if e.proven else "not yet",
+                         json.dumps(row["details"], sort_keys=True, ensure_ascii=False)])
+    record(actor(), "ledger:csv_exported", None, results=len(rows))
+    response = Response(out.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = "attachment; filename=ledger-search.csv"
+    return response
+
+
+@bp.route("/ledger/cases/<case_ref>")
+@require(Permission.AUDIT_READ)
+def who_has_seen(case_ref: str) -> str:
+    """Every disclosure of one case, grouped by agency and then member."""
+    if len(case_ref) > 64 or not case_ref.replace("-", "").replace("_", "").isalnum():
+        abort(404)
+    found = services.search(session(), services.SearchFilters(case=case_ref), limit=50_000)
+    rows = _describe(found)
+    groups: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for row in rows:
+        groups.setdefault(row["agency"] or "No agency", {}).setdefault(
+            str(row["who"]), []).append(row)
+    record(actor(), "ledger:case_reviewed", Subject("case", case_ref))
+    return render_template("audit/who_has_seen.html", case_ref=case_ref, groups=groups,
+                           total=len(rows))

@@ -136,6 +136,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> HubFlask:
     app.register_blueprint(audit_views.bp)
 
     _navigation(app)
+    app.extensions["hub.names"] = _names
 
     # Flask's own static route is open to anyone: say so explicitly.
     app.view_functions["static"] = public(app.view_functions["static"])
@@ -182,3 +183,19 @@ def _navigation(app: Flask) -> None:
             return [{"href": url_for(e), "title": t, "text": d} for e, t, _p, d in visible()]
 
         return {"hub_navigation": hub_navigation, "home_cards": home_cards}
+
+
+def _names(kind: str, ids: set[int]) -> dict[int, str]:
+    """Display names for identifiers in ledger entries (the ledger itself holds only ids)."""
+    from sqlalchemy import select
+
+    from agencies.models import Agency, Member
+    from hub.core.db import session
+
+    if not ids:
+        return {}
+    model = {"member": Member, "agency": Agency}.get(kind)
+    if model is None:
+        return {}
+    rows = session().execute(select(model.id, model.name).where(model.id.in_(ids))).all()
+    return {row[0]: row[1] for row in rows}

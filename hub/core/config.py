@@ -69,6 +69,10 @@ class Settings:
     smtp_password: str = ""
     mail_sender: str = "MARAC Hub <no-reply@marac-hub.example>"
     log_level: str = "INFO"
+    #: The hub API's identifier: the `aud` its bearer tokens must carry.
+    api_audience: str = "urn:marac-hub:api"
+    #: Seconds to wait for an identity provider (discovery, keys, tokens, userinfo).
+    oidc_timeout_seconds: int = 10
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -116,6 +120,10 @@ class Settings:
             smtp_password=env.get("HUB_SMTP_PASSWORD", ""),
             mail_sender=env.get("HUB_MAIL_SENDER", "MARAC Hub <no-reply@marac-hub.example>"),
             log_level=env.get("HUB_LOG_LEVEL", "INFO").upper(),
+            api_audience=env.get("HUB_API_AUDIENCE", "urn:marac-hub:api").strip(),
+            oidc_timeout_seconds=_int(
+                "HUB_OIDC_TIMEOUT_SECONDS", env.get("HUB_OIDC_TIMEOUT_SECONDS"), 10
+            ),
         )
 
     def resolved(self) -> Settings:
@@ -139,6 +147,10 @@ class Settings:
             # Off production, keep a generated key in the instance folder so every worker
             # process (and a restart) shares it.
             secret = _instance_secret(Path(self.instance_path) / "secret_key")
+        if not self.api_audience:
+            raise ConfigError("HUB_API_AUDIENCE must not be empty")
+        if not 1 <= self.oidc_timeout_seconds <= 120:
+            raise ConfigError("HUB_OIDC_TIMEOUT_SECONDS must be from 1 to 120")
         if self.smtp_tls not in {"none", "starttls", "ssl"}:
             raise ConfigError("HUB_SMTP_TLS must be none, starttls or ssl")
         return replace(self, database_url=database_url, secret_key=secret)
