@@ -21,14 +21,18 @@ def _need(actor: Actor, permission: Permission) -> None:
         raise Forbidden("You do not have permission to do that.")
 
 
-def create_area(actor: Actor, *, name: str, meeting_cadence: str = "monthly",
-                escalation_threshold: int = 3) -> MaracArea:
+def create_area(
+    actor: Actor, *, name: str, meeting_cadence: str = "monthly", escalation_threshold: int = 3
+) -> MaracArea:
     """Create a MARAC area (tenant)."""
     _need(actor, Permission.AGENCIES_MANAGE)
     if not 1 <= escalation_threshold <= 20:
         raise ValidationFailed({"escalation_threshold": "Enter a number of incidents from 1 to 20"})
-    area = MaracArea(name=name.strip(), meeting_cadence=meeting_cadence,
-                     escalation_threshold=escalation_threshold)
+    area = MaracArea(
+        name=name.strip(),
+        meeting_cadence=meeting_cadence,
+        escalation_threshold=escalation_threshold,
+    )
     session().add(area)
     session().flush()
     record(actor, "area:created", Subject("area", area.id))
@@ -65,14 +69,22 @@ def _validate_agency(area_id: int, data: AgencyData, existing_id: int | None = N
     elif len(name) > 160:
         errors["name"] = "Agency name must be 160 characters or fewer"
     else:
-        clash = session().execute(
-            select(Agency.id).where(
-                Agency.area_id == area_id, func.lower(Agency.name) == name.lower()
+        clash = (
+            session()
+            .execute(
+                select(Agency.id).where(
+                    Agency.area_id == area_id, func.lower(Agency.name) == name.lower()
+                )
             )
-        ).scalar_one_or_none()
+            .scalar_one_or_none()
+        )
         if clash is not None and clash != existing_id:
             errors["name"] = "An agency with this name already exists in this area"
-    if data.isp_signed_on and data.isp_review_due_on and data.isp_review_due_on < data.isp_signed_on:
+    if (
+        data.isp_signed_on
+        and data.isp_review_due_on
+        and data.isp_review_due_on < data.isp_signed_on
+    ):
         errors["isp_review_due_on"] = "Review date must be on or after the date it was signed"
     if data.isp_signed_on and not (data.isp_signed_by or "").strip():
         errors["isp_signed_by"] = "Enter who signed the information sharing protocol"
@@ -100,8 +112,14 @@ def create_agency(actor: Actor, area: MaracArea, data: AgencyData) -> Agency:
     )
     session().add(agency)
     session().flush()
-    record(actor, "agency:created", Subject("agency", agency.id), type=agency.type,
-           sector=agency.sector, isp_current=agency.has_current_isp(today_london()))
+    record(
+        actor,
+        "agency:created",
+        Subject("agency", agency.id),
+        type=agency.type,
+        sector=agency.sector,
+        isp_current=agency.has_current_isp(today_london()),
+    )
     return agency
 
 
@@ -163,9 +181,12 @@ def get_agency_in_area(agency_id: int, area_id: int | None) -> Agency:
 
 
 def find_agency_by_name(name: str) -> Agency | None:
-    return session().execute(
-        select(Agency).where(func.lower(Agency.name) == name.strip().lower())
-    ).scalars().first()
+    return (
+        session()
+        .execute(select(Agency).where(func.lower(Agency.name) == name.strip().lower()))
+        .scalars()
+        .first()
+    )
 
 
 @dataclass
@@ -193,9 +214,9 @@ def _validate_member(data: MemberData, existing_id: int | None = None) -> Agency
     elif "@" not in email or "." not in email.split("@")[-1] or len(email) > 254:
         errors["email"] = "Enter an email address in the correct format, like name@agency.example"
     else:
-        clash = session().execute(
-            select(Member.id).where(Member.email == email)
-        ).scalar_one_or_none()
+        clash = (
+            session().execute(select(Member.id).where(Member.email == email)).scalar_one_or_none()
+        )
         if clash is not None and clash != existing_id:
             errors["email"] = "Another member already uses this email address"
     if not data.roles:
@@ -209,8 +230,9 @@ def _validate_member(data: MemberData, existing_id: int | None = None) -> Agency
     return agency
 
 
-def add_member(actor: Actor, data: MemberData, *, status: MemberStatus = MemberStatus.ACTIVE
-               ) -> Member:
+def add_member(
+    actor: Actor, data: MemberData, *, status: MemberStatus = MemberStatus.ACTIVE
+) -> Member:
     """Add a member to an agency."""
     _need(actor, Permission.MEMBERS_MANAGE)
     agency = _validate_member(data)
@@ -224,8 +246,14 @@ def add_member(actor: Actor, data: MemberData, *, status: MemberStatus = MemberS
     member.set_roles(data.roles)
     session().add(member)
     session().flush()
-    record(actor, "member:created", Subject("member", member.id), agency=agency.id,
-           roles=sorted(r.value for r in data.roles), status=member.status)
+    record(
+        actor,
+        "member:created",
+        Subject("member", member.id),
+        agency=agency.id,
+        roles=sorted(r.value for r in data.roles),
+        status=member.status,
+    )
     return member
 
 
@@ -233,23 +261,34 @@ def update_member(actor: Actor, member: Member, data: MemberData, *, version: in
     """Change a member's details and roles, refusing if someone else changed them first."""
     _need(actor, Permission.MEMBERS_MANAGE)
     if member.version != version:
-        raise Conflict("Someone else changed this member while you were editing. "
-                       "Reload the page to see their changes.")
+        raise Conflict(
+            "Someone else changed this member while you were editing. "
+            "Reload the page to see their changes."
+        )
     _validate_member(data, existing_id=member.id)
     before_roles = member.roles
     member.name = data.name.strip()
     member.email = normalise_email(data.email)
     member.job_title = data.job_title.strip()
     if member.agency_id != data.agency_id:
-        record(actor, "member:moved", Subject("member", member.id),
-               agency=data.agency_id, from_agency=member.agency_id)
+        record(
+            actor,
+            "member:moved",
+            Subject("member", member.id),
+            agency=data.agency_id,
+            from_agency=member.agency_id,
+        )
         member.agency_id = data.agency_id
     member.set_roles(data.roles)
     session().flush()
     if before_roles != data.roles:
-        record(actor, "member:roles_changed", Subject("member", member.id),
-               roles=sorted(r.value for r in data.roles),
-               previous=sorted(r.value for r in before_roles))
+        record(
+            actor,
+            "member:roles_changed",
+            Subject("member", member.id),
+            roles=sorted(r.value for r in data.roles),
+            previous=sorted(r.value for r in before_roles),
+        )
     record(actor, "member:updated", Subject("member", member.id))
     return member
 
@@ -277,9 +316,11 @@ def get_member(member_id: int) -> Member:
 
 
 def find_member_by_email(email: str) -> Member | None:
-    return session().execute(
-        select(Member).where(Member.email == normalise_email(email))
-    ).scalar_one_or_none()
+    return (
+        session()
+        .execute(select(Member).where(Member.email == normalise_email(email)))
+        .scalar_one_or_none()
+    )
 
 
 def list_members(agency_id: int | None = None) -> list[Member]:

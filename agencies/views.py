@@ -33,9 +33,11 @@ def _agency_data(form: AgencyForm) -> services.AgencyData:
 @require(Permission.AGENCIES_READ)
 def agency_list() -> str:
     who = actor()
-    return render_template("agencies/agency_list.html",
-                           agencies=services.list_agencies(who.area_id),
-                           can_manage=who.can(Permission.AGENCIES_MANAGE))
+    return render_template(
+        "agencies/agency_list.html",
+        agencies=services.list_agencies(who.area_id),
+        can_manage=who.can(Permission.AGENCIES_MANAGE),
+    )
 
 
 @bp.route("/agencies/new", methods=["GET", "POST"])
@@ -108,8 +110,12 @@ def member_list() -> str:
     who = actor()
     agency_id = request.args.get("agency", type=int)
     members = [m for m in services.list_members(agency_id) if m.agency.area_id == who.area_id]
-    return render_template("agencies/member_list.html", members=members,
-                           agencies=services.list_agencies(who.area_id), agency_id=agency_id)
+    return render_template(
+        "agencies/member_list.html",
+        members=members,
+        agencies=services.list_agencies(who.area_id),
+        agency_id=agency_id,
+    )
 
 
 @bp.route("/members/new", methods=["GET", "POST"])
@@ -123,8 +129,10 @@ def member_new() -> Any:
         except ValidationFailed as error:
             apply_errors(form, error)
         else:
-            flash(f"{member.name} has been added. Create a sign-in link and send it to them.",
-                  "success")
+            flash(
+                f"{member.name} has been added. Create a sign-in link and send it to them.",
+                "success",
+            )
             return redirect(url_for("agencies.member_edit", member_id=member.id))
     status = 422 if request.method == "POST" else 200
     return render_template("agencies/member_form.html", form=form, member=None), status
@@ -146,8 +154,9 @@ def member_edit(member_id: int) -> Any:
     status = 200
     if form.validate_on_submit():
         try:
-            services.update_member(who, member, _member_data(form),
-                                   version=int(form.version.data or 0))
+            services.update_member(
+                who, member, _member_data(form), version=int(form.version.data or 0)
+            )
         except ValidationFailed as error:
             apply_errors(form, error)
         except Conflict as error:
@@ -158,8 +167,12 @@ def member_edit(member_id: int) -> Any:
             return redirect(url_for("agencies.member_list"))
     if request.method == "POST" and status == 200:
         status = 422
-    return render_template("agencies/member_form.html", form=form, member=member,
-                           pending=member.status == MemberStatus.PENDING.value), status
+    return render_template(
+        "agencies/member_form.html",
+        form=form,
+        member=member,
+        pending=member.status == MemberStatus.PENDING.value,
+    ), status
 
 
 @bp.route("/members/<int:member_id>/disabled", methods=["POST"])

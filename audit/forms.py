@@ -8,11 +8,14 @@ from wtforms.validators import Length, Optional, Regexp
 
 from hub.core.forms import GovDateField
 
-_ID = [Optional(), Length(max=64, message="Identifiers are 64 characters or fewer"),
-       Regexp(r"^[A-Za-z0-9_-]*$", message="Enter an identifier: letters, digits, - or _")]
+_ID = [
+    Optional(),
+    Length(max=64, message="Identifiers are 64 characters or fewer"),
+    Regexp(r"^[A-Za-z0-9_-]*$", message="Enter an identifier: letters, digits, - or _"),
+]
 
 
-class LedgerSearchForm(FlaskForm):
+class LedgerSearchForm(FlaskForm):  # type: ignore[misc]  # WTForms ships no types
     class Meta:
         csrf = False  # a GET search that changes nothing
 
@@ -20,9 +23,14 @@ class LedgerSearchForm(FlaskForm):
     person = StringField("Person identifier", validators=_ID)
     agency = StringField("Agency identifier", validators=_ID)
     member = StringField("Member identifier", validators=_ID)
-    action = StringField("Action", validators=[
-        Optional(), Length(max=60, message="Actions are 60 characters or fewer"),
-        Regexp(r"^[a-z_:]*$", message="Enter an action like referral:viewed")])
+    action = StringField(
+        "Action",
+        validators=[
+            Optional(),
+            Length(max=60, message="Actions are 60 characters or fewer"),
+            Regexp(r"^[a-z_:]*$", message="Enter an action like referral:viewed"),
+        ],
+    )
     date_from = GovDateField("From")
     date_to = GovDateField("To (inclusive)")
 

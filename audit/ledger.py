@@ -164,7 +164,7 @@ def record_in(
     body, refs = build_entry(actor, action, subject, details)
     entry = AuditEntry(body=body, action=action, at=now())
     if session.get_bind().dialect.name == "postgresql":
-        entry.txid = cast(cast(func.pg_current_xact_id(), Text), BigInteger)  # type: ignore[assignment]
+        entry.txid = cast(cast(func.pg_current_xact_id(), Text), BigInteger)
     session.add(entry)
     session.flush()
     if refs:
@@ -269,7 +269,7 @@ def seal_pending(database: db.Database, *, limit: int = 50_000, leader: bool = F
                     .where(AuditEntry.txid == cut)
                     .order_by(AuditEntry.id)
                 ).all()
-                horizon = cut + 1
+                horizon = int(cut or 0) + 1
         count = _seal_entries(session, [(r[0], r[1]) for r in rows], horizon=horizon)
         session.commit()
         return count

@@ -28,8 +28,7 @@ def checkpoint() -> Response:
     """Serve the latest signed checkpoint so outside witnesses can keep copies."""
     latest = services.latest_checkpoint()
     if latest is None:
-        return Response("no checkpoint has been signed yet\n", status=404,
-                        mimetype="text/plain")
+        return Response("no checkpoint has been signed yet\n", status=404, mimetype="text/plain")
     return Response(latest.note, mimetype="text/plain; charset=utf-8")
 
 
@@ -46,9 +45,12 @@ def _filters(form: LedgerSearchForm) -> services.SearchFilters:
         return datetime.combine(day, time.min, LONDON) if day else None
 
     return services.SearchFilters(
-        case=form.case.data or "", person=form.person.data or "",
-        agency=form.agency.data or "", member=form.member.data or "",
-        action=form.action.data or "", date_from=start(form.date_from.data),
+        case=form.case.data or "",
+        person=form.person.data or "",
+        agency=form.agency.data or "",
+        member=form.member.data or "",
+        action=form.action.data or "",
+        date_from=start(form.date_from.data),
         date_to=start(form.date_to.data + timedelta(days=1)) if form.date_to.data else None,
     )
 
@@ -72,8 +74,11 @@ def _describe(found: list[services.FoundEntry]) -> list[dict[str, Any]]:
         who = row["actor"]
         row["who"] = member_names.get(who.get("member"), who.get("name") or who.get("kind"))
         row["agency"] = agency_names.get(who.get("agency"), "")
-        row["details"] = {k: v for k, v in row["body"].items()
-                          if k not in {"v", "id", "at", "action", "actor", "request"}}
+        row["details"] = {
+            k: v
+            for k, v in row["body"].items()
+            if k not in {"v", "id", "at", "action", "actor", "request"}
+        }
     return rows
 
 
@@ -88,17 +93,34 @@ def search() -> Any:
     if searched and not form.validate():
         status = 422
     elif searched:
-        found = services.search(session(), _filters(form), limit=PAGE + 1,
-                                offset=(page - 1) * PAGE)
+        found = services.search(session(), _filters(form), limit=PAGE + 1, offset=(page - 1) * PAGE)
         rows = _describe(found[:PAGE])
-        record(actor(), "ledger:searched", None, results=len(rows),
-               **{k: v for k, v in (("case", form.case.data), ("person", form.person.data),
-                                    ("agency", form.agency.data), ("member", form.member.data))
-                  if v})
+        record(
+            actor(),
+            "ledger:searched",
+            None,
+            results=len(rows),
+            **{
+                k: v
+                for k, v in (
+                    ("case", form.case.data),
+                    ("person", form.person.data),
+                    ("agency", form.agency.data),
+                    ("member", form.member.data),
+                )
+                if v
+            },
+        )
     state = services.status(session())
-    return render_template("audit/search.html", form=form, rows=rows, state=state,
-                           searched=searched, page=page,
-                           more=searched and len(rows) == PAGE), status
+    return render_template(
+        "audit/search.html",
+        form=form,
+        rows=rows,
+        state=state,
+        searched=searched,
+        page=page,
+        more=searched and len(rows) == PAGE,
+    ), status
 
 
 @bp.route("/ledger/entries/<int:entry_id>")
@@ -110,8 +132,12 @@ def entry(entry_id: int) -> str:
     proof = services.prove_inclusion(session(), found.index) if found.index is not None else None
     row = _describe([found])[0]
     record(actor(), "ledger:entry_viewed", Subject("ledger_entry", entry_id))
-    return render_template("audit/entry.html", row=row, proof=proof,
-                           pretty=json.dumps(row["body"], indent=2, ensure_ascii=False))
+    return render_template(
+        "audit/entry.html",
+        row=row,
+        proof=proof,
+        pretty=json.dumps(row["body"], indent=2, ensure_ascii=False),
+    )
 
 
 @bp.route("/ledger/export.csv")
@@ -127,10 +153,18 @@ def export_csv() -> Response:
     writer.writerow(["entry", "index", "at", "action", "member", "agency", "proven", "details"])
     for row in rows:
         e = row["entry"]
-        writer.writerow([e.entry_id, "" if e.index is None else e.index,
-                         e.at.isoformat(), e.action, row["who"], row["agency"],
-                         "yes" if e.proven else "not yet",
-                         json.dumps(row["details"], sort_keys=True, ensure_ascii=False)])
+        writer.writerow(
+            [
+                e.entry_id,
+                "" if e.index is None else e.index,
+                e.at.isoformat(),
+                e.action,
+                row["who"],
+                row["agency"],
+                "yes" if e.proven else "not yet",
+                json.dumps(row["details"], sort_keys=True, ensure_ascii=False),
+            ]
+        )
     record(actor(), "ledger:csv_exported", None, results=len(rows))
     response = Response(out.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = "attachment; filename=ledger-search.csv"
@@ -147,8 +181,10 @@ def who_has_seen(case_ref: str) -> str:
     rows = _describe(found)
     groups: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for row in rows:
-        groups.setdefault(row["agency"] or "No agency", {}).setdefault(
-            str(row["who"]), []).append(row)
+        groups.setdefault(row["agency"] or "No agency", {}).setdefault(str(row["who"]), []).append(
+            row
+        )
     record(actor(), "ledger:case_reviewed", Subject("case", case_ref))
-    return render_template("audit/who_has_seen.html", case_ref=case_ref, groups=groups,
-                           total=len(rows))
+    return render_template(
+        "audit/who_has_seen.html", case_ref=case_ref, groups=groups, total=len(rows)
+    )

@@ -17,24 +17,56 @@ AREA = "Northbridge MARAC"
 R = Role
 #: (name, type, sector, email domain)
 AGENCIES = [
-    ("Northbridge Community Safety Partnership", AgencyType.OTHER, Sector.STATUTORY,
-     "csp.northbridge.example"),
+    (
+        "Northbridge Community Safety Partnership",
+        AgencyType.OTHER,
+        Sector.STATUTORY,
+        "csp.northbridge.example",
+    ),
     ("Northbridge Police", AgencyType.POLICE, Sector.STATUTORY, "police.northbridge.example"),
-    ("Northbridge Children's Services", AgencyType.CHILDRENS_SOCIAL_CARE, Sector.STATUTORY,
-     "children.northbridge.example"),
-    ("Northbridge Adult Social Care", AgencyType.ADULTS_SOCIAL_CARE, Sector.STATUTORY,
-     "adults.northbridge.example"),
-    ("Northbridge General Hospital", AgencyType.ACUTE_HEALTH, Sector.STATUTORY,
-     "hospital.northbridge.example"),
-    ("Riverside Medical Practice", AgencyType.PRIMARY_CARE, Sector.STATUTORY,
-     "riverside-gp.example"),
-    ("Northbridge Mental Health Trust", AgencyType.MENTAL_HEALTH, Sector.STATUTORY,
-     "mentalhealth.northbridge.example"),
+    (
+        "Northbridge Children's Services",
+        AgencyType.CHILDRENS_SOCIAL_CARE,
+        Sector.STATUTORY,
+        "children.northbridge.example",
+    ),
+    (
+        "Northbridge Adult Social Care",
+        AgencyType.ADULTS_SOCIAL_CARE,
+        Sector.STATUTORY,
+        "adults.northbridge.example",
+    ),
+    (
+        "Northbridge General Hospital",
+        AgencyType.ACUTE_HEALTH,
+        Sector.STATUTORY,
+        "hospital.northbridge.example",
+    ),
+    (
+        "Riverside Medical Practice",
+        AgencyType.PRIMARY_CARE,
+        Sector.STATUTORY,
+        "riverside-gp.example",
+    ),
+    (
+        "Northbridge Mental Health Trust",
+        AgencyType.MENTAL_HEALTH,
+        Sector.STATUTORY,
+        "mentalhealth.northbridge.example",
+    ),
     ("Northbridge Homes", AgencyType.HOUSING, Sector.STATUTORY, "homes.northbridge.example"),
-    ("Probation Service Northbridge", AgencyType.PROBATION, Sector.STATUTORY,
-     "probation.northbridge.example"),
-    ("Northbridge IDVA Service", AgencyType.IDVA_SERVICE, Sector.VOLUNTARY,
-     "idva.northbridge.example"),
+    (
+        "Probation Service Northbridge",
+        AgencyType.PROBATION,
+        Sector.STATUTORY,
+        "probation.northbridge.example",
+    ),
+    (
+        "Northbridge IDVA Service",
+        AgencyType.IDVA_SERVICE,
+        Sector.VOLUNTARY,
+        "idva.northbridge.example",
+    ),
     ("Safe Haven Refuge", AgencyType.SPECIALIST_NGO, Sector.VOLUNTARY, "safehaven.example"),
 ]
 
@@ -86,11 +118,17 @@ def seed(settings: Settings) -> list[DemoLogin]:
     made = []
     for name, kind, sector, domain in AGENCIES:
         agency = agencies.find_agency_by_name(name) or agencies.create_agency(
-            actor, area,
-            agencies.AgencyData(name=name, type=kind, sector=sector,
-                                isp_signed_on=date(2026, 4, 1),
-                                isp_signed_by="Chief Officer (demo)",
-                                isp_review_due_on=date(2027, 3, 31), email_domains=domain),
+            actor,
+            area,
+            agencies.AgencyData(
+                name=name,
+                type=kind,
+                sector=sector,
+                isp_signed_on=date(2026, 4, 1),
+                isp_signed_by="Chief Officer (demo)",
+                isp_review_due_on=date(2027, 3, 31),
+                email_domains=domain,
+            ),
         )
         made.append(agency)
     logins = []
@@ -99,10 +137,18 @@ def seed(settings: Settings) -> list[DemoLogin]:
         email = f"{local}@{agency.domains[0]}"
         member = agencies.find_member_by_email(email)
         if member is None:
-            member = agencies.add_member(actor, agencies.MemberData(
-                name=name, email=email, agency_id=agency.id, roles=frozenset(roles),
-                job_title=title))
+            member = agencies.add_member(
+                actor,
+                agencies.MemberData(
+                    name=name,
+                    email=email,
+                    agency_id=agency.id,
+                    roles=frozenset(roles),
+                    job_title=title,
+                ),
+            )
             auth.set_password(actor, member, DEMO_PASSWORD, demo=True)
-        logins.append(DemoLogin(email, name, agency.name,
-                                ", ".join(sorted(r.label for r in roles))))
+        logins.append(
+            DemoLogin(email, name, agency.name, ", ".join(sorted(r.label for r in roles)))
+        )
     return logins

@@ -90,9 +90,12 @@ def settings_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path: Path, settings_overrides: dict[str, Any]) -> Iterator[HubFlask]:
-    application = create_app(make_settings(database_url, tmp_path / "instance",
-                                           **settings_overrides))
+def app(
+    database_url: str, tmp_path: Path, settings_overrides: dict[str, Any]
+) -> Iterator[HubFlask]:
+    application = create_app(
+        make_settings(database_url, tmp_path / "instance", **settings_overrides)
+    )
     # No app context is held open here: Flask would share it (and its `g`) across every
     # request the test client makes. The database is bound to this context by create_app.
     yield application

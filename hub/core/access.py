@@ -1,7 +1,9 @@
 """The access vocabulary: permissions, roles, the acting person, and route declarations.
 
-Every route declares exactly one of ``@require(Permission.X)`` or ``@public``; a test walks
-the URL map and fails on any route that declares neither.
+Every route declares exactly one of ``@require(Permission.X)``, ``@require_scope(...)`` (JSON
+API routes, for partner systems' bearer tokens) or ``@public``; a test walks the URL map and
+fails on any route that declares none. ``@require_recent_sign_in()`` adds step-up to a route
+that already declares its access.
 """
 
 from __future__ import annotations
@@ -87,8 +89,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         | {Permission.CONSENT_APPROVE, Permission.MEMBERS_APPROVE, Permission.TEMPLATES_MANAGE}
     ),
     Role.COORDINATOR: frozenset(
-        _PRACTICE
-        | {Permission.REFERRALS_TRIAGE, Permission.MEETINGS_RUN, Permission.AGENCIES_READ}
+        _PRACTICE | {Permission.REFERRALS_TRIAGE, Permission.MEETINGS_RUN, Permission.AGENCIES_READ}
     ),
     Role.CHAIR: frozenset(_PRACTICE | {Permission.MEETINGS_CHAIR, Permission.MEETINGS_RUN}),
     # The auditor reads the ledger, never case content itself.
@@ -197,9 +198,71 @@ def public(view: Callable[P, R]) -> Callable[P, R]:
     return view
 
 
+def require_scope(*scopes: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Declare that an API view needs a partner system's bearer token with every one of these
+    scopes; with none named, any valid token of a registered API client will do."""
+
+    def decorate(view: Callable[P, R]) -> Callable[P, R]:
+        if hasattr(view, ACCESS_ATTRIBUTE):
+            raise TypeError(f"{view.__name__} declares its access twice")
+
+        @functools.wraps(view)
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            from hub.core import requestctx
+
+            requestctx.enforce_scopes(scopes)
+            return view(*args, **kwargs)
+
+        setattr(guarded, ACCESS_ATTRIBUTE, ("scope", frozenset(scopes)))
+        return guarded
+
+    return decorate
+
+
+def require_recent_sign_in(minutes: int | None = None
+                           ) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Guard a sensitive action: the person must have signed in within the last N minutes.
+
+    N defaults to HUB_STEP_UP_MINUTES. Put it below the route's ``@require(...)``. When the
+    sign-in is older, the request raises StepUpRequired and the sign-in pages take over:
+    the agency's provider with ``prompt=login`` and ``max_age``, or password and security
+    code for local accounts, then back to the page.
+    """
+
+    def decorate(view: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(view)
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            from hub.core import requestctx
+
+            requestctx.enforce_recent_sign_in(minutes)
+            return view(*args, **kwargs)
+
+        return guarded
+
+    return decorate
+
+
+def ensure_recent_sign_in(actor: Actor, minutes: int, at: datetime) -> None:
+    """The same check for services: raise StepUpRequired unless the actor signed in lately.
+
+    The CLI and scheduler (system actors) pass; a partner system has nobody to ask, so it
+    never may.
+    """
+    from datetime import timedelta
+
+    from hub.core.errors import Forbidden, StepUpRequired
+
+    if actor.kind == "system":
+        return
+    if actor.kind != "member":
+        raise Forbidden("This action needs a person who has just signed in.")
+    if actor.authenticated_at is None or actor.authenticated_at < at - timedelta(minutes=minutes):
+        raise StepUpRequired(minutes)
+
+
 def declared_access(view: Callable[..., Any]) -> tuple[str, frozenset[Permission]] | None:
     """What a view declared, or None when it declared nothing."""
-    seen = view
+    seen: Any = view
     while seen is not None:
         declared = getattr(seen, ACCESS_ATTRIBUTE, None)
         if declared is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-__all__ = ["LONDON", "UTC", "now", "today_london", "to_london"]
+__all__ = ["LONDON", "UTC", "now", "to_london", "today_london"]
 
 LONDON = ZoneInfo("Europe/London")
 

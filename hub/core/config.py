@@ -100,9 +100,7 @@ class Settings:
                 "HUB_SESSION_IDLE_MINUTES", env.get("HUB_SESSION_IDLE_MINUTES"), 15
             ),
             step_up_minutes=_int("HUB_STEP_UP_MINUTES", env.get("HUB_STEP_UP_MINUTES"), 10),
-            login_max_failures=_int(
-                "HUB_LOGIN_MAX_FAILURES", env.get("HUB_LOGIN_MAX_FAILURES"), 5
-            ),
+            login_max_failures=_int("HUB_LOGIN_MAX_FAILURES", env.get("HUB_LOGIN_MAX_FAILURES"), 5),
             login_lockout_minutes=_int(
                 "HUB_LOGIN_LOCKOUT_MINUTES", env.get("HUB_LOGIN_LOCKOUT_MINUTES"), 15
             ),

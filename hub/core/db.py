@@ -229,8 +229,7 @@ def end_request_unit(uow: UnitOfWork, token: contextvars.Token[Any]) -> None:
     uow.close()
 
 
-def in_own_transaction(work: Callable[[Session], None], database: Database | None = None
-                       ) -> None:
+def in_own_transaction(work: Callable[[Session], None], database: Database | None = None) -> None:
     """Run work in a short transaction of its own, after the current one ends (if any)."""
     target = database or current_database()
 

@@ -44,3 +44,15 @@ class Conflict(HubError):
 
     status = 409
     title = "Conflict"
+
+
+class StepUpRequired(HubError):
+    """A sensitive action needs a sign-in within the last ``minutes``; the person signs in again."""
+
+    status = 401
+    title = "Sign in again to continue"
+
+    def __init__(self, minutes: int) -> None:
+        super().__init__(f"For this action you need to have signed in within the last "
+                         f"{minutes} minutes.")
+        self.minutes = minutes

@@ -13,26 +13,37 @@ from wtforms.validators import ValidationError
 from hub.core.errors import ValidationFailed
 
 
-class GovDateField(Field):
+class GovDateField(Field):  # type: ignore[misc]  # WTForms ships no types
     """A date typed into GOV.UK's three boxes (day, month, year) named ``<name>-day`` etc."""
 
-    def __init__(self, label: str | None = None, validators: Any = None, *,
-                 required: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        label: str | None = None,
+        validators: Any = None,
+        *,
+        required: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(label, validators, **kwargs)
         self.required = required
         self.raw_parts: dict[str, str] = {}
 
     def process(self, formdata: Any, data: Any = None, extra_filters: Any = None) -> None:
         self.process_errors = []
-        self.data = data if data is not None else (self.default() if callable(self.default)
-                                                   else self.default)
+        self.data = (
+            data
+            if data is not None
+            else (self.default() if callable(self.default) else self.default)
+        )
         self.raw_parts = {}
         if formdata is None:
             return
-        parts = {k: (formdata.get(f"{self.name}-{k}") or "").strip()
-                 for k in ("day", "month", "year")}
-        if not any(k in formdata for k in (f"{self.name}-day", f"{self.name}-month",
-                                            f"{self.name}-year")):
+        parts = {
+            k: (formdata.get(f"{self.name}-{k}") or "").strip() for k in ("day", "month", "year")
+        }
+        if not any(
+            k in formdata for k in (f"{self.name}-day", f"{self.name}-month", f"{self.name}-year")
+        ):
             return
         self.raw_parts = parts
         if not any(parts.values()):
@@ -40,8 +51,7 @@ class GovDateField(Field):
             return
         missing = [k for k, v in parts.items() if not v]
         if missing:
-            self.process_errors.append(
-                f"{self.label.text} must include a {' and '.join(missing)}")
+            self.process_errors.append(f"{self.label.text} must include a {' and '.join(missing)}")
             self.data = None
             return
         try:

@@ -11,7 +11,9 @@ from alembic.config import Config
 def alembic_config(url: str) -> Config:
     config = Config()
     # A filesystem path, since an editable install's package finder has no resource reader.
-    config.set_main_option("script_location", str(Path(__file__).resolve().parent.parent / "migrations"))
+    config.set_main_option(
+        "script_location", str(Path(__file__).resolve().parent.parent / "migrations")
+    )
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d_%%(slug)s")
     return config

@@ -28,7 +28,8 @@ class AccessDenied(HubError):
 def current_actor() -> Actor | None:
     if not has_request_context():
         return None
-    return g.get("hub_actor")
+    found: Actor | None = g.get("hub_actor")
+    return found
 
 
 def actor() -> Actor:
@@ -48,6 +49,38 @@ def enforce(permissions: Iterable[Permission]) -> Actor:
     missing = [p for p in permissions if not found.can(p)]
     if missing:
         raise AccessDenied("You do not have access to this page.")
+    return found
+
+
+class InsufficientScope(AccessDenied):
+    """A partner system's token is valid but lacks a scope the API route needs."""
+
+    def __init__(self, scopes: Iterable[str]) -> None:
+        self.scopes = tuple(sorted(scopes))
+        super().__init__("The access token does not carry the scope this needs: "
+                         + " ".join(self.scopes))
+
+
+def enforce_scopes(scopes: Iterable[str]) -> Actor:
+    """Only a partner system (bearer token) holding every scope gets through."""
+    found = current_actor()
+    if found is None or found.kind != "service":
+        raise Unauthenticated("Send an access token in the Authorization header.")
+    wanted = set(scopes)
+    if not wanted <= found.scopes:
+        raise InsufficientScope(wanted)
+    return found
+
+
+def enforce_recent_sign_in(minutes: int | None = None) -> Actor:
+    from flask import current_app
+
+    from hub.core.access import ensure_recent_sign_in
+    from hub.core.clock import now
+
+    found = actor()
+    limit = minutes if minutes is not None else current_app.extensions["hub.settings"].step_up_minutes
+    ensure_recent_sign_in(found, limit, now())
     return found
 
 

@@ -82,8 +82,9 @@ def _error_page(status: int, detail: str | None = None, headers: Any = None) -> 
         response = problem(status, title, detail or default_detail)
     else:
         response = Response(
-            render_template("web/error.html", status=status, title=title,
-                            detail=detail or default_detail),
+            render_template(
+                "web/error.html", status=status, title=title, detail=detail or default_detail
+            ),
             status=status,
         )
     if headers:
@@ -136,7 +137,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError) -> Response:
         return _error_page(
-            400, "The form had expired or was sent from elsewhere. Go back, reload it and try again."
+            400,
+            "The form had expired or was sent from elsewhere. Go back, reload it and try again.",
         )
 
     @app.errorhandler(HTTPException)

@@ -26,11 +26,24 @@ def _sign(app) -> None:
 
 def _disclose(world, case: str = "C-1001") -> None:
     officer = world["police_officer"]
-    actor = Actor(kind="member", member_id=officer.member_id, agency_id=officer.agency_id,
-                  area_id=world.area_id, roles=frozenset(), name="officer")
+    actor = Actor(
+        kind="member",
+        member_id=officer.member_id,
+        agency_id=officer.agency_id,
+        area_id=world.area_id,
+        roles=frozenset(),
+        name="officer",
+    )
     with db.unit_of_work():
-        record(actor, "referral:viewed", Subject("case", case), case=case,
-               categories=["identity", "risk"], withheld=["whereabouts"], purpose="marac")
+        record(
+            actor,
+            "referral:viewed",
+            Subject("case", case),
+            case=case,
+            categories=["identity", "risk"],
+            withheld=["whereabouts"],
+            purpose="marac",
+        )
 
 
 def test_auditor_finds_entries_by_member_and_each_is_proven(app, client, world) -> None:
@@ -53,8 +66,9 @@ def test_the_proof_on_the_entry_page_verifies_offline(app, world) -> None:
         size = services.current_size()
         for index in range(size):
             proof = services.prove_inclusion(uow.session, index)
-            merkle.verify_inclusion(index, proof.tree_size, proof.leaf_hash, proof.proof,
-                                    proof.root)
+            merkle.verify_inclusion(
+                index, proof.tree_size, proof.leaf_hash, proof.proof, proof.root
+            )
         checkpoint = note.open_checkpoint(proof.checkpoint, app.ledger_key().vkey)
         assert checkpoint.size == size and checkpoint.root == proof.root
 
@@ -80,8 +94,9 @@ def test_csv_export_is_itself_recorded(app, client, world) -> None:
 
 def test_bad_search_input_gets_a_clear_message(client, world) -> None:
     _signed_in(client, world["auditor"])
-    response = client.get("/ledger?case=%3Cscript%3E&date_from-day=31&date_from-month=2"
-                          "&date_from-year=2026")
+    response = client.get(
+        "/ledger?case=%3Cscript%3E&date_from-day=31&date_from-month=2&date_from-year=2026"
+    )
     page = text(response)
     assert response.status_code == 422
     assert "Enter an identifier" in page and "must be a real date" in page

@@ -21,8 +21,9 @@ from tests.support.web import current_code, sign_in, submit, text
 
 def _count(model: Any, *where: Any) -> int:
     with db.unit_of_work() as uow:
-        return int(uow.session.execute(select(func.count()).select_from(model).where(*where))
-                   .scalar_one())
+        return int(
+            uow.session.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
+        )
 
 
 def test_member_signs_in_with_password_and_totp_and_sees_home(client, world) -> None:
@@ -41,7 +42,7 @@ def test_wrong_password_and_unknown_user_get_the_same_message(client, world) -> 
     assert wrong.status_code == unknown.status_code == 422
     assert SIGN_IN_FAILED in text(wrong) and SIGN_IN_FAILED in text(unknown)
     # Nothing about whether the account exists leaks through the page.
-    assert text(wrong).replace(person.email, "") .count("There is a problem") == 1
+    assert text(wrong).replace(person.email, "").count("There is a problem") == 1
     assert person.email not in text(unknown)
     assert client.get("/").status_code == 302  # still signed out
 
@@ -60,8 +61,7 @@ def test_lockout_after_repeated_failures_even_with_the_right_password(client, wo
     assert response.status_code == 422
     assert SIGN_IN_FAILED in text(response)
     with time_machine.travel(now() + timedelta(minutes=16), tick=False):
-        assert sign_in(client, person.email, person.password,
-                       person.totp_secret).status_code == 302
+        assert sign_in(client, person.email, person.password, person.totp_secret).status_code == 302
 
 
 def test_wrong_totp_code_is_refused(client, world) -> None:
@@ -93,8 +93,14 @@ def test_session_id_is_rotated_at_sign_in(client, world) -> None:
     sign_in(client, person.email, person.password, person.totp_secret)
     after = client.get_cookie("hub")
     assert before is not None and after is not None and before.value != after.value
-    assert _count(MemberSession, MemberSession.member_id == person.member_id,
-                  MemberSession.ended_at.is_(None)) == 1
+    assert (
+        _count(
+            MemberSession,
+            MemberSession.member_id == person.member_id,
+            MemberSession.ended_at.is_(None),
+        )
+        == 1
+    )
 
 
 def test_idle_session_expires_after_fifteen_minutes(client, world) -> None:
@@ -105,8 +111,14 @@ def test_idle_session_expires_after_fifteen_minutes(client, world) -> None:
         response = client.get("/")
         assert response.status_code == 302
         assert "/sign-in" in response.headers["Location"]
-    assert _count(MemberSession, MemberSession.member_id == person.member_id,
-                  MemberSession.end_reason == "idle") == 1
+    assert (
+        _count(
+            MemberSession,
+            MemberSession.member_id == person.member_id,
+            MemberSession.end_reason == "idle",
+        )
+        == 1
+    )
 
 
 def test_disabled_member_loses_an_open_session_at_the_next_request(client, world) -> None:
@@ -163,10 +175,17 @@ def test_malformed_fields_get_messages(client, world) -> None:
 def test_new_member_sets_password_and_enrols_totp_from_an_invitation(client, app, world) -> None:
     admin = world["admin"]
     sign_in(client, admin.email, admin.password, admin.totp_secret)
-    created = submit(client, "/admin/members/new", {
-        "name": "Nia Newcomer", "email": "nia@nhs.test", "job_title": "Nurse",
-        "agency_id": str(world.agencies["health"]), "roles": ["practitioner"],
-    })
+    created = submit(
+        client,
+        "/admin/members/new",
+        {
+            "name": "Nia Newcomer",
+            "email": "nia@nhs.test",
+            "job_title": "Nurse",
+            "agency_id": str(world.agencies["health"]),
+            "roles": ["practitioner"],
+        },
+    )
     assert created.status_code == 302
     member_url = created.headers["Location"]
     invite = submit(client, member_url + "/invitation", form_url=member_url)
@@ -176,16 +195,18 @@ def test_new_member_sets_password_and_enrols_totp_from_an_invitation(client, app
     newcomer = app.test_client()
     short = submit(newcomer, path, {"password": "short", "confirm": "short"})
     assert short.status_code == 422 and "12 characters or more" in text(short)
-    chosen = submit(newcomer, path, {"password": "a long enough passphrase",
-                                     "confirm": "a long enough passphrase"})
+    chosen = submit(
+        newcomer,
+        path,
+        {"password": "a long enough passphrase", "confirm": "a long enough passphrase"},
+    )
     assert chosen.headers["Location"].endswith("/sign-in/set-up-authenticator")
     page = text(newcomer.get("/sign-in/set-up-authenticator"))
     assert "<svg" in page
     secret = page.split('id="totp-secret">')[1].split("<")[0].replace(" ", "")
     wrong = submit(newcomer, "/sign-in/set-up-authenticator", {"code": "123456"})
     assert wrong.status_code == 422
-    done = submit(newcomer, "/sign-in/set-up-authenticator",
-                  {"code": pyotp.TOTP(secret).now()})
+    done = submit(newcomer, "/sign-in/set-up-authenticator", {"code": pyotp.TOTP(secret).now()})
     assert done.status_code == 302
     assert "Nia Newcomer" in text(newcomer.get("/"))
     # The link works once only.

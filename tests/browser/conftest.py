@@ -11,8 +11,14 @@ import pytest
 from werkzeug.serving import make_server
 
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 
 
@@ -41,8 +47,11 @@ def shoot(output_dir: Any, request: pytest.FixtureRequest) -> Any:
     """Save a full-page screenshot named after the test and the step, for people to look at."""
     folder = output_dir / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
-    backend = request.node.callspec.params.get("database_url", "") if hasattr(
-        request.node, "callspec") else ""
+    backend = (
+        request.node.callspec.params.get("database_url", "")
+        if hasattr(request.node, "callspec")
+        else ""
+    )
 
     def take(page: Any, step: str) -> None:
         name = f"{request.node.originalname}-{backend}-{step}.png".replace("/", "_")

@@ -23,8 +23,9 @@ def _contract() -> dict:
 
 
 def test_import_order_contract_is_kept() -> None:
-    result = subprocess.run([str(LINT), "--no-cache"], cwd=ROOT, capture_output=True,
-                            text=True, check=False)
+    result = subprocess.run(
+        [str(LINT), "--no-cache"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 kept, 0 broken" in result.stdout
 
@@ -47,23 +48,34 @@ def test_import_order_contract_fails_when_a_lower_package_imports_a_higher_one(
     roots = ", ".join(f'"{r}"' for r in contract["root_packages"])
     (tmp_path / "pyproject.toml").write_text(
         f"[tool.importlinter]\nroot_packages = [{roots}]\n\n"
-        f"[[tool.importlinter.contracts]]\nname = \"one way\"\ntype = \"layers\"\n"
+        f'[[tool.importlinter.contracts]]\nname = "one way"\ntype = "layers"\n'
         f"layers = [\n{layers}\n]\n"
     )
-    result = subprocess.run([str(LINT), "--no-cache"], cwd=tmp_path, capture_output=True,
-                            text=True, check=False, env={"PYTHONPATH": str(tmp_path),
-                                                         "PATH": "/usr/bin:/bin"})
+    result = subprocess.run(
+        [str(LINT), "--no-cache"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "hub.core.db -> agencies.models" in result.stdout
 
 
 def test_every_hub_module_sits_in_a_layer() -> None:
     """A new top-level module under hub/ must be placed in the contract, or it is unchecked."""
-    layered = {m.strip() for layer in _contract()["contracts"][0]["layers"]
-               for m in layer.replace("|", ":").split(":")}
-    found = {f"hub.{p.stem}" for p in (ROOT / "hub").iterdir()
-             if (p.suffix == ".py" and p.stem != "__init__")
-             or (p.is_dir() and (p / "__init__.py").exists())}
+    layered = {
+        m.strip()
+        for layer in _contract()["contracts"][0]["layers"]
+        for m in layer.replace("|", ":").split(":")
+    }
+    found = {
+        f"hub.{p.stem}"
+        for p in (ROOT / "hub").iterdir()
+        if (p.suffix == ".py" and p.stem != "__init__")
+        or (p.is_dir() and (p / "__init__.py").exists())
+    }
     assert found <= layered, f"not in any layer: {sorted(found - layered)}"
 
 
@@ -75,8 +87,9 @@ def test_packages_import_from_this_repository(package: str) -> None:
 
 
 def undeclared_routes(app: Flask) -> list[str]:
-    return sorted(endpoint for endpoint, view in app.view_functions.items()
-                  if declared_access(view) is None)
+    return sorted(
+        endpoint for endpoint, view in app.view_functions.items() if declared_access(view) is None
+    )
 
 
 def test_every_route_declares_its_access(app: Flask) -> None:
@@ -103,13 +116,14 @@ def test_access_is_declared_once_only() -> None:
 
 
 def test_a_route_added_without_declaration_is_caught_in_source_too() -> None:
-    """Static check: each @...route( decorator is followed by @require or @public."""
+    """Static check: each @...route( decorator is followed by @require, @require_scope or @public."""
     offenders = []
     for path in [*ROOT.glob("hub/**/*.py"), *ROOT.glob("*/views.py"), *ROOT.glob("*/api.py")]:
         lines = path.read_text().splitlines()
         for number, line in enumerate(lines):
             if line.lstrip().startswith("@") and ".route(" in line:
-                following = "\n".join(lines[number + 1:number + 3])
-                if "@require(" not in following and "@public" not in following:
+                following = "\n".join(lines[number + 1 : number + 3])
+                if not any(mark in following for mark in ("@require(", "@require_scope(",
+                                                          "@public")):
                     offenders.append(f"{path.relative_to(ROOT)}:{number + 1}")
     assert offenders == [], textwrap.shorten(str(offenders), 300)

@@ -38,22 +38,46 @@ def test_demo_seed_is_idempotent_and_prints_sign_ins(run) -> None:
 
 
 def test_demo_seed_is_refused_in_production(run) -> None:
-    result = CliRunner().invoke(main, ["demo", "seed"], env={
-        "HUB_ENV": "production", "SECRET_KEY": "s" * 40, "HUB_LEDGER_SIGNING_KEY": "x"})
+    result = CliRunner().invoke(
+        main,
+        ["demo", "seed"],
+        env={"HUB_ENV": "production", "SECRET_KEY": "s" * 40, "HUB_LEDGER_SIGNING_KEY": "x"},
+    )
     assert result.exit_code != 0
     assert "never available in production" in result.output
 
 
 def test_members_add_prints_a_one_time_link_and_disable_works(run) -> None:
     run("demo", "seed")
-    added = run("members", "add", "--agency", "Northbridge Homes", "--name", "Nat New",
-                "--email", "nat@homes.northbridge.example", "--role", "practitioner")
+    added = run(
+        "members",
+        "add",
+        "--agency",
+        "Northbridge Homes",
+        "--name",
+        "Nat New",
+        "--email",
+        "nat@homes.northbridge.example",
+        "--role",
+        "practitioner",
+    )
     assert added.exit_code == 0, added.output
     assert re.search(r"/invitation/[A-Za-z0-9_-]{40,}", added.output)
-    duplicate = CliRunner().invoke(main, ["members", "add", "--agency", "Northbridge Homes",
-                                          "--name", "Nat", "--email",
-                                          "nat@homes.northbridge.example",
-                                          "--role", "practitioner"])
+    duplicate = CliRunner().invoke(
+        main,
+        [
+            "members",
+            "add",
+            "--agency",
+            "Northbridge Homes",
+            "--name",
+            "Nat",
+            "--email",
+            "nat@homes.northbridge.example",
+            "--role",
+            "practitioner",
+        ],
+    )
     assert duplicate.exit_code != 0 and "already uses this email" in duplicate.output
     assert run("members", "disable", "nat@homes.northbridge.example").exit_code == 0
     unknown = CliRunner().invoke(main, ["members", "disable", "ghost@nowhere.example"])

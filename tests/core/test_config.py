@@ -16,27 +16,38 @@ def test_sqlite_in_the_instance_folder_is_the_default(tmp_path) -> None:
 
 def test_production_refuses_to_start_without_a_secret_key(tmp_path) -> None:
     with pytest.raises(ConfigError, match="SECRET_KEY"):
-        create_app(Settings.from_env({"HUB_ENV": "production",
-                                      "HUB_INSTANCE_PATH": str(tmp_path)}))
+        create_app(Settings.from_env({"HUB_ENV": "production", "HUB_INSTANCE_PATH": str(tmp_path)}))
 
 
 def test_production_refuses_to_start_with_demo_sign_ins(tmp_path) -> None:
     with pytest.raises(ConfigError, match="HUB_DEMO"):
-        Settings.from_env({"HUB_ENV": "production", "SECRET_KEY": "k" * 40, "HUB_DEMO": "1",
-                           "HUB_LEDGER_SIGNING_KEY": "x",
-                           "HUB_INSTANCE_PATH": str(tmp_path)}).resolved()
+        Settings.from_env(
+            {
+                "HUB_ENV": "production",
+                "SECRET_KEY": "k" * 40,
+                "HUB_DEMO": "1",
+                "HUB_LEDGER_SIGNING_KEY": "x",
+                "HUB_INSTANCE_PATH": str(tmp_path),
+            }
+        ).resolved()
 
 
 def test_production_uses_secure_host_only_cookies(tmp_path) -> None:
-    settings = Settings.from_env({"HUB_ENV": "production", "SECRET_KEY": "k" * 40,
-                                  "HUB_LEDGER_SIGNING_KEY": "x",
-                                  "HUB_INSTANCE_PATH": str(tmp_path)})
+    settings = Settings.from_env(
+        {
+            "HUB_ENV": "production",
+            "SECRET_KEY": "k" * 40,
+            "HUB_LEDGER_SIGNING_KEY": "x",
+            "HUB_INSTANCE_PATH": str(tmp_path),
+        }
+    )
     assert settings.cookie_secure
 
 
-@pytest.mark.parametrize(("name", "value"), [("HUB_DEMO", "perhaps"),
-                                             ("HUB_SESSION_IDLE_MINUTES", "soon"),
-                                             ("HUB_ENV", "staging")])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("HUB_DEMO", "perhaps"), ("HUB_SESSION_IDLE_MINUTES", "soon"), ("HUB_ENV", "staging")],
+)
 def test_nonsense_settings_fail_loudly(name, value) -> None:
     with pytest.raises(ConfigError):
         Settings.from_env({name: value})

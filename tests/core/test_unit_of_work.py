@@ -21,8 +21,9 @@ def _agencies() -> int:
 def _add(name: str) -> Agency:
     actor = Actor.system("test")
     area = services.get_area_by_name("Testshire MARAC")
-    return services.create_agency(actor, area, services.AgencyData(
-        name=name, type=AgencyType.OTHER, sector=Sector.STATUTORY))
+    return services.create_agency(
+        actor, area, services.AgencyData(name=name, type=AgencyType.OTHER, sector=Sector.STATUTORY)
+    )
 
 
 def test_unit_of_work_commits_once_at_the_end(app, world) -> None:
@@ -44,8 +45,7 @@ def test_unit_of_work_rolls_everything_back_on_error(app, world) -> None:
 
 def _count_entries() -> int:
     with db.unit_of_work() as uow:
-        return int(uow.session.execute(select(func.count()).select_from(AuditEntry))
-                   .scalar_one())
+        return int(uow.session.execute(select(func.count()).select_from(AuditEntry)).scalar_one())
 
 
 def test_side_effects_run_only_after_commit(app, world) -> None:

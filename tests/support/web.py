@@ -17,8 +17,14 @@ def csrf_token(client: Any, url: str) -> str:
     return found.group(1)
 
 
-def submit(client: Any, url: str, data: dict[str, Any] | None = None, *,
-           form_url: str | None = None, follow: bool = False) -> Any:
+def submit(
+    client: Any,
+    url: str,
+    data: dict[str, Any] | None = None,
+    *,
+    form_url: str | None = None,
+    follow: bool = False,
+) -> Any:
     """GET the form page for its CSRF token, then POST the data."""
     token = csrf_token(client, form_url or url)
     payload = {"csrf_token": token, **(data or {})}
@@ -43,8 +49,9 @@ def sign_in(client: Any, email: str, password: str, totp_secret: str | None = No
     if location.endswith("/sign-in/code"):
         assert totp_secret, "this member needs a TOTP secret"
         for offset in (0, 1):
-            response = submit(client, "/sign-in/code",
-                              {"code": current_code(totp_secret, offset_steps=offset)})
+            response = submit(
+                client, "/sign-in/code", {"code": current_code(totp_secret, offset_steps=offset)}
+            )
             if response.status_code == 302:
                 break
     return response

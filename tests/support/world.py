@@ -66,16 +66,31 @@ def build_world(*, with_totp: bool = True) -> World:
         area = agencies.create_area(actor, name="Testshire MARAC")
         world = World(area_id=area.id)
         for key, (name, kind, sector, domain) in AGENCIES.items():
-            agency = agencies.create_agency(actor, area, agencies.AgencyData(
-                name=name, type=kind, sector=sector, isp_signed_on=date(2026, 1, 1),
-                isp_signed_by="Chief Officer", isp_review_due_on=date(2030, 1, 1),
-                email_domains=domain))
+            agency = agencies.create_agency(
+                actor,
+                area,
+                agencies.AgencyData(
+                    name=name,
+                    type=kind,
+                    sector=sector,
+                    isp_signed_on=date(2026, 1, 1),
+                    isp_signed_by="Chief Officer",
+                    isp_review_due_on=date(2030, 1, 1),
+                    email_domains=domain,
+                ),
+            )
             world.agencies[key] = agency.id
         for key, (agency_key, roles) in PEOPLE.items():
             email = f"{key.replace('_', '.')}@{AGENCIES[agency_key][3]}"
-            member = agencies.add_member(actor, agencies.MemberData(
-                name=key.replace("_", " ").title(), email=email,
-                agency_id=world.agencies[agency_key], roles=frozenset(roles)))
+            member = agencies.add_member(
+                actor,
+                agencies.MemberData(
+                    name=key.replace("_", " ").title(),
+                    email=email,
+                    agency_id=world.agencies[agency_key],
+                    roles=frozenset(roles),
+                ),
+            )
             credential: LocalCredential = auth.set_password(actor, member, PASSWORD)
             secret = None
             if with_totp:

@@ -21,7 +21,8 @@ def test_pages_have_no_inline_script(client, world) -> None:
     for url in ("/sign-in", "/", "/account"):
         html = text(client.get(url))
         assert "<script>" not in html and "<script " not in html.replace(
-            '<script type="module" src=', "")
+            '<script type="module" src=', ""
+        )
         assert "style=" not in html
 
 
