@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import agencies.identity
 import agencies.models
 import audit.models
+import consent.models
+import hub.referrals.models
 import hub.auth.models  # noqa: F401
 from hub.core.db import Base
 

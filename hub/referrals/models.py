@@ -1,0 +1,303 @@
+"""People, referrals, risk checklists, whereabouts, sharing, walls and must-not-receive lists.
+
+Every column that holds case data names its disclosure category in its ``#:`` comment; the
+gate (consent.gate) decides per category, and ``hub.referrals.views_data`` builds what a
+person may see only from a gate decision.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hub.core.clock import now
+from hub.core.db import Base
+
+
+class ReferralStatus(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    DEFERRED = "deferred"
+    HEARD = "heard"
+    CLOSED = "closed"
+    TRANSFERRED = "transferred"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class PartyRole(StrEnum):
+    VICTIM = "victim"
+    PERPETRATOR = "perpetrator"
+    CHILD = "child"
+    HOUSEHOLD = "household"
+
+
+class Person(Base):
+    """A person named in a referral. Matching never merges people silently."""
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("marac_areas.id"), index=True)
+    #: identity. Family name is shown in capitals.
+    given_name: Mapped[str] = mapped_column(String(120))
+    family_name: Mapped[str] = mapped_column(String(120))
+    #: identity: other names used, one per line.
+    aliases: Mapped[str] = mapped_column(Text, default="")
+    #: identity
+    born_on: Mapped[date | None]
+    #: identity
+    gender: Mapped[str] = mapped_column(String(40), default="")
+    #: identity: preferred language (and whether an interpreter is needed).
+    language: Mapped[str] = mapped_column(String(80), default="")
+    #: identity: NHS number, where known.
+    nhs_number: Mapped[str] = mapped_column(String(20), default="")
+    #: identity: the police person identifier (e.g. PNC), where known.
+    police_person_id: Mapped[str] = mapped_column(String(40), default="")
+    #: diversity (monitoring only)
+    ethnicity: Mapped[str] = mapped_column(String(80), default="")
+    #: diversity: "yes", "no", "not_known"
+    disability: Mapped[str] = mapped_column(String(20), default="not_known")
+    #: diversity: "yes", "no", "not_known"
+    lgbt: Mapped[str] = mapped_column(String(20), default="not_known")
+    #: Normalised names and aliases, for matching (not shown).
+    match_key: Mapped[str] = mapped_column(String(500), default="", index=True)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.given_name} {self.family_name.upper()}".strip()
+
+
+class Whereabouts(Base):
+    """Where the victim can be found and safely contacted: kept apart, masked by default."""
+
+    __tablename__ = "whereabouts"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    #: whereabouts
+    address: Mapped[str] = mapped_column(Text, default="")
+    #: whereabouts
+    is_refuge: Mapped[bool] = mapped_column(default=False)
+    #: whereabouts
+    safe_phone: Mapped[str] = mapped_column(String(40), default="")
+    #: whereabouts: when it is safe to call
+    safe_times: Mapped[str] = mapped_column(String(200), default="")
+    #: whereabouts: someone safe to contact instead
+    safe_contact: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class Referral(Base):
+    """A referral of one victim to the MARAC: the unit the agenda, minutes and tasks follow."""
+
+    __tablename__ = "referrals"
+    __table_args__ = (UniqueConstraint("referring_agency_id", "idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("marac_areas.id"), index=True)
+    #: A reference that names no one, e.g. "NB-2026-0042"; safe in e-mails and the ledger.
+    reference: Mapped[str] = mapped_column(String(30), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default=ReferralStatus.DRAFT.value,
+                                        index=True)
+    referring_agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    referrer_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    victim_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    referred_on: Mapped[date | None]
+
+    # Grounds (risk)
+    #: risk: criterion (a), computed from the checklist score and the area threshold.
+    visible_high_risk: Mapped[bool] = mapped_column(default=False)
+    #: risk: criterion (b); can raise a case, never lower one.
+    professional_judgement: Mapped[bool] = mapped_column(default=False)
+    #: risk: the written reasons for professional judgement (required with it).
+    judgement_reasons: Mapped[str] = mapped_column(Text, default="")
+    #: risk: incidents in the last 12 months, for criterion (c).
+    incidents_12m: Mapped[int | None]
+    potential_escalation: Mapped[bool] = mapped_column(default=False)
+    #: risk: criterion (d): a referral for the same victim and perpetrator within 12 months
+    #: of the last one, detected by the hub.
+    is_repeat: Mapped[bool] = mapped_column(default=False)
+    previous_referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"))
+    #: A referral naming this one's perpetrator as victim and this victim as perpetrator.
+    counter_allegation_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"))
+    #: risk: the coordinator's note on who appears to be the primary aggressor.
+    primary_aggressor_note: Mapped[str] = mapped_column(Text, default="")
+
+    # Victim awareness and the risk picture (risk)
+    victim_aware: Mapped[bool | None]
+    victim_unaware_reason: Mapped[str] = mapped_column(Text, default="")
+    #: risk: who the victim fears.
+    victim_fears: Mapped[str] = mapped_column(Text, default="")
+    #: risk: who is safe, and not safe, to talk to.
+    safe_to_contact: Mapped[str] = mapped_column(Text, default="")
+    unsafe_to_contact: Mapped[str] = mapped_column(Text, default="")
+    #: risk: the current incident (what, when, where, circumstances).
+    incident: Mapped[str] = mapped_column(Text, default="")
+    #: health: injuries and relevant health needs.
+    health_notes: Mapped[str] = mapped_column(Text, default="")
+    #: criminal_justice
+    reported_to_police: Mapped[bool | None]
+    crime_reference: Mapped[str] = mapped_column(String(60), default="")
+    #: criminal_justice: bail, orders, court dates
+    justice_notes: Mapped[str] = mapped_column(Text, default="")
+    #: risk: any previous MARAC, where and when.
+    previous_marac: Mapped[str] = mapped_column(Text, default="")
+    line_manager_consulted: Mapped[bool] = mapped_column(default=False)
+    marac_rep_consulted: Mapped[bool] = mapped_column(default=False)
+    #: Where a MARAC-to-MARAC transfer came from.
+    transferred_from: Mapped[str] = mapped_column(String(120), default="")
+
+    # Lifecycle
+    submitted_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    decision_reason: Mapped[str] = mapped_column(Text, default="")
+    #: An API client's Idempotency-Key, so a retried call does not make a second referral.
+    idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    victim: Mapped[Person | None] = relationship(foreign_keys=[victim_id])
+    parties: Mapped[list[ReferralParty]] = relationship(
+        cascade="all, delete-orphan", order_by="ReferralParty.id")
+    assessment: Mapped[RiskAssessment | None] = relationship(
+        cascade="all, delete-orphan", uselist=False)
+    shares: Mapped[list[ReferralShare]] = relationship(cascade="all, delete-orphan")
+    team: Mapped[list[CaseTeamMember]] = relationship(cascade="all, delete-orphan")
+    must_not_receive: Mapped[list[MustNotReceive]] = relationship(cascade="all, delete-orphan")
+
+    @property
+    def referral_status(self) -> ReferralStatus:
+        return ReferralStatus(self.status)
+
+    @property
+    def meets_criteria(self) -> bool:
+        """Whether any of the four referral criteria holds."""
+        return (self.visible_high_risk or self.professional_judgement
+                or self.potential_escalation or self.is_repeat)
+
+    @property
+    def criteria_labels(self) -> list[str]:
+        labels = []
+        if self.visible_high_risk:
+            labels.append("Visible high risk")
+        if self.professional_judgement:
+            labels.append("Professional judgement")
+        if self.potential_escalation:
+            labels.append("Potential escalation")
+        if self.is_repeat:
+            labels.append("Repeat")
+        return labels
+
+    def people_in(self, role: PartyRole) -> list[Person]:
+        return [p.person for p in self.parties if p.role == role.value]
+
+
+class ReferralParty(Base):
+    """A person's part in a referral: perpetrator, child, other household member."""
+
+    __tablename__ = "referral_parties"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"),
+                                             index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    #: identity (perpetrator) or children: relationship to the victim.
+    relationship_to_victim: Mapped[str] = mapped_column(String(120), default="")
+    #: children: school, and relationship to each party.
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+    person: Mapped[Person] = relationship()
+
+
+class RiskAssessment(Base):
+    """The risk checklist as answered: configurable questions, Yes / No / Don't know."""
+
+    __tablename__ = "risk_assessments"
+
+    referral_id: Mapped[int] = mapped_column(
+        ForeignKey("referrals.id", ondelete="CASCADE"), primary_key=True)
+    #: Which checklist and version, e.g. "safelives-dash-24".
+    checklist: Mapped[str] = mapped_column(String(60))
+    #: risk: {question id: {"answer": "yes|no|dont_know", "source": "..."}}
+    answers: Mapped[dict[str, dict[str, str]]] = mapped_column(JSON, default=dict)
+    #: risk: the number of Yes answers.
+    score: Mapped[int] = mapped_column(default=0)
+    #: risk: standard, medium or high (area settings).
+    band: Mapped[str] = mapped_column(String(20), default="standard")
+    assessed_on: Mapped[date | None]
+    assessor_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+
+
+class ReferralShare(Base):
+    """An agency the referral was shared with: it then has need to know."""
+
+    __tablename__ = "referral_shares"
+    __table_args__ = (UniqueConstraint("referral_id", "agency_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"),
+                                             index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(30))
+    shared_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    shared_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class CaseTeamMember(Base):
+    """A member of an agency assigned to work on the case (need to know inside the agency)."""
+
+    __tablename__ = "case_team"
+    __table_args__ = (UniqueConstraint("referral_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"),
+                                             index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    added_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class MustNotReceive(Base):
+    """Someone who must never receive anything about this case (perpetrators, feared people)."""
+
+    __tablename__ = "must_not_receive"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"),
+                                             index=True)
+    #: A hub member who must never be shown the case (e.g. a relative who works at a partner).
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    #: risk: the name as the victim gave it, for people who are not hub members.
+    name: Mapped[str] = mapped_column(String(160), default="")
+    reason: Mapped[str] = mapped_column(String(300), default="")
+
+
+class ConflictWall(Base):
+    """One agency serves both victim and perpetrator: separate caseworkers, walled apart."""
+
+    __tablename__ = "conflict_walls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    #: The victim's case, which the perpetrator's side must never see.
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"),
+                                             index=True)
+    #: The caseworker serving the perpetrator.
+    perpetrator_worker_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    #: The caseworker serving the victim.
+    victim_worker_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    created_at: Mapped[datetime] = mapped_column(default=now)
