@@ -117,9 +117,7 @@ class FederatedIdentity(Base):
     __table_args__ = (UniqueConstraint("issuer", "subject"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    member_id: Mapped[int] = mapped_column(
-        ForeignKey("members.id", ondelete="CASCADE"), index=True
-    )
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
     #: The provider it was first seen through.
     idp_id: Mapped[int] = mapped_column(ForeignKey("identity_providers.id"), index=True)
     issuer: Mapped[str] = mapped_column(String(500))
@@ -139,7 +137,9 @@ class FederatedIdentity(Base):
 
     @property
     def suggested(self) -> frozenset[Role]:
-        return frozenset(Role(r) for r in self.suggested_roles.split() if r in Role._value2member_map_)
+        return frozenset(
+            Role(r) for r in self.suggested_roles.split() if r in Role._value2member_map_
+        )
 
 
 class ApiClient(Base):
@@ -205,15 +205,18 @@ def is_acceptable_issuer(issuer: str, *, production: bool) -> bool:
     return parts.scheme == "http" and parts.hostname in _LOOPBACK and not production
 
 
-def _validate_provider(agency: Agency, data: ProviderData, *, production: bool,
-                       existing_id: int | None = None) -> None:
+def _validate_provider(
+    agency: Agency, data: ProviderData, *, production: bool, existing_id: int | None = None
+) -> None:
     errors: dict[str, str] = {}
     issuer = data.issuer.strip()
     if not issuer:
         errors["issuer"] = "Enter the provider's issuer URL"
     elif len(issuer) > 500 or not is_acceptable_issuer(issuer, production=production):
-        errors["issuer"] = ("Enter the issuer as an https:// address without ? or #, like "
-                            "https://login.agency.example/realms/staff")
+        errors["issuer"] = (
+            "Enter the issuer as an https:// address without ? or #, like "
+            "https://login.agency.example/realms/staff"
+        )
     client_id = data.client_id.strip()
     if not client_id:
         errors["client_id"] = "Enter the client ID the agency registered for the hub"
@@ -221,13 +224,17 @@ def _validate_provider(agency: Agency, data: ProviderData, *, production: bool,
         errors["client_id"] = "Client ID must be 255 characters or fewer"
     env_name, file_path = data.client_secret_env.strip(), data.client_secret_file.strip()
     if bool(env_name) == bool(file_path):
-        errors["client_secret_env"] = ("Enter either the environment variable or the file "
-                                       "that holds the client secret, not both")
+        errors["client_secret_env"] = (
+            "Enter either the environment variable or the file "  # noqa: S105 (a message)
+            "that holds the client secret, not both"
+        )
     elif env_name and not _ENV_NAME.match(env_name):
-        errors["client_secret_env"] = ("Enter the name of an environment variable in capitals, "
-                                       "like HUB_IDP_POLICE_SECRET, not the secret itself")
+        errors["client_secret_env"] = (
+            "Enter the name of an environment variable in capitals, "  # noqa: S105 (a message)
+            "like HUB_IDP_POLICE_SECRET, not the secret itself"
+        )
     elif file_path and (not file_path.startswith("/") or len(file_path) > 500):
-        errors["client_secret_file"] = "Enter the full path of the secret file, starting with /"
+        errors["client_secret_file"] = "Enter the full path of the secret file, starting with /"  # noqa: S105 (a message)
     scopes = data.scopes.split()
     if "openid" not in scopes:
         errors["scopes"] = "Scopes must include openid"
@@ -246,8 +253,9 @@ def _validate_provider(agency: Agency, data: ProviderData, *, production: bool,
             break
         if role not in allowed_roles:
             labels = ", ".join(r.value for r in MAPPABLE_ROLES)
-            errors["role_mapping"] = (f"'{role[:30]}' cannot be given by a provider: use one "
-                                      f"of {labels}")
+            errors["role_mapping"] = (
+                f"'{role[:30]}' cannot be given by a provider: use one of {labels}"
+            )
             break
     if mapping and not claim and "roles_claim" not in errors:
         errors["roles_claim"] = "Enter the claim that carries the values you mapped"
@@ -256,12 +264,16 @@ def _validate_provider(agency: Agency, data: ProviderData, *, production: bool,
     own = set(agency.domains)
     for domain in data.email_domains.lower().split():
         if domain not in own:
-            errors["email_domains"] = (f"'{domain[:60]}' is not one of {agency.name}'s email "
-                                       f"domains ({', '.join(sorted(own)) or 'none set'})")
+            errors["email_domains"] = (
+                f"'{domain[:60]}' is not one of {agency.name}'s email "
+                f"domains ({', '.join(sorted(own)) or 'none set'})"
+            )
             break
-    clash = session().execute(
-        select(IdentityProvider.id).where(IdentityProvider.agency_id == agency.id)
-    ).scalar_one_or_none()
+    clash = (
+        session()
+        .execute(select(IdentityProvider.id).where(IdentityProvider.agency_id == agency.id))
+        .scalar_one_or_none()
+    )
     if clash is not None and clash != existing_id:
         errors["agency_id"] = f"{agency.name} already has an identity provider"
     if errors:
@@ -288,8 +300,9 @@ def _apply(provider: IdentityProvider, data: ProviderData) -> list[str]:
     return changed
 
 
-def add_provider(actor: Actor, agency: Agency, data: ProviderData, *,
-                 production: bool = False) -> IdentityProvider:
+def add_provider(
+    actor: Actor, agency: Agency, data: ProviderData, *, production: bool = False
+) -> IdentityProvider:
     """Connect an agency's identity provider; from then on its people sign in there."""
     _need(actor, Permission.IDP_MANAGE)
     _validate_provider(agency, data, production=production)
@@ -297,30 +310,49 @@ def add_provider(actor: Actor, agency: Agency, data: ProviderData, *,
     _apply(provider, data)
     session().add(provider)
     session().flush()
-    record(actor, "idp:created", Subject("idp", provider.id), agency=agency.id,
-           trust_role_mapping=provider.trust_role_mapping)
+    record(
+        actor,
+        "idp:created",
+        Subject("idp", provider.id),
+        agency=agency.id,
+        trust_role_mapping=provider.trust_role_mapping,
+    )
     return provider
 
 
-def update_provider(actor: Actor, provider: IdentityProvider, data: ProviderData, *,
-                    version: int, production: bool = False) -> IdentityProvider:
+def update_provider(
+    actor: Actor,
+    provider: IdentityProvider,
+    data: ProviderData,
+    *,
+    version: int,
+    production: bool = False,
+) -> IdentityProvider:
     """Change a provider's settings, refusing if someone else changed them first."""
     _need(actor, Permission.IDP_MANAGE)
     if provider.version != version:
-        raise Conflict("Someone else changed this identity provider while you were editing. "
-                       "Reload the page to see their changes.")
+        raise Conflict(
+            "Someone else changed this identity provider while you were editing. "
+            "Reload the page to see their changes."
+        )
     _validate_provider(provider.agency, data, production=production, existing_id=provider.id)
     changed = _apply(provider, data)
     if changed:
         provider.updated_at = now()
         session().flush()
-        record(actor, "idp:updated", Subject("idp", provider.id), agency=provider.agency_id,
-               fields=changed)
+        record(
+            actor,
+            "idp:updated",
+            Subject("idp", provider.id),
+            agency=provider.agency_id,
+            fields=changed,
+        )
     return provider
 
 
-def set_provider_disabled(actor: Actor, provider: IdentityProvider, disabled: bool
-                          ) -> IdentityProvider:
+def set_provider_disabled(
+    actor: Actor, provider: IdentityProvider, disabled: bool
+) -> IdentityProvider:
     _need(actor, Permission.IDP_MANAGE)
     if disabled and provider.disabled_at is None:
         provider.disabled_at = now()
@@ -354,24 +386,33 @@ def get_provider_in_area(provider_id: int, area_id: int | None) -> IdentityProvi
 
 
 def provider_for_agency(agency_id: int) -> IdentityProvider | None:
-    return session().execute(
-        select(IdentityProvider).where(IdentityProvider.agency_id == agency_id)
-    ).scalar_one_or_none()
+    return (
+        session()
+        .execute(select(IdentityProvider).where(IdentityProvider.agency_id == agency_id))
+        .scalar_one_or_none()
+    )
 
 
 def sign_in_choices() -> list[IdentityProvider]:
     """Providers people may pick on the sign-in page: enabled, of agencies still in the hub."""
-    return list(session().execute(
-        select(IdentityProvider).join(Agency)
-        .where(IdentityProvider.disabled_at.is_(None), Agency.disabled_at.is_(None))
-        .order_by(Agency.name)
-    ).scalars())
+    return list(
+        session()
+        .execute(
+            select(IdentityProvider)
+            .join(Agency)
+            .where(IdentityProvider.disabled_at.is_(None), Agency.disabled_at.is_(None))
+            .order_by(Agency.name)
+        )
+        .scalars()
+    )
 
 
 def providers_for_issuer(issuer: str) -> list[IdentityProvider]:
-    return list(session().execute(
-        select(IdentityProvider).where(IdentityProvider.issuer == issuer)
-    ).scalars())
+    return list(
+        session()
+        .execute(select(IdentityProvider).where(IdentityProvider.issuer == issuer))
+        .scalars()
+    )
 
 
 class SecretUnavailable(RuntimeError):
@@ -383,15 +424,13 @@ def client_secret(provider: IdentityProvider) -> str:
     if provider.client_secret_env:
         value = os.environ.get(provider.client_secret_env, "")
         if not value.strip():
-            raise SecretUnavailable(
-                f"environment variable {provider.client_secret_env} is not set")
+            raise SecretUnavailable(f"environment variable {provider.client_secret_env} is not set")
         return value.strip()
     if provider.client_secret_file:
         try:
             value = Path(provider.client_secret_file).read_text(encoding="utf-8")
         except OSError:
-            raise SecretUnavailable(
-                f"file {provider.client_secret_file} cannot be read") from None
+            raise SecretUnavailable(f"file {provider.client_secret_file} cannot be read") from None
         if not value.strip():
             raise SecretUnavailable(f"file {provider.client_secret_file} is empty")
         return value.strip()
@@ -403,9 +442,11 @@ def find_agency_by_email_domain(domain: str) -> Agency | None:
     domain = domain.strip().lower()
     if not domain or " " in domain:
         return None
-    candidates = session().execute(
-        select(Agency).where(Agency.email_domains.contains(domain)).order_by(Agency.id)
-    ).scalars()
+    candidates = (
+        session()
+        .execute(select(Agency).where(Agency.email_domains.contains(domain)).order_by(Agency.id))
+        .scalars()
+    )
     return next((a for a in candidates if domain in a.domains), None)
 
 
@@ -424,7 +465,7 @@ class FederatedClaims:
     claims: Mapping[str, Any]
 
 
-class SignInRefused(Exception):  # noqa: N818 (a refusal, not a programming error)
+class SignInRefused(Exception):
     """A verified person may not sign in; ``reason`` is the code the ledger records."""
 
     def __init__(self, reason: str, *, member_id: int | None = None) -> None:
@@ -462,16 +503,23 @@ def mapped_roles(provider: IdentityProvider, claims: Mapping[str, Any]) -> froze
     mapping = provider.role_mapping or {}
     allowed = {r.value for r in MAPPABLE_ROLES}
     return frozenset(
-        Role(mapping[v]) for v in claim_values(claims, provider.roles_claim)
+        Role(mapping[v])
+        for v in claim_values(claims, provider.roles_claim)
         if v in mapping and mapping[v] in allowed
     )
 
 
 def _sso_actor(provider: IdentityProvider, request_id: str) -> Actor:
     extra = {"request_id": request_id} if request_id else {}
-    return Actor(kind="system", member_id=None, agency_id=provider.agency_id,
-                 area_id=provider.agency.area_id, roles=frozenset(), name="single sign-on",
-                 **extra)
+    return Actor(
+        kind="system",
+        member_id=None,
+        agency_id=provider.agency_id,
+        area_id=provider.agency.area_id,
+        roles=frozenset(),
+        name="single sign-on",
+        **extra,
+    )
 
 
 def _check_email(provider: IdentityProvider, claims: FederatedClaims) -> str:
@@ -489,8 +537,9 @@ def _check_email(provider: IdentityProvider, claims: FederatedClaims) -> str:
     raise SignInRefused("wrong_agency" if owner is not None else "unknown_domain")
 
 
-def admit_federated(provider: IdentityProvider, claims: FederatedClaims, *,
-                    request_id: str = "") -> Admission:
+def admit_federated(
+    provider: IdentityProvider, claims: FederatedClaims, *, request_id: str = ""
+) -> Admission:
     """Find or create the member for a verified (issuer, subject) and decide if they come in.
 
     Raises SignInRefused when they may not; returns an Admission that is not admitted when
@@ -503,10 +552,16 @@ def admit_federated(provider: IdentityProvider, claims: FederatedClaims, *,
         raise SignInRefused("agency_disabled")
     email = _check_email(provider, claims)
     roles = mapped_roles(provider, claims.claims)
-    identity = session().execute(
-        select(FederatedIdentity).where(FederatedIdentity.issuer == claims.issuer,
-                                        FederatedIdentity.subject == claims.subject)
-    ).scalar_one_or_none()
+    identity = (
+        session()
+        .execute(
+            select(FederatedIdentity).where(
+                FederatedIdentity.issuer == claims.issuer,
+                FederatedIdentity.subject == claims.subject,
+            )
+        )
+        .scalar_one_or_none()
+    )
     if identity is None:
         return _first_sign_in(actor, provider, claims, email, roles)
     member = identity.member
@@ -524,8 +579,13 @@ def admit_federated(provider: IdentityProvider, claims: FederatedClaims, *,
         identity.status = IdentityStatus.APPROVED.value
         identity.decided_at = now()
         member.status = MemberStatus.ACTIVE.value
-        record(actor, "identity:approved", Subject("member", member.id), idp=provider.id,
-               by="role_mapping")
+        record(
+            actor,
+            "identity:approved",
+            Subject("member", member.id),
+            idp=provider.id,
+            by="role_mapping",
+        )
     if provider.trust_role_mapping:
         _apply_mapping(actor, provider, member, roles)
     identity.last_signed_in_at = now()
@@ -533,21 +593,32 @@ def admit_federated(provider: IdentityProvider, claims: FederatedClaims, *,
     return Admission(member, identity, admitted=True)
 
 
-def _apply_mapping(actor: Actor, provider: IdentityProvider, member: Member,
-                   roles: frozenset[Role]) -> None:
+def _apply_mapping(
+    actor: Actor, provider: IdentityProvider, member: Member, roles: frozenset[Role]
+) -> None:
     if not roles:
         # The provider no longer gives this person any hub role: access ends with it.
         raise SignInRefused("no_role", member_id=member.id)
     if member.roles != roles:
         previous = member.roles
         member.set_roles(roles)
-        record(actor, "member:roles_changed", Subject("member", member.id),
-               roles=sorted(r.value for r in roles),
-               previous=sorted(r.value for r in previous), idp=provider.id)
+        record(
+            actor,
+            "member:roles_changed",
+            Subject("member", member.id),
+            roles=sorted(r.value for r in roles),
+            previous=sorted(r.value for r in previous),
+            idp=provider.id,
+        )
 
 
-def _first_sign_in(actor: Actor, provider: IdentityProvider, claims: FederatedClaims,
-                   email: str, roles: frozenset[Role]) -> Admission:
+def _first_sign_in(
+    actor: Actor,
+    provider: IdentityProvider,
+    claims: FederatedClaims,
+    email: str,
+    roles: frozenset[Role],
+) -> Admission:
     trusted = provider.trust_role_mapping
     if trusted and not roles:
         raise SignInRefused("no_role")
@@ -559,17 +630,30 @@ def _first_sign_in(actor: Actor, provider: IdentityProvider, claims: FederatedCl
     created = member is None
     if member is None:
         name = (claims.name or "").strip()[:160] or email.split("@")[0]
-        member = Member(agency_id=provider.agency_id, name=name, email=email,
-                        status=(MemberStatus.ACTIVE if trusted else MemberStatus.PENDING).value)
+        member = Member(
+            agency_id=provider.agency_id,
+            name=name,
+            email=email,
+            status=(MemberStatus.ACTIVE if trusted else MemberStatus.PENDING).value,
+        )
         if trusted:
             member.set_roles(roles)
         session().add(member)
         session().flush()
-        record(actor, "member:created", Subject("member", member.id),
-               agency=provider.agency_id, roles=sorted(r.value for r in member.roles),
-               status=member.status, idp=provider.id)
+        record(
+            actor,
+            "member:created",
+            Subject("member", member.id),
+            agency=provider.agency_id,
+            roles=sorted(r.value for r in member.roles),
+            status=member.status,
+            idp=provider.id,
+        )
     identity = FederatedIdentity(
-        member_id=member.id, member=member, idp_id=provider.id, issuer=claims.issuer,
+        member_id=member.id,
+        member=member,
+        idp_id=provider.id,
+        issuer=claims.issuer,
         subject=claims.subject,
         status=(IdentityStatus.APPROVED if trusted else IdentityStatus.PENDING).value,
         suggested_roles=" ".join(sorted(r.value for r in roles)),
@@ -579,8 +663,14 @@ def _first_sign_in(actor: Actor, provider: IdentityProvider, claims: FederatedCl
     session().flush()
     # An existing member's email only proposes the link; a person decides unless the
     # agency trusts its provider.
-    record(actor, "identity:linked", Subject("member", member.id), idp=provider.id,
-           status=identity.status, new_member=created)
+    record(
+        actor,
+        "identity:linked",
+        Subject("member", member.id),
+        idp=provider.id,
+        status=identity.status,
+        new_member=created,
+    )
     if not trusted:
         return Admission(member, identity, admitted=False)
     if not created:
@@ -591,10 +681,16 @@ def _first_sign_in(actor: Actor, provider: IdentityProvider, claims: FederatedCl
 
 
 def identity_of(member_id: int, provider_id: int) -> FederatedIdentity | None:
-    return session().execute(
-        select(FederatedIdentity).where(FederatedIdentity.member_id == member_id,
-                                        FederatedIdentity.idp_id == provider_id)
-    ).scalars().first()
+    return (
+        session()
+        .execute(
+            select(FederatedIdentity).where(
+                FederatedIdentity.member_id == member_id, FederatedIdentity.idp_id == provider_id
+            )
+        )
+        .scalars()
+        .first()
+    )
 
 
 # --- Approvals ------------------------------------------------------------------------------
@@ -613,12 +709,14 @@ def _in_scope(actor: Actor, identity: FederatedIdentity) -> bool:
 
 def pending_approvals(actor: Actor) -> list[FederatedIdentity]:
     _need(actor, Permission.MEMBERS_APPROVE)
-    query = (select(FederatedIdentity)
-             .join(Member, FederatedIdentity.member_id == Member.id)
-             .join(Agency, Member.agency_id == Agency.id)
-             .where(FederatedIdentity.status == IdentityStatus.PENDING.value)
-             .options(selectinload(FederatedIdentity.provider))
-             .order_by(FederatedIdentity.created_at))
+    query = (
+        select(FederatedIdentity)
+        .join(Member, FederatedIdentity.member_id == Member.id)
+        .join(Agency, Member.agency_id == Agency.id)
+        .where(FederatedIdentity.status == IdentityStatus.PENDING.value)
+        .options(selectinload(FederatedIdentity.provider))
+        .order_by(FederatedIdentity.created_at)
+    )
     if actor.can(Permission.MEMBERS_MANAGE):
         query = query.where(Agency.area_id == actor.area_id)
     else:
@@ -633,14 +731,16 @@ def count_pending_approvals(actor: Actor) -> int:
 def get_pending(actor: Actor, identity_id: int) -> FederatedIdentity:
     _need(actor, Permission.MEMBERS_APPROVE)
     identity = session().get(FederatedIdentity, identity_id)
-    if (identity is None or identity.status != IdentityStatus.PENDING.value
-            or not _in_scope(actor, identity)):
+    if (
+        identity is None
+        or identity.status != IdentityStatus.PENDING.value
+        or not _in_scope(actor, identity)
+    ):
         raise NotFound("There is no such request, or it has already been decided.")
     return identity
 
 
-def approve_sign_in(actor: Actor, identity: FederatedIdentity, roles: Iterable[Role]
-                    ) -> Member:
+def approve_sign_in(actor: Actor, identity: FederatedIdentity, roles: Iterable[Role]) -> Member:
     """Let a person who signed in with their agency account use the hub, with these roles."""
     _need(actor, Permission.MEMBERS_APPROVE)
     if not _in_scope(actor, identity) or identity.status != IdentityStatus.PENDING.value:
@@ -655,8 +755,13 @@ def approve_sign_in(actor: Actor, identity: FederatedIdentity, roles: Iterable[R
             raise ValidationFailed({"roles": "Select only roles you may give"})
         member.set_roles(chosen)
         member.status = MemberStatus.ACTIVE.value
-        record(actor, "member:approved", Subject("member", member.id), agency=member.agency_id,
-               roles=sorted(r.value for r in chosen))
+        record(
+            actor,
+            "member:approved",
+            Subject("member", member.id),
+            agency=member.agency_id,
+            roles=sorted(r.value for r in chosen),
+        )
     identity.status = IdentityStatus.APPROVED.value
     identity.decided_at = now()
     session().flush()
@@ -701,10 +806,15 @@ def _validate_api_client(data: ApiClientData, existing_id: int | None = None) ->
     elif len(client_id) > 255 or any(c.isspace() for c in client_id):
         errors["client_id"] = "Client ID must be 255 characters or fewer, without spaces"
     elif agency is not None:
-        clash = session().execute(
-            select(ApiClient.id).where(ApiClient.agency_id == agency.id,
-                                       ApiClient.client_id == client_id)
-        ).scalar_one_or_none()
+        clash = (
+            session()
+            .execute(
+                select(ApiClient.id).where(
+                    ApiClient.agency_id == agency.id, ApiClient.client_id == client_id
+                )
+            )
+            .scalar_one_or_none()
+        )
         if clash is not None and clash != existing_id:
             errors["client_id"] = "This agency already has a system with this client ID"
     if not data.name.strip():
@@ -727,12 +837,22 @@ def add_api_client(actor: Actor, data: ApiClientData) -> ApiClient:
     agency = _validate_api_client(data)
     if actor.kind != "system" and agency.area_id != actor.area_id:
         raise NotFound("There is no such agency.")
-    client = ApiClient(agency_id=agency.id, agency=agency, client_id=data.client_id.strip(),
-                       name=data.name.strip(), scopes=" ".join(sorted(data.scopes)))
+    client = ApiClient(
+        agency_id=agency.id,
+        agency=agency,
+        client_id=data.client_id.strip(),
+        name=data.name.strip(),
+        scopes=" ".join(sorted(data.scopes)),
+    )
     session().add(client)
     session().flush()
-    record(actor, "api_client:created", Subject("client", client.id), agency=agency.id,
-           scopes=sorted(data.scopes))
+    record(
+        actor,
+        "api_client:created",
+        Subject("client", client.id),
+        agency=agency.id,
+        scopes=sorted(data.scopes),
+    )
     return client
 
 
@@ -740,12 +860,10 @@ def set_api_client_disabled(actor: Actor, client: ApiClient, disabled: bool) -> 
     _need(actor, Permission.IDP_MANAGE)
     if disabled and client.disabled_at is None:
         client.disabled_at = now()
-        record(actor, "api_client:disabled", Subject("client", client.id),
-               agency=client.agency_id)
+        record(actor, "api_client:disabled", Subject("client", client.id), agency=client.agency_id)
     elif not disabled and client.disabled_at is not None:
         client.disabled_at = None
-        record(actor, "api_client:enabled", Subject("client", client.id),
-               agency=client.agency_id)
+        record(actor, "api_client:enabled", Subject("client", client.id), agency=client.agency_id)
     session().flush()
     return client
 
@@ -769,15 +887,24 @@ def api_client_for_token(agency_ids: Iterable[int], client_id: str) -> ApiClient
     ids = list(agency_ids)
     if not ids or not client_id:
         return None
-    found = list(session().execute(
-        select(ApiClient).where(ApiClient.agency_id.in_(ids), ApiClient.client_id == client_id)
-    ).scalars())
+    found = list(
+        session()
+        .execute(
+            select(ApiClient).where(ApiClient.agency_id.in_(ids), ApiClient.client_id == client_id)
+        )
+        .scalars()
+    )
     # Two agencies sharing one issuer must not share a client id: refuse the ambiguity.
     return found[0] if len(found) == 1 else None
 
 
 def count_members_with_identity(provider_id: int) -> int:
-    return int(session().execute(
-        select(func.count()).select_from(FederatedIdentity)
-        .where(FederatedIdentity.idp_id == provider_id)
-    ).scalar_one())
+    return int(
+        session()
+        .execute(
+            select(func.count())
+            .select_from(FederatedIdentity)
+            .where(FederatedIdentity.idp_id == provider_id)
+        )
+        .scalar_one()
+    )

@@ -71,3 +71,28 @@ class Invitation(Base):
     created_at: Mapped[datetime] = mapped_column(default=now)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class OidcRequest(Base):
+    """An authorization request sent to an agency's provider and not yet answered.
+
+    Kept on the server, so each answer is accepted once: a replayed callback finds nothing.
+    """
+
+    __tablename__ = "oidc_requests"
+
+    #: SHA-256 of the `state` sent to the provider (hex); the browser's session holds it too.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    idp_id: Mapped[int] = mapped_column(ForeignKey("identity_providers.id", ondelete="CASCADE"))
+    #: "sign_in", or "step_up" for a signed-in member confirming it is still them.
+    purpose: Mapped[str] = mapped_column(String(10))
+    #: The member who must come back, for a step-up.
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    nonce: Mapped[str] = mapped_column(String(64))
+    #: The PKCE code verifier (RFC 7636), sent only to the provider's token endpoint.
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    #: A same-site path to return to afterwards.
+    return_to: Mapped[str] = mapped_column(String(500), default="/")
+    #: For a step-up: the provider must have authenticated the person this recently.
+    max_age: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=now)
