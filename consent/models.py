@@ -109,6 +109,13 @@ class SharingDecision(Base):
     decision_note: Mapped[str] = mapped_column(Text, default="")
     expires_at: Mapped[datetime | None]
 
+    def current_status(self, moment: datetime) -> DecisionStatus:
+        """The status as people should see it: an approved decision past its end is expired."""
+        if (self.status == DecisionStatus.APPROVED.value and self.expires_at is not None
+                and self.expires_at <= moment):
+            return DecisionStatus.EXPIRED
+        return DecisionStatus(self.status)
+
     def in_force(self, moment: datetime) -> bool:
         if self.status != DecisionStatus.APPROVED.value:
             return False  # pending, refused or withdrawn decisions permit nothing

@@ -127,9 +127,21 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> HubFlask:
     web_views.init_app(app)
     auth_views.init_app(app)
 
+    from hub.auth import admin as identity_admin
+    from hub.auth import api as hub_api
+    from hub.auth import sso
+
+    sso.init_app(app)
+    identity_admin.init_app(app)
+    hub_api.init_app(app)
+
     from agencies import views as agency_views
 
     app.register_blueprint(agency_views.bp)
+
+    from hub.referrals import views as referral_views
+
+    app.register_blueprint(referral_views.bp)
 
     from audit import views as audit_views
 
@@ -151,12 +163,22 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> HubFlask:
 
 #: (endpoint, text, permission, home-page description); shown when the actor may use it.
 NAVIGATION: list[tuple[str, str, Permission, str]] = [
+    ("referrals.index", "Referrals", Permission.REFERRALS_READ,
+     "Refer a case, continue a draft, and see your agency's referrals."),
+    ("referrals.inbox", "Inbox", Permission.REFERRALS_TRIAGE,
+     "Referrals waiting for the coordinator: accept, reject or defer."),
+    ("referrals.approvals", "Approvals", Permission.CONSENT_APPROVE,
+     "Requests from your agency to share a case without consent."),
     ("agencies.agency_list", "Agencies", Permission.AGENCIES_READ,
      "Partner agencies, their type and their information sharing protocol."),
     ("agencies.member_list", "Members", Permission.MEMBERS_MANAGE,
      "Add people, give them roles, and disable those who leave."),
     ("audit.search", "Ledger", Permission.AUDIT_READ,
      "Who saw what, when and why: search and verify the disclosure ledger."),
+    ("identity.provider_list", "Sign-in", Permission.IDP_MANAGE,
+     "Connect agencies' own identity providers, and register partner systems for the API."),
+    ("identity.approvals", "Sign-in requests", Permission.MEMBERS_APPROVE,
+     "People who signed in with their agency account and wait for your approval."),
 ]
 
 

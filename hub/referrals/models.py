@@ -108,7 +108,10 @@ class Referral(Base):
     status: Mapped[str] = mapped_column(String(20), default=ReferralStatus.DRAFT.value,
                                         index=True)
     referring_agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
-    referrer_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    #: The member who referred; empty when a partner system referred through the API.
+    referrer_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    #: The API client that referred, when it came from a partner system.
+    referrer_client: Mapped[str] = mapped_column(String(120), default="")
     victim_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
     referred_on: Mapped[date | None]
 
@@ -141,6 +144,12 @@ class Referral(Base):
     unsafe_to_contact: Mapped[str] = mapped_column(Text, default="")
     #: risk: the current incident (what, when, where, circumstances).
     incident: Mapped[str] = mapped_column(Text, default="")
+    #: children: the children in the household (names, ages, schools, relationships).
+    children: Mapped[str] = mapped_column(Text, default="")
+    #: children: how many children live in the household (for the quarterly data return).
+    children_count: Mapped[int | None]
+    #: identity: the perpetrator's relationship to the victim.
+    perpetrator_relationship: Mapped[str] = mapped_column(String(120), default="")
     #: health: injuries and relevant health needs.
     health_notes: Mapped[str] = mapped_column(Text, default="")
     #: criminal_justice
@@ -301,3 +310,17 @@ class ConflictWall(Base):
     victim_worker_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class WhereaboutsReveal(Base):
+    """Why someone revealed a victim's whereabouts. Kept here, not in the ledger, because it
+    is free text; the ledger entry points at it by id."""
+
+    __tablename__ = "whereabouts_reveals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"),
+                                             index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    revealed_at: Mapped[datetime] = mapped_column(default=now)

@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException
 
 from hub.core import requestctx
 from hub.core.access import Permission, public, require
-from hub.core.clock import to_london
+from hub.core.clock import now, to_london
 from hub.core.errors import HubError
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,8 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _globals() -> dict[str, Any]:
-        return {"current_actor": requestctx.current_actor(), "Permission": Permission}
+        return {"current_actor": requestctx.current_actor(), "Permission": Permission,
+                "now_utc": now}
 
     @app.template_filter("london")
     def _london(value: Any, fmt: str = "%d %B %Y %H:%M") -> str:

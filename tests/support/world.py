@@ -54,6 +54,7 @@ PEOPLE = {
     "police_rep": ("police", {Role.MARAC_REP, Role.PRACTITIONER}),
     "police_officer": ("police", {Role.PRACTITIONER}),
     "nurse": ("health", {Role.PRACTITIONER}),
+    "health_rep": ("health", {Role.MARAC_REP, Role.PRACTITIONER}),
     "housing_officer": ("housing", {Role.PRACTITIONER}),
     "idva": ("idva", {Role.PRACTITIONER, Role.MARAC_REP}),
 }
@@ -99,3 +100,11 @@ def build_world(*, with_totp: bool = True) -> World:
                 credential.totp_confirmed_at = now()
             world.people[key] = Person(key, member.id, email, member.agency_id, secret)
     return world
+
+
+def actor_of(person: Person) -> Actor:
+    """The actor a persona acts as (for calling services directly in tests)."""
+    from agencies.services import actor_for, get_member
+
+    with db.unit_of_work():
+        return actor_for(get_member(person.member_id))

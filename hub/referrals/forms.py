@@ -1,0 +1,149 @@
+"""The referral form's pages, the triage forms, consent and the whereabouts reveal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, IntegerField, RadioField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from consent.categories import Article6, Article9, ConsentState
+from hub.core.forms import ChoiceMessageMixin, GovDateField, choices
+
+DIVERSITY = [("not_known", "Not known"), ("yes", "Yes"), ("no", "No")]
+YES_NO = [("yes", "Yes"), ("no", "No")]
+
+
+class Radio(ChoiceMessageMixin, RadioField):  # type: ignore[misc]
+    choice_message = "Select one option"
+
+
+def _text(label: str, limit: int, required: str | None = None) -> StringField:
+    validators: list[Any] = [DataRequired(required)] if required else [Optional()]
+    validators.append(Length(max=limit, message=f"Keep this to {limit} characters or fewer"))
+    return StringField(label, validators=validators)
+
+
+def _area(label: str, limit: int = 8000, required: str | None = None) -> TextAreaField:
+    validators: list[Any] = [DataRequired(required)] if required else [Optional()]
+    validators.append(Length(max=limit, message=f"Keep this to {limit:,} characters or fewer"))
+    return TextAreaField(label, validators=validators)
+
+
+class VictimForm(FlaskForm):  # type: ignore[misc]
+    given_name = _text("First name", 120, "Enter the victim's first name")
+    family_name = _text("Last name", 120, "Enter the victim's last name")
+    aliases = _area("Other names used (one per line)", 1000)
+    born_on = GovDateField("Date of birth")
+    gender = _text("Gender", 40)
+    language = _text("Preferred language (and whether an interpreter is needed)", 80)
+    nhs_number = _text("NHS number, if known", 20)
+    police_person_id = _text("Police person identifier, if known", 40)
+    ethnicity = _text("Ethnicity (for equality monitoring)", 80)
+    disability = Radio("Does the victim have a disability?", choices=choices(DIVERSITY),
+                       default="not_known")
+    lgbt = Radio("Does the victim identify as LGBT+?", choices=choices(DIVERSITY),
+                 default="not_known")
+
+
+class PerpetratorForm(FlaskForm):  # type: ignore[misc]
+    p_given_name = _text("First name", 120, "Enter the perpetrator's first name")
+    p_family_name = _text("Last name", 120, "Enter the perpetrator's last name")
+    p_aliases = _area("Other names used (one per line)", 1000)
+    p_born_on = GovDateField("Date of birth")
+    p_gender = _text("Gender", 40)
+    p_police_person_id = _text("Police person identifier, if known", 40)
+    relationship = _text("Relationship to the victim", 120,
+                         "Say how they are connected to the victim, like ex-partner")
+    children_count = IntegerField(
+        "Number of children in the household", validators=[
+            Optional(), NumberRange(min=0, max=30, message="Enter a number from 0 to 30")])
+    children = _area("About the children: names, ages, schools, relationship to each party",
+                     4000)
+
+
+class RiskForm(FlaskForm):  # type: ignore[misc]
+    """The checklist questions are added per checklist by the view (``with_questions``)."""
+
+    professional_judgement = BooleanField("Refer on professional judgement")
+    judgement_reasons = _area("Your reasons for professional judgement", 4000)
+    downgrade = BooleanField("In my judgement this case is not high risk despite the Yes "
+                             "answers")
+    incidents_12m = IntegerField("Incidents in the last 12 months", validators=[
+        Optional(), NumberRange(min=0, max=500, message="Enter a number from 0 to 500")])
+
+
+class DetailsForm(FlaskForm):  # type: ignore[misc]
+    incident = _area("The current incident: what happened, when, where, any injuries",
+                     required="Describe the current incident: what happened, when and where")
+    victim_fears = _area("Who the victim fears")
+    safe_to_contact = _area("Who is safe to talk to")
+    unsafe_to_contact = _area("Who is not safe to talk to")
+    must_not_receive_names = _area(
+        "People who must never be told about this referral (one per line)", 2000)
+    health_notes = _area("Injuries and health needs (physical, mental, substance use, "
+                         "pregnancy)")
+    reported_to_police = Radio("Has the incident been reported to the police?",
+                               choices=choices(YES_NO + [("unknown", "Not known")]),
+                               default="unknown")
+    crime_reference = _text("Crime reference number", 60)
+    justice_notes = _area("Bail, orders and court dates")
+    previous_marac = _area("Any previous MARAC, where and when", 2000)
+    victim_aware = Radio("Does the victim know about this referral?", choices=choices(YES_NO),
+                         validators=[InputRequired("Say whether the victim knows about this "
+                                                   "referral")])
+    victim_unaware_reason = _area("Why the victim has not been told", 2000)
+    line_manager_consulted = BooleanField("I have discussed this referral with my line manager")
+    marac_rep_consulted = BooleanField("I have discussed it with my agency's MARAC "
+                                       "representative")
+
+
+class WhereaboutsForm(FlaskForm):  # type: ignore[misc]
+    address = _area("Current address", 1000)
+    is_refuge = BooleanField("This is a refuge")
+    safe_phone = _text("Safe phone number", 40)
+    safe_times = _text("Safe times to call", 200)
+    safe_contact = _text("Someone safe to contact instead", 200)
+
+
+class SharingForm(FlaskForm):  # type: ignore[misc]
+    state = Radio("Has the victim consented to this information being shared with MARAC "
+                  "partners?", choices=choices((s.value, s.label) for s in ConsentState),
+                  validators=[InputRequired("Say whether the victim has consented")])
+    evidence = _area("How consent was given, or why it was not sought", 2000,
+                     "Say how consent was given, or why it was not sought")
+    rationale = _area("Why sharing without consent is necessary and proportionate", 4000)
+    basis_statutory = Radio("Lawful basis for statutory agencies", choices=choices(
+        [(b.value, b.label) for b in Article6 if b is not Article6.LEGITIMATE_INTERESTS]),
+        validators=[Optional()])
+    basis_voluntary = Radio("Lawful basis for voluntary-sector agencies", choices=choices(
+        [(b.value, b.label) for b in Article6]), validators=[Optional()])
+    condition_special = Radio("Condition for health, criminal justice and equality "
+                              "information", choices=choices((c.value, c.label) for c in Article9),
+                              validators=[Optional()])
+
+
+class ReasonForm(FlaskForm):  # type: ignore[misc]
+    reason = _area("Reason", 2000, "Give a reason")
+
+
+class RevealForm(FlaskForm):  # type: ignore[misc]
+    reason = _area("Why do you need the victim's whereabouts now?", 2000,
+                   "Say why you need the victim's whereabouts")
+
+
+class SearchForm(FlaskForm):  # type: ignore[misc]
+    class Meta:
+        csrf = False
+
+    given_name = _text("First name", 120, "Enter a first name")
+    family_name = _text("Last name", 120, "Enter a last name")
+    born_on = GovDateField("Date of birth")
+
+
+class DecisionForm(FlaskForm):  # type: ignore[misc]
+    decision = Radio("Decision", choices=choices([("approve", "Approve sharing without consent"),
+                                                  ("refuse", "Refuse")]),
+                     validators=[InputRequired("Choose approve or refuse")])
+    note = _area("Note", 2000)

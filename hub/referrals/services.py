@@ -1,0 +1,817 @@
+"""Referral use cases: drafts, submission, triage, sharing, teams, walls, search.
+
+Every service takes the actor explicitly and never commits. Nothing here returns case
+content for display: ``hub.referrals.casefile`` does that, and only from a gate decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from agencies.models import Agency, AgencyType, MaracArea, Member
+from audit.ledger import Subject, record
+from consent import gate
+from consent import services as consent_services
+from consent.categories import CASE_CATEGORIES, Category, ConsentState, Purpose
+from hub.core.access import Actor, Permission, Role
+from hub.core.clock import now, today_london
+from hub.core.db import session
+from hub.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from hub.referrals import checklists, matching
+from hub.referrals.models import (
+    CaseTeamMember,
+    ConflictWall,
+    MustNotReceive,
+    PartyRole,
+    Person,
+    Referral,
+    ReferralParty,
+    ReferralShare,
+    ReferralStatus,
+    RiskAssessment,
+    Whereabouts,
+    WhereaboutsReveal,
+)
+
+#: Called after a referral is accepted or an agency is given a case, so higher layers (and
+#: the to-do lists) can act: fn(actor, referral, agency_id, trigger).
+_case_given_hooks: list[Callable[[Actor, Referral, int, str], None]] = []
+
+
+def on_case_given(hook: Callable[[Actor, Referral, int, str], None]) -> None:
+    if hook not in _case_given_hooks:
+        _case_given_hooks.append(hook)
+
+
+def _notify_case_given(actor: Actor, referral: Referral, agency_id: int, trigger: str) -> None:
+    for hook in _case_given_hooks:
+        hook(actor, referral, agency_id, trigger)
+
+
+# --- loading ------------------------------------------------------------------------------
+
+
+def get_referral(referral_id: int) -> Referral:
+    referral = session().get(Referral, referral_id)
+    if referral is None:
+        raise NotFound("There is no such case.")
+    return referral
+
+
+def case_facts(referral: Referral) -> gate.CaseFacts:
+    """The identifiers the gate decides on; the only place they are gathered."""
+    walled = session().execute(
+        select(ConflictWall.perpetrator_worker_id).where(ConflictWall.referral_id == referral.id)
+    ).scalars().all()
+    people = [referral.victim_id] if referral.victim_id else []
+    people += [p.person_id for p in referral.parties]
+    return gate.CaseFacts(
+        id=referral.id,
+        reference=referral.reference,
+        area_id=referral.area_id,
+        status=referral.status,
+        referring_agency_id=referral.referring_agency_id,
+        referrer_id=referral.referrer_id,
+        victim_id=referral.victim_id,
+        person_ids=tuple(dict.fromkeys(people)),
+        meets_criteria=referral.meets_criteria,
+        shared_agency_ids=frozenset(s.agency_id for s in referral.shares),
+        team_member_ids=frozenset(t.member_id for t in referral.team),
+        blocked_member_ids=frozenset(m.member_id for m in referral.must_not_receive
+                                     if m.member_id is not None),
+        walled_member_ids=frozenset(walled),
+    )
+
+
+def open_case(actor: Actor, referral_id: int, categories: list[Category] | None = None, *,
+              purpose: Purpose = Purpose.MARAC, reveal_reason: str | None = None,
+              action: str = "case:viewed") -> tuple[Referral, gate.Disclosure]:
+    """Load a case through the gate. A refusal that must conceal the case is a 404."""
+    referral = session().get(Referral, referral_id)
+    if referral is None:
+        raise NotFound("There is no such case.")
+    disclosure = gate.disclose(actor, case_facts(referral), categories or list(CASE_CATEGORIES),
+                               purpose, reveal_reason=reveal_reason, action=action)
+    if disclosure.refused:
+        if disclosure.conceal:
+            raise NotFound("There is no such case.")
+        raise Forbidden(disclosure.refusal_message)
+    if reveal_reason and disclosure.allows(Category.WHEREABOUTS):
+        session().add(WhereaboutsReveal(referral_id=referral.id, member_id=actor.member_id,
+                                        reason=reveal_reason.strip()[:2000]))
+    return referral, disclosure
+
+
+# --- drafts -------------------------------------------------------------------------------
+
+
+def _area_code(area: MaracArea) -> str:
+    word = next((w for w in area.name.split() if w.upper() != "MARAC"), "MARAC")
+    return "".join(ch for ch in word.upper() if ch.isalpha())[:2] or "MA"
+
+
+def _new_reference(area: MaracArea) -> str:
+    year = today_london().year
+    prefix = f"{_area_code(area)}-{year}-"
+    count = session().execute(
+        select(func.count()).select_from(Referral).where(Referral.reference.like(prefix + "%"))
+    ).scalar_one()
+    return f"{prefix}{count + 1:04d}"
+
+
+def _referring_agency(actor: Actor) -> Agency:
+    if actor.agency_id is None:
+        raise Forbidden("Only a member of a partner agency can refer a case.")
+    agency = session().get(Agency, actor.agency_id)
+    if agency is None or agency.is_disabled:
+        raise Forbidden("Your agency cannot refer cases.")
+    if not agency.has_current_isp(today_london()):
+        raise Forbidden("Your agency must sign the current information sharing protocol "
+                        "before it can refer cases.")
+    return agency
+
+
+def start_referral(actor: Actor, *, idempotency_key: str | None = None) -> Referral:
+    """Open a draft referral for the actor's agency (a retried API call gets the same one)."""
+    if not actor.can(Permission.REFERRALS_CREATE) and not (
+        actor.kind == "service" and "referrals:write" in actor.scopes
+    ):
+        raise Forbidden("You cannot refer cases.")
+    agency = _referring_agency(actor)
+    if idempotency_key:
+        existing = session().execute(
+            select(Referral).where(Referral.referring_agency_id == agency.id,
+                                   Referral.idempotency_key == idempotency_key)
+        ).scalar_one_or_none()
+        if existing is not None:
+            return existing
+    area = session().get(MaracArea, agency.area_id)
+    assert area is not None
+    referral = Referral(area_id=area.id, reference=_new_reference(area),
+                        referring_agency_id=agency.id, referrer_id=actor.member_id,
+                        referrer_client=actor.client_id or "", idempotency_key=idempotency_key,
+                        referred_on=today_london())
+    session().add(referral)
+    session().flush()
+    record(actor, "referral:drafted", Subject("case", referral.id), case=referral.id)
+    return referral
+
+
+def _own_draft(actor: Actor, referral: Referral) -> None:
+    if referral.referring_agency_id != actor.agency_id:
+        raise NotFound("There is no such case.")
+    if actor.kind == "member" and referral.referrer_id != actor.member_id and not actor.has_role(
+        Role.MARAC_REP
+    ):
+        raise Forbidden("Only the referrer or their agency's MARAC representative can change "
+                        "this referral.")
+    if referral.status != ReferralStatus.DRAFT.value:
+        raise ValidationFailed("This referral has been submitted and can no longer be changed.")
+
+
+@dataclass
+class PersonData:
+    given_name: str
+    family_name: str
+    aliases: str = ""
+    born_on: date | None = None
+    gender: str = ""
+    language: str = ""
+    nhs_number: str = ""
+    police_person_id: str = ""
+    ethnicity: str = ""
+    disability: str = "not_known"
+    lgbt: str = "not_known"
+
+
+def _validate_person(data: PersonData, prefix: str = "") -> dict[str, str]:
+    errors = {}
+    if not data.given_name.strip():
+        errors[prefix + "given_name"] = "Enter the first name"
+    if not data.family_name.strip():
+        errors[prefix + "family_name"] = "Enter the last name"
+    for name, value, limit in (("given_name", data.given_name, 120),
+                               ("family_name", data.family_name, 120),
+                               ("aliases", data.aliases, 1000)):
+        if len(value) > limit:
+            errors[prefix + name] = f"Keep this to {limit} characters or fewer"
+    if data.born_on and data.born_on > today_london():
+        errors[prefix + "born_on"] = "Date of birth must be in the past"
+    nhs = data.nhs_number.replace(" ", "")
+    if nhs and not (nhs.isdigit() and len(nhs) == 10):
+        errors[prefix + "nhs_number"] = "An NHS number is 10 digits, like 485 777 3456"
+    return errors
+
+
+def _person(area_id: int, data: PersonData, existing: Person | None) -> Person:
+    person = existing or Person(area_id=area_id)
+    person.given_name = data.given_name.strip()
+    person.family_name = data.family_name.strip()
+    person.aliases = data.aliases.strip()
+    person.born_on = data.born_on
+    person.gender = data.gender.strip()
+    person.language = data.language.strip()
+    person.nhs_number = data.nhs_number.replace(" ", "")
+    person.police_person_id = data.police_person_id.strip()
+    person.ethnicity = data.ethnicity.strip()
+    person.disability = data.disability or "not_known"
+    person.lgbt = data.lgbt or "not_known"
+    person.match_key = matching.match_key(person.given_name, person.family_name,
+                                          person.aliases)[:500]
+    if existing is None:
+        session().add(person)
+    return person
+
+
+def save_victim(actor: Actor, referral: Referral, data: PersonData) -> Referral:
+    _own_draft(actor, referral)
+    errors = _validate_person(data)
+    if data.born_on:
+        age = (today_london() - data.born_on).days / 365.25
+        if age < 16:
+            errors["born_on"] = ("MARAC is for people aged 16 or over: refer a younger person "
+                                 "through child safeguarding procedures")
+    if errors:
+        raise ValidationFailed(errors)
+    referral.victim = _person(referral.area_id, data, referral.victim)
+    session().flush()
+    return referral
+
+
+def save_perpetrator(actor: Actor, referral: Referral, data: PersonData, *, relationship: str,
+                     children: str, children_count: int | None) -> Referral:
+    _own_draft(actor, referral)
+    errors = _validate_person(data)
+    if not relationship.strip():
+        errors["relationship"] = "Say how they are connected to the victim, like ex-partner"
+    if children_count is not None and not 0 <= children_count <= 30:
+        errors["children_count"] = "Enter the number of children, from 0 to 30"
+    if len(children) > 4000:
+        errors["children"] = "Keep this to 4,000 characters or fewer"
+    if errors:
+        raise ValidationFailed(errors)
+    party = next((p for p in referral.parties if p.role == PartyRole.PERPETRATOR.value), None)
+    person = _person(referral.area_id, data, party.person if party else None)
+    if party is None:
+        referral.parties.append(ReferralParty(person=person, role=PartyRole.PERPETRATOR.value,
+                                              relationship_to_victim=relationship.strip()))
+    else:
+        party.relationship_to_victim = relationship.strip()
+    referral.perpetrator_relationship = relationship.strip()
+    referral.children = children.strip()
+    referral.children_count = children_count
+    session().flush()
+    return referral
+
+
+@dataclass
+class RiskData:
+    checklist: str
+    answers: dict[str, dict[str, str]]
+    professional_judgement: bool = False
+    judgement_reasons: str = ""
+    incidents_12m: int | None = None
+    #: "Do not treat as high risk despite the Yes answers": always refused (never downgrade).
+    downgrade: bool = False
+
+
+def save_risk(actor: Actor, referral: Referral, data: RiskData, *, complete: bool = False
+              ) -> Referral:
+    """Save the checklist (partial answers are fine in a draft) and the judgement."""
+    _own_draft(actor, referral)
+    lists = checklists.load_checklists()
+    if data.checklist not in lists:
+        raise ValidationFailed({"checklist": "Choose a risk checklist"})
+    checklist = lists[data.checklist]
+    errors = checklists.validate_answers(checklist, data.answers, complete=complete)
+    score = 0 if errors else checklists.score(checklist, data.answers)
+    problem = checklists.judgement_check(score, data.professional_judgement,
+                                         data.judgement_reasons, downgrade=data.downgrade)
+    if problem:
+        errors["judgement_reasons"] = problem
+    if data.incidents_12m is not None and not 0 <= data.incidents_12m <= 500:
+        errors["incidents_12m"] = "Enter the number of incidents, from 0 to 500"
+    if errors:
+        raise ValidationFailed(errors)
+    area = session().get(MaracArea, referral.area_id)
+    assert area is not None
+    assessment = referral.assessment or RiskAssessment(referral_id=referral.id)
+    assessment.checklist = checklist.key
+    assessment.answers = {k: dict(v) for k, v in data.answers.items()}
+    assessment.score = score
+    assessment.band = checklists.band(score, standard_max=area.band_standard_max,
+                                      medium_max=area.band_medium_max)
+    assessment.assessed_on = today_london()
+    assessment.assessor_id = actor.member_id
+    referral.assessment = assessment
+    referral.visible_high_risk = score >= area.high_risk_threshold
+    referral.professional_judgement = data.professional_judgement
+    referral.judgement_reasons = data.judgement_reasons.strip()
+    referral.incidents_12m = data.incidents_12m
+    referral.potential_escalation = (data.incidents_12m or 0) >= area.escalation_threshold
+    session().flush()
+    return referral
+
+
+@dataclass
+class DetailsData:
+    incident: str
+    victim_fears: str = ""
+    safe_to_contact: str = ""
+    unsafe_to_contact: str = ""
+    health_notes: str = ""
+    reported_to_police: bool | None = None
+    crime_reference: str = ""
+    justice_notes: str = ""
+    previous_marac: str = ""
+    victim_aware: bool | None = None
+    victim_unaware_reason: str = ""
+    line_manager_consulted: bool = False
+    marac_rep_consulted: bool = False
+    must_not_receive_names: str = ""
+    must_not_receive_member_ids: list[int] = field(default_factory=list)
+
+
+def save_details(actor: Actor, referral: Referral, data: DetailsData) -> Referral:
+    _own_draft(actor, referral)
+    errors: dict[str, str] = {}
+    if not data.incident.strip():
+        errors["incident"] = "Describe the current incident: what happened, when and where"
+    for name in ("incident", "victim_fears", "safe_to_contact", "unsafe_to_contact",
+                 "health_notes", "justice_notes", "previous_marac", "victim_unaware_reason",
+                 "must_not_receive_names"):
+        if len(getattr(data, name)) > 8000:
+            errors[name] = "Keep this to 8,000 characters or fewer"
+    if data.victim_aware is None:
+        errors["victim_aware"] = "Say whether the victim knows about this referral"
+    elif data.victim_aware is False and not data.victim_unaware_reason.strip():
+        errors["victim_unaware_reason"] = "Say why the victim has not been told"
+    if data.reported_to_police and len(data.crime_reference) > 60:
+        errors["crime_reference"] = "A crime reference is 60 characters or fewer"
+    members = {m.id: m for m in session().execute(
+        select(Member).where(Member.id.in_(data.must_not_receive_member_ids or [0]))).scalars()}
+    if set(data.must_not_receive_member_ids) - set(members):
+        errors["must_not_receive_member_ids"] = "Select people who use the hub"
+    if errors:
+        raise ValidationFailed(errors)
+    for name in ("incident", "victim_fears", "safe_to_contact", "unsafe_to_contact",
+                 "health_notes", "crime_reference", "justice_notes", "previous_marac",
+                 "victim_unaware_reason"):
+        setattr(referral, name, getattr(data, name).strip())
+    referral.reported_to_police = data.reported_to_police
+    referral.victim_aware = data.victim_aware
+    referral.line_manager_consulted = data.line_manager_consulted
+    referral.marac_rep_consulted = data.marac_rep_consulted
+    referral.must_not_receive = [
+        MustNotReceive(name=line.strip()[:160], reason="named by the victim or referrer")
+        for line in data.must_not_receive_names.splitlines() if line.strip()
+    ] + [MustNotReceive(member_id=m, reason="must never receive this case")
+         for m in sorted(set(data.must_not_receive_member_ids))]
+    session().flush()
+    return referral
+
+
+@dataclass
+class WhereaboutsData:
+    address: str = ""
+    is_refuge: bool = False
+    safe_phone: str = ""
+    safe_times: str = ""
+    safe_contact: str = ""
+
+
+def save_whereabouts(actor: Actor, referral: Referral, data: WhereaboutsData) -> Referral:
+    _own_draft(actor, referral)
+    if referral.victim_id is None:
+        raise ValidationFailed({"address": "Enter the victim's details first"})
+    errors = {}
+    for name, limit in (("address", 1000), ("safe_phone", 40), ("safe_times", 200),
+                        ("safe_contact", 200)):
+        if len(getattr(data, name)) > limit:
+            errors[name] = f"Keep this to {limit} characters or fewer"
+    phone = data.safe_phone.replace(" ", "")
+    if phone and not phone.lstrip("+").isdigit():
+        errors["safe_phone"] = "Enter a phone number using digits, like 07700 900982"
+    if errors:
+        raise ValidationFailed(errors)
+    row = session().get(Whereabouts, referral.victim_id) or Whereabouts(
+        person_id=referral.victim_id)
+    row.address = data.address.strip()
+    row.is_refuge = data.is_refuge
+    row.safe_phone = data.safe_phone.strip()
+    row.safe_times = data.safe_times.strip()
+    row.safe_contact = data.safe_contact.strip()
+    row.updated_at = now()
+    session().add(row)
+    session().flush()
+    return referral
+
+
+@dataclass
+class SharingChoice:
+    """The consent page: consent given, or the state and a request to share without it."""
+
+    state: ConsentState
+    evidence: str
+    rationale: str = ""
+    basis_statutory: Any = None
+    basis_voluntary: Any = None
+    condition_special: Any = None
+
+
+def save_sharing(actor: Actor, referral: Referral, choice: SharingChoice) -> Referral:
+    """Record the lawful basis for referring to the MARAC: consent, or a decision without it."""
+    _own_draft(actor, referral)
+    if referral.victim_id is None:
+        raise ValidationFailed({"state": "Enter the victim's details first"})
+    consent_services.record_consent(actor, referral_id=referral.id, subject_id=referral.victim_id,
+                                    data=consent_services.ConsentData(
+        state=choice.state, purposes=[Purpose.MARAC, Purpose.IDVA_SUPPORT],
+        categories=list(CASE_CATEGORIES),
+        recipient_agency_ids=[], recipient_agency_types=[t.value for t in AgencyType],
+        evidence=choice.evidence))
+    if choice.state is not ConsentState.GIVEN:
+        consent_services.request_decision(
+            actor, referral_id=referral.id, area_id=referral.area_id,
+            meets_criteria=True,  # checked again at submission, when the grounds are complete
+            data=consent_services.DecisionData(
+                rationale=choice.rationale, categories=list(CASE_CATEGORIES), all_partners=True,
+                recipient_agency_ids=[], basis_statutory=choice.basis_statutory,
+                basis_voluntary=choice.basis_voluntary,
+                condition_special=choice.condition_special))
+    return referral
+
+
+# --- submission and triage ---------------------------------------------------------------
+
+
+def missing_for_submission(referral: Referral) -> dict[str, str]:
+    """What still stops a draft from being submitted, page by page."""
+    missing: dict[str, str] = {}
+    if referral.victim is None:
+        missing["victim"] = "Enter the victim's details"
+    if not referral.people_in(PartyRole.PERPETRATOR):
+        missing["perpetrator"] = "Enter the perpetrator's details"
+    assessment = referral.assessment
+    if assessment is None:
+        missing["risk"] = "Complete the risk checklist"
+    else:
+        checklist = checklists.load_checklists()[assessment.checklist]
+        if checklists.validate_answers(checklist, assessment.answers, complete=True):
+            missing["risk"] = "Answer every question on the risk checklist"
+    if not referral.incident:
+        missing["details"] = "Describe the incident and who the victim fears"
+    if not consent_services.consents_for(referral.id):
+        missing["sharing"] = "Record consent, or the reasons for sharing without it"
+    return missing
+
+
+def _find_previous(referral: Referral) -> tuple[Referral | None, list[dict[str, Any]]]:
+    """A repeat: same victim and perpetrator within 12 months of the last referral."""
+    victim = referral.victim
+    perpetrators = referral.people_in(PartyRole.PERPETRATOR)
+    if victim is None or not perpetrators:
+        return None, []
+    earlier = session().execute(
+        select(Referral).options(selectinload(Referral.parties))
+        .where(Referral.area_id == referral.area_id, Referral.id != referral.id,
+               Referral.status.notin_([ReferralStatus.DRAFT.value,
+                                       ReferralStatus.REJECTED.value]))
+        .order_by(Referral.referred_on.desc())
+    ).scalars().all()
+    today = referral.referred_on or today_london()
+    automatic: Referral | None = None
+    candidates: list[dict[str, Any]] = []
+    for other in earlier:
+        if other.victim is None or other.referred_on is None:
+            continue
+        if not matching.within_repeat_window(other.referred_on, today):
+            continue
+        victim_match = matching.score_match(_match_input(other.victim), _match_input(victim))
+        if victim_match.level == "none":
+            continue
+        best = "none"
+        for theirs in other.people_in(PartyRole.PERPETRATOR):
+            for ours in perpetrators:
+                level = matching.score_match(_match_input(theirs), _match_input(ours)).level
+                if level == "strong" or (level == "possible" and best == "none"):
+                    best = level
+        if best == "none":
+            continue
+        if victim_match.level == "strong" and best == "strong" and automatic is None:
+            automatic = other
+        else:
+            candidates.append({"referral": other.id, "reference": other.reference,
+                               "reasons": victim_match.reasons})
+    return automatic, candidates
+
+
+def _find_counter_allegation(referral: Referral) -> Referral | None:
+    victim = referral.victim
+    perpetrators = referral.people_in(PartyRole.PERPETRATOR)
+    if victim is None or not perpetrators:
+        return None
+    others = session().execute(
+        select(Referral).where(Referral.area_id == referral.area_id, Referral.id != referral.id,
+                               Referral.status.notin_([ReferralStatus.DRAFT.value,
+                                                       ReferralStatus.REJECTED.value]))
+    ).scalars().all()
+    for other in others:
+        if other.victim is None:
+            continue
+        # Each names the other's victim as perpetrator, and the other's perpetrator as victim.
+        names_us = any(matching.score_match(_match_input(p), _match_input(victim)).level
+                       == "strong" for p in other.people_in(PartyRole.PERPETRATOR))
+        named_by_us = any(matching.score_match(_match_input(other.victim), _match_input(p)).level
+                          == "strong" for p in perpetrators)
+        if names_us and named_by_us:
+            return other
+    return None
+
+
+def _match_input(person: Person) -> matching.MatchInput:
+    return matching.MatchInput(given=person.given_name, family=person.family_name,
+                               aliases=person.aliases, born_on=person.born_on,
+                               nhs_number=person.nhs_number,
+                               police_person_id=person.police_person_id)
+
+
+def submit_referral(actor: Actor, referral: Referral) -> Referral:
+    """Send a complete draft to the MARAC coordinator; detect repeats and counter-allegations."""
+    _own_draft(actor, referral)
+    missing = missing_for_submission(referral)
+    if missing:
+        raise ValidationFailed(missing)
+    referral.referred_on = today_london()
+    previous, _candidates = _find_previous(referral)
+    if previous is not None:
+        referral.is_repeat = True
+        referral.previous_referral_id = previous.id
+    if not referral.meets_criteria:
+        raise ValidationFailed({"risk": (
+            "This case does not meet a MARAC referral criterion: fewer than the high-risk "
+            "number of Yes answers, no professional judgement, too few incidents for potential "
+            "escalation, and not a repeat. Use your agency's own safeguarding route.")})
+    pending = [d for d in consent_services.decisions_for(referral.id) if d.status == "pending"]
+    del pending  # a pending decision may wait for approval; the coordinator sees that
+    counter = _find_counter_allegation(referral)
+    if counter is not None:
+        referral.counter_allegation_id = counter.id
+        counter.counter_allegation_id = referral.id
+    referral.status = ReferralStatus.SUBMITTED.value
+    referral.submitted_at = now()
+    session().flush()
+    record(actor, "referral:submitted", Subject("case", referral.id), case=referral.id,
+           persons=list(case_facts(referral).person_ids), repeat=referral.is_repeat,
+           counter_allegation=referral.counter_allegation_id is not None,
+           criteria=[c.lower().replace(" ", "_") for c in referral.criteria_labels])
+    return referral
+
+
+def _triage(actor: Actor, referral: Referral) -> None:
+    if not actor.can(Permission.REFERRALS_TRIAGE):
+        raise Forbidden("Only the MARAC coordinator can accept, reject or defer referrals.")
+    if referral.area_id != actor.area_id:
+        raise NotFound("There is no such case.")
+
+
+def accept_referral(actor: Actor, referral: Referral, *, version: int | None = None
+                    ) -> Referral:
+    """Accept for the next conference; offer the IDVA service the case (every MARAC victim)."""
+    _triage(actor, referral)
+    if version is not None and referral.version != version:
+        raise Conflict("Someone else changed this referral. Reload the page.")
+    if referral.status not in {ReferralStatus.SUBMITTED.value, ReferralStatus.DEFERRED.value}:
+        raise ValidationFailed("Only a submitted or deferred referral can be accepted.")
+    referral.status = ReferralStatus.ACCEPTED.value
+    referral.decided_at = now()
+    referral.decided_by_id = actor.member_id
+    referral.decision_reason = ""
+    session().flush()
+    record(actor, "referral:accepted", Subject("case", referral.id), case=referral.id)
+    _notify_case_given(actor, referral, referral.referring_agency_id, "referral_accepted")
+    idva_services = session().execute(
+        select(Agency).where(Agency.area_id == referral.area_id,
+                             Agency.type == AgencyType.IDVA_SERVICE.value,
+                             Agency.disabled_at.is_(None))).scalars().all()
+    for idva in idva_services:
+        share_case(actor, referral, idva.id, Purpose.IDVA_SUPPORT, allow_triage=True)
+    return referral
+
+
+def reject_referral(actor: Actor, referral: Referral, reason: str) -> Referral:
+    _triage(actor, referral)
+    if referral.status != ReferralStatus.SUBMITTED.value:
+        raise ValidationFailed("Only a submitted referral can be rejected.")
+    if len(reason.strip()) < 10:
+        raise ValidationFailed({"reason": "Give the reason for rejecting the referral"})
+    referral.status = ReferralStatus.REJECTED.value
+    referral.decision_reason = reason.strip()
+    referral.decided_at = now()
+    referral.decided_by_id = actor.member_id
+    session().flush()
+    record(actor, "referral:rejected", Subject("case", referral.id), case=referral.id)
+    return referral
+
+
+def defer_referral(actor: Actor, referral: Referral, reason: str) -> Referral:
+    _triage(actor, referral)
+    if referral.status not in {ReferralStatus.SUBMITTED.value, ReferralStatus.ACCEPTED.value}:
+        raise ValidationFailed("Only a submitted or accepted referral can be deferred.")
+    if len(reason.strip()) < 5:
+        raise ValidationFailed({"reason": "Give the reason for deferring"})
+    referral.status = ReferralStatus.DEFERRED.value
+    referral.decision_reason = reason.strip()
+    referral.decided_at = now()
+    referral.decided_by_id = actor.member_id
+    session().flush()
+    record(actor, "referral:deferred", Subject("case", referral.id), case=referral.id)
+    return referral
+
+
+def note_primary_aggressor(actor: Actor, referral: Referral, note: str) -> Referral:
+    _triage(actor, referral)
+    if referral.counter_allegation_id is None:
+        raise ValidationFailed("Only a counter-allegation carries a primary-aggressor note.")
+    if len(note) > 4000:
+        raise ValidationFailed({"note": "Keep this to 4,000 characters or fewer"})
+    referral.primary_aggressor_note = note.strip()
+    session().flush()
+    record(actor, "referral:primary_aggressor_noted", Subject("case", referral.id),
+           case=referral.id)
+    return referral
+
+
+def inbox(actor: Actor, statuses: tuple[str, ...] = ("submitted", "deferred")
+          ) -> list[Referral]:
+    """The coordinator's inbox: referrals of the area awaiting a decision."""
+    if not actor.can(Permission.REFERRALS_TRIAGE):
+        raise Forbidden("Only the MARAC coordinator has the referral inbox.")
+    return list(session().execute(
+        select(Referral).options(selectinload(Referral.assessment))
+        .where(Referral.area_id == actor.area_id, Referral.status.in_(statuses))
+        .order_by(Referral.submitted_at)).scalars())
+
+
+def my_referrals(actor: Actor) -> list[Referral]:
+    """Referrals the actor's agency made (drafts only for their author)."""
+    return [r for r in session().execute(
+        select(Referral).where(Referral.referring_agency_id == actor.agency_id)
+        .order_by(Referral.created_at.desc())).scalars()
+        if r.status != ReferralStatus.DRAFT.value or r.referrer_id == actor.member_id]
+
+
+# --- sharing, teams, walls ----------------------------------------------------------------
+
+
+def share_case(actor: Actor, referral: Referral, agency_id: int, purpose: Purpose, *,
+               allow_triage: bool = False) -> ReferralShare:
+    """Give an agency the case: it then has need to know (the gate still needs a basis)."""
+    allowed = (actor.agency_id == referral.referring_agency_id and actor.can(
+        Permission.REFERRALS_READ)) or (allow_triage or actor.can(Permission.REFERRALS_TRIAGE))
+    if not allowed:
+        raise Forbidden("Only the referring agency or the coordinator can share this case.")
+    agency = session().get(Agency, agency_id)
+    if agency is None or agency.area_id != referral.area_id or agency.is_disabled:
+        raise ValidationFailed({"agency_id": "Select an agency of this MARAC"})
+    if agency.id == referral.referring_agency_id:
+        raise ValidationFailed({"agency_id": "This agency made the referral"})
+    blocked = {m.member_id for m in referral.must_not_receive if m.member_id}
+    existing = next((s for s in referral.shares if s.agency_id == agency.id), None)
+    if existing is not None:
+        return existing
+    share = ReferralShare(agency_id=agency.id, purpose=purpose.value,
+                          shared_by_id=actor.member_id, shared_at=now())
+    referral.shares.append(share)
+    session().flush()
+    record(actor, "referral:shared", Subject("case", referral.id), case=referral.id,
+           agency=agency.id, purpose=purpose.value, blocked_members=len(blocked))
+    _notify_case_given(actor, referral, agency.id, "case_shared")
+    return share
+
+
+def add_to_team(actor: Actor, referral: Referral, member_id: int) -> CaseTeamMember:
+    """A MARAC representative puts a colleague on the case team (need to know in the agency)."""
+    if not actor.has_role(Role.MARAC_REP):
+        raise Forbidden("Only your agency's MARAC representative can change the case team.")
+    member = session().get(Member, member_id)
+    if member is None or member.agency_id != actor.agency_id:
+        raise ValidationFailed({"member_id": "Select someone from your own agency"})
+    facts = case_facts(referral)
+    if member.id in facts.walled_member_ids or member.id in facts.blocked_member_ids:
+        raise ValidationFailed({"member_id": "This person must not work on this case"})
+    existing = next((t for t in referral.team if t.member_id == member.id), None)
+    if existing is not None:
+        return existing
+    row = CaseTeamMember(member_id=member.id, added_by_id=actor.member_id, added_at=now())
+    referral.team.append(row)
+    session().flush()
+    record(actor, "case_team:added", Subject("case", referral.id), case=referral.id,
+           member=member.id)
+    return row
+
+
+def add_conflict_wall(actor: Actor, referral: Referral, *, perpetrator_worker_id: int,
+                      victim_worker_id: int | None) -> ConflictWall:
+    """Record that the agency serves both parties: the perpetrator's worker never sees this."""
+    if not actor.has_role(Role.MARAC_REP):
+        raise Forbidden("Only your agency's MARAC representative can set up a conflict wall.")
+    worker = session().get(Member, perpetrator_worker_id)
+    if worker is None or worker.agency_id != actor.agency_id:
+        raise ValidationFailed({"perpetrator_worker_id": "Select someone from your own agency"})
+    if victim_worker_id == perpetrator_worker_id:
+        raise ValidationFailed({"victim_worker_id": "The victim and the perpetrator need "
+                                                    "separate caseworkers"})
+    wall = ConflictWall(agency_id=actor.agency_id, referral_id=referral.id,
+                        perpetrator_worker_id=worker.id, victim_worker_id=victim_worker_id,
+                        created_by_id=actor.member_id)
+    session().add(wall)
+    referral.team = [t for t in referral.team if t.member_id != worker.id]
+    session().flush()
+    record(actor, "conflict_wall:added", Subject("case", referral.id), case=referral.id,
+           member=worker.id)
+    return wall
+
+
+@dataclass
+class SearchHit:
+    reference: str
+    referral_id: int
+    status: str
+    matched_on: list[str]
+
+
+def search_before_create(actor: Actor, *, given_name: str, family_name: str,
+                         born_on: date | None) -> list[SearchHit]:
+    """Does a MARAC case exist for this person? Minimal answers only, and recorded."""
+    if not actor.can(Permission.REFERRALS_CREATE):
+        raise Forbidden("You cannot search for cases.")
+    if not given_name.strip() or not family_name.strip():
+        raise ValidationFailed({"family_name": "Enter a first and last name to search"})
+    query = matching.MatchInput(given=given_name, family=family_name, aliases="",
+                                born_on=born_on, nhs_number="", police_person_id="")
+    key = matching.normalise_name(family_name).replace(" ", "+")
+    people = session().execute(
+        select(Person).where(Person.area_id == actor.area_id,
+                             Person.match_key.like(f"%{key}%"))).scalars().all()
+    hits: dict[int, tuple[Referral, list[str]]] = {}
+    for person in people:
+        score = matching.score_match(_match_input(person), query)
+        if score.level == "none":
+            continue
+        referrals = session().execute(
+            select(Referral).where(Referral.victim_id == person.id,
+                                   Referral.status != ReferralStatus.DRAFT.value)
+        ).scalars().all()
+        for referral in referrals:
+            hits.setdefault(referral.id, (referral, score.reasons))
+    facts = {rid: case_facts(r) for rid, (r, _) in hits.items()}
+    visible = gate.visible_to(actor, facts.values())
+    gate.record_search(actor, "name_and_birth_date", visible)
+    return [SearchHit(hits[f.id][0].reference, f.id, hits[f.id][0].status, hits[f.id][1])
+            for f in visible]
+
+
+# --- approvals of sharing without consent -------------------------------------------------
+
+
+@dataclass
+class ApprovalRow:
+    decision: Any
+    reference: str
+    referral_id: int
+    status: str
+
+
+def approvals_for(actor: Actor) -> list[ApprovalRow]:
+    """Requests to share without consent made in the actor's agency, newest first."""
+    if not actor.can(Permission.CONSENT_APPROVE):
+        raise Forbidden("Only a MARAC representative or manager sees approvals.")
+    referrals = {r.id: r for r in session().execute(
+        select(Referral).where(Referral.referring_agency_id == actor.agency_id)).scalars()}
+    rows = []
+    moment = now()
+    for referral_id, referral in referrals.items():
+        for decision in consent_services.decisions_for(referral_id):
+            rows.append(ApprovalRow(decision, referral.reference, referral_id,
+                                    decision.current_status(moment).value))
+    rows.sort(key=lambda r: (r.status != "pending", -r.decision.id))
+    return rows
+
+
+def decide_sharing(actor: Actor, decision_id: int, *, approve: bool, note: str) -> Any:
+    decision = consent_services.get_decision(decision_id)
+    referral = get_referral(decision.referral_id)
+    if referral.referring_agency_id != actor.agency_id:
+        raise NotFound("There is no such request.")
+    if approve and not referral.meets_criteria:
+        raise ValidationFailed({"decision": "Sharing without consent is only for a case that "
+                                            "meets a MARAC referral criterion"})
+    return consent_services.decide(actor, decision, approve=approve, note=note,
+                                   referring_agency_id=referral.referring_agency_id)

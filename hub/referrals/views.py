@@ -1,0 +1,407 @@
+"""Referral pages: the multi-page form, the coordinator's inbox, the case page, consent,
+approvals, whereabouts reveal and search-before-create.
+
+Views are thin: they parse a form, call one service, and render. Case content reaches a
+template only through ``casefile`` from a gate decision.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from wtforms import RadioField, StringField
+from wtforms.validators import Length, Optional
+
+from consent import services as consent_services
+from consent.categories import Article6, Article9, Category, ConsentState, Purpose
+from hub.core.access import Permission, require
+from hub.core.errors import Conflict, HubError, ValidationFailed
+from hub.core.forms import apply_errors, choices
+from hub.core.requestctx import actor
+from hub.referrals import casefile, checklists, services
+from hub.referrals.forms import (
+    DecisionForm,
+    DetailsForm,
+    PerpetratorForm,
+    ReasonForm,
+    RevealForm,
+    RiskForm,
+    SearchForm,
+    SharingForm,
+    VictimForm,
+    WhereaboutsForm,
+)
+
+bp = Blueprint("referrals", __name__, template_folder="templates")
+
+#: The form's pages, in order: (slug, title).
+PAGES = [
+    ("victim", "The victim"),
+    ("perpetrator", "The perpetrator and children"),
+    ("risk", "Risk checklist"),
+    ("details", "The incident and the risk picture"),
+    ("whereabouts", "Where the victim is"),
+    ("sharing", "Consent and lawful basis"),
+]
+ANSWER_CHOICES = [("yes", "Yes"), ("no", "No"), ("dont_know", "Don't know")]
+
+
+def _next_page(slug: str) -> str:
+    slugs = [s for s, _ in PAGES]
+    index = slugs.index(slug)
+    return slugs[index + 1] if index + 1 < len(slugs) else "check"
+
+
+def _risk_form_class(checklist: checklists.Checklist) -> type[RiskForm]:
+    fields: dict[str, Any] = {}
+    for number, question in enumerate(checklist.questions, start=1):
+        fields[f"q_{question.id}"] = RadioField(
+            f"{number}. {question.label}", choices=choices(ANSWER_CHOICES),
+            validate_choice=False, validators=[Optional()])
+        fields[f"src_{question.id}"] = StringField(
+            "Source, if not the victim", validators=[Optional(), Length(max=200)])
+    return type("ChecklistForm", (RiskForm,), fields)
+
+
+def _draft(referral_id: int) -> tuple[Any, Any]:
+    return services.open_case(actor(), referral_id, [Category.IDENTITY],
+                              action="referral:draft_opened")
+
+
+@bp.route("/referrals")
+@require(Permission.REFERRALS_READ)
+def index() -> str:
+    who = actor()
+    return render_template("referrals/index.html", referrals=services.my_referrals(who),
+                           can_triage=who.can(Permission.REFERRALS_TRIAGE))
+
+
+@bp.route("/referrals/new", methods=["POST"])
+@require(Permission.REFERRALS_CREATE)
+def new() -> Any:
+    referral = services.start_referral(actor())
+    return redirect(url_for("referrals.page", referral_id=referral.id, slug="victim"))
+
+
+@bp.route("/referrals/<int:referral_id>/<slug>", methods=["GET", "POST"])
+@require(Permission.REFERRALS_CREATE)
+def page(referral_id: int, slug: str) -> Any:
+    if slug not in dict(PAGES):
+        abort(404)
+    who = actor()
+    referral, disclosure = _draft(referral_id)
+    values = casefile.draft_values(referral, disclosure)
+    checklist = checklists.load_checklists()[values.get("checklist")
+                                              or checklists.DEFAULT_CHECKLIST]
+    form_class: Any = {"victim": VictimForm, "perpetrator": PerpetratorForm,
+                       "risk": _risk_form_class(checklist), "details": DetailsForm,
+                       "whereabouts": WhereaboutsForm, "sharing": SharingForm}[slug]
+    if request.method == "GET":
+        form = form_class(data=_initial(slug, values))
+    else:
+        form = form_class()
+    if request.method == "POST" and form.validate():
+        try:
+            _save(slug, who, referral, form, checklist)
+        except ValidationFailed as error:
+            _apply(form, error, slug)
+        else:
+            if request.form.get("action") == "save_draft":
+                flash(f"Draft {referral.reference} saved. You can come back to it from your "
+                      "referrals.", "success")
+                return redirect(url_for("referrals.index"))
+            target = _next_page(slug)
+            if target == "check":
+                return redirect(url_for("referrals.check", referral_id=referral.id))
+            return redirect(url_for("referrals.page", referral_id=referral.id, slug=target))
+    filled = casefile.whereabouts_filled(referral, disclosure) if slug == "whereabouts" else []
+    return render_template(
+        "referrals/page.html", form=form, slug=slug, title=dict(PAGES)[slug],
+        referral=referral, pages=PAGES, checklist=checklist, filled=filled,
+        article6=Article6, article9=Article9,
+    ), (422 if request.method == "POST" else 200)
+
+
+def _apply(form: Any, error: ValidationFailed, slug: str) -> None:
+    if slug == "risk":
+        mapped = ValidationFailed({(f"q_{k}" if f"q_{k}" in form._fields else k): v
+                                   for k, v in error.errors.items()})
+        apply_errors(form, mapped)
+    elif slug == "perpetrator":
+        mapped = ValidationFailed({(f"p_{k}" if f"p_{k}" in form._fields else k): v
+                                   for k, v in error.errors.items()})
+        apply_errors(form, mapped)
+    else:
+        apply_errors(form, error)
+
+
+def _initial(slug: str, values: dict[str, Any]) -> dict[str, Any]:
+    data = dict(values)
+    if slug == "risk":
+        for qid, entry in (values.get("answers") or {}).items():
+            data[f"q_{qid}"] = entry.get("answer")
+            data[f"src_{qid}"] = entry.get("source", "")
+    if slug == "details":
+        aware = values.get("victim_aware")
+        data["victim_aware"] = None if aware is None else ("yes" if aware else "no")
+        police = values.get("reported_to_police")
+        data["reported_to_police"] = "unknown" if police is None else ("yes" if police else "no")
+    return data
+
+
+def _person_data(form: Any, prefix: str = "") -> services.PersonData:
+    def get(name: str, default: Any = "") -> Any:
+        field = form._fields.get(prefix + name)
+        return field.data if field is not None and field.data is not None else default
+
+    return services.PersonData(
+        given_name=get("given_name"), family_name=get("family_name"), aliases=get("aliases"),
+        born_on=get("born_on", None), gender=get("gender"), language=get("language"),
+        nhs_number=get("nhs_number"), police_person_id=get("police_person_id"),
+        ethnicity=get("ethnicity"), disability=get("disability", "not_known"),
+        lgbt=get("lgbt", "not_known"))
+
+
+def _save(slug: str, who: Any, referral: Any, form: Any, checklist: Any) -> None:
+    if slug == "victim":
+        services.save_victim(who, referral, _person_data(form))
+    elif slug == "perpetrator":
+        services.save_perpetrator(who, referral, _person_data(form, "p_"),
+                                  relationship=form.relationship.data or "",
+                                  children=form.children.data or "",
+                                  children_count=form.children_count.data)
+    elif slug == "risk":
+        answers = {}
+        for question in checklist.questions:
+            answer = form[f"q_{question.id}"].data
+            if answer:
+                entry = {"answer": answer}
+                source = (form[f"src_{question.id}"].data or "").strip()
+                if source:
+                    entry["source"] = source
+                answers[question.id] = entry
+        services.save_risk(who, referral, services.RiskData(
+            checklist=checklist.key, answers=answers,
+            professional_judgement=bool(form.professional_judgement.data),
+            judgement_reasons=form.judgement_reasons.data or "",
+            incidents_12m=form.incidents_12m.data, downgrade=bool(form.downgrade.data)))
+    elif slug == "details":
+        police = form.reported_to_police.data
+        services.save_details(who, referral, services.DetailsData(
+            incident=form.incident.data or "", victim_fears=form.victim_fears.data or "",
+            safe_to_contact=form.safe_to_contact.data or "",
+            unsafe_to_contact=form.unsafe_to_contact.data or "",
+            health_notes=form.health_notes.data or "",
+            reported_to_police=None if police in (None, "unknown") else police == "yes",
+            crime_reference=form.crime_reference.data or "",
+            justice_notes=form.justice_notes.data or "",
+            previous_marac=form.previous_marac.data or "",
+            victim_aware=None if form.victim_aware.data is None
+            else form.victim_aware.data == "yes",
+            victim_unaware_reason=form.victim_unaware_reason.data or "",
+            line_manager_consulted=bool(form.line_manager_consulted.data),
+            marac_rep_consulted=bool(form.marac_rep_consulted.data),
+            must_not_receive_names=form.must_not_receive_names.data or ""))
+    elif slug == "whereabouts":
+        services.save_whereabouts(who, referral, services.WhereaboutsData(
+            address=form.address.data or "", is_refuge=bool(form.is_refuge.data),
+            safe_phone=form.safe_phone.data or "", safe_times=form.safe_times.data or "",
+            safe_contact=form.safe_contact.data or ""))
+    elif slug == "sharing":
+        services.save_sharing(who, referral, services.SharingChoice(
+            state=ConsentState(form.state.data), evidence=form.evidence.data or "",
+            rationale=form.rationale.data or "",
+            basis_statutory=Article6(form.basis_statutory.data)
+            if form.basis_statutory.data else None,
+            basis_voluntary=Article6(form.basis_voluntary.data)
+            if form.basis_voluntary.data else None,
+            condition_special=Article9(form.condition_special.data)
+            if form.condition_special.data else None))
+
+
+@bp.route("/referrals/<int:referral_id>/check", methods=["GET", "POST"])
+@require(Permission.REFERRALS_CREATE)
+def check(referral_id: int) -> Any:
+    who = actor()
+    referral, disclosure = services.open_case(who, referral_id, action="referral:checked")
+    view = casefile.case_view(referral, disclosure)
+    missing = services.missing_for_submission(referral)
+    status = 200
+    if request.method == "POST":
+        try:
+            services.submit_referral(who, referral)
+        except ValidationFailed as error:
+            missing = error.errors
+            status = 422
+        else:
+            flash(f"Referral {referral.reference} has been sent to the MARAC coordinator.",
+                  "success")
+            return redirect(url_for("referrals.case", referral_id=referral.id))
+    return render_template("referrals/check.html", referral=referral, view=view,
+                           missing=missing, pages=PAGES,
+                           decisions=consent_services.decisions_for(referral.id)), status
+
+
+@bp.route("/referrals/inbox")
+@require(Permission.REFERRALS_TRIAGE)
+def inbox() -> str:
+    who = actor()
+    rows = []
+    for referral in services.inbox(who):
+        _, disclosure = services.open_case(who, referral.id, [Category.RISK],
+                                           action="inbox:listed")
+        rows.append(casefile.inbox_row(referral, disclosure))
+    return render_template("referrals/inbox.html", rows=rows)
+
+
+@bp.route("/referrals/<int:referral_id>/triage", methods=["POST"])
+@require(Permission.REFERRALS_TRIAGE)
+def triage(referral_id: int) -> Any:
+    who = actor()
+    referral = services.get_referral(referral_id)
+    decision = request.form.get("decision", "")
+    reason = (request.form.get("reason") or "").strip()
+    try:
+        if decision == "accept":
+            services.accept_referral(who, referral, version=request.form.get("version", type=int))
+        elif decision == "reject":
+            services.reject_referral(who, referral, reason)
+        elif decision == "defer":
+            services.defer_referral(who, referral, reason)
+        else:
+            raise ValidationFailed({"decision": "Choose accept, reject or defer"})
+    except (ValidationFailed, Conflict) as error:
+        flash(error.message, "info")
+        return redirect(url_for("referrals.case", referral_id=referral_id)), 303
+    flash(f"Referral {referral.reference}: {referral.referral_status.label.lower()}.", "success")
+    return redirect(url_for("referrals.inbox"))
+
+
+@bp.route("/cases/<int:referral_id>", methods=["GET"])
+@require(Permission.REFERRALS_READ)
+def case(referral_id: int) -> Any:
+    who = actor()
+    referral, disclosure = services.open_case(who, referral_id)
+    view = casefile.case_view(referral, disclosure)
+    return render_template("referrals/case.html", view=view, referral=referral,
+                           reveal_form=RevealForm(), reason_form=ReasonForm(),
+                           is_referrer_agency=referral.referring_agency_id == who.agency_id,
+                           can_triage=who.can(Permission.REFERRALS_TRIAGE))
+
+
+@bp.route("/cases/<int:referral_id>/whereabouts", methods=["POST"])
+@require(Permission.WHEREABOUTS_REVEAL)
+def reveal(referral_id: int) -> Any:
+    who = actor()
+    form = RevealForm()
+    if not form.validate():
+        referral, disclosure = services.open_case(who, referral_id)
+        return render_template("referrals/case.html", view=casefile.case_view(
+            referral, disclosure), referral=referral, reveal_form=form,
+            reason_form=ReasonForm(), is_referrer_agency=referral.referring_agency_id
+            == who.agency_id, can_triage=who.can(Permission.REFERRALS_TRIAGE)), 422
+    referral, disclosure = services.open_case(who, referral_id, reveal_reason=form.reason.data)
+    view = casefile.case_view(referral, disclosure)
+    status = 200
+    if not view.whereabouts_revealed:
+        form.reason.errors = [disclosure.decisions[Category.WHEREABOUTS].message]
+        status = 422
+    return render_template("referrals/case.html", view=view, referral=referral,
+                           reveal_form=form, reason_form=ReasonForm(),
+                           is_referrer_agency=referral.referring_agency_id == who.agency_id,
+                           can_triage=who.can(Permission.REFERRALS_TRIAGE)), status
+
+
+@bp.route("/cases/<int:referral_id>/consent", methods=["GET"])
+@require(Permission.REFERRALS_READ)
+def consent(referral_id: int) -> str:
+    who = actor()
+    referral, disclosure = services.open_case(who, referral_id, [Category.IDENTITY],
+                                              action="consent:viewed")
+    return render_template("referrals/consent.html", referral=referral,
+                           view=casefile.case_view(referral, disclosure),
+                           consents=consent_services.consents_for(referral.id),
+                           decisions=consent_services.decisions_for(referral.id),
+                           own_agency=referral.referring_agency_id == who.agency_id)
+
+
+@bp.route("/cases/<int:referral_id>/consent/<int:consent_id>/withdraw", methods=["POST"])
+@require(Permission.CONSENT_RECORD)
+def withdraw(referral_id: int, consent_id: int) -> Any:
+    who = actor()
+    referral, _ = services.open_case(who, referral_id, [Category.IDENTITY],
+                                     action="consent:opened")
+    if referral.referring_agency_id != who.agency_id:
+        abort(403)
+    row = consent_services.get_consent(consent_id, referral.id)
+    try:
+        consent_services.withdraw_consent(who, row)
+    except ValidationFailed as error:
+        flash(error.message, "info")
+    else:
+        flash("Consent withdrawn. It no longer permits any sharing.", "success")
+    return redirect(url_for("referrals.consent", referral_id=referral_id))
+
+
+@bp.route("/approvals", methods=["GET"])
+@require(Permission.CONSENT_APPROVE)
+def approvals() -> str:
+    who = actor()
+    rows = services.approvals_for(who)
+    return render_template("referrals/approvals.html", rows=rows, form=DecisionForm())
+
+
+@bp.route("/approvals/<int:decision_id>", methods=["POST"])
+@require(Permission.CONSENT_APPROVE)
+def decide(decision_id: int) -> Any:
+    who = actor()
+    form = DecisionForm()
+    if form.validate():
+        try:
+            services.decide_sharing(who, decision_id, approve=form.decision.data == "approve",
+                                    note=form.note.data or "")
+        except (ValidationFailed, HubError) as error:
+            flash(error.message, "info")
+        else:
+            flash("Your decision has been recorded.", "success")
+            return redirect(url_for("referrals.approvals"))
+    else:
+        flash("Choose approve or refuse.", "info")
+    return redirect(url_for("referrals.approvals")), 303
+
+
+@bp.route("/cases/<int:referral_id>/share", methods=["POST"])
+@require(Permission.REFERRALS_READ)
+def share(referral_id: int) -> Any:
+    who = actor()
+    referral, _ = services.open_case(who, referral_id, [Category.IDENTITY],
+                                     action="referral:share_opened")
+    try:
+        services.share_case(who, referral, request.form.get("agency_id", type=int) or 0,
+                            Purpose(request.form.get("purpose", Purpose.MARAC.value)))
+    except (ValidationFailed, ValueError, HubError) as error:
+        flash(getattr(error, "message", "Choose an agency and a purpose."), "info")
+    else:
+        flash("The case has been shared.", "success")
+    return redirect(url_for("referrals.case", referral_id=referral_id)), 303
+
+
+@bp.route("/referrals/search", methods=["GET"])
+@require(Permission.REFERRALS_CREATE)
+def search() -> Any:
+    form = SearchForm(request.args)
+    hits = None
+    status = 200
+    if request.args:
+        if form.validate():
+            try:
+                hits = services.search_before_create(
+                    actor(), given_name=form.given_name.data or "",
+                    family_name=form.family_name.data or "", born_on=form.born_on.data)
+            except ValidationFailed as error:
+                apply_errors(form, error)
+                status = 422
+        else:
+            status = 422
+    return render_template("referrals/search.html", form=form, hits=hits), status
