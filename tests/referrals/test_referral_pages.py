@@ -1,0 +1,164 @@
+"""The referral journey through the real pages, bad input on each page, and the access matrix."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from hub.referrals import checklists
+from tests.support import cases
+from tests.support.web import sign_in, submit, text
+from tests.support.world import actor_of
+
+VICTIM = {"given_name": "Amira", "family_name": "Testcase", "born_on-day": "3",
+          "born_on-month": "4", "born_on-year": "1992", "gender": "Female",
+          "language": "English", "ethnicity": "Asian British", "disability": "no", "lgbt": "no"}
+PERPETRATOR = {"p_given_name": "Karl", "p_family_name": "Testcase", "p_born_on-day": "1",
+               "p_born_on-month": "1", "p_born_on-year": "1985", "relationship": "Husband",
+               "children_count": "1", "children": "One child, aged 4, at nursery"}
+DETAILS = {"incident": "Strangled during an argument on Saturday; neighbours called police.",
+           "victim_fears": "Her husband", "health_notes": "Marks on the neck",
+           "reported_to_police": "yes", "crime_reference": "CR/777/26", "victim_aware": "yes"}
+WHERE = {"address": "Room 4, Safe House, Hidden Road", "safe_phone": "07700 900555",
+         "safe_times": "Mornings"}
+SHARING = {"state": "given", "evidence": "In person, alone, with a Urdu interpreter"}
+
+
+def _signed_in(client, person):
+    assert sign_in(client, person.email, person.password, person.totp_secret).status_code == 302
+    return client
+
+
+def _risk(yes: int) -> dict[str, str]:
+    questions = checklists.load_checklists()[checklists.DEFAULT_CHECKLIST].questions
+    return {f"q_{q.id}": "yes" if i < yes else "no" for i, q in enumerate(questions)}
+
+
+def refer_through_pages(client) -> int:
+    created = submit(client, "/referrals/new", form_url="/referrals")
+    assert created.status_code == 302
+    base = created.headers["Location"].rsplit("/", 1)[0]
+    referral_id = int(base.rsplit("/", 1)[1])
+    for slug, data in (("victim", VICTIM), ("perpetrator", PERPETRATOR), ("risk", _risk(15)),
+                       ("details", DETAILS), ("whereabouts", WHERE), ("sharing", SHARING)):
+        response = submit(client, f"{base}/{slug}", data)
+        assert response.status_code == 302, (slug, text(response)[:3000])
+    check = client.get(f"{base}/check")
+    page = text(check)
+    assert "Amira TESTCASE" in page and "Visible high risk" in page
+    assert "Hidden Road" not in page  # whereabouts stay masked even for the referrer
+    sent = submit(client, f"{base}/check")
+    assert sent.status_code == 302
+    return referral_id
+
+
+def test_police_refer_coordinator_accepts_idva_reveals_auditor_finds_it(app, world) -> None:
+    officer = _signed_in(app.test_client(), world["police_officer"])
+    referral_id = refer_through_pages(officer)
+
+    coordinator = _signed_in(app.test_client(), world["coordinator"])
+    inbox = text(coordinator.get("/referrals/inbox"))
+    assert "15 Yes (high)" in inbox and "Visible high risk" in inbox
+    accepted = submit(coordinator, f"/referrals/{referral_id}/triage", {"decision": "accept"},
+                      form_url=f"/cases/{referral_id}")
+    assert accepted.status_code == 302
+
+    idva = _signed_in(app.test_client(), world["idva"])
+    case = text(idva.get(f"/cases/{referral_id}"))
+    assert "Amira TESTCASE" in case and "Masked: reveal" in case and "Hidden Road" not in case
+    assert "equality monitoring details are used only" in case
+    refused = submit(idva, f"/cases/{referral_id}/whereabouts", {"reason": ""},
+                     form_url=f"/cases/{referral_id}")
+    assert refused.status_code == 422 and "Hidden Road" not in text(refused)
+    shown = submit(idva, f"/cases/{referral_id}/whereabouts",
+                   {"reason": "Planning a safe first contact by phone this afternoon"},
+                   form_url=f"/cases/{referral_id}")
+    assert shown.status_code == 200 and "Hidden Road" in text(shown)
+
+    auditor = _signed_in(app.test_client(), world["auditor"])
+    found = text(auditor.get(f"/ledger?case={referral_id}&action=whereabouts:revealed"))
+    assert "whereabouts:revealed" in found and "Idva" in found
+    assert "Hidden Road" not in found
+
+
+def test_each_page_says_what_to_fix_and_keeps_the_draft(app, world) -> None:
+    officer = _signed_in(app.test_client(), world["police_officer"])
+    created = submit(officer, "/referrals/new", form_url="/referrals")
+    base = created.headers["Location"].rsplit("/", 1)[0]
+    bad_victim = submit(officer, f"{base}/victim", dict(VICTIM, given_name="",
+                                                        **{"born_on-month": "14"}))
+    assert bad_victim.status_code == 422
+    assert "Enter the victim&#39;s first name" in text(bad_victim)
+    assert "must be a real date" in text(bad_victim)
+    child = submit(officer, f"{base}/victim", dict(VICTIM, **{"born_on-year": "2015"}))
+    assert child.status_code == 422 and "aged 16 or over" in text(child)
+    draft = submit(officer, f"{base}/victim", dict(VICTIM, action="save_draft"))
+    assert draft.status_code == 302 and "/referrals" in draft.headers["Location"]
+    again = text(officer.get(f"{base}/victim"))
+    assert 'value="Amira"' in again  # nothing typed is lost
+    risk = submit(officer, f"{base}/risk", dict(_risk(3), professional_judgement="y"))
+    assert risk.status_code == 422 and "Write down your reasons" in text(risk)
+    details = submit(officer, f"{base}/details", {"incident": "", "victim_aware": "no"})
+    page = text(details)
+    assert details.status_code == 422 and "Describe the current incident" in page
+    unsent = submit(officer, f"{base}/check")
+    assert unsent.status_code == 422 and "Enter the perpetrator" in text(unsent)
+
+
+def test_search_before_create_says_only_that_a_case_exists_and_is_recorded(app, world) -> None:
+    officer = actor_of(world["police_officer"])
+    referral_id = cases.draft(officer)
+    cases.with_consent(officer, referral_id)
+    cases.submit(officer, referral_id)
+    nurse = _signed_in(app.test_client(), world["nurse"])
+    page = text(nurse.get("/referrals/search?given_name=jane&family_name=EXAMPLE"
+                          "&born_on-day=17&born_on-month=5&born_on-year=1990"))
+    assert "A MARAC case exists" in page
+    assert "Secret Street" not in page and "Bruised" not in page
+    auditor = _signed_in(app.test_client(), world["auditor"])
+    assert "case:searched" in text(auditor.get(f"/ledger?case={referral_id}"))
+
+
+@pytest.fixture
+def submitted_case(world) -> int:
+    officer = actor_of(world["police_officer"])
+    referral_id = cases.draft(officer)
+    cases.with_consent(officer, referral_id)
+    cases.submit(officer, referral_id)
+    return referral_id
+
+
+ROUTES = [
+    ("GET", "/referrals"), ("GET", "/referrals/inbox"), ("GET", "/cases/{id}"),
+    ("GET", "/cases/{id}/consent"), ("GET", "/approvals"), ("GET", "/referrals/search"),
+    ("POST", "/referrals/{id}/triage"), ("POST", "/cases/{id}/whereabouts"),
+]
+#: Expected status per persona for each route above (302 = sent to sign in).
+EXPECTED = {
+    "anonymous": [302, 302, 302, 302, 302, 302, 302, 302],
+    "police_officer": [200, 403, 200, 200, 403, 200, 403, 200],
+    "coordinator": [200, 200, 200, 200, 403, 200, 302, 200],
+    "nurse": [200, 403, 403, 403, 403, 200, 403, 403],
+    "auditor": [403, 403, 403, 403, 403, 403, 403, 403],
+    "admin": [403, 403, 403, 403, 403, 403, 403, 403],
+    "police_rep": [200, 403, 200, 200, 200, 200, 403, 200],
+    "housing_officer": [200, 403, 403, 403, 403, 200, 403, 403],
+}
+
+
+@pytest.mark.parametrize("persona", sorted(EXPECTED))
+def test_access_matrix_for_referral_routes(app, world, submitted_case, persona) -> None:
+    client = app.test_client()
+    if persona != "anonymous":
+        _signed_in(client, world[persona])
+    token_page = text(client.get("/sign-in" if persona == "anonymous" else "/account"))
+    token = re.search(r'name="csrf_token" value="([^"]+)"', token_page).group(1)
+    for (method, pattern), expected in zip(ROUTES, EXPECTED[persona], strict=True):
+        url = pattern.format(id=submitted_case)
+        if method == "GET":
+            status = client.get(url).status_code
+        else:
+            status = client.post(url, data={"csrf_token": token, "decision": "defer",
+                                            "reason": "Referrer not available"}).status_code
+        assert status == expected, (persona, method, url, status)
