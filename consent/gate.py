@@ -266,6 +266,14 @@ def disclose(actor: Actor, facts: CaseFacts, categories: Iterable[Category],
             .order_by(SharingDecision.id)).scalars())
     decided: dict[Category, CategoryDecision] = {}
     for category in wanted:
+        if category is Category.MINUTES:
+            # Minutes of a case carry its risk discussion: they flow on the same basis as risk.
+            risk = _basis(actor, agency, facts, Category.RISK, purpose, relation, consents,
+                          decisions, moment)
+            decided[category] = CategoryDecision(
+                Category.MINUTES, risk.allowed, risk.code,
+                risk.message.replace("risk,", "minutes,"), risk.basis)
+            continue
         if category not in CASE_CATEGORIES:
             decided[category] = CategoryDecision(category, False, "not_case_data",
                                                  "Withheld: not part of the referral.")
