@@ -332,3 +332,26 @@ def test_rejection_needs_a_reason(world) -> None:
     with pytest.raises(ValidationFailed, match="reason"), db.unit_of_work():
         services.reject_referral(actor_of(world["coordinator"]),
                                  services.get_referral(referral_id), "")
+
+
+def test_a_decision_recorded_with_public_task_for_the_voluntary_sector_never_covers_it(
+    world,
+) -> None:
+    """Defence in depth: even a row that slipped past validation gives the IDVA nothing."""
+    officer = actor_of(world["police_officer"])
+    referral_id = cases.draft(officer)
+    cases.with_consent(officer, referral_id)
+    cases.submit(officer, referral_id)
+    cases.accept(actor_of(world["coordinator"]), referral_id)
+    with db.unit_of_work() as uow:
+        for row in consent_services.consents_for(referral_id):
+            uow.session.delete(row)
+        uow.session.add(SharingDecision(
+            referral_id=referral_id, all_partners=True, categories=["identity", "risk"],
+            purpose="marac", rationale="x" * 50, basis_statutory="6(1)(e)",
+            basis_voluntary="6(1)(e)", condition_special="sch1-para18", status="approved",
+            requested_by_id=world["police_officer"].member_id))
+    idva = _open(actor_of(world["idva"]), referral_id)
+    assert not idva.allows(Category.IDENTITY)
+    assert idva.decisions[Category.IDENTITY].code == "no_basis"
+    assert _open(actor_of(world["coordinator"]), referral_id).allows(Category.IDENTITY)
