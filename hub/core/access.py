@@ -38,6 +38,7 @@ class Permission(StrEnum):
     TASKS_READ = "tasks:read"
     TASKS_MANAGE = "tasks:manage"
     TEMPLATES_MANAGE = "templates:manage"
+    TASKS_OVERSEE = "tasks:oversee"  # MARAC representative: the agency's overdue tasks, any task
     MEETINGS_READ = "meetings:read"
     MEETINGS_RUN = "meetings:run"
     MEETINGS_CHAIR = "meetings:chair"
@@ -86,7 +87,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.PRACTITIONER: frozenset(_PRACTICE),
     Role.MARAC_REP: frozenset(
         _PRACTICE
-        | {Permission.CONSENT_APPROVE, Permission.MEMBERS_APPROVE, Permission.TEMPLATES_MANAGE}
+        | {
+            Permission.CONSENT_APPROVE,
+            Permission.MEMBERS_APPROVE,
+            Permission.TEMPLATES_MANAGE,
+            Permission.TASKS_OVERSEE,
+        }
     ),
     Role.COORDINATOR: frozenset(
         _PRACTICE | {Permission.REFERRALS_TRIAGE, Permission.MEETINGS_RUN, Permission.AGENCIES_READ}
@@ -107,6 +113,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.IDP_MANAGE,
         }
     ),
+}
+
+
+#: What a partner system's API scopes let it do, in the same vocabulary as roles.
+SCOPE_PERMISSIONS: dict[str, tuple[Permission, ...]] = {
+    "referrals:read": (Permission.REFERRALS_READ,),
+    "referrals:write": (Permission.REFERRALS_CREATE, Permission.REFERRALS_READ,
+                        Permission.CONSENT_RECORD),
 }
 
 
@@ -135,6 +149,9 @@ class Actor:
 
     @property
     def permissions(self) -> frozenset[Permission]:
+        if self.kind == "service":
+            # A partner system acts only within its token's scopes, never through roles.
+            return frozenset(p for scope in self.scopes for p in SCOPE_PERMISSIONS.get(scope, ()))
         return permissions_for(self.roles)
 
     def can(self, permission: Permission) -> bool:

@@ -659,6 +659,15 @@ def inbox(actor: Actor, statuses: tuple[str, ...] = ("submitted", "deferred")
         .order_by(Referral.submitted_at)).scalars())
 
 
+def agency_referrals(actor: Actor) -> list[Referral]:
+    """Every referral the actor's agency made, newest first (references and statuses)."""
+    if not actor.can(Permission.REFERRALS_READ):
+        raise Forbidden("You cannot list referrals.")
+    return list(session().execute(
+        select(Referral).where(Referral.referring_agency_id == actor.agency_id)
+        .order_by(Referral.created_at.desc())).scalars())
+
+
 def my_referrals(actor: Actor) -> list[Referral]:
     """Referrals the actor's agency made (drafts only for their author)."""
     return [r for r in session().execute(

@@ -24,7 +24,7 @@ from werkzeug.exceptions import HTTPException
 from hub.core import requestctx
 from hub.core.access import Permission, public, require
 from hub.core.clock import now, to_london
-from hub.core.errors import HubError
+from hub.core.errors import HubError, ValidationFailed
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -133,6 +133,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HubError)
     def _hub_error(error: HubError) -> Response:
+        if _wants_json() and isinstance(error, ValidationFailed):
+            return problem(error.status, error.title, error.message, errors=error.errors)
         return _error_page(error.status, error.message)
 
     @app.errorhandler(CSRFError)
@@ -145,6 +147,12 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:
         status = error.code or 500
+        messages = (getattr(error, "data", None) or {}).get("messages")
+        if _wants_json() and status == 422 and messages:
+            # webargs' field errors, e.g. {"json": {"victim": {"given_name": [...]}}}
+            body = messages.get("json", messages) if isinstance(messages, dict) else messages
+            return problem(422, "Invalid input", "Some fields are missing or wrong.",
+                           errors=body)
         return _error_page(status, None, error.get_headers())
 
     @app.errorhandler(Exception)

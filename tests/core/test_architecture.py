@@ -136,6 +136,8 @@ def test_a_view_importing_case_models_breaks_the_gate_contract(tmp_path: Path) -
         (tmp_path / package).mkdir(parents=True, exist_ok=True)
         (tmp_path / package / "__init__.py").write_text("")
     (tmp_path / "consent" / "models.py").write_text("")
+    for module in contract["source_modules"]:
+        tmp_path.joinpath(*module.split(".")).with_suffix(".py").write_text("")
     (tmp_path / "hub" / "referrals" / "models.py").write_text("class Referral: ...\n")
     (tmp_path / "hub" / "referrals" / "views.py").write_text(
         "from hub.referrals.models import Referral\n")

@@ -1,0 +1,248 @@
+"""The referrals JSON API for partner systems: create, read, list, submit; consent; checklists.
+
+Every read passes the disclosure gate as the client's agency, exactly as a person's would,
+and leaves the same ledger entries. Errors are RFC 9457 problem JSON; a 422 names each field.
+A retried create with the same ``Idempotency-Key`` returns the first referral, not a second.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask import request
+from flask_smorest import Blueprint
+
+from consent import services as consent_services
+from consent.categories import Article6, Article9, Category, ConsentState
+from hub.core.access import require_scope
+from hub.core.errors import ValidationFailed
+from hub.core.requestctx import actor
+from hub.referrals import casefile, checklists, services
+
+bp = Blueprint("referrals_api", __name__, url_prefix="/api/v1",
+               description="Referrals, consent and the risk checklist, through the gate.")
+
+_TEXT = 8000
+
+
+class StrictBoolean(ma.fields.Boolean):
+    """Only true and false: marshmallow's Boolean also accepts 1, "yes" and "on"."""
+
+    truthy = {True}
+    falsy = {False}
+
+
+def _text(limit: int = _TEXT, *, required: bool = False) -> ma.fields.String:
+    return ma.fields.String(required=required, validate=ma.validate.Length(max=limit),
+                            load_default="" if not required else ma.missing)
+
+
+class PersonSchema(ma.Schema):
+    given_name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
+    family_name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
+    aliases = _text(1000)
+    born_on = ma.fields.Date(load_default=None)
+    gender = _text(40)
+    language = _text(80)
+    nhs_number = _text(20)
+    police_person_id = _text(40)
+    ethnicity = _text(80)
+    disability = ma.fields.String(load_default="not_known",
+                                  validate=ma.validate.OneOf(["yes", "no", "not_known"]))
+    lgbt = ma.fields.String(load_default="not_known",
+                            validate=ma.validate.OneOf(["yes", "no", "not_known"]))
+
+
+class AnswerSchema(ma.Schema):
+    answer = ma.fields.String(required=True, validate=ma.validate.OneOf(checklists.ANSWERS))
+    source = _text(200)
+
+
+class WhereaboutsSchema(ma.Schema):
+    address = _text(1000)
+    is_refuge = StrictBoolean(load_default=False)
+    safe_phone = _text(40)
+    safe_times = _text(200)
+    safe_contact = _text(200)
+
+
+class SharingSchema(ma.Schema):
+    state = ma.fields.String(required=True,
+                             validate=ma.validate.OneOf([s.value for s in ConsentState]))
+    evidence = _text(2000, required=True)
+    rationale = _text(4000)
+    basis_statutory = ma.fields.String(load_default=None, validate=ma.validate.OneOf(
+        [b.value for b in Article6]))
+    basis_voluntary = ma.fields.String(load_default=None, validate=ma.validate.OneOf(
+        [b.value for b in Article6]))
+    condition_special = ma.fields.String(load_default=None, validate=ma.validate.OneOf(
+        [c.value for c in Article9]))
+
+
+class ReferralInSchema(ma.Schema):
+    victim = ma.fields.Nested(PersonSchema, required=True)
+    perpetrator = ma.fields.Nested(PersonSchema, required=True)
+    relationship = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
+    children_count = ma.fields.Integer(load_default=None, validate=ma.validate.Range(0, 30))
+    children = _text(4000)
+    checklist = ma.fields.String(load_default=checklists.DEFAULT_CHECKLIST)
+    answers = ma.fields.Dict(keys=ma.fields.String(validate=ma.validate.Length(max=20)),
+                             values=ma.fields.Nested(AnswerSchema), required=True)
+    professional_judgement = StrictBoolean(load_default=False)
+    judgement_reasons = _text(4000)
+    incidents_12m = ma.fields.Integer(load_default=None, validate=ma.validate.Range(0, 500))
+    incident = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=_TEXT))
+    victim_fears = _text()
+    safe_to_contact = _text()
+    unsafe_to_contact = _text()
+    health_notes = _text()
+    reported_to_police = StrictBoolean(load_default=None, allow_none=True)
+    crime_reference = _text(60)
+    justice_notes = _text()
+    previous_marac = _text(2000)
+    victim_aware = StrictBoolean(required=True)
+    victim_unaware_reason = _text(2000)
+    must_not_receive_names = _text(2000)
+    whereabouts = ma.fields.Nested(WhereaboutsSchema, load_default=None)
+    sharing = ma.fields.Nested(SharingSchema, required=True)
+
+
+class ReferralOutSchema(ma.Schema):
+    id = ma.fields.Integer()
+    reference = ma.fields.String()
+    status = ma.fields.String()
+
+
+class CaseSchema(ma.Schema):
+    reference = ma.fields.String()
+    status = ma.fields.String()
+    referring_agency = ma.fields.String()
+    referred_on = ma.fields.String()
+    flags = ma.fields.List(ma.fields.String())
+    criteria = ma.fields.List(ma.fields.String())
+    sections = ma.fields.Dict(metadata={
+        "description": "Per data category, either its fields or {'withheld': reason}."})
+
+
+class ConsentOutSchema(ma.Schema):
+    id = ma.fields.Integer()
+    state = ma.fields.String()
+    purposes = ma.fields.List(ma.fields.String())
+    categories = ma.fields.List(ma.fields.String())
+    recipient_agency_types = ma.fields.List(ma.fields.String())
+    recorded_at = ma.fields.DateTime()
+    withdrawn_at = ma.fields.DateTime(allow_none=True)
+
+
+class QuestionSchema(ma.Schema):
+    id = ma.fields.String()
+    label = ma.fields.String()
+    hint = ma.fields.String()
+
+
+class ChecklistSchema(ma.Schema):
+    key = ma.fields.String()
+    name = ma.fields.String()
+    version = ma.fields.String()
+    source = ma.fields.String()
+    answers = ma.fields.List(ma.fields.String())
+    questions = ma.fields.List(ma.fields.Nested(QuestionSchema))
+
+
+def _person(data: dict[str, Any]) -> services.PersonData:
+    return services.PersonData(**data)
+
+
+@bp.route("/checklists/<key>")
+@require_scope("referrals:read")
+@bp.response(200, ChecklistSchema)
+def checklist(key: str) -> dict[str, Any]:
+    """The risk checklist definition: question ids and short paraphrased labels."""
+    found = checklists.get_checklist(key)
+    return {"key": found.key, "name": found.name, "version": found.version,
+            "source": found.source, "answers": list(checklists.ANSWERS),
+            "questions": [{"id": q.id, "label": q.label, "hint": q.hint}
+                          for q in found.questions]}
+
+
+@bp.route("/referrals", methods=["POST"])
+@require_scope("referrals:write")
+@bp.arguments(ReferralInSchema)
+@bp.response(201, ReferralOutSchema)
+def create(data: dict[str, Any]) -> Any:
+    """Create a draft referral in one call (send Idempotency-Key to make retries safe)."""
+    who = actor()
+    key = (request.headers.get("Idempotency-Key") or "").strip() or None
+    if key is not None and len(key) > 100:
+        raise ValidationFailed({"Idempotency-Key": "Keep the key to 100 characters or fewer"})
+    referral = services.start_referral(who, idempotency_key=key)
+    if referral.victim_id is not None:  # a retry of a call that already succeeded
+        return {"id": referral.id, "reference": referral.reference,
+                "status": referral.status}, 200
+    services.save_victim(who, referral, _person(data["victim"]))
+    services.save_perpetrator(who, referral, _person(data["perpetrator"]),
+                              relationship=data["relationship"], children=data["children"],
+                              children_count=data["children_count"])
+    services.save_risk(who, referral, services.RiskData(
+        checklist=data["checklist"], answers=data["answers"],
+        professional_judgement=data["professional_judgement"],
+        judgement_reasons=data["judgement_reasons"], incidents_12m=data["incidents_12m"]))
+    services.save_details(who, referral, services.DetailsData(**{
+        k: data[k] for k in ("incident", "victim_fears", "safe_to_contact", "unsafe_to_contact",
+                             "health_notes", "reported_to_police", "crime_reference",
+                             "justice_notes", "previous_marac", "victim_aware",
+                             "victim_unaware_reason", "must_not_receive_names")}))
+    if data["whereabouts"]:
+        services.save_whereabouts(who, referral, services.WhereaboutsData(**data["whereabouts"]))
+    sharing = data["sharing"]
+    services.save_sharing(who, referral, services.SharingChoice(
+        state=ConsentState(sharing["state"]), evidence=sharing["evidence"],
+        rationale=sharing["rationale"],
+        basis_statutory=Article6(sharing["basis_statutory"])
+        if sharing["basis_statutory"] else None,
+        basis_voluntary=Article6(sharing["basis_voluntary"])
+        if sharing["basis_voluntary"] else None,
+        condition_special=Article9(sharing["condition_special"])
+        if sharing["condition_special"] else None))
+    return {"id": referral.id, "reference": referral.reference, "status": referral.status}
+
+
+@bp.route("/referrals/<int:referral_id>/submit", methods=["POST"])
+@require_scope("referrals:write")
+@bp.response(200, ReferralOutSchema)
+def submit(referral_id: int) -> dict[str, Any]:
+    """Send a complete draft to the MARAC coordinator."""
+    who = actor()
+    referral, _ = services.open_case(who, referral_id, [Category.IDENTITY],
+                                     action="referral:submit_opened")
+    services.submit_referral(who, referral)
+    return {"id": referral.id, "reference": referral.reference, "status": referral.status}
+
+
+@bp.route("/referrals/<int:referral_id>")
+@require_scope("referrals:read")
+@bp.response(200, CaseSchema)
+def read(referral_id: int) -> dict[str, Any]:
+    """A case as the gate lets this agency see it; withheld categories say why."""
+    referral, disclosure = services.open_case(actor(), referral_id, action="case:api_read")
+    return casefile.case_view(referral, disclosure).as_json()
+
+
+@bp.route("/referrals")
+@require_scope("referrals:read")
+@bp.response(200, ReferralOutSchema(many=True))
+def list_referrals() -> list[dict[str, Any]]:
+    """The client's own agency's referrals: references and statuses only."""
+    return [{"id": r.id, "reference": r.reference, "status": r.status}
+            for r in services.agency_referrals(actor())]
+
+
+@bp.route("/referrals/<int:referral_id>/consents")
+@require_scope("referrals:read")
+@bp.response(200, ConsentOutSchema(many=True))
+def consents(referral_id: int) -> list[Any]:
+    """Consent records of a case the client may see (their scope, not the victim's words)."""
+    referral, _ = services.open_case(actor(), referral_id, [Category.IDENTITY],
+                                     action="consent:api_read")
+    return consent_services.consents_for(referral.id)
