@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Text, cast, func, insert, select, text
+from sqlalchemy import BigInteger, Text, cast, func, insert, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from audit import merkle
@@ -197,6 +197,30 @@ class NodeStore:
             self.cache[key] = found
         return found
 
+    def prefetch(self, positions: Iterable[tuple[int, int]]) -> None:
+        """Read many subtree hashes in one query, so a proof costs one round trip, not 20."""
+        wanted = sorted(set(positions) - self.cache.keys())
+        if wanted:
+            rows = self.session.execute(
+                select(AuditNode.level, AuditNode.idx, AuditNode.hash).where(
+                    tuple_(AuditNode.level, AuditNode.idx).in_(wanted)
+                )
+            )
+            for level, index, digest in rows:
+                self.cache[(level, index)] = digest
+
+    def prefetch_inclusion(self, index: int, size: int) -> None:
+        """Prefetch the leaf and every node the inclusion proof of ``index`` will read."""
+        positions = [(0, index)]
+
+        def record_position(level: int, idx: int) -> bytes:
+            positions.append((level, idx))
+            return bytes(merkle.HASH_SIZE)
+
+        # Which nodes a proof reads depends on the tree's shape only, not on the hashes.
+        merkle.inclusion_proof(index, size, record_position)
+        self.prefetch(positions)
+
 
 def tree_size(session: Session) -> int:
     """Number of sealed leaves (the next index to assign)."""
@@ -208,7 +232,9 @@ def _seal_entries(
     session: Session, entries: Iterable[tuple[int, bytes]], *, horizon: int | None
 ) -> int:
     size = tree_size(session)
-    builder = merkle.TreeBuilder.resume(size, NodeStore(session))
+    store = NodeStore(session)
+    store.prefetch(merkle.border_positions(size))
+    builder = merkle.TreeBuilder.resume(size, store)
     leaves: list[dict[str, Any]] = []
     nodes: list[dict[str, Any]] = []
     sealed_at = now()
@@ -237,17 +263,23 @@ def seal_pending(database: db.Database, *, limit: int = 50_000, leader: bool = F
     """
     if database.dialect == "sqlite":
         return 0
+    if not leader:
+        # Hold the lock from before the sealing transaction's snapshot is taken: a lock taken
+        # inside that transaction comes after its snapshot, which may then miss the leaves of
+        # a sealer that committed in between (and fail on their duplicate indexes).
+        key = {"key": SEALER_LOCK_KEY}
+        with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            if not conn.execute(text("SELECT pg_try_advisory_lock(:key)"), key).scalar_one():
+                return 0
+            try:
+                return seal_pending(database, limit=limit, leader=True)
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), key)
     with database.session_factory() as session:
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         horizon = session.execute(
             text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
         ).scalar_one()
-        if not leader:
-            got = session.execute(
-                text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": SEALER_LOCK_KEY}
-            ).scalar_one()
-            if not got:
-                return 0
         previous = session.execute(select(func.max(AuditSealBatch.horizon))).scalar_one_or_none()
         rows = session.execute(
             select(AuditEntry.id, AuditEntry.body, AuditEntry.txid)

@@ -32,6 +32,19 @@ def run_sealer(database: Database, stop: threading.Event, *, poll_seconds: float
     """Seal until ``stop`` is set; wait for leadership first if another sealer holds it."""
     if database.dialect != "postgresql":
         return  # SQLite seals inline in each writer's transaction
+    while not stop.is_set():
+        try:
+            _lead(database, stop, poll_seconds, on_batch, on_leader)
+        except psycopg.OperationalError:
+            # The lock's connection died (server restart, network): leadership went with it.
+            # Reconnect and wait for it again rather than leave the ledger unsealed.
+            log.exception("ledger sealer lost its connection; reconnecting")
+            stop.wait(1)
+
+
+def _lead(database: Database, stop: threading.Event, poll_seconds: float,
+          on_batch: Callable[[int], None] | None,
+          on_leader: Callable[[], None] | None) -> None:
     with psycopg.connect(libpq_url(database), autocommit=True) as conn:
         while not stop.is_set():
             got = conn.execute("SELECT pg_try_advisory_lock(%s)", (SEALER_LOCK_KEY,)

@@ -66,7 +66,11 @@ def current_size() -> int:
 
 
 def current_root(session: Session, size: int) -> bytes:
-    return merkle.root(size, NodeStore(session)) if size else merkle.EMPTY_ROOT
+    if not size:
+        return merkle.EMPTY_ROOT
+    store = NodeStore(session)
+    store.prefetch(merkle.border_positions(size))  # the root is made of these, in one query
+    return merkle.root(size, store)
 
 
 def sign_checkpoint(session: Session, key: SigningKey, *, force: bool = False
@@ -121,6 +125,7 @@ def prove_inclusion(session: Session, index: int) -> InclusionProof | None:
     if checkpoint is None or not 0 <= index < checkpoint.tree_size:
         return None
     store = NodeStore(session)
+    store.prefetch_inclusion(index, checkpoint.tree_size)
     proof = merkle.inclusion_proof(index, checkpoint.tree_size, store)
     leaf = store(0, index)
     merkle.verify_inclusion(index, checkpoint.tree_size, leaf, proof, checkpoint.root_hash)
