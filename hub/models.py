@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import agencies.identity
 import agencies.models
+import agencies.tasks.models
 import audit.models
 import consent.models
 import hub.referrals.models

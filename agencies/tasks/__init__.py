@@ -1,0 +1,1 @@
+"""To-do lists: per-agency templates, tasks, reminders and escalation (see services.py)."""
