@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,15 @@ log = logging.getLogger(__name__)
 SCHEDULER_LOCK_KEY = 0x5343484544  # "SCHED"
 _app: Any = None
 
-#: (job id, function reference, trigger arguments). #6 adds reminders and escalation.
+#: (job id, function reference, trigger arguments). Ids are stable: never rename one.
 JOBS: list[tuple[str, str, dict[str, Any]]] = [
     ("ledger-checkpoint", "hub.scheduler:sign_checkpoint_job", {"minutes": 5}),
+    # To-do lists (#6): reminders 1 working day before the due date, escalation of overdue
+    # tasks to the agency's MARAC representatives, hub-made rule tasks, daily digests.
+    ("task-reminders", "agencies.jobs:send_reminders", {"minutes": 15}),
+    ("task-escalations", "agencies.jobs:escalate_overdue", {"minutes": 15}),
+    ("task-system-rules", "agencies.jobs:generate_system_rule_tasks", {"minutes": 30}),
+    ("task-digests", "agencies.jobs:send_digests", {"minutes": 15}),
 ]
 
 
@@ -36,6 +43,18 @@ def app() -> Any:
     if _app is None:
         raise RuntimeError("the scheduler has not been started")
     return _app
+
+
+def run_job(reference: str) -> None:
+    """Run one job, named by text, inside the hub's application context.
+
+    The executor's threads start with an empty context, so a job reaches the database and
+    settings through the running app (``current_app``), the same way a request does.
+    """
+    from apscheduler.util import ref_to_obj
+
+    with app().app_context():
+        ref_to_obj(reference)()
 
 
 def sign_checkpoint_job() -> None:
@@ -99,8 +118,13 @@ def run(hub: Any, *, stop: threading.Event | None = None, announce: Any = None) 
             timezone="UTC",
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 600},
         )
+        started = datetime.now(UTC)
         for job_id, func, trigger in JOBS:
-            scheduler.add_job(func, "interval", id=job_id, replace_existing=True, **trigger)
+            # Each job runs once at start (a restarted scheduler catches up at once), then on
+            # its interval; the job refers to its function by text.
+            scheduler.add_job("hub.scheduler:run_job", "interval", args=[func], id=job_id,
+                              name=func, replace_existing=True, next_run_time=started,
+                              **trigger)
         watcher = threading.Thread(target=lambda: (stop.wait(), scheduler.shutdown(wait=False)),
                                    daemon=True)
         watcher.start()

@@ -68,6 +68,15 @@ class Settings:
     smtp_username: str = ""
     smtp_password: str = ""
     mail_sender: str = "MARAC Hub <no-reply@marac-hub.example>"
+    #: Seconds to wait for the mail server before giving up on one message.
+    smtp_timeout_seconds: int = 10
+    #: Remind a task's owner this many working days before its due date.
+    task_reminder_working_days: int = 1
+    #: Escalate a task to the agency's MARAC representatives once it is this many working
+    #: days overdue.
+    task_escalate_after_working_days: int = 1
+    #: Hour of the day (Europe/London) from which daily digests go out.
+    digest_hour: int = 7
     log_level: str = "INFO"
     #: The hub API's identifier: the `aud` its bearer tokens must carry.
     api_audience: str = "urn:marac-hub:api"
@@ -117,6 +126,18 @@ class Settings:
             smtp_username=env.get("HUB_SMTP_USERNAME", ""),
             smtp_password=env.get("HUB_SMTP_PASSWORD", ""),
             mail_sender=env.get("HUB_MAIL_SENDER", "MARAC Hub <no-reply@marac-hub.example>"),
+            smtp_timeout_seconds=_int(
+                "HUB_SMTP_TIMEOUT_SECONDS", env.get("HUB_SMTP_TIMEOUT_SECONDS"), 10
+            ),
+            task_reminder_working_days=_int(
+                "HUB_TASK_REMINDER_WORKING_DAYS", env.get("HUB_TASK_REMINDER_WORKING_DAYS"), 1
+            ),
+            task_escalate_after_working_days=_int(
+                "HUB_TASK_ESCALATE_AFTER_WORKING_DAYS",
+                env.get("HUB_TASK_ESCALATE_AFTER_WORKING_DAYS"),
+                1,
+            ),
+            digest_hour=_int("HUB_DIGEST_HOUR", env.get("HUB_DIGEST_HOUR"), 7),
             log_level=env.get("HUB_LOG_LEVEL", "INFO").upper(),
             api_audience=env.get("HUB_API_AUDIENCE", "urn:marac-hub:api").strip(),
             oidc_timeout_seconds=_int(
@@ -151,4 +172,12 @@ class Settings:
             raise ConfigError("HUB_OIDC_TIMEOUT_SECONDS must be from 1 to 120")
         if self.smtp_tls not in {"none", "starttls", "ssl"}:
             raise ConfigError("HUB_SMTP_TLS must be none, starttls or ssl")
+        if not 1 <= self.smtp_timeout_seconds <= 300:
+            raise ConfigError("HUB_SMTP_TIMEOUT_SECONDS must be from 1 to 300")
+        if not 0 <= self.task_reminder_working_days <= 20:
+            raise ConfigError("HUB_TASK_REMINDER_WORKING_DAYS must be from 0 to 20")
+        if not 0 <= self.task_escalate_after_working_days <= 20:
+            raise ConfigError("HUB_TASK_ESCALATE_AFTER_WORKING_DAYS must be from 0 to 20")
+        if not 0 <= self.digest_hour <= 23:
+            raise ConfigError("HUB_DIGEST_HOUR must be from 0 to 23")
         return replace(self, database_url=database_url, secret_key=secret)

@@ -1,0 +1,1115 @@
+"""To-do lists: agency templates, tasks, reminders and escalation.
+
+Each use case takes the actor explicitly, may flush, and never commits; notifications go
+out only after the caller's commit. Every change lands in the ledger (ids and codes only).
+
+API for the layers above
+========================
+
+agencies sits below consent, hub.referrals and meetings in the import order, so nothing here
+loads a case: a task holds ``referral_id`` (a foreign key to ``referrals.id`` by table name),
+and whatever needs the gate comes in as a callable.
+
+``generate_from_template(actor, *, agency, referral_id, trigger, risk_band, context,
+owner_member_id=None, start_on=None, occasion=None) -> list[Task]``
+    Make the agency's template tasks for a case. hub.referrals calls it when a referral is
+    accepted (``Trigger.REFERRAL_ACCEPTED``, for the referring agency, usually with the
+    referrer as ``owner_member_id``), when an agency is given the case (``Trigger.CASE_SHARED``:
+    shared, or invited to a meeting with it on the agenda; owner empty = the agency's queue),
+    and when an agency serving both parties sets up a conflict wall
+    (``Trigger.CONFLICT_WALL``, owner = the perpetrator's caseworker, ``referral_id=None``
+    since that worker must never see the victim's case, ``occasion="wall-<id>"``).
+    ``risk_band`` is ``"standard" | "medium" | "high" | None``; ``context`` is a
+    ``catalogue.CaseContext`` (the *other* involved agencies' types, and the flags the data
+    file describes). Idempotent: one task per template item per case (or occasion) per
+    agency, so a retried or repeated trigger makes nothing twice. Returns the new tasks.
+
+``create_task(actor, *, agency_id, owner_member_id, referral_id, source, title, due_on,
+priority, details="", source_key=None, can_see_case=None) -> Task``
+    One task: what meetings (#7) call for each agreed action, with
+    ``source=TaskSource.MEETING_ACTION`` and ``source_key="action-<id>"`` (idempotent: the
+    same key in the same agency returns the existing task). Refuses, with a clear message
+    and nothing saved: a due date in the past, an unknown owner or one of another agency, an
+    owner who cannot see the case (when ``can_see_case`` is given).
+
+``system_rule_task(actor, *, rule_key, agency_id, title, due_on, owner_member_id=None,
+referral_id=None, priority=Priority.NORMAL, details="") -> tuple[Task, bool]``
+    A task the hub itself raises (minutes due, consent expiring, a repeat window ending, an
+    approval waiting), idempotent by ``rule_key`` within the agency; returns (task, created).
+    A due date already past becomes today. ``resolve_system_rule_task`` closes it when the
+    condition no longer holds. ``agencies.tasks.rules`` builds these for the four known rules, and
+    ``agencies.jobs.RULE_PROVIDERS`` is where the higher layers register what finds them.
+
+``CaseVisibility = Callable[[Actor, int], bool]``: the gate's answer to "may this person
+see this case?", passed in by the web layer (``app.extensions["hub.case_visibility"]``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.exc import IntegrityError
+
+from agencies.models import Agency, Member, MemberRole, MemberStatus
+from agencies.notify import notify_member
+from agencies.tasks import catalogue
+from agencies.tasks.catalogue import CaseContext, ItemSpec
+from agencies.tasks.models import (
+    ACTIVE_STATE_VALUES,
+    Priority,
+    Task,
+    TaskEvent,
+    TaskSource,
+    TaskState,
+    TodoTemplate,
+    TodoTemplateItem,
+    Trigger,
+)
+from audit.ledger import Subject, record
+from hub.core.access import Actor, Permission, Role
+from hub.core.clock import now, today_london
+from hub.core.db import session
+from hub.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from hub.core.workdays import add_working_days, is_working_day
+
+CaseVisibility = Callable[[Actor, int], bool]
+STALE = (
+    "Someone else changed this task while you were looking at it. "
+    "Nothing you entered was saved: review their change below, then try again."
+)
+STALE_TEMPLATE = (
+    "Someone else changed this template while you were looking at it. "
+    "Nothing was saved: review the current version, then try again."
+)
+MAX_TITLE = 200
+MAX_NOTE = 2000
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _is_system(actor: Actor) -> bool:
+    return actor.kind == "system"
+
+
+def _event(task: Task, actor: Actor, kind: str, *, note: str = "", **changes: Any) -> None:
+    session().add(
+        TaskEvent(task_id=task.id, member_id=actor.member_id, kind=kind, note=note, changes=changes)
+    )
+
+
+def _member_in_agency(member_id: int, agency_id: int, field: str = "owner") -> Member:
+    member = session().get(Member, member_id)
+    if member is None:
+        raise ValidationFailed({field: "Select someone from the list: that person is unknown"})
+    if member.agency_id != agency_id:
+        raise ValidationFailed(
+            {field: "Tasks stay with their agency: choose someone from this agency"}
+        )
+    if member.disabled_at is not None or member.status != MemberStatus.ACTIVE.value:
+        raise ValidationFailed({field: "That person cannot use the hub at the moment"})
+    return member
+
+
+def _check_case_visible(
+    member: Member,
+    referral_id: int | None,
+    can_see_case: CaseVisibility | None,
+    field: str = "owner",
+) -> None:
+    if referral_id is None or can_see_case is None:
+        return
+    from agencies.services import actor_for
+
+    if not can_see_case(actor_for(member), referral_id):
+        raise ValidationFailed(
+            {field: "That person cannot see this case, so the task cannot be given to them"}
+        )
+
+
+def _check_title(title: str) -> str:
+    cleaned = " ".join(title.split())
+    if not cleaned:
+        raise ValidationFailed({"title": "Enter what needs to be done"})
+    if len(cleaned) > MAX_TITLE:
+        raise ValidationFailed({"title": f"The task must be {MAX_TITLE} characters or fewer"})
+    return cleaned
+
+
+def _check_due(due_on: date | None, field: str = "due_on") -> date:
+    if due_on is None:
+        raise ValidationFailed({field: "Enter the due date"})
+    if due_on < today_london():
+        raise ValidationFailed({field: "The due date must be today or in the future"})
+    return due_on
+
+
+def _check_note(note: str) -> str:
+    cleaned = note.strip()
+    if len(cleaned) > MAX_NOTE:
+        raise ValidationFailed({"note": f"The note must be {MAX_NOTE} characters or fewer"})
+    return cleaned
+
+
+def _can_act_for_agency(actor: Actor, agency: Agency) -> bool:
+    if _is_system(actor):
+        return True  # the scheduler and CLI act for the hub
+    if actor.area_id != agency.area_id:
+        return False  # another MARAC area is another tenant
+    if actor.agency_id == agency.id:
+        return actor.can(Permission.TASKS_MANAGE)  # a member of the agency
+    # Coordinators and chairs record meeting actions for every agency at the table.
+    return actor.can(Permission.MEETINGS_RUN)
+
+
+def _get_agency(agency_id: int) -> Agency:
+    agency = session().get(Agency, agency_id)
+    if agency is None:
+        raise ValidationFailed({"agency_id": "There is no such agency"})
+    return agency
+
+
+def _insert_task(actor: Actor, task: Task) -> Task | None:
+    """Add a task; None when its source key already exists in the agency (a repeat)."""
+    nested = session().begin_nested()
+    try:
+        session().add(task)
+        session().flush()
+    except IntegrityError:
+        nested.rollback()
+        return None
+    nested.commit()
+    _event(
+        task,
+        actor,
+        "created",
+        source=task.source,
+        owner=task.owner_member_id,
+        due_on=task.due_on.isoformat(),
+        priority=task.priority,
+    )
+    record(
+        actor,
+        "task:created",
+        Subject("task", task.id),
+        agency=task.agency_id,
+        referral=task.referral_id,
+        member=task.owner_member_id,
+        source=task.source,
+        template=task.template_id,
+    )
+    if task.owner_member_id is not None and task.owner_member_id != actor.member_id:
+        notify_member(task.owner_member_id, "assigned", task_id=task.id)
+    return task
+
+
+def _existing(agency_id: int, source_key: str) -> Task | None:
+    return (
+        session()
+        .execute(select(Task).where(Task.agency_id == agency_id, Task.source_key == source_key))
+        .scalar_one_or_none()
+    )
+
+
+# --------------------------------------------------------------------------- templates
+
+
+def _spec(item: TodoTemplateItem) -> ItemSpec:
+    return ItemSpec(
+        key=item.key,
+        title=item.title,
+        due_in_working_days=item.due_in_working_days,
+        priority_rule=dict(item.priority_rule),
+        triggers=tuple(item.triggers),
+        conditions=dict(item.conditions),
+        source=item.source,
+        to_queue=item.to_queue,
+    )
+
+
+def _latest(agency_id: int) -> TodoTemplate | None:
+    return (
+        session()
+        .execute(
+            select(TodoTemplate)
+            .where(TodoTemplate.agency_id == agency_id)
+            .order_by(TodoTemplate.version.desc())
+            .limit(1)
+        )
+        .scalar_one_or_none()
+    )
+
+
+def _write_version(
+    actor: Actor,
+    agency: Agency,
+    version: int,
+    items: Sequence[ItemSpec],
+    *,
+    based_on: str,
+    change: str,
+) -> TodoTemplate:
+    template = TodoTemplate(
+        agency_id=agency.id,
+        version=version,
+        based_on=based_on,
+        change=change[:200],
+        created_by_id=actor.member_id,
+        items=[
+            TodoTemplateItem(
+                position=position,
+                key=spec.key,
+                title=spec.title,
+                triggers=list(spec.triggers),
+                conditions=dict(spec.conditions),
+                due_in_working_days=spec.due_in_working_days,
+                priority_rule=dict(spec.priority_rule),
+                source=spec.source,
+                to_queue=spec.to_queue,
+            )
+            for position, spec in enumerate(items)
+        ],
+    )
+    nested = session().begin_nested()
+    try:
+        session().add(template)
+        session().flush()
+    except IntegrityError:
+        nested.rollback()
+        raise Conflict(STALE_TEMPLATE) from None
+    nested.commit()
+    return template
+
+
+def current_template(actor: Actor, agency: Agency) -> TodoTemplate:
+    """The agency's template in force, made from the shipped one the first time it is needed."""
+    found = _latest(agency.id)
+    if found is not None:
+        return found
+    items, used = catalogue.starting_items(agency.type)
+    template = _write_version(
+        actor,
+        agency,
+        1,
+        items,
+        based_on=", ".join(used),
+        change="Made from the hub's template for the agency type",
+    )
+    record(
+        actor,
+        "todo_template:created",
+        Subject("todo_template", template.id),
+        agency=agency.id,
+        version=1,
+        items=len(items),
+    )
+    return template
+
+
+def template_versions(agency_id: int) -> list[TodoTemplate]:
+    return list(
+        session()
+        .execute(
+            select(TodoTemplate)
+            .where(TodoTemplate.agency_id == agency_id)
+            .order_by(TodoTemplate.version.desc())
+        )
+        .scalars()
+    )
+
+
+def _manage_template(actor: Actor, agency: Agency) -> None:
+    if _is_system(actor):
+        return
+    if not actor.can(Permission.TEMPLATES_MANAGE) or actor.agency_id != agency.id:
+        # Only the agency's own MARAC representative adapts its template.
+        raise Forbidden("Only your agency's MARAC representative can change its template.")
+
+
+def _change_template(
+    actor: Actor,
+    agency: Agency,
+    base_version: int,
+    change: Callable[[list[ItemSpec]], list[ItemSpec]],
+    summary: str,
+    **details: Any,
+) -> TodoTemplate:
+    _manage_template(actor, agency)
+    current = current_template(actor, agency)
+    if current.version != base_version:
+        raise Conflict(STALE_TEMPLATE)
+    items = change([_spec(i) for i in current.items])
+    template = _write_version(
+        actor,
+        agency,
+        current.version + 1,
+        items,
+        based_on=f"version {current.version}",
+        change=summary,
+    )
+    record(
+        actor,
+        "todo_template:changed",
+        Subject("todo_template", template.id),
+        agency=agency.id,
+        version=template.version,
+        previous=current.id,
+        **details,
+    )
+    return template
+
+
+@dataclass(frozen=True)
+class ItemInput:
+    """What a MARAC representative types for an item."""
+
+    title: str
+    due_in_working_days: int | None
+    priority: str
+    priority_when_high: str
+
+
+def _check_item(data: ItemInput) -> tuple[str, int, dict[str, str]]:
+    errors: dict[str, str] = {}
+    title = " ".join(data.title.split())
+    if not title:
+        errors["title"] = "Enter what needs to be done"
+    elif len(title) > MAX_TITLE:
+        errors["title"] = f"The item must be {MAX_TITLE} characters or fewer"
+    due = data.due_in_working_days
+    if due is None:
+        errors["due_in_working_days"] = "Enter the number of working days"
+    elif not 0 <= due <= catalogue.MAX_OFFSET:
+        errors["due_in_working_days"] = (
+            f"Enter a number of working days from 0 to {catalogue.MAX_OFFSET}"
+        )
+    priorities = {p.value for p in Priority}
+    if data.priority not in priorities:
+        errors["priority"] = "Select a priority"
+    if data.priority_when_high not in priorities:
+        errors["priority_when_high"] = "Select a priority for high-risk cases"
+    if errors:
+        raise ValidationFailed(errors)
+    rule = {"default": data.priority}
+    if data.priority_when_high != data.priority:
+        rule["high"] = data.priority_when_high
+    assert due is not None
+    return title, due, rule
+
+
+def add_template_item(
+    actor: Actor, agency: Agency, *, base_version: int, data: ItemInput
+) -> TodoTemplate:
+    """Add an item at the end of the agency's template (a new version)."""
+    title, due, rule = _check_item(data)
+    key = f"custom.{uuid.uuid4().hex[:10]}"
+    spec = ItemSpec(
+        key=key, title=title, due_in_working_days=due, priority_rule=rule, source="agency"
+    )
+    return _change_template(
+        actor, agency, base_version, lambda items: [*items, spec], "Added an item", item=key
+    )
+
+
+def _find(items: list[ItemSpec], key: str) -> int:
+    for index, item in enumerate(items):
+        if item.key == key:
+            return index
+    raise NotFound("That item is not in the current version of the template.")
+
+
+def update_template_item(
+    actor: Actor, agency: Agency, *, base_version: int, key: str, data: ItemInput
+) -> TodoTemplate:
+    """Change an item's wording, due offset or priority (a new version)."""
+    title, due, rule = _check_item(data)
+
+    def change(items: list[ItemSpec]) -> list[ItemSpec]:
+        index = _find(items, key)
+        items[index] = replace(
+            items[index], title=title, due_in_working_days=due, priority_rule=rule
+        )
+        return items
+
+    return _change_template(actor, agency, base_version, change, "Changed an item", item=key)
+
+
+def remove_template_item(
+    actor: Actor, agency: Agency, *, base_version: int, key: str
+) -> TodoTemplate:
+    """Take an item off the template (a new version); tasks it made stay as they are."""
+
+    def change(items: list[ItemSpec]) -> list[ItemSpec]:
+        del items[_find(items, key)]
+        return items
+
+    return _change_template(actor, agency, base_version, change, "Removed an item", item=key)
+
+
+def move_template_item(
+    actor: Actor, agency: Agency, *, base_version: int, key: str, direction: str
+) -> TodoTemplate:
+    """Move an item one place up or down (a new version)."""
+    if direction not in {"up", "down"}:
+        raise ValidationFailed({"direction": "Choose up or down"})
+
+    def change(items: list[ItemSpec]) -> list[ItemSpec]:
+        index = _find(items, key)
+        target = index - 1 if direction == "up" else index + 1
+        if not 0 <= target < len(items):
+            end = "top" if direction == "up" else "bottom"
+            raise ValidationFailed({"direction": f"That item is already at the {end}"})
+        items[index], items[target] = items[target], items[index]
+        return items
+
+    return _change_template(
+        actor, agency, base_version, change, f"Moved an item {direction}", item=key
+    )
+
+
+# --------------------------------------------------------------------------- generation
+
+
+def generate_from_template(
+    actor: Actor,
+    *,
+    agency: Agency,
+    referral_id: int | None,
+    trigger: Trigger | str,
+    risk_band: str | None,
+    context: CaseContext | None = None,
+    owner_member_id: int | None = None,
+    start_on: date | None = None,
+    occasion: str | None = None,
+) -> list[Task]:
+    """Make the agency's template tasks for a case and trigger; see the module docstring."""
+    trigger = Trigger(trigger)
+    if referral_id is None and not occasion:
+        raise ValueError("generate_from_template needs a referral_id or an occasion")
+    if not _is_system(actor) and actor.area_id != agency.area_id:
+        # The caller (accepting or sharing a referral) has decided the agency is involved;
+        # only the tenant boundary is checked here.
+        raise Forbidden("You cannot create tasks for an agency of another MARAC area.")
+    if agency.disabled_at is not None:
+        return []  # the agency has left the hub: nobody would see the tasks
+    if owner_member_id is not None:
+        _member_in_agency(owner_member_id, agency.id)
+    context = context or CaseContext()
+    template = current_template(actor, agency)
+    today = today_london()
+    start = max(start_on or today, today)
+    scope = occasion or f"case-{referral_id}"
+    made: list[Task] = []
+    for item in template.items:
+        spec = _spec(item)
+        if not catalogue.applies(spec, trigger.value, context, agency.type):
+            continue
+        source_key = f"tpl:{scope}:{item.key}"
+        if _existing(agency.id, source_key) is not None:
+            continue  # made before, by this or another trigger
+        task = Task(
+            agency_id=agency.id,
+            owner_member_id=None if item.to_queue else owner_member_id,
+            referral_id=referral_id,
+            source=TaskSource.TEMPLATE_ITEM.value,
+            source_key=source_key,
+            template_id=template.id,
+            template_item_id=item.id,
+            title=item.title,
+            due_on=add_working_days(start, item.due_in_working_days),
+            priority=catalogue.priority_for(item.priority_rule, risk_band).value,
+            state=TaskState.OPEN.value,
+            created_by_id=actor.member_id,
+        )
+        inserted = _insert_task(actor, task)
+        if inserted is not None:
+            made.append(inserted)
+    return made
+
+
+def create_task(
+    actor: Actor,
+    *,
+    agency_id: int,
+    owner_member_id: int | None,
+    referral_id: int | None,
+    source: TaskSource | str,
+    title: str,
+    due_on: date | None,
+    priority: Priority | str = Priority.NORMAL,
+    details: str = "",
+    source_key: str | None = None,
+    can_see_case: CaseVisibility | None = None,
+) -> Task:
+    """Create one task (a meeting action, or work someone adds by hand)."""
+    agency = _get_agency(agency_id)
+    if not _can_act_for_agency(actor, agency):
+        raise Forbidden("You cannot create tasks for that agency.")
+    errors: dict[str, str] = {}
+    for check in (lambda: _check_title(title), lambda: _check_due(due_on)):
+        try:
+            check()
+        except ValidationFailed as error:
+            errors.update(error.errors)
+    try:
+        source = TaskSource(source)
+    except ValueError:
+        errors["source"] = "Unknown task source"
+    try:
+        priority = Priority(priority)
+    except ValueError:
+        errors["priority"] = "Select a priority"
+    if owner_member_id is not None:
+        try:
+            owner = _member_in_agency(owner_member_id, agency.id)
+            _check_case_visible(owner, referral_id, can_see_case)
+        except ValidationFailed as error:
+            errors.update(error.errors)
+    if errors:
+        raise ValidationFailed(errors)
+    if source_key is not None:
+        found = _existing(agency.id, source_key)
+        if found is not None:
+            return found
+    assert due_on is not None
+    task = Task(
+        agency_id=agency.id,
+        owner_member_id=owner_member_id,
+        referral_id=referral_id,
+        source=TaskSource(source).value,
+        source_key=source_key,
+        title=_check_title(title),
+        details=details.strip(),
+        due_on=due_on,
+        priority=Priority(priority).value,
+        state=TaskState.OPEN.value,
+        created_by_id=actor.member_id,
+    )
+    inserted = _insert_task(actor, task)
+    if inserted is None:  # the same key, created by a concurrent request
+        found = _existing(agency.id, source_key or "")
+        assert found is not None
+        return found
+    return inserted
+
+
+def system_rule_task(
+    actor: Actor,
+    *,
+    rule_key: str,
+    agency_id: int,
+    title: str,
+    due_on: date,
+    owner_member_id: int | None = None,
+    referral_id: int | None = None,
+    priority: Priority | str = Priority.NORMAL,
+    details: str = "",
+) -> tuple[Task, bool]:
+    """Raise a hub-made task once per rule key and agency; returns (task, created)."""
+    if not rule_key or len(rule_key) > 150:
+        raise ValueError("a rule key is 1 to 150 characters")
+    source_key = f"rule:{rule_key}"
+    found = _existing(agency_id, source_key)
+    if found is not None:
+        return found, False
+    agency = _get_agency(agency_id)
+    if owner_member_id is not None:
+        try:
+            _member_in_agency(owner_member_id, agency.id)
+        except ValidationFailed:
+            owner_member_id = None  # the person left: the agency's queue takes it
+    task = Task(
+        agency_id=agency.id,
+        owner_member_id=owner_member_id,
+        referral_id=referral_id,
+        source=TaskSource.SYSTEM_RULE.value,
+        source_key=source_key,
+        title=_check_title(title),
+        details=details.strip(),
+        due_on=max(due_on, today_london()),
+        priority=Priority(priority).value,
+        state=TaskState.OPEN.value,
+        created_by_id=actor.member_id,
+    )
+    inserted = _insert_task(actor, task)
+    if inserted is None:
+        found = _existing(agency_id, source_key)
+        assert found is not None
+        return found, False
+    return inserted, True
+
+
+def resolve_system_rule_task(actor: Actor, *, rule_key: str, agency_id: int) -> Task | None:
+    """Close a rule's open task because its condition no longer holds (consent renewed...)."""
+    task = _existing(agency_id, f"rule:{rule_key}")
+    if task is None or not task.is_active:
+        return None
+    before = task.state
+    task.state = TaskState.DONE.value
+    task.closed_at = now()
+    session().flush()
+    _event(task, actor, "resolved", state=[before, task.state])
+    record(actor, "task:resolved", Subject("task", task.id), agency=task.agency_id)
+    return task
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def get_task_for(actor: Actor, task_id: int) -> Task:
+    """A task of the actor's own agency; any other is simply not found."""
+    task = session().get(Task, task_id)
+    if task is None or actor.agency_id is None or task.agency_id != actor.agency_id:
+        raise NotFound("There is no such task.")
+    return task
+
+
+def task_history(task_id: int) -> list[TaskEvent]:
+    return list(
+        session()
+        .execute(select(TaskEvent).where(TaskEvent.task_id == task_id).order_by(TaskEvent.id))
+        .scalars()
+    )
+
+
+def agency_members(agency_id: int) -> list[Member]:
+    """Active members of an agency who can hold tasks, by name."""
+    return list(
+        session()
+        .execute(
+            select(Member)
+            .where(
+                Member.agency_id == agency_id,
+                Member.disabled_at.is_(None),
+                Member.status == MemberStatus.ACTIVE.value,
+            )
+            .order_by(Member.name)
+        )
+        .scalars()
+    )
+
+
+def member_names(ids: Iterable[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = session().execute(select(Member.id, Member.name).where(Member.id.in_(wanted)))
+    return {row[0]: row[1] for row in rows}
+
+
+def task_counts(member_id: int, today: date) -> tuple[int, int]:
+    """(open, overdue) tasks a member owns, in one query."""
+    row = (
+        session()
+        .execute(
+            select(
+                func.count(Task.id),
+                func.coalesce(func.sum(case((Task.due_on < today, 1), else_=0)), 0),
+            ).where(Task.owner_member_id == member_id, Task.state.in_(ACTIVE_STATE_VALUES))
+        )
+        .one()
+    )
+    return int(row[0]), int(row[1])
+
+
+STATE_FILTERS: dict[str, tuple[str, ...]] = {
+    "active": ACTIVE_STATE_VALUES,
+    "closed": (TaskState.DONE.value, TaskState.NOT_POSSIBLE.value, TaskState.NOT_DONE.value),
+    **{s.value: (s.value,) for s in TaskState},
+    "all": tuple(s.value for s in TaskState),
+}
+DUE_FILTERS = ("any", "overdue", "today", "soon", "later")
+SORTS = ("due", "priority", "newest")
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """Filters and sort for a task list; unknown values fall back to the defaults."""
+
+    state: str = "active"
+    due: str = "any"
+    sort: str = "due"
+    page: int = 1
+
+    def cleaned(self) -> ListQuery:
+        return ListQuery(
+            state=self.state if self.state in STATE_FILTERS else "active",
+            due=self.due if self.due in DUE_FILTERS else "any",
+            sort=self.sort if self.sort in SORTS else "due",
+            page=max(1, min(self.page, 10_000)),
+        )
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    tasks: list[Task]
+    total: int
+    query: ListQuery
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // PAGE_SIZE))
+
+
+_PRIORITY_RANK = case(
+    (Task.priority == Priority.URGENT.value, 2),
+    (Task.priority == Priority.HIGH.value, 1),
+    else_=0,
+)
+
+
+def _listed(base: Select[Any], query: ListQuery, today: date) -> TaskPage:
+    query = query.cleaned()
+    statement = base.where(Task.state.in_(STATE_FILTERS[query.state]))
+    soon = add_working_days(today, 5)
+    if query.due == "overdue":
+        statement = statement.where(Task.due_on < today)
+    elif query.due == "today":
+        statement = statement.where(Task.due_on == today)
+    elif query.due == "soon":
+        statement = statement.where(Task.due_on >= today, Task.due_on <= soon)
+    elif query.due == "later":
+        statement = statement.where(Task.due_on > soon)
+    if query.sort == "priority":
+        order = (_PRIORITY_RANK.desc(), Task.due_on, Task.id)
+    elif query.sort == "newest":
+        order = (Task.id.desc(),)
+    else:
+        order = (Task.due_on, _PRIORITY_RANK.desc(), Task.id)
+    total = (
+        session()
+        .execute(statement.with_only_columns(func.count(Task.id)).order_by(None))
+        .scalar_one()
+    )
+    tasks = list(
+        session()
+        .execute(statement.order_by(*order).limit(PAGE_SIZE).offset((query.page - 1) * PAGE_SIZE))
+        .scalars()
+    )
+    return TaskPage(tasks=tasks, total=int(total), query=query)
+
+
+def list_my_tasks(actor: Actor, query: ListQuery, today: date | None = None) -> TaskPage:
+    """The tasks the actor owns."""
+    if actor.member_id is None:
+        return TaskPage([], 0, query.cleaned())
+    return _listed(
+        select(Task).where(Task.owner_member_id == actor.member_id), query, today or today_london()
+    )
+
+
+def list_queue(actor: Actor, query: ListQuery, today: date | None = None) -> TaskPage:
+    """The actor's agency's tasks that nobody has taken yet."""
+    if actor.agency_id is None:
+        return TaskPage([], 0, query.cleaned())
+    base = select(Task).where(Task.agency_id == actor.agency_id, Task.owner_member_id.is_(None))
+    return _listed(base, query, today or today_london())
+
+
+def list_case_tasks(
+    actor: Actor, referral_id: int, query: ListQuery, today: date | None = None
+) -> TaskPage:
+    """Everything the actor's own agency has to do for a case (never other agencies' tasks)."""
+    if actor.agency_id is None:
+        return TaskPage([], 0, query.cleaned())
+    base = select(Task).where(Task.agency_id == actor.agency_id, Task.referral_id == referral_id)
+    return _listed(base, query, today or today_london())
+
+
+def list_agency_overdue(actor: Actor, query: ListQuery, today: date | None = None) -> TaskPage:
+    """Every overdue task of the actor's agency, for its MARAC representatives."""
+    if not actor.can(Permission.TASKS_OVERSEE) or actor.agency_id is None:
+        raise Forbidden("Only your agency's MARAC representative sees this list.")
+    base = select(Task).where(Task.agency_id == actor.agency_id)
+    return _listed(base, replace(query, due="overdue", state="active"), today or today_london())
+
+
+# --------------------------------------------------------------------------- changing
+
+
+def can_change_task(actor: Actor, task: Task) -> bool:
+    if actor.agency_id != task.agency_id or not actor.can(Permission.TASKS_MANAGE):
+        return False  # only the agency's own members work its tasks
+    if actor.can(Permission.TASKS_OVERSEE):
+        return True  # the MARAC representative manages every task of the agency
+    # The owner works their own; anyone in the agency may take one from the queue.
+    return task.owner_member_id in (None, actor.member_id)
+
+
+def _guard(actor: Actor, task: Task, version: int | None) -> None:
+    if not can_change_task(actor, task):
+        raise Forbidden(
+            "Only the person doing this task, or your MARAC representative, can change it."
+        )
+    if version is None or task.version != version:
+        raise Conflict(STALE)
+
+
+def _flush_versioned() -> None:
+    from sqlalchemy.orm.exc import StaleDataError
+
+    try:
+        session().flush()
+    except StaleDataError:
+        raise Conflict(STALE) from None
+
+
+@dataclass(frozen=True)
+class TaskChange:
+    """What a member changes on a task; None leaves a field as it is."""
+
+    state: str | None = None
+    due_on: date | None = None
+    priority: str | None = None
+    note: str = ""
+
+
+def update_task(actor: Actor, task: Task, *, version: int | None, change: TaskChange) -> Task:
+    """Change a task's state, due date or priority, and/or add a note: one history line."""
+    _guard(actor, task, version)
+    errors: dict[str, str] = {}
+    changes: dict[str, list[Any]] = {}
+    try:
+        note = _check_note(change.note)
+    except ValidationFailed as error:
+        errors.update(error.errors)
+        note = ""
+    if change.state is not None and change.state != task.state:
+        try:
+            new_state = TaskState(change.state)
+        except ValueError:
+            errors["state"] = "Select what has happened to the task"
+        else:
+            if new_state in (TaskState.NOT_POSSIBLE, TaskState.NOT_DONE) and not note:
+                errors["note"] = "Say why in a note: the next meeting reviews it"
+            changes["state"] = [task.state, new_state.value]
+    if change.due_on is not None and change.due_on != task.due_on:
+        try:
+            _check_due(change.due_on)
+        except ValidationFailed as error:
+            errors.update(error.errors)
+        else:
+            changes["due_on"] = [task.due_on.isoformat(), change.due_on.isoformat()]
+    if change.priority is not None and change.priority != task.priority:
+        if change.priority not in {p.value for p in Priority}:
+            errors["priority"] = "Select a priority"
+        else:
+            changes["priority"] = [task.priority, change.priority]
+    if errors:
+        raise ValidationFailed(errors)
+    if not changes and not note:
+        raise ValidationFailed({"note": "Change something or write a note before saving"})
+    if "state" in changes:
+        task.state = changes["state"][1]
+        task.closed_at = None if task.state in ACTIVE_STATE_VALUES else now()
+    if "due_on" in changes:
+        assert change.due_on is not None
+        task.due_on = change.due_on
+        task.reminded_at = None  # a new due date earns its own reminder
+    if "priority" in changes:
+        task.priority = changes["priority"][1]
+    if changes:
+        task.updated_at = now()
+    _flush_versioned()
+    _event(task, actor, "updated" if changes else "noted", note=note, **changes)
+    if changes:
+        record(
+            actor,
+            "task:updated",
+            Subject("task", task.id),
+            agency=task.agency_id,
+            fields=sorted(changes),
+            state=task.state,
+            noted=bool(note),
+        )
+    else:
+        record(actor, "task:noted", Subject("task", task.id), agency=task.agency_id)
+    session().flush()
+    return task
+
+
+def reassign_task(
+    actor: Actor,
+    task: Task,
+    *,
+    version: int | None,
+    owner_member_id: int | None,
+    note: str = "",
+    can_see_case: CaseVisibility | None = None,
+) -> Task:
+    """Give a task to someone else in the same agency, or put it back in the queue."""
+    _guard(actor, task, version)
+    note = _check_note(note)
+    if owner_member_id == task.owner_member_id:
+        raise ValidationFailed({"owner": "The task is already with that person"})
+    if owner_member_id is not None:
+        owner = _member_in_agency(owner_member_id, task.agency_id)
+        _check_case_visible(owner, task.referral_id, can_see_case)
+    previous = task.owner_member_id
+    task.owner_member_id = owner_member_id
+    task.updated_at = now()
+    _flush_versioned()
+    kind = "taken" if owner_member_id == actor.member_id and previous is None else "reassigned"
+    _event(task, actor, kind, note=note, owner=[previous, owner_member_id])
+    record(
+        actor,
+        "task:reassigned",
+        Subject("task", task.id),
+        agency=task.agency_id,
+        member=owner_member_id,
+        from_member=previous,
+    )
+    if owner_member_id is not None and owner_member_id != actor.member_id:
+        notify_member(owner_member_id, "assigned", task_id=task.id)
+    session().flush()
+    return task
+
+
+def take_task(
+    actor: Actor, task: Task, *, version: int | None, can_see_case: CaseVisibility | None = None
+) -> Task:
+    """Take a task from the agency's queue."""
+    if task.owner_member_id is not None:
+        raise Conflict("Someone has already taken this task.")
+    if actor.member_id is None:
+        raise Forbidden("Only a member can take a task.")
+    return reassign_task(
+        actor, task, version=version, owner_member_id=actor.member_id, can_see_case=can_see_case
+    )
+
+
+# --------------------------------------------------------------------------- scheduler
+
+
+def marac_representatives(agency_ids: Iterable[int]) -> dict[int, list[int]]:
+    """Active MARAC representatives of each agency: {agency id: [member ids]}."""
+    wanted = set(agency_ids)
+    if not wanted:
+        return {}
+    rows = session().execute(
+        select(Member.agency_id, Member.id)
+        .join(MemberRole, MemberRole.member_id == Member.id)
+        .where(
+            Member.agency_id.in_(wanted),
+            MemberRole.role == Role.MARAC_REP.value,
+            Member.disabled_at.is_(None),
+            Member.status == MemberStatus.ACTIVE.value,
+        )
+        .order_by(Member.id)
+    )
+    found: dict[int, list[int]] = {}
+    for agency_id, member_id in rows:
+        found.setdefault(agency_id, []).append(member_id)
+    return found
+
+
+def send_due_reminders(
+    actor: Actor, *, today: date | None = None, working_days: int = 1, limit: int = 1000
+) -> int:
+    """Remind owners of active tasks due within ``working_days``: once per task and due date.
+
+    A task in the queue reminds the agency's MARAC representatives instead. Returns how many
+    tasks were reminded.
+    """
+    today = today or today_london()
+    horizon = add_working_days(today, working_days)
+    tasks = list(
+        session()
+        .execute(
+            select(Task)
+            .where(
+                Task.state.in_(ACTIVE_STATE_VALUES),
+                Task.reminded_at.is_(None),
+                Task.due_on >= today,
+                Task.due_on <= horizon,
+            )
+            .order_by(Task.due_on, Task.id)
+            .limit(limit)
+        )
+        .scalars()
+    )
+    reps = marac_representatives(t.agency_id for t in tasks if t.owner_member_id is None)
+    moment = now()
+    for task in tasks:
+        task.reminded_at = moment
+        recipients = (
+            [task.owner_member_id]
+            if task.owner_member_id is not None
+            else reps.get(task.agency_id, [])
+        )
+        _event(task, actor, "reminded", members=recipients)
+        record(
+            actor,
+            "task:reminded",
+            Subject("task", task.id),
+            agency=task.agency_id,
+            members=recipients,
+        )
+        for member_id in recipients:
+            notify_member(member_id, "reminder", task_id=task.id)
+    session().flush()
+    return len(tasks)
+
+
+def escalation_cutoff(today: date, after_working_days: int) -> date:
+    """The latest due date that is overdue by ``after_working_days`` working days today.
+
+    A working day counts once it has begun: a task due on Friday is one working day overdue
+    on Monday, but not on a bank-holiday Monday (only on the Tuesday after).
+    """
+    if after_working_days <= 0:
+        return today - timedelta(days=1)
+    latest = today if is_working_day(today) else add_working_days(today, -1)
+    return add_working_days(latest, -(after_working_days - 1)) - timedelta(days=1)
+
+
+def escalate_overdue_tasks(
+    actor: Actor, *, today: date | None = None, after_working_days: int = 1, limit: int = 1000
+) -> int:
+    """Pass tasks overdue by ``after_working_days`` to the agency's MARAC representatives.
+
+    Once per task: a history line, a ledger entry and a notification to each representative.
+    Returns how many tasks were escalated.
+    """
+    today = today or today_london()
+    cutoff = escalation_cutoff(today, after_working_days)
+    tasks = list(
+        session()
+        .execute(
+            select(Task)
+            .where(
+                Task.state.in_(ACTIVE_STATE_VALUES),
+                Task.escalated_at.is_(None),
+                Task.due_on < today,  # overdue: past its due date
+                Task.due_on <= cutoff,  # by at least the grace in working days
+            )
+            .order_by(Task.due_on, Task.id)
+            .limit(limit)
+        )
+        .scalars()
+    )
+    reps = marac_representatives(t.agency_id for t in tasks)
+    moment = now()
+    for task in tasks:
+        task.escalated_at = moment
+        recipients = reps.get(task.agency_id, [])
+        _event(
+            task, actor, "escalated", members=recipients, days_overdue=(today - task.due_on).days
+        )
+        record(
+            actor,
+            "task:escalated",
+            Subject("task", task.id),
+            agency=task.agency_id,
+            members=recipients,
+        )
+        for member_id in recipients:
+            notify_member(member_id, "escalation", task_id=task.id)
+    session().flush()
+    return len(tasks)

@@ -1,0 +1,307 @@
+"""A frozen clock walks tasks through reminder, overdue and escalation; e-mails reach a real
+SMTP server on loopback and carry no personal data."""
+
+from __future__ import annotations
+
+import re
+import socket
+import ssl
+from collections.abc import Iterator
+from datetime import date, datetime, time
+from email import message_from_bytes, policy
+from typing import Any
+
+import pytest
+import time_machine
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from agencies import jobs, notify
+from agencies.tasks import services
+from agencies.tasks.models import (
+    NotificationMode,
+    Task,
+    TaskNotification,
+    TaskSource,
+)
+from hub.core import db
+from hub.core.clock import LONDON
+from tests.tasks.conftest import make_referral
+from tests.support.world import AGENCIES
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps every message it is given."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.messages.append({
+            "to": list(envelope.rcpt_tos),
+            "message": message_from_bytes(envelope.content, policy=policy.default),
+            "raw": envelope.content.decode("utf-8", "replace"),
+        })
+        return "250 OK"
+
+    def to(self, address: str) -> list[Any]:
+        return [m["message"] for m in self.messages if address in m["to"]]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def inbox(app: Any) -> Iterator[Inbox]:
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    app.extensions["hub.mailer"] = notify.Mailer(
+        host="127.0.0.1", port=controller.port, tls="none", base_url="https://hub.example",
+        sender="MARAC Hub <no-reply@hub.example>")
+    try:
+        yield handler
+    finally:
+        controller.stop()
+
+
+def at(day: date, hour: int = 9) -> Any:
+    return time_machine.travel(datetime.combine(day, time(hour), tzinfo=LONDON), tick=False)
+
+
+def _make_task(app, world, actors, *, due: date, owner: str | None = "police_officer",
+               referral_id: int | None = None, title="Fit the alarm at the victim's home") -> int:
+    with app.app_context(), db.unit_of_work():
+        task = services.create_task(
+            actors["coordinator"], agency_id=world.agencies["police"],
+            owner_member_id=world[owner].member_id if owner else None, referral_id=referral_id,
+            source=TaskSource.MEETING_ACTION, title=title, due_on=due)
+        return task.id
+
+
+def _run(app, job) -> int:
+    with app.app_context():
+        return int(job())
+
+
+def _task(task_id: int) -> Task:
+    with db.unit_of_work():
+        return db.session().get(Task, task_id)
+
+
+def _kinds(task_id: int) -> list[str]:
+    with db.unit_of_work():
+        return [e.kind for e in services.task_history(task_id)]
+
+
+def _assert_no_personal_data(inbox: Inbox, world, forbidden: list[str]) -> None:
+    """No member name or e-mail (beyond the envelope and To), case reference, agency name,
+    or task wording in any message."""
+    names = [key.replace("_", " ").title() for key in world.people]
+    emails = [person.email for person in world.people.values()]
+    agencies = [name for name, *_rest in AGENCIES.values()]
+    assert inbox.messages, "no e-mail arrived"
+    for item in inbox.messages:
+        message = item["message"]
+        visible = "\n".join(
+            [f"{k}: {v}" for k, v in message.items() if k.lower() != "to"]
+            + [message.get_content()])
+        for needle in names + emails + agencies + forbidden:
+            assert needle.lower() not in visible.lower(), (needle, visible)
+        assert re.fullmatch(r"[\w.+-]+@[\w.-]+", message["To"])  # an address, no display name
+        assert "https://hub.example/tasks" in visible
+
+
+def test_a_task_is_reminded_once_then_escalated_once_when_overdue(app, world, actors, inbox,
+                                                                   gate) -> None:
+    referral_id = make_referral(world)
+    with db.unit_of_work():
+        from hub.referrals.models import Referral
+
+        reference = db.session().get(Referral, referral_id).reference
+    monday, tuesday, wednesday = date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 4)
+    thursday, friday = date(2026, 3, 5), date(2026, 3, 6)
+    officer, rep = world["police_officer"], world["police_rep"]
+    with at(monday):
+        task_id = _make_task(app, world, actors, due=wednesday, referral_id=referral_id)
+        assert _run(app, jobs.send_reminders) == 0  # due in 2 working days: not yet
+        assert _run(app, jobs.escalate_overdue) == 0
+    # The coordinator gave it to the officer: that alone is e-mailed.
+    assert [m["Subject"] for m in inbox.to(officer.email)] == [
+        "MARAC Hub: a task is waiting for you"]
+    with at(tuesday):
+        assert _run(app, jobs.send_reminders) == 1
+        assert _run(app, jobs.send_reminders) == 0  # once per task
+    assert _task(task_id).reminded_at is not None
+    reminders = [m for m in inbox.to(officer.email) if "due soon" in m["Subject"]]
+    assert len(reminders) == 1
+    with at(wednesday, 17):
+        assert _run(app, jobs.escalate_overdue) == 0  # due today is not overdue
+    with at(thursday):
+        assert _run(app, jobs.escalate_overdue) == 1
+    with at(friday):
+        assert _run(app, jobs.escalate_overdue) == 0  # once per task
+        assert _run(app, jobs.send_reminders) == 0
+    assert _task(task_id).escalated_at is not None
+    assert _kinds(task_id) == ["created", "reminded", "escalated"]
+    escalations = inbox.to(rep.email)
+    assert len(escalations) == 1 and "overdue" in escalations[0]["Subject"]
+    assert "https://hub.example/tasks/overdue" in escalations[0].get_content()
+    with db.unit_of_work():
+        kinds = [(n.member_id, n.kind) for n in
+                 db.session().execute(select(TaskNotification).order_by(TaskNotification.id))
+                 .scalars()]
+    assert kinds == [(officer.member_id, "assigned"), (officer.member_id, "reminder"),
+                     (rep.member_id, "escalation")]
+    _assert_no_personal_data(inbox, world, [reference, "Fit the alarm", "alarm"])
+
+
+def test_bank_holidays_move_the_reminder_and_the_escalation(app, world, actors, inbox) -> None:
+    # Due Tuesday 7 April 2026, after Easter (Good Friday 3rd, Easter Monday 6th): the working
+    # day before is Thursday 2nd, not Monday 6th.
+    with at(date(2026, 3, 31)):
+        task_id = _make_task(app, world, actors, due=date(2026, 4, 7))
+    with at(date(2026, 4, 1)):  # Wednesday: two working days before
+        assert _run(app, jobs.send_reminders) == 0
+    with at(date(2026, 4, 2)):  # Thursday: the working day before
+        assert _run(app, jobs.send_reminders) == 1
+    with at(date(2026, 4, 7), hour=18):  # due today: not overdue
+        assert _run(app, jobs.escalate_overdue) == 0
+    with at(date(2026, 4, 8)):  # Wednesday: one working day overdue
+        assert _run(app, jobs.escalate_overdue) == 1
+    assert _kinds(task_id)[-2:] == ["reminded", "escalated"]
+
+    # Due Friday 22 May 2026; the late May bank holiday is Monday 25th: overdue by one working
+    # day only on Tuesday 26th.
+    with at(date(2026, 5, 20)):
+        late = _make_task(app, world, actors, due=date(2026, 5, 22))
+    with at(date(2026, 5, 25)):
+        assert _run(app, jobs.escalate_overdue) == 0
+    with at(date(2026, 5, 26)):
+        assert _run(app, jobs.escalate_overdue) == 1
+    assert _task(late).escalated_at is not None
+
+
+def test_a_queued_task_reminds_the_agencys_representatives(app, world, actors, inbox) -> None:
+    with at(date(2026, 3, 2)):
+        _make_task(app, world, actors, due=date(2026, 3, 3), owner=None)
+        assert _run(app, jobs.send_reminders) == 1
+    assert len(inbox.to(world["police_rep"].email)) == 1
+    assert inbox.to(world["police_officer"].email) == []
+
+
+def test_moving_the_due_date_earns_a_new_reminder(app, world, actors, inbox) -> None:
+    with at(date(2026, 3, 2)):
+        task_id = _make_task(app, world, actors, due=date(2026, 3, 3))
+        assert _run(app, jobs.send_reminders) == 1
+        with app.app_context(), db.unit_of_work():
+            task = db.session().get(Task, task_id)
+            services.update_task(actors["police_officer"], task, version=task.version,
+                                 change=services.TaskChange(due_on=date(2026, 3, 10)))
+        assert _run(app, jobs.send_reminders) == 0
+    with at(date(2026, 3, 9)):
+        assert _run(app, jobs.send_reminders) == 1
+
+
+def test_digest_members_get_one_e_mail_a_day(app, world, actors, inbox) -> None:
+    rep = world["police_rep"]
+    with db.unit_of_work():
+        notify.set_preference(rep.member_id, NotificationMode.DIGEST)
+    with at(date(2026, 3, 2)):
+        for _ in range(3):
+            _make_task(app, world, actors, due=date(2026, 3, 3), owner="police_rep")
+    assert inbox.to(rep.email) == []  # nothing sent at once
+    with at(date(2026, 3, 3), hour=6):
+        assert _run(app, jobs.send_digests) == 0  # before HUB_DIGEST_HOUR
+    with at(date(2026, 3, 3), hour=7):
+        assert _run(app, jobs.send_digests) == 1
+        assert _run(app, jobs.send_digests) == 0  # one a day
+    digests = inbox.to(rep.email)
+    assert len(digests) == 1
+    assert "You have 3 new notifications about tasks" in digests[0].get_content()
+    with at(date(2026, 3, 3), hour=9):
+        assert _run(app, jobs.send_reminders) == 3  # owed, but kept for tomorrow's digest
+        assert _run(app, jobs.send_digests) == 0
+    with at(date(2026, 3, 4), hour=8):
+        assert _run(app, jobs.send_digests) == 1
+    assert "You have 3 new" in inbox.to(rep.email)[-1].get_content()
+    _assert_no_personal_data(inbox, world, [])
+
+
+def test_nothing_is_sent_for_a_transaction_that_rolls_back(app, world, actors, inbox) -> None:
+    with at(date(2026, 3, 2)):
+        with pytest.raises(RuntimeError), app.app_context(), db.unit_of_work():
+            services.create_task(
+                actors["coordinator"], agency_id=world.agencies["police"],
+                owner_member_id=world["police_officer"].member_id, referral_id=None,
+                source=TaskSource.MEETING_ACTION, title="x", due_on=date(2026, 3, 3))
+            raise RuntimeError("something later in the request failed")
+        _make_task(app, world, actors, due=date(2026, 3, 3))  # a committed one is sent
+    assert len(inbox.messages) == 1
+
+
+def test_a_mail_server_that_is_down_does_not_undo_the_work(app, world, actors) -> None:
+    app.extensions["hub.mailer"] = notify.Mailer(host="127.0.0.1", port=_free_port(),
+                                                 timeout=2)
+    with at(date(2026, 3, 2)):
+        task_id = _make_task(app, world, actors, due=date(2026, 3, 3))
+        assert _run(app, jobs.send_reminders) == 1
+    assert _task(task_id).reminded_at is not None
+
+
+def test_disabled_members_are_not_e_mailed(app, world, actors, inbox) -> None:
+    from agencies.services import get_member, set_member_disabled
+    from hub.core.access import Actor
+
+    with db.unit_of_work():
+        set_member_disabled(Actor.system("test"), get_member(world["police_rep"].member_id),
+                            True)
+    with at(date(2026, 3, 2)):
+        _make_task(app, world, actors, due=date(2026, 3, 3), owner=None)
+        assert _run(app, jobs.send_reminders) == 1
+    assert inbox.messages == []
+
+
+def test_starttls_is_used_when_configured(tmp_path, world) -> None:
+    """STARTTLS against a real server with a throwaway certificate."""
+    from datetime import timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(LONDON)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert_file, key_file)
+    handler = Inbox()
+    controller = Controller(handler, hostname="localhost", port=_free_port(),
+                            tls_context=server_context, require_starttls=True)
+    controller.start()
+    try:
+        client_context = ssl.create_default_context(cafile=str(cert_file))
+        mailer = notify.Mailer(host="localhost", port=controller.port, tls="starttls",
+                               ssl_context=client_context)
+        mailer.send("someone@agency.test", notify.NOTICES["reminder"])
+        plain = notify.Mailer(host="localhost", port=controller.port, tls="none")
+        with pytest.raises(Exception, match="STARTTLS|530"):
+            plain.send("someone@agency.test", notify.NOTICES["reminder"])
+    finally:
+        controller.stop()
+    assert len(handler.messages) == 1
