@@ -139,6 +139,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> HubFlask:
 
     app.register_blueprint(agency_views.bp)
 
+    from agencies.tasks import views as task_views
+
+    task_views.init_app(app)
+
     from hub.referrals import views as referral_views
 
     app.register_blueprint(referral_views.bp)
@@ -163,6 +167,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> HubFlask:
 
 #: (endpoint, text, permission, home-page description); shown when the actor may use it.
 NAVIGATION: list[tuple[str, str, Permission, str]] = [
+    ("tasks.my_list", "To-do", Permission.TASKS_READ,
+     "Your tasks for each case, your agency's queue, and what is overdue."),
     ("referrals.index", "Referrals", Permission.REFERRALS_READ,
      "Refer a case, continue a draft, and see your agency's referrals."),
     ("referrals.inbox", "Inbox", Permission.REFERRALS_TRIAGE,
