@@ -34,7 +34,7 @@ MAPPABLE_ROLES = (Role.PRACTITIONER, Role.MARAC_REP, Role.COORDINATOR, Role.CHAI
 #: Roles an agency's MARAC representative may give when approving a newcomer.
 REP_APPROVABLE_ROLES = (Role.PRACTITIONER, Role.MARAC_REP)
 
-_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,99}$")
+ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,99}$")
 _CLAIM_NAME = re.compile(r"^[A-Za-z0-9_.:/#-]{1,200}$")
 _SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,100}$")  # RFC 6749 scope-token characters
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -228,7 +228,7 @@ def _validate_provider(
             "Enter either the environment variable or the file "  # noqa: S105 (a message)
             "that holds the client secret, not both"
         )
-    elif env_name and not _ENV_NAME.match(env_name):
+    elif env_name and not ENV_NAME.match(env_name):
         errors["client_secret_env"] = (
             "Enter the name of an environment variable in capitals, "  # noqa: S105 (a message)
             "like HUB_IDP_POLICE_SECRET, not the secret itself"

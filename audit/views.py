@@ -13,7 +13,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from audit import services
 from audit.forms import LedgerSearchForm
 from audit.ledger import Subject, record
-from hub.core.access import Permission, public, require
+from hub.core.access import Permission, public, require, require_recent_sign_in
 from hub.core.clock import LONDON
 from hub.core.db import session
 from hub.core.requestctx import actor
@@ -142,6 +142,7 @@ def entry(entry_id: int) -> str:
 
 @bp.route("/ledger/export.csv")
 @require(Permission.AUDIT_EXPORT)
+@require_recent_sign_in()
 def export_csv() -> Response:
     form = LedgerSearchForm(request.args)
     if not form.validate():

@@ -3,31 +3,214 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from agencies.identity import API_SCOPES, ENV_NAME, MAPPABLE_ROLES
+from hub.core.forms import ChoiceMessageMixin, choices
 
 
 class SignInForm(FlaskForm):
-    email = StringField("Email address", validators=[
-        DataRequired("Enter your email address"), Length(max=254, message="Email address is too long")])
-    password = PasswordField("Password", validators=[
-        DataRequired("Enter your password"), Length(max=256, message="Password is too long")])
+    email = StringField(
+        "Email address",
+        validators=[
+            DataRequired("Enter your email address"),
+            Length(max=254, message="Email address is too long"),
+        ],
+    )
+    password = PasswordField(
+        "Password",
+        validators=[
+            DataRequired("Enter your password"),
+            Length(max=256, message="Password is too long"),
+        ],
+    )
 
 
 class CodeForm(FlaskForm):
-    code = StringField("Security code", validators=[
-        DataRequired("Enter the 6-digit code from your authenticator app"),
-        Length(max=12, message="Enter the 6-digit code from your authenticator app")])
+    code = StringField(
+        "Security code",
+        validators=[
+            DataRequired("Enter the 6-digit code from your authenticator app"),
+            Length(max=12, message="Enter the 6-digit code from your authenticator app"),
+        ],
+    )
 
 
 class ChoosePasswordForm(FlaskForm):
-    password = PasswordField("Create a password", validators=[
-        DataRequired("Enter a password"), Length(max=256, message="Password is too long")])
-    confirm = PasswordField("Confirm your password", validators=[
-        DataRequired("Enter the password again")])
+    password = PasswordField(
+        "Create a password",
+        validators=[
+            DataRequired("Enter a password"),
+            Length(max=256, message="Password is too long"),
+        ],
+    )
+    confirm = PasswordField(
+        "Confirm your password", validators=[DataRequired("Enter the password again")]
+    )
 
     def validate_confirm(self, field: PasswordField) -> None:
-        from wtforms.validators import ValidationError
-
         if field.data != self.password.data:
             raise ValidationError("The passwords do not match")
+
+
+class FindAgencyForm(FlaskForm):
+    work_email = StringField(
+        "Work email",
+        validators=[
+            DataRequired("Enter your work email address"),
+            Length(max=254, message="Email address is too long"),
+        ],
+    )
+
+
+class StepUpForm(FlaskForm):
+    password = PasswordField(
+        "Password",
+        validators=[
+            DataRequired("Enter your password"),
+            Length(max=256, message="Password is too long"),
+        ],
+    )
+    code = StringField(
+        "Security code",
+        validators=[Length(max=12, message="Enter the 6-digit code from your authenticator app")],
+    )
+
+
+# --- Administration: identity providers, API clients, approvals ----------------------------
+
+
+class Select(ChoiceMessageMixin, SelectField):
+    choice_message = "Select an option from the list"
+
+
+class MultiSelect(ChoiceMessageMixin, SelectMultipleField):
+    choice_message = "Select only options from the list"
+
+
+class ProviderForm(FlaskForm):
+    agency_id = Select("Agency", coerce=int, validators=[Optional()])
+    issuer = StringField(
+        "Issuer URL",
+        validators=[
+            DataRequired("Enter the provider's issuer URL"),
+            Length(max=500, message="Issuer URL must be 500 characters or fewer"),
+        ],
+    )
+    client_id = StringField(
+        "Client ID",
+        validators=[
+            DataRequired("Enter the client ID the agency registered for the hub"),
+            Length(max=255, message="Client ID must be 255 characters or fewer"),
+        ],
+    )
+    client_secret_env = StringField(
+        "Environment variable holding the client secret",
+        validators=[
+            Optional(),
+            Length(max=100, message=("The variable's name must be 100 characters or fewer")),
+        ],
+    )
+    client_secret_file = StringField(
+        "Or: file holding the client secret",
+        validators=[
+            Optional(),
+            Length(max=500, message="The path must be 500 characters or fewer"),
+        ],
+    )
+    scopes = StringField(
+        "Scopes",
+        default="openid email profile",
+        validators=[
+            DataRequired("Enter the scopes, including openid"),
+            Length(max=500, message="Scopes must be 500 characters or fewer"),
+        ],
+    )
+    roles_claim = StringField(
+        "Claim carrying roles or groups",
+        validators=[
+            Optional(),
+            Length(max=200, message="Claim name must be 200 characters or fewer"),
+        ],
+    )
+    role_mapping = TextAreaField(
+        "Role mapping",
+        validators=[
+            Optional(),
+            Length(max=5000, message="Role mapping must be 5000 characters or fewer"),
+        ],
+    )
+    email_domains = StringField(
+        "Email domains it may vouch for",
+        validators=[
+            Optional(),
+            Length(max=500, message="Email domains must be 500 characters or fewer"),
+        ],
+    )
+    trust_role_mapping = BooleanField("Trust this provider's role mapping")
+    version = HiddenField()
+
+    mapping: dict[str, str]
+
+    def validate_client_secret_env(self, field: StringField) -> None:
+        if field.data and not ENV_NAME.match(field.data.strip()):
+            raise ValidationError(
+                "Enter the name of an environment variable in capitals, like "
+                "HUB_IDP_POLICE_SECRET, not the secret itself"
+            )
+
+    def validate_role_mapping(self, field: TextAreaField) -> None:
+        """Read lines of ``claim value = role`` into ``self.mapping``."""
+        self.mapping = {}
+        for number, line in enumerate((field.data or "").splitlines(), start=1):
+            if not line.strip():
+                continue
+            value, sep, role = line.rpartition("=")
+            if not sep or not value.strip() or not role.strip():
+                raise ValidationError(
+                    f"Line {number}: write the claim value, =, then the role, "
+                    "like marac-reps = marac_rep"
+                )
+            self.mapping[value.strip()] = role.strip().lower()
+
+
+class ApiClientForm(FlaskForm):
+    agency_id = Select(
+        "Agency", coerce=int, validators=[DataRequired("Select the agency the system belongs to")]
+    )
+    name = StringField(
+        "Name of the system",
+        validators=[
+            DataRequired("Enter a name for the system, like Police records system"),
+            Length(max=160, message="Name must be 160 characters or fewer"),
+        ],
+    )
+    client_id = StringField(
+        "Client ID in its tokens",
+        validators=[
+            DataRequired("Enter the client ID the agency's provider puts in its tokens"),
+            Length(max=255, message="Client ID must be 255 characters or fewer"),
+        ],
+    )
+    scopes = MultiSelect(
+        "What it may do",
+        choices=choices((s, s) for s in API_SCOPES),
+        validators=[DataRequired("Select at least one thing the system may do")],
+    )
+
+
+class ApprovalForm(FlaskForm):
+    roles = MultiSelect(
+        "Roles",
+        choices=choices((r.value, r.label) for r in MAPPABLE_ROLES),
+        validators=[Optional()],
+    )

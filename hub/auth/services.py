@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 import time
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from agencies.models import Member
 from agencies.services import find_member_by_email
-from audit.ledger import Subject, record_in, record
+from audit.ledger import Subject, record, record_in
 from hub.auth.models import Invitation, LocalCredential, MemberSession
 from hub.core import db
 from hub.core.access import Actor
@@ -54,14 +55,16 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def set_password(actor: Actor, member: Member, password: str, *, demo: bool = False
-                 ) -> LocalCredential:
+def set_password(
+    actor: Actor, member: Member, password: str, *, demo: bool = False
+) -> LocalCredential:
     """Set a member's local password (validated), creating the credential if needed."""
     check_password_rules(password)
     credential = db.session().get(LocalCredential, member.id)
     if credential is None:
-        credential = LocalCredential(member_id=member.id, password_hash=hash_password(password),
-                                     is_demo=demo)
+        credential = LocalCredential(
+            member_id=member.id, password_hash=hash_password(password), is_demo=demo
+        )
         db.session().add(credential)
     else:
         credential.password_hash = hash_password(password)
@@ -81,16 +84,15 @@ class PasswordCheck:
     reason: str  # ok, unknown, wrong_password, locked, inactive, no_password
 
 
-def check_password(email: str, password: str, *, max_failures: int, lockout_minutes: int
-                   ) -> PasswordCheck:
+def check_password(
+    email: str, password: str, *, max_failures: int, lockout_minutes: int
+) -> PasswordCheck:
     """Check an email and password; the caller shows the same message whatever failed."""
     member = find_member_by_email(email) if email else None
     credential = db.session().get(LocalCredential, member.id) if member else None
     if member is None or credential is None:
-        try:
+        with contextlib.suppress(VerificationError):
             _hasher.verify(_DUMMY_HASH, password or "x")
-        except VerificationError:
-            pass
         return PasswordCheck(member, None, False, "unknown" if member is None else "no_password")
     if credential.locked_until is not None and credential.locked_until > now():
         return PasswordCheck(member, credential, False, "locked")
@@ -105,11 +107,19 @@ def check_password(email: str, password: str, *, max_failures: int, lockout_minu
     return PasswordCheck(member, credential, True, "ok")
 
 
-def register_failed_sign_in(member_id: int | None, reason: str, *, max_failures: int,
-                            lockout_minutes: int, request_id: str) -> None:
+def register_failed_sign_in(
+    member_id: int | None, reason: str, *, max_failures: int, lockout_minutes: int, request_id: str
+) -> None:
     """Count a failure and record it, in a transaction of its own (the request rolls back)."""
-    actor = Actor(kind="anonymous", member_id=None, agency_id=None, area_id=None,
-                  roles=frozenset(), name="anonymous", request_id=request_id)
+    actor = Actor(
+        kind="anonymous",
+        member_id=None,
+        agency_id=None,
+        area_id=None,
+        roles=frozenset(),
+        name="anonymous",
+        request_id=request_id,
+    )
 
     def write(session: Session) -> None:
         outcome = reason
@@ -121,9 +131,13 @@ def register_failed_sign_in(member_id: int | None, reason: str, *, max_failures:
                     credential.locked_until = now() + timedelta(minutes=lockout_minutes)
                     credential.failed_count = 0
                     outcome = reason + "_locked"
-        record_in(session, actor, "signin:failed",
-                Subject("member", member_id) if member_id is not None else None,
-                {"reason": outcome, "method": "local"})
+        record_in(
+            session,
+            actor,
+            "signin:failed",
+            Subject("member", member_id) if member_id is not None else None,
+            {"reason": outcome, "method": "local"},
+        )
 
     db.in_own_transaction(write)
 
@@ -186,8 +200,13 @@ def confirm_totp(actor: Actor, credential: LocalCredential, secret: str, code: s
 def create_invitation(actor: Actor, member: Member) -> str:
     """Make a one-time link token for a new member; only its hash is stored."""
     token = secrets.token_urlsafe(32)
-    db.session().add(Invitation(id=_digest(token), member_id=member.id,
-                                expires_at=now() + timedelta(days=INVITATION_DAYS)))
+    db.session().add(
+        Invitation(
+            id=_digest(token),
+            member_id=member.id,
+            expires_at=now() + timedelta(days=INVITATION_DAYS),
+        )
+    )
     db.session().flush()
     record(actor, "invitation:created", Subject("member", member.id))
     return token
@@ -201,8 +220,14 @@ def find_invitation(token: str) -> Invitation | None:
 
 
 def accept_invitation(invitation: Invitation, member: Member, password: str) -> LocalCredential:
-    actor = Actor(kind="member", member_id=member.id, agency_id=member.agency_id,
-                  area_id=None, roles=frozenset(), name=member.name)
+    actor = Actor(
+        kind="member",
+        member_id=member.id,
+        agency_id=member.agency_id,
+        area_id=None,
+        roles=frozenset(),
+        name=member.name,
+    )
     credential = set_password(actor, member, password)
     invitation.used_at = now()
     record(actor, "invitation:accepted", Subject("member", member.id))
@@ -212,21 +237,39 @@ def accept_invitation(invitation: Invitation, member: Member, password: str) -> 
 # --- Sessions -----------------------------------------------------------------------------
 
 
-def start_session(member: Member, *, method: str, idp_id: int | None = None,
-                  id_token_hint: str | None = None, request_id: str = "") -> str:
+def start_session(
+    member: Member,
+    *,
+    method: str,
+    idp_id: int | None = None,
+    id_token_hint: str | None = None,
+    request_id: str = "",
+) -> str:
     """Start a session and return the token for the browser (its hash is stored)."""
     token = secrets.token_urlsafe(32)
     moment = now()
-    db.session().add(MemberSession(id=_digest(token), member_id=member.id, method=method,
-                                   created_at=moment, authenticated_at=moment,
-                                   last_seen_at=moment, idp_id=idp_id,
-                                   id_token_hint=id_token_hint))
+    db.session().add(
+        MemberSession(
+            id=_digest(token),
+            member_id=member.id,
+            method=method,
+            created_at=moment,
+            authenticated_at=moment,
+            last_seen_at=moment,
+            idp_id=idp_id,
+            id_token_hint=id_token_hint,
+        )
+    )
     member.last_signed_in_at = moment
     db.session().flush()
     from agencies.services import actor_for
 
-    record(actor_for(member, request_id=request_id or None), "signin:succeeded",
-           Subject("member", member.id), method=method)
+    record(
+        actor_for(member, request_id=request_id or None),
+        "signin:succeeded",
+        Subject("member", member.id),
+        method=method,
+    )
     return token
 
 
@@ -287,7 +330,95 @@ def mark_reauthenticated(token: str) -> None:
 
 
 def live_sessions(member_id: int) -> list[MemberSession]:
-    return list(db.session().execute(
-        select(MemberSession).where(MemberSession.member_id == member_id,
-                                    MemberSession.ended_at.is_(None))
-    ).scalars())
+    return list(
+        db.session()
+        .execute(
+            select(MemberSession).where(
+                MemberSession.member_id == member_id, MemberSession.ended_at.is_(None)
+            )
+        )
+        .scalars()
+    )
+
+
+# --- Step-up and signing out at the provider ---------------------------------------------
+
+
+def confirm_reauthenticated(
+    actor: Actor, token: str, *, method: str, id_token_hint: str | None = None
+) -> None:
+    """Record that the signed-in person has just proved it is them again (step-up)."""
+    row = db.session().get(MemberSession, _digest(token))
+    if row is None or row.ended_at is not None:
+        return
+    row.authenticated_at = now()
+    if id_token_hint is not None:
+        row.id_token_hint = id_token_hint
+    db.session().flush()
+    record(actor, "signin:reauthenticated", Subject("member", row.member_id), method=method)
+
+
+@dataclass
+class StepUpNeeds:
+    needs_code: bool
+
+
+def step_up_requirements(actor: Actor) -> StepUpNeeds:
+    credential = db.session().get(LocalCredential, actor.member_id)
+    return StepUpNeeds(
+        needs_code=credential is None or credential.has_totp or not credential.is_demo
+    )
+
+
+def check_step_up(
+    actor: Actor, password: str, code: str, *, demo: bool, max_failures: int, lockout_minutes: int
+) -> str:
+    """Check a signed-in local member's password and security code again; "ok" or a reason.
+
+    Failures count towards the same lockout as sign-in.
+    """
+    member = db.session().get(Member, actor.member_id)
+    if member is None:
+        return "unknown"
+    check = check_password(
+        member.email, password, max_failures=max_failures, lockout_minutes=lockout_minutes
+    )
+    reason = check.reason
+    if check.ok and check.credential is not None:
+        if check.credential.has_totp:
+            reason = "ok" if verify_totp(check.credential, code) else "wrong_code"
+        else:
+            # Only demo accounts in demo mode ever hold a session without a second factor.
+            reason = "ok" if (check.credential.is_demo and demo) else "no_second_factor"
+    if reason != "ok":
+        register_failed_sign_in(
+            member.id,
+            reason,
+            max_failures=max_failures,
+            lockout_minutes=lockout_minutes,
+            request_id=actor.request_id,
+        )
+    return reason
+
+
+@dataclass
+class EndedAtProvider:
+    idp_id: int
+    hint: str | None
+
+
+def take_logout_hint(session_id: str | None) -> EndedAtProvider | None:
+    """For a session that just ended: its provider and ID token, handed out once."""
+    if not session_id:
+        return None
+    row = db.session().get(MemberSession, session_id)
+    if (
+        row is None
+        or row.ended_at is None
+        or row.idp_id is None
+        or row.ended_at < now() - timedelta(minutes=5)
+    ):
+        return None
+    hint, row.id_token_hint = row.id_token_hint, None
+    db.session().flush()
+    return EndedAtProvider(row.idp_id, hint)

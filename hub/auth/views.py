@@ -32,12 +32,13 @@ from flask_limiter.util import get_remote_address
 from agencies.models import Member
 from agencies.services import actor_for
 from hub.auth import services
-from hub.auth.forms import ChoosePasswordForm, CodeForm, SignInForm
+from hub.auth.forms import ChoosePasswordForm, CodeForm, FindAgencyForm, SignInForm
 from hub.core import db
 from hub.core.access import Permission, public, require
 from hub.core.clock import now
 from hub.core.config import Settings
-from hub.core.requestctx import actor as current, set_actor
+from hub.core.requestctx import actor as current
+from hub.core.requestctx import set_actor
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
@@ -49,7 +50,7 @@ def _settings() -> Settings:
     return current_app.extensions["hub.settings"]  # type: ignore[no-any-return]
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Only follow a same-site path after sign-in (no open redirect)."""
     if not target:
         return url_for("web.home")
@@ -57,6 +58,32 @@ def _safe_next(target: str | None) -> str:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return url_for("web.home")
     return target
+
+
+_safe_next = safe_next
+
+
+def render_sign_in(
+    form: SignInForm | None = None,
+    *,
+    find_form: FindAgencyForm | None = None,
+    email: str | None = None,
+    notice: str | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    """The sign-in page: agencies with their own sign-in, then the password form."""
+    from agencies.identity import sign_in_choices
+
+    form = form or SignInForm(formdata=None)
+    if email is not None:
+        form.email.data = email
+    return render_template(
+        "auth/sign_in.html",
+        form=form,
+        find_form=find_form or FindAgencyForm(formdata=None),
+        providers=sign_in_choices(),
+        notice=notice,
+    ), status
 
 
 def _begin_pending(member: Member, stage: str, **extra: Any) -> None:
@@ -74,13 +101,16 @@ def _pending() -> dict[str, Any] | None:
     return pending  # type: ignore[no-any-return]
 
 
-def _complete_sign_in(member: Member, method: str = "local", **kwargs: Any) -> Response:
+def complete_sign_in(member: Member, method: str = "local", **kwargs: Any) -> Response:
     target = _safe_next(session.get("next"))
     session.clear()  # a fresh session at sign-in: nothing from before survives
     token = services.start_session(member, method=method, request_id=g.request_id, **kwargs)
     session["sid"] = token
     session.permanent = True
     return redirect(target)
+
+
+_complete_sign_in = complete_sign_in
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -96,10 +126,27 @@ def sign_in() -> Any:
         if form.validate_on_submit():
             settings = _settings()
             check = services.check_password(
-                form.email.data or "", form.password.data or "",
+                form.email.data or "",
+                form.password.data or "",
                 max_failures=settings.login_max_failures,
                 lockout_minutes=settings.login_lockout_minutes,
             )
+            if check.ok and check.member is not None and uses_own_sign_in(check.member):
+                # The agency's own accounts decide who may come in: a hub password must not
+                # outlive someone's leaving their agency.
+                services.register_failed_sign_in(
+                    check.member.id,
+                    "agency_uses_provider",
+                    max_failures=settings.login_max_failures,
+                    lockout_minutes=settings.login_lockout_minutes,
+                    request_id=g.request_id,
+                )
+                form.form_errors.append(
+                    f"{check.member.agency.name} signs its staff in with their work accounts. "
+                    "Choose your agency above to sign in with your work account."
+                )
+                form.password.data = ""
+                return render_sign_in(form, status=422)
             if check.ok and check.member is not None and check.credential is not None:
                 if check.credential.is_demo and settings.demo and not settings.is_production:
                     return _complete_sign_in(check.member)
@@ -109,14 +156,24 @@ def sign_in() -> Any:
                 _begin_pending(check.member, "enrol", secret=services.new_totp_secret())
                 return redirect(url_for("auth.set_up_authenticator"))
             services.register_failed_sign_in(
-                check.member.id if check.member else None, check.reason,
+                check.member.id if check.member else None,
+                check.reason,
                 max_failures=settings.login_max_failures,
-                lockout_minutes=settings.login_lockout_minutes, request_id=g.request_id,
+                lockout_minutes=settings.login_lockout_minutes,
+                request_id=g.request_id,
             )
             form.form_errors.append(services.SIGN_IN_FAILED)
             form.password.data = ""
-        return render_template("auth/sign_in.html", form=form), 422
-    return render_template("auth/sign_in.html", form=form)
+        return render_sign_in(form, status=422)
+    return render_sign_in(form)
+
+
+def uses_own_sign_in(member: Member) -> bool:
+    """Whether the member's agency signs its people in through its own identity provider."""
+    from agencies.identity import provider_for_agency
+
+    provider = provider_for_agency(member.agency_id)
+    return provider is not None and not provider.is_disabled
 
 
 @bp.route("/sign-in/code", methods=["GET", "POST"])
@@ -131,17 +188,26 @@ def code() -> Any:
     if request.method == "POST":
         member = db.session().get(Member, pending["member"])
         credential = db.session().get(services.LocalCredential, pending["member"])
-        if form.validate_on_submit() and member and credential and member.can_sign_in():
-            if services.verify_totp(credential, form.code.data or ""):
-                return _complete_sign_in(member)
+        if (
+            form.validate_on_submit()
+            and member
+            and credential
+            and member.can_sign_in()
+            and services.verify_totp(credential, form.code.data or "")
+        ):
+            return _complete_sign_in(member)
         settings = _settings()
         services.register_failed_sign_in(
-            pending["member"], "wrong_code",
+            pending["member"],
+            "wrong_code",
             max_failures=settings.login_max_failures,
-            lockout_minutes=settings.login_lockout_minutes, request_id=g.request_id,
+            lockout_minutes=settings.login_lockout_minutes,
+            request_id=g.request_id,
         )
-        form.code.errors = ["The code is not right or has been used. Enter the current code "
-                            "from your authenticator app"]
+        form.code.errors = [
+            "The code is not right or has been used. Enter the current code "
+            "from your authenticator app"
+        ]
         form.code.data = ""
         return render_template("auth/code.html", form=form), 422
     return render_template("auth/code.html", form=form)
@@ -175,11 +241,13 @@ def set_up_authenticator() -> Any:
             actor_for(member, request_id=g.request_id), credential, secret, form.code.data or ""
         ):
             return _complete_sign_in(member)
-        form.code.errors = ["The code is not right. Enter the 6-digit code your authenticator "
-                            "app shows for MARAC Hub"]
+        form.code.errors = [
+            "The code is not right. Enter the 6-digit code your authenticator "
+            "app shows for MARAC Hub"
+        ]
         form.code.data = ""
         status = 422
-    grouped = " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
+    grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
     return render_template("auth/enrol.html", form=form, qr=_qr_svg(uri), secret=grouped), status
 
 
@@ -213,9 +281,13 @@ def invitation(token: str) -> Any:
 @require(Permission.SESSION_USE)
 def sign_out() -> Any:
     token = session.get("sid")
-    if token:
-        services.end_session(current(), token)
+    ended = services.end_session(current(), token) if token else None
     session.clear()
+    if ended is not None and ended.method == "oidc" and ended.idp_id is not None:
+        # On to the provider's own sign-out, from a page (a redirect answering this form
+        # would be blocked by the CSP's form-action).
+        session["signed_out_session"] = ended.id
+        return redirect(url_for("sso.provider_sign_out"), 303)
     flash("You have signed out.", "success")
     return redirect(url_for("auth.sign_in"))
 
@@ -233,6 +305,8 @@ def load_actor() -> None:
     set_actor(None)
     if request.endpoint in {"static", "web.assets"}:
         return
+    if request.path.startswith("/api/"):
+        return  # the API takes bearer tokens only: a browser's cookie must not act there
     token = session.get("sid")
     if not token:
         return
@@ -242,8 +316,11 @@ def load_actor() -> None:
         flash("You have been signed out. Sign in again to continue.", "info")
         return
     g.hub_session = resolved.row
-    set_actor(actor_for(resolved.member, authenticated_at=resolved.row.authenticated_at,
-                        request_id=g.request_id))
+    set_actor(
+        actor_for(
+            resolved.member, authenticated_at=resolved.row.authenticated_at, request_id=g.request_id
+        )
+    )
 
 
 def init_app(app: Flask) -> None:
