@@ -705,6 +705,30 @@ def share_case(actor: Actor, referral: Referral, agency_id: int, purpose: Purpos
     return share
 
 
+def shareable_agencies(actor: Actor, referral: Referral) -> list[Agency]:
+    """Agencies the actor could give this case to (none unless they may share it)."""
+    if referral.status == ReferralStatus.DRAFT.value or not (
+        actor.agency_id == referral.referring_agency_id or actor.can(Permission.REFERRALS_TRIAGE)
+    ):
+        return []
+    given = {s.agency_id for s in referral.shares} | {referral.referring_agency_id}
+    return [a for a in session().execute(
+        select(Agency).where(Agency.area_id == referral.area_id, Agency.disabled_at.is_(None))
+        .order_by(Agency.name)).scalars() if a.id not in given]
+
+
+def team_candidates(actor: Actor, referral: Referral) -> list[Member]:
+    """Colleagues a MARAC representative could put on the case team."""
+    if not actor.has_role(Role.MARAC_REP) or actor.agency_id is None:
+        return []
+    facts = case_facts(referral)
+    excluded = facts.team_member_ids | facts.walled_member_ids | facts.blocked_member_ids
+    return [m for m in session().execute(
+        select(Member).where(Member.agency_id == actor.agency_id, Member.disabled_at.is_(None))
+        .order_by(Member.name)).scalars()
+        if m.id not in excluded and m.id != actor.member_id]
+
+
 def add_to_team(actor: Actor, referral: Referral, member_id: int) -> CaseTeamMember:
     """A MARAC representative puts a colleague on the case team (need to know in the agency)."""
     if not actor.has_role(Role.MARAC_REP):

@@ -278,16 +278,22 @@ def triage(referral_id: int) -> Any:
     return redirect(url_for("referrals.inbox"))
 
 
+def _case_page(referral: Any, disclosure: Any, reveal_form: Any, status: int = 200) -> Any:
+    who = actor()
+    return render_template(
+        "referrals/case.html", view=casefile.case_view(referral, disclosure), referral=referral,
+        reveal_form=reveal_form, is_referrer_agency=referral.referring_agency_id == who.agency_id,
+        can_triage=who.can(Permission.REFERRALS_TRIAGE),
+        share_to=services.shareable_agencies(who, referral),
+        colleagues=services.team_candidates(who, referral), purposes=list(Purpose),
+    ), status
+
+
 @bp.route("/cases/<int:referral_id>", methods=["GET"])
 @require(Permission.REFERRALS_READ)
 def case(referral_id: int) -> Any:
-    who = actor()
-    referral, disclosure = services.open_case(who, referral_id)
-    view = casefile.case_view(referral, disclosure)
-    return render_template("referrals/case.html", view=view, referral=referral,
-                           reveal_form=RevealForm(), reason_form=ReasonForm(),
-                           is_referrer_agency=referral.referring_agency_id == who.agency_id,
-                           can_triage=who.can(Permission.REFERRALS_TRIAGE))
+    referral, disclosure = services.open_case(actor(), referral_id)
+    return _case_page(referral, disclosure, RevealForm())
 
 
 @bp.route("/cases/<int:referral_id>/whereabouts", methods=["POST"])
@@ -297,20 +303,13 @@ def reveal(referral_id: int) -> Any:
     form = RevealForm()
     if not form.validate():
         referral, disclosure = services.open_case(who, referral_id)
-        return render_template("referrals/case.html", view=casefile.case_view(
-            referral, disclosure), referral=referral, reveal_form=form,
-            reason_form=ReasonForm(), is_referrer_agency=referral.referring_agency_id
-            == who.agency_id, can_triage=who.can(Permission.REFERRALS_TRIAGE)), 422
+        return _case_page(referral, disclosure, form, 422)
     referral, disclosure = services.open_case(who, referral_id, reveal_reason=form.reason.data)
-    view = casefile.case_view(referral, disclosure)
     status = 200
-    if not view.whereabouts_revealed:
+    if not disclosure.allows(Category.WHEREABOUTS):
         form.reason.errors = [disclosure.decisions[Category.WHEREABOUTS].message]
         status = 422
-    return render_template("referrals/case.html", view=view, referral=referral,
-                           reveal_form=form, reason_form=ReasonForm(),
-                           is_referrer_agency=referral.referring_agency_id == who.agency_id,
-                           can_triage=who.can(Permission.REFERRALS_TRIAGE)), status
+    return _case_page(referral, disclosure, form, status)
 
 
 @bp.route("/cases/<int:referral_id>/consent", methods=["GET"])
@@ -384,6 +383,21 @@ def share(referral_id: int) -> Any:
         flash(getattr(error, "message", "Choose an agency and a purpose."), "info")
     else:
         flash("The case has been shared.", "success")
+    return redirect(url_for("referrals.case", referral_id=referral_id)), 303
+
+
+@bp.route("/cases/<int:referral_id>/team", methods=["POST"])
+@require(Permission.REFERRALS_READ)
+def team(referral_id: int) -> Any:
+    who = actor()
+    referral, _ = services.open_case(who, referral_id, [Category.IDENTITY],
+                                     action="case_team:opened")
+    try:
+        services.add_to_team(who, referral, request.form.get("member_id", type=int) or 0)
+    except HubError as error:
+        flash(error.message, "info")
+    else:
+        flash("Your colleague has been added to the case team.", "success")
     return redirect(url_for("referrals.case", referral_id=referral_id)), 303
 
 

@@ -162,3 +162,27 @@ def test_access_matrix_for_referral_routes(app, world, submitted_case, persona) 
             status = client.post(url, data={"csrf_token": token, "decision": "defer",
                                             "reason": "Referrer not available"}).status_code
         assert status == expected, (persona, method, url, status)
+
+
+def test_referrer_shares_with_an_agency_whose_rep_puts_a_colleague_on_the_team(
+    app, world, submitted_case
+) -> None:
+    officer = _signed_in(app.test_client(), world["police_officer"])
+    shared = submit(officer, f"/cases/{submitted_case}/share",
+                    {"agency_id": str(world.agencies["health"]), "purpose": "marac"},
+                    form_url=f"/cases/{submitted_case}")
+    assert shared.status_code == 303
+    nurse = _signed_in(app.test_client(), world["nurse"])
+    assert nurse.get(f"/cases/{submitted_case}").status_code == 403  # not on the team yet
+    rep = _signed_in(app.test_client(), world["health_rep"])
+    page = text(rep.get(f"/cases/{submitted_case}"))
+    assert "Jane EXAMPLE" in page and "Add to case team" in page
+    added = submit(rep, f"/cases/{submitted_case}/team",
+                   {"member_id": str(world["nurse"].member_id)},
+                   form_url=f"/cases/{submitted_case}")
+    assert added.status_code == 303
+    assert "Jane EXAMPLE" in text(nurse.get(f"/cases/{submitted_case}"))
+    wrong = submit(rep, f"/cases/{submitted_case}/team",
+                   {"member_id": str(world["police_officer"].member_id)},
+                   form_url=f"/cases/{submitted_case}", follow=True)
+    assert "Select someone from your own agency" in text(wrong)
