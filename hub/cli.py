@@ -283,5 +283,212 @@ def audit_prove(index: int) -> None:
     click.echo(json.dumps(proof.as_json(), indent=2))
 
 
+# --- Agencies' own sign-in: identity providers and API clients ------------------------------
+
+
+@main.group()
+def idp() -> None:
+    """Agencies' own identity providers (OpenID Connect)."""
+
+
+def _role_map(pairs: tuple[str, ...]) -> dict[str, str]:
+    mapping = {}
+    for pair in pairs:
+        value, sep, role = pair.rpartition("=")
+        if not sep or not value.strip() or not role.strip():
+            raise click.BadParameter(f"{pair!r}: write CLAIM_VALUE=ROLE", param_hint="--map")
+        mapping[value.strip()] = role.strip()
+    return mapping
+
+
+@idp.command("add")
+@click.option("--agency", "agency_name", required=True, help="The agency's name.")
+@click.option("--issuer", required=True, help="Issuer URL, exactly as in the provider's tokens.")
+@click.option("--client-id", required=True)
+@click.option(
+    "--secret-env",
+    default="",
+    help="NAME of the environment variable holding the client secret (never the secret).",
+)
+@click.option("--secret-file", default="", help="Path of a file holding the client secret.")
+@click.option("--scopes", default="openid email profile", show_default=True)
+@click.option("--roles-claim", default="", help="Claim carrying roles or groups.")
+@click.option(
+    "--map",
+    "mappings",
+    multiple=True,
+    metavar="VALUE=ROLE",
+    help="Map a claim value to a hub role (repeatable).",
+)
+@click.option(
+    "--domains", default="", help="Email domains it may vouch for (default: all the agency's)."
+)
+@click.option(
+    "--trust-roles",
+    is_flag=True,
+    help="Newcomers come in with the mapped roles, "
+    "without approval by the agency's MARAC representative.",
+)
+def idp_add(
+    agency_name: str,
+    issuer: str,
+    client_id: str,
+    secret_env: str,
+    secret_file: str,
+    scopes: str,
+    roles_claim: str,
+    mappings: tuple[str, ...],
+    domains: str,
+    trust_roles: bool,
+) -> None:
+    """Connect an agency's identity provider."""
+    from agencies import identity
+    from agencies import services as agency_services
+    from hub.core.db import unit_of_work
+    from hub.core.errors import ValidationFailed
+
+    app = _app()
+    settings = app.extensions["hub.settings"]
+    data = identity.ProviderData(
+        issuer=issuer,
+        client_id=client_id,
+        client_secret_env=secret_env,
+        client_secret_file=secret_file,
+        scopes=scopes,
+        roles_claim=roles_claim,
+        role_mapping=_role_map(mappings),
+        email_domains=domains,
+        trust_role_mapping=trust_roles,
+    )
+    with app.app_context():
+        try:
+            with unit_of_work():
+                agency = agency_services.find_agency_by_name(agency_name)
+                if agency is None:
+                    raise click.ClickException(f"no agency called {agency_name!r}")
+                identity.add_provider(
+                    Actor.system("cli"), agency, data, production=settings.is_production
+                )
+        except ValidationFailed as error:
+            raise click.ClickException("; ".join(error.errors.values())) from None
+    click.echo(f"{agency_name} now signs its people in through {issuer}.")
+    click.echo("Register these with the provider for the hub's client:")
+    click.echo(f"    redirect URI:              {settings.base_url}/auth/callback")
+    click.echo(f"    post-logout redirect URI:  {settings.base_url}/signed-out")
+    click.echo(f"Then check it: hub idp test {agency_name!r}")
+
+
+@idp.command("list")
+def idp_list() -> None:
+    """List identity providers with their issuer, client and secret source."""
+    from agencies import identity
+    from hub.core.db import unit_of_work
+
+    app = _app()
+    with app.app_context(), unit_of_work():
+        for provider in identity.list_providers():
+            state = " (switched off)" if provider.is_disabled else ""
+            roles = (
+                "roles from the provider"
+                if provider.trust_role_mapping
+                else ("roles approved by the agency")
+            )
+            click.echo(
+                f"{provider.id:>4}  {provider.agency.name}{state}\n"
+                f"      issuer {provider.issuer}, client {provider.client_id}, "
+                f"secret from {provider.secret_source}, {roles}"
+            )
+
+
+@idp.command("test")
+@click.argument("agency_name")
+def idp_test(agency_name: str) -> None:
+    """Fetch an agency's provider's discovery and key set now, and report problems plainly."""
+    from agencies import identity
+    from agencies import services as agency_services
+    from hub.auth import oidc
+    from hub.core.db import unit_of_work
+
+    app = _app()
+    settings = app.extensions["hub.settings"]
+    with app.app_context(), unit_of_work():
+        agency = agency_services.find_agency_by_name(agency_name)
+        provider = identity.provider_for_agency(agency.id) if agency is not None else None
+        if provider is None:
+            raise click.ClickException(f"{agency_name!r} has no identity provider")
+        click.echo(f"Checking {provider.agency.name}'s provider {provider.issuer}")
+        findings = oidc.check_provider(provider, timeout=settings.oidc_timeout_seconds)
+    labels = {"ok": "ok     ", "warning": "warning", "problem": "PROBLEM"}
+    for finding in findings:
+        click.echo(f"  {labels[finding.level]}  {finding.message}")
+    problems = sum(1 for f in findings if f.level == "problem")
+    if problems:
+        raise click.ClickException(
+            f"{problems} problem(s): people cannot sign in through "
+            "this provider until they are fixed"
+        )
+    click.echo("The provider is usable.")
+
+
+@main.group("api-clients")
+def api_clients() -> None:
+    """Partner systems that call the hub API with their agency provider's tokens."""
+
+
+@api_clients.command("add")
+@click.option("--agency", "agency_name", required=True, help="The agency's name.")
+@click.option("--client-id", required=True, help="The client_id its tokens carry.")
+@click.option("--name", required=True, help="What people call the system.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    required=True,
+    help="What it may do (repeatable), e.g. referrals:read.",
+)
+def api_clients_add(agency_name: str, client_id: str, name: str, scopes: tuple[str, ...]) -> None:
+    """Register a partner system as an API client of an agency."""
+    from agencies import identity
+    from agencies import services as agency_services
+    from hub.core.db import unit_of_work
+    from hub.core.errors import ValidationFailed
+
+    app = _app()
+    with app.app_context():
+        try:
+            with unit_of_work():
+                agency = agency_services.find_agency_by_name(agency_name)
+                if agency is None:
+                    raise click.ClickException(f"no agency called {agency_name!r}")
+                identity.add_api_client(
+                    Actor.system("cli"),
+                    identity.ApiClientData(
+                        agency_id=agency.id,
+                        client_id=client_id,
+                        name=name,
+                        scopes=frozenset(scopes),
+                    ),
+                )
+        except ValidationFailed as error:
+            raise click.ClickException("; ".join(error.errors.values())) from None
+    audience = app.extensions["hub.settings"].api_audience
+    click.echo(f"{name} may call the API as {agency_name} with tokens for audience {audience}.")
+
+
+@api_clients.command("list")
+def api_clients_list() -> None:
+    """List registered API clients."""
+    from agencies import identity
+    from hub.core.db import unit_of_work
+
+    app = _app()
+    with app.app_context(), unit_of_work():
+        for client in identity.list_api_clients():
+            state = " (disabled)" if client.is_disabled else ""
+            click.echo(
+                f"{client.id:>4}  {client.name}{state} – {client.agency.name}, "
+                f"client {client.client_id}, scopes {client.scopes}"
+            )
+
 if __name__ == "__main__":
     sys.exit(main())
