@@ -221,6 +221,23 @@ def _basis(actor: Actor, agency: Agency, facts: CaseFacts, category: Category,
         f"Withheld: {category.label}, no consent or approved decision covers your agency.")
 
 
+def _first_refusal(actor: Actor, facts: CaseFacts, agency: Agency | None
+                   ) -> tuple[str, str, bool] | None:
+    """Rules 1 and 2 (and the area boundary): (code, message, conceal) of the first that fails."""
+    if actor.kind not in {"member", "service"} or agency is None:
+        return "no_actor", "Only members and registered partner systems see cases.", False
+    if agency.is_disabled or not agency.has_current_isp(today_london()):
+        return ("isp_not_current",
+                "Your agency has not signed the current information sharing protocol.", False)
+    if actor.member_id is not None and actor.member_id in facts.walled_member_ids:
+        return "conflict_wall", "There is no such case.", True
+    if actor.member_id is not None and actor.member_id in facts.blocked_member_ids:
+        return "must_not_receive", "There is no such case.", True
+    if agency.area_id != facts.area_id and actor.agency_id != facts.referring_agency_id:
+        return "other_area", "There is no such case.", True
+    return None
+
+
 def disclose(actor: Actor, facts: CaseFacts, categories: Iterable[Category],
              purpose: Purpose = Purpose.MARAC, *, reveal_reason: str | None = None,
              action: str = "case:viewed") -> Disclosure:
@@ -238,17 +255,10 @@ def disclose(actor: Actor, facts: CaseFacts, categories: Iterable[Category],
                        requested=[c.value for c in wanted], attempted=action)
         return result
 
-    if actor.kind not in {"member", "service"} or agency is None:
-        return refuse("no_actor", "Only members and registered partner systems see cases.")
-    if agency.is_disabled or not agency.has_current_isp(today_london()):
-        return refuse("isp_not_current",
-                      "Your agency has not signed the current information sharing protocol.")
-    if actor.member_id is not None and actor.member_id in facts.walled_member_ids:
-        return refuse("conflict_wall", "There is no such case.", conceal=True)
-    if actor.member_id is not None and actor.member_id in facts.blocked_member_ids:
-        return refuse("must_not_receive", "There is no such case.", conceal=True)
-    if agency.area_id != facts.area_id and actor.agency_id != facts.referring_agency_id:
-        return refuse("other_area", "There is no such case.", conceal=True)
+    stop = _first_refusal(actor, facts, agency)
+    if stop is not None:
+        return refuse(*stop[:2], conceal=stop[2])
+    assert agency is not None
     relation = _relation(actor, facts, agency)
     if relation is None:
         return refuse("no_need_to_know",
@@ -311,6 +321,18 @@ def disclose(actor: Actor, facts: CaseFacts, categories: Iterable[Category],
                              if d.allowed and "decision" in d.basis}),
            **({"reason_given": True} if revealed else {}))
     return result
+
+
+def would_know(actor: Actor, facts: CaseFacts) -> bool:
+    """Rules 1-3 only: may this actor know the case exists (for lists of tasks, say)?
+
+    Shows no content and records nothing; anything that shows content calls ``disclose``.
+    """
+    agency = session().get(Agency, actor.agency_id) if actor.agency_id is not None else None
+    if _first_refusal(actor, facts, agency) is not None:
+        return False
+    assert agency is not None
+    return _relation(actor, facts, agency) is not None
 
 
 def visible_to(actor: Actor, candidates: Iterable[CaseFacts]) -> list[CaseFacts]:

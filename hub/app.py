@@ -143,9 +143,16 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> HubFlask:
 
     task_views.init_app(app)
 
+    from hub.referrals import api as referral_api
     from hub.referrals import views as referral_views
 
     app.register_blueprint(referral_views.bp)
+    hub_api.register_api_blueprint(app, referral_api.bp)
+
+    from hub.referrals import todo as referral_todo
+
+    referral_todo.register()
+    app.extensions["hub.case_visibility"] = referral_todo.can_see_case
 
     from audit import views as audit_views
 

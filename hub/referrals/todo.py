@@ -1,0 +1,107 @@
+"""Referrals and consent feed the to-do lists: template tasks when an agency gets a case,
+and the system rules the scheduler checks (consent expiring, a repeat window ending, an
+approval waiting).
+
+The to-do service lives below referrals in the import order, so this module calls it and
+registers the providers; nothing in agencies reaches up here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from sqlalchemy import select
+
+from agencies.jobs import RULE_PROVIDERS
+from agencies.models import Agency
+from agencies.tasks import rules
+from agencies.tasks import services as tasks
+from agencies.tasks.catalogue import CaseContext
+from agencies.tasks.models import Trigger
+from consent import gate
+from consent.models import ConsentRecord, DecisionStatus, SharingDecision
+from hub.core.access import Actor
+from hub.core.db import session
+from hub.referrals import matching, services
+from hub.referrals.models import Referral, ReferralStatus
+
+
+def _context(referral: Referral, agency_id: int) -> CaseContext:
+    involved = {referral.referring_agency_id} | {s.agency_id for s in referral.shares}
+    involved.discard(agency_id)
+    types = frozenset(session().execute(
+        select(Agency.type).where(Agency.id.in_(involved or {0}))).scalars())
+    return CaseContext(agency_types_involved=types, flags={
+        "children_in_household": bool(referral.children_count),
+        "repeat": referral.is_repeat,
+        "counter_allegation": referral.counter_allegation_id is not None,
+    })
+
+
+def case_given(actor: Actor, referral: Referral, agency_id: int, trigger: str) -> None:
+    """Make the agency's template tasks for a case it has just been given."""
+    agency = session().get(Agency, agency_id)
+    if agency is None:
+        return
+    accepted = trigger == "referral_accepted"
+    tasks.generate_from_template(
+        actor, agency=agency, referral_id=referral.id,
+        trigger=Trigger.REFERRAL_ACCEPTED if accepted else Trigger.CASE_SHARED,
+        risk_band=referral.assessment.band if referral.assessment else None,
+        context=_context(referral, agency_id),
+        owner_member_id=referral.referrer_id if accepted else None)
+
+
+def can_see_case(actor: Actor, referral_id: int) -> bool:
+    """Whether the gate would let this person know the case (no content, nothing recorded)."""
+    referral = session().get(Referral, referral_id)
+    return referral is not None and gate.would_know(actor, services.case_facts(referral))
+
+
+def consent_expiry_tasks(today: date) -> Iterable[rules.RuleTask]:
+    rows = session().execute(
+        select(ConsentRecord, Referral).join(Referral, Referral.id == ConsentRecord.referral_id)
+        .where(ConsentRecord.state == "given", ConsentRecord.withdrawn_at.is_(None),
+               ConsentRecord.valid_until.is_not(None))).all()
+    for consent, referral in rows:
+        task = rules.consent_expiring(
+            consent_id=consent.id, ends_on=consent.valid_until.date(), today=today,
+            agency_id=referral.referring_agency_id, referral_id=referral.id,
+            owner_member_id=referral.referrer_id)
+        if task is not None:
+            yield task
+
+
+def repeat_window_tasks(today: date) -> Iterable[rules.RuleTask]:
+    rows = session().execute(select(Referral).where(Referral.status.in_(
+        [ReferralStatus.ACCEPTED.value, ReferralStatus.HEARD.value]))).scalars()
+    for referral in rows:
+        if referral.referred_on is None:
+            continue
+        task = rules.repeat_window_ending(
+            referral_id=referral.id,
+            window_ends_on=matching.repeat_window_ends_on(referral.referred_on),
+            today=today, agency_id=referral.referring_agency_id,
+            owner_member_id=referral.referrer_id)
+        if task is not None:
+            yield task
+
+
+def approval_tasks(today: date) -> Iterable[rules.RuleTask]:
+    rows = session().execute(
+        select(SharingDecision, Referral).join(Referral,
+                                               Referral.id == SharingDecision.referral_id)
+        .where(SharingDecision.status == DecisionStatus.PENDING.value)).all()
+    for decision, referral in rows:
+        yield rules.approval_waiting(
+            decision_id=decision.id, requested_on=decision.requested_at.date(),
+            agency_id=referral.referring_agency_id, referral_id=referral.id)
+
+
+def register() -> None:
+    """Connect referrals to the to-do lists (called once by the app shell)."""
+    services.on_case_given(case_given)
+    RULE_PROVIDERS["consent-expiry"] = consent_expiry_tasks
+    RULE_PROVIDERS["repeat-window"] = repeat_window_tasks
+    RULE_PROVIDERS["sharing-approval"] = approval_tasks
