@@ -51,7 +51,7 @@ class TaskUpdateForm(FlaskForm):
 class ReassignForm(FlaskForm):
     owner = Select("Give the task to")
     reassign_note = TextAreaField(
-        "Note (optional)",
+        "Note for them (optional)",
         validators=[Optional(), Length(max=2000, message=NOTE_TOO_LONG)],
     )
     version = HiddenField()

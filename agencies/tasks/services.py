@@ -253,13 +253,14 @@ def _write_version(
     *,
     based_on: str,
     change: str,
+    by_hub: bool = False,
 ) -> TodoTemplate:
     template = TodoTemplate(
         agency_id=agency.id,
         version=version,
         based_on=based_on,
         change=change[:200],
-        created_by_id=actor.member_id,
+        created_by_id=None if by_hub else actor.member_id,
         items=[
             TodoTemplateItem(
                 position=position,
@@ -292,14 +293,21 @@ def current_template(actor: Actor, agency: Agency) -> TodoTemplate:
     if found is not None:
         return found
     items, used = catalogue.starting_items(agency.type)
-    template = _write_version(
-        actor,
-        agency,
-        1,
-        items,
-        based_on=", ".join(used),
-        change="Made from the hub's template for the agency type",
-    )
+    try:
+        template = _write_version(
+            actor,
+            agency,
+            1,
+            items,
+            based_on=", ".join(used),
+            change="Made from the hub's template for the agency type",
+            by_hub=True,
+        )
+    except Conflict:
+        # Another request made the first version a moment ago: use that one.
+        found = _latest(agency.id)
+        assert found is not None
+        return found
     record(
         actor,
         "todo_template:created",

@@ -18,8 +18,8 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
 
 from agencies import notify
-from agencies.models import Agency
-from agencies.tasks import services
+from agencies.models import Agency, AgencyType
+from agencies.tasks import catalogue, services
 from agencies.tasks.forms import NotificationForm, ReassignForm, TaskUpdateForm, TemplateItemForm
 from agencies.tasks.models import NotificationMode, Priority, Task, TaskState, Trigger
 from audit.ledger import Subject, record
@@ -243,6 +243,7 @@ def task_update(task_id: int) -> Any:
             priority=form.priority.data or None,
             note=form.note.data or "",
         )
+        before = task.state
         try:
             services.update_task(who, task, version=_version(form.version.data), change=change)
         except ValidationFailed as error:
@@ -254,7 +255,7 @@ def task_update(task_id: int) -> Any:
         else:
             flash(
                 "The task has been updated."
-                if change.state in (None, task.state)
+                if task.state == before
                 else f"The task is now marked: {task.task_state.label.lower()}.",
                 "success",
             )
@@ -370,6 +371,7 @@ def template_view() -> str:
         names=services.member_names(v.created_by_id for v in services.template_versions(agency.id)),
         Trigger=Trigger,
         Priority=Priority,
+        flags=catalogue.shipped().flags,
     )
 
 
@@ -491,9 +493,17 @@ def template_item_move(key: str) -> Any:
 # --------------------------------------------------------------------------- wiring
 
 
+def _agency_type_label(value: str) -> str:
+    try:
+        return AgencyType(value).label.lower()
+    except ValueError:
+        return value
+
+
 def init_app(app: Flask) -> None:
     """Register the pages, the header counts, and the mailer."""
     app.register_blueprint(bp)
+    app.add_template_filter(_agency_type_label, "agency_type_label")
     settings = app.extensions["hub.settings"]
     app.extensions.setdefault("hub.mailer", notify.Mailer.from_settings(settings))
 

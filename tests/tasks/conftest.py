@@ -15,8 +15,12 @@ from tests.support.world import actor_of
 _numbers = itertools.count(1)
 
 
-def make_referral(world: Any, agency_key: str = "police", referrer: str = "police_officer",
-                  status: str = "accepted") -> int:
+def make_referral(
+    world: Any,
+    agency_key: str = "police",
+    referrer: str = "police_officer",
+    status: str = "accepted",
+) -> int:
     """A referral row with nothing in it but ids: the to-do tests need only something to point
     at (the referral journey has its own tests)."""
     from hub.referrals.models import Referral

@@ -26,8 +26,8 @@ from agencies.tasks.models import (
 )
 from hub.core import db
 from hub.core.clock import LONDON
-from tests.tasks.conftest import make_referral
 from tests.support.world import AGENCIES
+from tests.tasks.conftest import make_referral
 
 
 class Inbox:
@@ -37,11 +37,13 @@ class Inbox:
         self.messages: list[dict[str, Any]] = []
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.messages.append({
-            "to": list(envelope.rcpt_tos),
-            "message": message_from_bytes(envelope.content, policy=policy.default),
-            "raw": envelope.content.decode("utf-8", "replace"),
-        })
+        self.messages.append(
+            {
+                "to": list(envelope.rcpt_tos),
+                "message": message_from_bytes(envelope.content, policy=policy.default),
+                "raw": envelope.content.decode("utf-8", "replace"),
+            }
+        )
         return "250 OK"
 
     def to(self, address: str) -> list[Any]:
@@ -60,8 +62,12 @@ def inbox(app: Any) -> Iterator[Inbox]:
     controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
     controller.start()
     app.extensions["hub.mailer"] = notify.Mailer(
-        host="127.0.0.1", port=controller.port, tls="none", base_url="https://hub.example",
-        sender="MARAC Hub <no-reply@hub.example>")
+        host="127.0.0.1",
+        port=controller.port,
+        tls="none",
+        base_url="https://hub.example",
+        sender="MARAC Hub <no-reply@hub.example>",
+    )
     try:
         yield handler
     finally:
@@ -72,13 +78,26 @@ def at(day: date, hour: int = 9) -> Any:
     return time_machine.travel(datetime.combine(day, time(hour), tzinfo=LONDON), tick=False)
 
 
-def _make_task(app, world, actors, *, due: date, owner: str | None = "police_officer",
-               referral_id: int | None = None, title="Fit the alarm at the victim's home") -> int:
+def _make_task(
+    app,
+    world,
+    actors,
+    *,
+    due: date,
+    owner: str | None = "police_officer",
+    referral_id: int | None = None,
+    title="Fit the alarm at the victim's home",
+) -> int:
     with app.app_context(), db.unit_of_work():
         task = services.create_task(
-            actors["coordinator"], agency_id=world.agencies["police"],
-            owner_member_id=world[owner].member_id if owner else None, referral_id=referral_id,
-            source=TaskSource.MEETING_ACTION, title=title, due_on=due)
+            actors["coordinator"],
+            agency_id=world.agencies["police"],
+            owner_member_id=world[owner].member_id if owner else None,
+            referral_id=referral_id,
+            source=TaskSource.MEETING_ACTION,
+            title=title,
+            due_on=due,
+        )
         return task.id
 
 
@@ -107,16 +126,17 @@ def _assert_no_personal_data(inbox: Inbox, world, forbidden: list[str]) -> None:
     for item in inbox.messages:
         message = item["message"]
         visible = "\n".join(
-            [f"{k}: {v}" for k, v in message.items() if k.lower() != "to"]
-            + [message.get_content()])
+            [f"{k}: {v}" for k, v in message.items() if k.lower() != "to"] + [message.get_content()]
+        )
         for needle in names + emails + agencies + forbidden:
             assert needle.lower() not in visible.lower(), (needle, visible)
         assert re.fullmatch(r"[\w.+-]+@[\w.-]+", message["To"])  # an address, no display name
         assert "https://hub.example/tasks" in visible
 
 
-def test_a_task_is_reminded_once_then_escalated_once_when_overdue(app, world, actors, inbox,
-                                                                   gate) -> None:
+def test_a_task_is_reminded_once_then_escalated_once_when_overdue(
+    app, world, actors, inbox, gate
+) -> None:
     referral_id = make_referral(world)
     with db.unit_of_work():
         from hub.referrals.models import Referral
@@ -131,7 +151,8 @@ def test_a_task_is_reminded_once_then_escalated_once_when_overdue(app, world, ac
         assert _run(app, jobs.escalate_overdue) == 0
     # The coordinator gave it to the officer: that alone is e-mailed.
     assert [m["Subject"] for m in inbox.to(officer.email)] == [
-        "MARAC Hub: a task is waiting for you"]
+        "MARAC Hub: a task is waiting for you"
+    ]
     with at(tuesday):
         assert _run(app, jobs.send_reminders) == 1
         assert _run(app, jobs.send_reminders) == 0  # once per task
@@ -151,11 +172,17 @@ def test_a_task_is_reminded_once_then_escalated_once_when_overdue(app, world, ac
     assert len(escalations) == 1 and "overdue" in escalations[0]["Subject"]
     assert "https://hub.example/tasks/overdue" in escalations[0].get_content()
     with db.unit_of_work():
-        kinds = [(n.member_id, n.kind) for n in
-                 db.session().execute(select(TaskNotification).order_by(TaskNotification.id))
-                 .scalars()]
-    assert kinds == [(officer.member_id, "assigned"), (officer.member_id, "reminder"),
-                     (rep.member_id, "escalation")]
+        kinds = [
+            (n.member_id, n.kind)
+            for n in db.session()
+            .execute(select(TaskNotification).order_by(TaskNotification.id))
+            .scalars()
+        ]
+    assert kinds == [
+        (officer.member_id, "assigned"),
+        (officer.member_id, "reminder"),
+        (rep.member_id, "escalation"),
+    ]
     _assert_no_personal_data(inbox, world, [reference, "Fit the alarm", "alarm"])
 
 
@@ -199,8 +226,12 @@ def test_moving_the_due_date_earns_a_new_reminder(app, world, actors, inbox) -> 
         assert _run(app, jobs.send_reminders) == 1
         with app.app_context(), db.unit_of_work():
             task = db.session().get(Task, task_id)
-            services.update_task(actors["police_officer"], task, version=task.version,
-                                 change=services.TaskChange(due_on=date(2026, 3, 10)))
+            services.update_task(
+                actors["police_officer"],
+                task,
+                version=task.version,
+                change=services.TaskChange(due_on=date(2026, 3, 10)),
+            )
         assert _run(app, jobs.send_reminders) == 0
     with at(date(2026, 3, 9)):
         assert _run(app, jobs.send_reminders) == 1
@@ -235,17 +266,21 @@ def test_nothing_is_sent_for_a_transaction_that_rolls_back(app, world, actors, i
     with at(date(2026, 3, 2)):
         with pytest.raises(RuntimeError), app.app_context(), db.unit_of_work():
             services.create_task(
-                actors["coordinator"], agency_id=world.agencies["police"],
-                owner_member_id=world["police_officer"].member_id, referral_id=None,
-                source=TaskSource.MEETING_ACTION, title="x", due_on=date(2026, 3, 3))
+                actors["coordinator"],
+                agency_id=world.agencies["police"],
+                owner_member_id=world["police_officer"].member_id,
+                referral_id=None,
+                source=TaskSource.MEETING_ACTION,
+                title="x",
+                due_on=date(2026, 3, 3),
+            )
             raise RuntimeError("something later in the request failed")
         _make_task(app, world, actors, due=date(2026, 3, 3))  # a committed one is sent
     assert len(inbox.messages) == 1
 
 
 def test_a_mail_server_that_is_down_does_not_undo_the_work(app, world, actors) -> None:
-    app.extensions["hub.mailer"] = notify.Mailer(host="127.0.0.1", port=_free_port(),
-                                                 timeout=2)
+    app.extensions["hub.mailer"] = notify.Mailer(host="127.0.0.1", port=_free_port(), timeout=2)
     with at(date(2026, 3, 2)):
         task_id = _make_task(app, world, actors, due=date(2026, 3, 3))
         assert _run(app, jobs.send_reminders) == 1
@@ -257,8 +292,7 @@ def test_disabled_members_are_not_e_mailed(app, world, actors, inbox) -> None:
     from hub.core.access import Actor
 
     with db.unit_of_work():
-        set_member_disabled(Actor.system("test"), get_member(world["police_rep"].member_id),
-                            True)
+        set_member_disabled(Actor.system("test"), get_member(world["police_rep"].member_id), True)
     with at(date(2026, 3, 2)):
         _make_task(app, world, actors, due=date(2026, 3, 3), owner=None)
         assert _run(app, jobs.send_reminders) == 1
@@ -277,30 +311,45 @@ def test_starttls_is_used_when_configured(tmp_path, world) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.now(LONDON)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
     cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_context.load_cert_chain(cert_file, key_file)
     handler = Inbox()
-    controller = Controller(handler, hostname="localhost", port=_free_port(),
-                            tls_context=server_context, require_starttls=True)
+    controller = Controller(
+        handler,
+        hostname="localhost",
+        port=_free_port(),
+        tls_context=server_context,
+        require_starttls=True,
+    )
     controller.start()
     try:
         client_context = ssl.create_default_context(cafile=str(cert_file))
-        mailer = notify.Mailer(host="localhost", port=controller.port, tls="starttls",
-                               ssl_context=client_context)
+        mailer = notify.Mailer(
+            host="localhost", port=controller.port, tls="starttls", ssl_context=client_context
+        )
         mailer.send("someone@agency.test", notify.NOTICES["reminder"])
         plain = notify.Mailer(host="localhost", port=controller.port, tls="none")
-        with pytest.raises(Exception, match="STARTTLS|530"):
+        with pytest.raises(Exception, match=r"STARTTLS|530"):
             plain.send("someone@agency.test", notify.NOTICES["reminder"])
     finally:
         controller.stop()

@@ -32,9 +32,13 @@ class Scheduler:
     def __init__(self, name: str, env: dict[str, str], folder: Path) -> None:
         self.log = folder / f"{name}.log"
         self.handle = self.log.open("wb")
-        self.process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
-            [str(HUB), "scheduler"], env=env, stdout=self.handle, stderr=subprocess.STDOUT,
-            start_new_session=True)
+        self.process = subprocess.Popen(
+            [str(HUB), "scheduler"],
+            env=env,
+            stdout=self.handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     @property
     def output(self) -> str:
@@ -84,10 +88,14 @@ def smtp() -> Iterator[int]:
 def _due_tomorrow_task(world: Any, actors: Any, title: str) -> int:
     with db.unit_of_work():
         return services.create_task(
-            actors["coordinator"], agency_id=world.agencies["police"],
-            owner_member_id=world["police_officer"].member_id, referral_id=None,
-            source=TaskSource.MEETING_ACTION, title=title,
-            due_on=add_working_days(today_london(), 1)).id
+            actors["coordinator"],
+            agency_id=world.agencies["police"],
+            owner_member_id=world["police_officer"].member_id,
+            referral_id=None,
+            source=TaskSource.MEETING_ACTION,
+            title=title,
+            due_on=add_working_days(today_london(), 1),
+        ).id
 
 
 def _reminded(task_id: int) -> bool:
@@ -97,24 +105,39 @@ def _reminded(task_id: int) -> bool:
 
 def _reminders(task_id: int) -> int:
     with db.unit_of_work():
-        return len(db.session().execute(select(TaskNotification.id).where(
-            TaskNotification.task_id == task_id, TaskNotification.kind == "reminder")).all())
+        return len(
+            db.session()
+            .execute(
+                select(TaskNotification.id).where(
+                    TaskNotification.task_id == task_id, TaskNotification.kind == "reminder"
+                )
+            )
+            .all()
+        )
 
 
 def test_exactly_one_scheduler_runs_jobs_and_the_other_takes_over(
     app, world, actors, database_url, tmp_path, smtp
 ) -> None:
     settings = app.extensions["hub.settings"]
-    env = {**os.environ, "HUB_ENV": "test", "SECRET_KEY": settings.secret_key,
-           "DATABASE_URL": database_url, "HUB_INSTANCE_PATH": settings.instance_path,
-           "HUB_SMTP_HOST": "127.0.0.1", "HUB_SMTP_PORT": str(smtp),
-           "HUB_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "HUB_ENV": "test",
+        "SECRET_KEY": settings.secret_key,
+        "DATABASE_URL": database_url,
+        "HUB_INSTANCE_PATH": settings.instance_path,
+        "HUB_SMTP_HOST": "127.0.0.1",
+        "HUB_SMTP_PORT": str(smtp),
+        "HUB_LOG_LEVEL": "INFO",
+        "PYTHONUNBUFFERED": "1",
+    }
     env.pop("HUB_DEMO", None)
     first = _due_tomorrow_task(world, actors, "First task")
     schedulers = [Scheduler("a", env, tmp_path), Scheduler("b", env, tmp_path)]
     try:
-        leader = wait_for(lambda: next((s for s in schedulers if s.is_leader), None),
-                          what="a leader")
+        leader = wait_for(
+            lambda: next((s for s in schedulers if s.is_leader), None), what="a leader"
+        )
         other = next(s for s in schedulers if s is not leader)
         wait_for(lambda: _reminded(first), what="the leader's reminder job")
         wait_for(lambda: "Running job" in leader.output, what="the leader's job log")

@@ -26,14 +26,28 @@ def _signed_in(client, person):
     return client
 
 
-def _create(world, actors, *, agency="police", owner="police_officer", referral_id=None,
-            title=POLICE_TITLE, due=None, priority="normal") -> int:
+def _create(
+    world,
+    actors,
+    *,
+    agency="police",
+    owner="police_officer",
+    referral_id=None,
+    title=POLICE_TITLE,
+    due=None,
+    priority="normal",
+) -> int:
     with db.unit_of_work():
         return services.create_task(
-            actors["coordinator"], agency_id=world.agencies[agency],
+            actors["coordinator"],
+            agency_id=world.agencies[agency],
             owner_member_id=world[owner].member_id if owner else None,
-            referral_id=referral_id, source=TaskSource.MEETING_ACTION, title=title,
-            due_on=due or add_working_days(today_london(), 5), priority=priority).id
+            referral_id=referral_id,
+            source=TaskSource.MEETING_ACTION,
+            title=title,
+            due_on=due or add_working_days(today_london(), 5),
+            priority=priority,
+        ).id
 
 
 def _version(task_id: int) -> int:
@@ -49,8 +63,14 @@ def case_tasks(world, actors, referral, gate):
         "referral": referral,
         "task": _create(world, actors, referral_id=referral),
         "queued": _create(world, actors, owner=None, referral_id=referral, title=QUEUE_TITLE),
-        "housing": _create(world, actors, agency="housing", owner="housing_officer",
-                           referral_id=referral, title=HOUSING_TITLE),
+        "housing": _create(
+            world,
+            actors,
+            agency="housing",
+            owner="housing_officer",
+            referral_id=referral,
+            title=HOUSING_TITLE,
+        ),
     }
 
 
@@ -78,14 +98,30 @@ ROUTES = [
 EXPECTED = {
     "anonymous": [302] * 17,
     "police_officer": [200, 200, 403, 200, 200, 302, 302, 302, 200, 302] + [403] * 7,
-    "police_rep": [200, 200, 200, 200, 200, 302, 302, 302, 200, 302,
-                   200, 200, 302, 200, 302, 302, 302],
+    "police_rep": [
+        200,
+        200,
+        200,
+        200,
+        200,
+        302,
+        302,
+        302,
+        200,
+        302,
+        200,
+        200,
+        302,
+        200,
+        302,
+        302,
+        302,
+    ],
     "chair": [200, 200, 403, 200, 200, 403, 403, 302, 200, 302] + [403] * 7,
     "nurse": [200, 200, 403, 404, 404, 404, 404, 404, 200, 302] + [403] * 7,
     "housing_officer": [200, 200, 403, 200, 404, 404, 404, 404, 200, 302] + [403] * 7,
     "coordinator": [200, 200, 403, 200, 404, 404, 404, 404, 200, 302] + [403] * 7,
-    "idva": [200, 200, 200, 200, 404, 404, 404, 404, 200, 302,
-             200, 200, 302, 404, 404, 404, 404],
+    "idva": [200, 200, 200, 200, 404, 404, 404, 404, 200, 302, 200, 200, 302, 404, 404, 404, 404],
     "auditor": [403] * 17,
     "admin": [403] * 17,
 }
@@ -104,20 +140,35 @@ def test_access_matrix_for_task_routes(app, world, case_tasks, persona) -> None:
         if method == "GET":
             response = client.get(url)
         else:
-            data = {"csrf_token": token, "version": str(_version(case_tasks["task"])),
-                    "state": "in_progress", "note": "Called the victim", "priority": "high",
-                    "owner": str(world["police_rep"].member_id), "mode": "digest",
-                    "title": "Ring the victim back", "due_in_working_days": "2",
-                    "priority_when_high": "urgent", "direction": "down"}
+            data = {
+                "csrf_token": token,
+                "version": str(_version(case_tasks["task"])),
+                "state": "in_progress",
+                "note": "Called the victim",
+                "priority": "high",
+                "owner": str(world["police_rep"].member_id),
+                "mode": "digest",
+                "title": "Ring the victim back",
+                "due_in_working_days": "2",
+                "priority_when_high": "urgent",
+                "direction": "down",
+            }
             if "/template/" in url:
                 with db.unit_of_work():
                     from agencies.tasks.models import TodoTemplate
 
-                    versions = db.session().execute(
-                        select(TodoTemplate.version).where(
-                            TodoTemplate.agency_id == world[persona].agency_id
-                            if persona != "anonymous" else False)
-                    ).scalars().all()
+                    versions = (
+                        db.session()
+                        .execute(
+                            select(TodoTemplate.version).where(
+                                TodoTemplate.agency_id == world[persona].agency_id
+                                if persona != "anonymous"
+                                else False
+                            )
+                        )
+                        .scalars()
+                        .all()
+                    )
                 data["version"] = str(max(versions, default=1))
             if url.endswith("/take"):
                 data["version"] = str(_version(case_tasks["queued"]))
@@ -140,13 +191,16 @@ def test_my_list_puts_due_soon_first_highlights_overdue_and_counts_in_the_header
     with time_machine.travel(today - timedelta(days=14)):
         late = _create(world, actors, title="Overdue thing", due=today - timedelta(days=3))
     _create(world, actors, title="Later thing", due=today + timedelta(days=20))
-    _create(world, actors, title="Soon thing", due=add_working_days(today, 1),
-            priority="urgent")
+    _create(world, actors, title="Soon thing", due=add_working_days(today, 1), priority="urgent")
     done = _create(world, actors, title="Finished thing")
     with db.unit_of_work():
         task = db.session().get(Task, done)
-        services.update_task(actors["police_officer"], task, version=task.version,
-                             change=services.TaskChange(state="done"))
+        services.update_task(
+            actors["police_officer"],
+            task,
+            version=task.version,
+            change=services.TaskChange(state="done"),
+        )
     client = _signed_in(app.test_client(), world["police_officer"])
     page = text(client.get("/tasks"))
     order = [page.index(t) for t in ("Overdue thing", "Soon thing", "Later thing")]
@@ -193,13 +247,21 @@ def test_the_queue_lets_a_member_take_a_task(app, world, actors, gate) -> None:
     client = _signed_in(app.test_client(), world["police_officer"])
     page = text(client.get("/tasks/queue"))
     assert QUEUE_TITLE in page and "Take<span" in page
-    taken = submit(client, f"/tasks/{task_id}/take", {"version": str(_version(task_id))},
-                   form_url="/tasks/queue")
+    taken = submit(
+        client,
+        f"/tasks/{task_id}/take",
+        {"version": str(_version(task_id))},
+        form_url="/tasks/queue",
+    )
     assert taken.status_code == 302
     assert QUEUE_TITLE in text(client.get("/tasks"))
     assert QUEUE_TITLE not in text(client.get("/tasks/queue"))
-    again = submit(client, f"/tasks/{task_id}/take", {"version": str(_version(task_id))},
-                   form_url="/tasks/queue")
+    again = submit(
+        client,
+        f"/tasks/{task_id}/take",
+        {"version": str(_version(task_id))},
+        form_url="/tasks/queue",
+    )
     assert again.status_code == 409 and "already taken" in text(again)
 
 
@@ -208,31 +270,50 @@ def test_completing_a_task_with_a_note_through_the_page(app, world, actors, gate
     client = _signed_in(app.test_client(), world["police_officer"])
     url = f"/tasks/{task_id}"
     due = add_working_days(today_london(), 5)
-    form = {"version": "1", "state": "done", "note": "Markers confirmed on the system",
-            "priority": "normal", "due_on-day": str(due.day), "due_on-month": str(due.month),
-            "due_on-year": str(due.year)}
+    form = {
+        "version": "1",
+        "state": "done",
+        "note": "Markers confirmed on the system",
+        "priority": "normal",
+        "due_on-day": str(due.day),
+        "due_on-month": str(due.month),
+        "due_on-year": str(due.year),
+    }
     response = submit(client, f"{url}/update", form, form_url=url)
     assert response.status_code == 302
     page = text(client.get(url))
     assert "Markers confirmed on the system" in page and "Open → Done" in page
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"due_on-day": "1", "due_on-month": "1", "due_on-year": "2020"},
-     "The due date must be today or in the future"),
-    ({"due_on-day": "31", "due_on-month": "2", "due_on-year": "2030"}, "must be a real date"),
-    ({"state": "not_done", "note": ""}, "Say why in a note"),
-    ({"note": "x" * 2001}, "2000 characters or fewer"),
-    ({"state": "finished"}, "Select one option"),
-])
-def test_bad_updates_say_what_to_fix_and_change_nothing(app, world, actors, gate, change,
-                                                        message) -> None:
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"due_on-day": "1", "due_on-month": "1", "due_on-year": "2020"},
+            "The due date must be today or in the future",
+        ),
+        ({"due_on-day": "31", "due_on-month": "2", "due_on-year": "2030"}, "must be a real date"),
+        ({"state": "not_done", "note": ""}, "Say why in a note"),
+        ({"note": "x" * 2001}, "2000 characters or fewer"),
+        ({"state": "finished"}, "Select one option"),
+    ],
+)
+def test_bad_updates_say_what_to_fix_and_change_nothing(
+    app, world, actors, gate, change, message
+) -> None:
     task_id = _create(world, actors)
     client = _signed_in(app.test_client(), world["police_officer"])
     due = add_working_days(today_london(), 5)
-    form = {"version": "1", "state": "open", "note": "", "priority": "normal",
-            "due_on-day": str(due.day), "due_on-month": str(due.month),
-            "due_on-year": str(due.year), **change}
+    form = {
+        "version": "1",
+        "state": "open",
+        "note": "",
+        "priority": "normal",
+        "due_on-day": str(due.day),
+        "due_on-month": str(due.month),
+        "due_on-year": str(due.year),
+        **change,
+    }
     response = submit(client, f"/tasks/{task_id}/update", form, form_url=f"/tasks/{task_id}")
     assert response.status_code == 422
     assert "There is a problem" in text(response) and message in text(response)
@@ -241,21 +322,33 @@ def test_bad_updates_say_what_to_fix_and_change_nothing(app, world, actors, gate
         assert (task.state, task.due_on, task.version) == ("open", due, 1)
 
 
-def test_an_edit_racing_another_gets_a_409_and_loses_nothing_silently(app, world, actors,
-                                                                      gate) -> None:
+def test_an_edit_racing_another_gets_a_409_and_loses_nothing_silently(
+    app, world, actors, gate
+) -> None:
     task_id = _create(world, actors)
     officer = _signed_in(app.test_client(), world["police_officer"])
     rep = _signed_in(app.test_client(), world["police_rep"])
     due = add_working_days(today_london(), 5)
-    base = {"version": "1", "priority": "normal", "due_on-day": str(due.day),
-            "due_on-month": str(due.month), "due_on-year": str(due.year)}
-    first = submit(rep, f"/tasks/{task_id}/update",
-                   {**base, "state": "in_progress", "note": "Rep started it"},
-                   form_url=f"/tasks/{task_id}")
+    base = {
+        "version": "1",
+        "priority": "normal",
+        "due_on-day": str(due.day),
+        "due_on-month": str(due.month),
+        "due_on-year": str(due.year),
+    }
+    first = submit(
+        rep,
+        f"/tasks/{task_id}/update",
+        {**base, "state": "in_progress", "note": "Rep started it"},
+        form_url=f"/tasks/{task_id}",
+    )
     assert first.status_code == 302
-    second = submit(officer, f"/tasks/{task_id}/update",
-                    {**base, "state": "done", "note": "Officer finished it"},
-                    form_url=f"/tasks/{task_id}")
+    second = submit(
+        officer,
+        f"/tasks/{task_id}/update",
+        {**base, "state": "done", "note": "Officer finished it"},
+        form_url=f"/tasks/{task_id}",
+    )
     assert second.status_code == 409
     body = text(second)
     assert "Someone else changed this task" in body and "Rep started it" in body
@@ -265,22 +358,29 @@ def test_an_edit_racing_another_gets_a_409_and_loses_nothing_silently(app, world
         assert [e.note for e in services.task_history(task_id)][-1] == "Rep started it"
 
 
-@pytest.mark.parametrize(("owner", "message"), [
-    ("999999", "that person is unknown"),
-    ("nurse", "choose someone from this agency"),
-    ("abc", "Select someone from the list"),
-])
-def test_reassigning_to_an_unknown_or_outside_owner_is_refused(app, world, actors, gate,
-                                                               owner, message) -> None:
+@pytest.mark.parametrize(
+    ("owner", "message"),
+    [
+        ("999999", "that person is unknown"),
+        ("nurse", "choose someone from this agency"),
+        ("abc", "Select someone from the list"),
+    ],
+)
+def test_reassigning_to_an_unknown_or_outside_owner_is_refused(
+    app, world, actors, gate, owner, message
+) -> None:
     task_id = _create(world, actors)
     client = _signed_in(app.test_client(), world["police_officer"])
     value = str(world[owner].member_id) if owner in world.people else owner
-    response = submit(client, f"/tasks/{task_id}/reassign", {"version": "1", "owner": value},
-                      form_url=f"/tasks/{task_id}")
+    response = submit(
+        client,
+        f"/tasks/{task_id}/reassign",
+        {"version": "1", "owner": value},
+        form_url=f"/tasks/{task_id}",
+    )
     assert response.status_code == 422 and message in text(response)
     with db.unit_of_work():
-        assert db.session().get(Task, task_id).owner_member_id == world[
-            "police_officer"].member_id
+        assert db.session().get(Task, task_id).owner_member_id == world["police_officer"].member_id
 
 
 def test_tasks_for_a_case_the_gate_denies_are_hidden(app, world, actors, gate) -> None:
@@ -297,6 +397,7 @@ def test_tasks_for_a_case_the_gate_denies_are_hidden(app, world, actors, gate) -
 
 
 def test_without_the_gate_wired_no_case_task_is_shown(app, world, actors) -> None:
+    app.extensions.pop("hub.case_visibility", None)
     referral_id = make_referral(world)
     task_id = _create(world, actors, referral_id=referral_id, title="Case task")
     client = _signed_in(app.test_client(), world["police_officer"])
@@ -325,20 +426,41 @@ def test_the_representative_edits_the_template_through_the_pages(app, world) -> 
     page = text(client.get("/tasks/template"))
     assert "Version <strong>1</strong>" in page and "Make a safety plan with the victim" in page
     assert "seed 002" in page
-    bad = submit(client, "/tasks/template/items/new",
-                 {"version": "1", "title": "", "due_in_working_days": "soon",
-                  "priority": "normal", "priority_when_high": "high"})
+    bad = submit(
+        client,
+        "/tasks/template/items/new",
+        {
+            "version": "1",
+            "title": "",
+            "due_in_working_days": "soon",
+            "priority": "normal",
+            "priority_when_high": "high",
+        },
+    )
     assert bad.status_code == 422
     assert "Enter what needs to be done" in text(bad)
     assert "whole number" in text(bad)
-    added = submit(client, "/tasks/template/items/new",
-                   {"version": "1", "title": "Check the address markers", "due_in_working_days": "2",
-                    "priority": "normal", "priority_when_high": "urgent"})
+    added = submit(
+        client,
+        "/tasks/template/items/new",
+        {
+            "version": "1",
+            "title": "Check the address markers",
+            "due_in_working_days": "2",
+            "priority": "normal",
+            "priority_when_high": "urgent",
+        },
+    )
     assert added.status_code == 302
     page = text(client.get("/tasks/template"))
     assert "Version <strong>2</strong>" in page and "Check the address markers" in page
-    stale = submit(client, "/tasks/template/items/police.safety_plan/remove", {"version": "1"},
-                   form_url="/tasks/template", follow=True)
+    stale = submit(
+        client,
+        "/tasks/template/items/police.safety_plan/remove",
+        {"version": "1"},
+        form_url="/tasks/template",
+        follow=True,
+    )
     assert "Someone else changed this template" in text(stale)
     assert "Make a safety plan with the victim" in text(client.get("/tasks/template"))
 

@@ -26,29 +26,37 @@ def _count(model=Task) -> int:
         return len(db.session().execute(select(model.id)).all())
 
 
-def _task(actors, world, *, owner="police_officer", agency="police", referral_id=None,
-          due=None, **extra) -> int:
+def _task(
+    actors, world, *, owner="police_officer", agency="police", referral_id=None, due=None, **extra
+) -> int:
     with db.unit_of_work():
         task = services.create_task(
-            actors["coordinator"], agency_id=world.agencies[agency],
+            actors["coordinator"],
+            agency_id=world.agencies[agency],
             owner_member_id=world[owner].member_id if owner else None,
-            referral_id=referral_id, source=TaskSource.MEETING_ACTION,
+            referral_id=referral_id,
+            source=TaskSource.MEETING_ACTION,
             title="Ask the victim whether the new alarm works",
-            due_on=due or today_london() + timedelta(days=10), priority=Priority.HIGH, **extra)
+            due_on=due or today_london() + timedelta(days=10),
+            priority=Priority.HIGH,
+            **extra,
+        )
         return task.id
 
 
 def _actions() -> list[str]:
     with db.unit_of_work():
-        return list(db.session().execute(select(AuditEntry.action).order_by(AuditEntry.id))
-                    .scalars())
+        return list(
+            db.session().execute(select(AuditEntry.action).order_by(AuditEntry.id)).scalars()
+        )
 
 
 def test_a_meeting_action_becomes_a_task_with_its_history_and_ledger_entry(
     app, world, actors, referral
 ) -> None:
-    task_id = _task(actors, world, referral_id=referral, source_key="action-17",
-                    details="Agreed at the MARAC")
+    task_id = _task(
+        actors, world, referral_id=referral, source_key="action-17", details="Agreed at the MARAC"
+    )
     with db.unit_of_work():
         task = db.session().get(Task, task_id)
         assert (task.state, task.priority, task.source) == ("open", "high", "meeting_action")
@@ -62,40 +70,53 @@ def test_a_meeting_action_becomes_a_task_with_its_history_and_ledger_entry(
     assert _count() == 1
 
 
-@pytest.mark.parametrize(("change", "field", "message"), [
-    ({"due_on": date(2020, 1, 1)}, "due_on", "today or in the future"),
-    ({"due_on": None}, "due_on", "Enter the due date"),
-    ({"title": "   "}, "title", "Enter what needs to be done"),
-    ({"owner": 999_999}, "owner", "that person is unknown"),
-    ({"owner": "nurse"}, "owner", "choose someone from this agency"),
-    ({"priority": "whenever"}, "priority", "Select a priority"),
-])
-def test_bad_input_gets_a_clear_message_and_saves_nothing(app, world, actors, change, field,
-                                                          message) -> None:
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"due_on": date(2020, 1, 1)}, "due_on", "today or in the future"),
+        ({"due_on": None}, "due_on", "Enter the due date"),
+        ({"title": "   "}, "title", "Enter what needs to be done"),
+        ({"owner": 999_999}, "owner", "that person is unknown"),
+        ({"owner": "nurse"}, "owner", "choose someone from this agency"),
+        ({"priority": "whenever"}, "priority", "Select a priority"),
+    ],
+)
+def test_bad_input_gets_a_clear_message_and_saves_nothing(
+    app, world, actors, change, field, message
+) -> None:
     owner = change.get("owner", "police_officer")
     owner_id = owner if isinstance(owner, int) else world[owner].member_id
     with pytest.raises(ValidationFailed) as caught, db.unit_of_work():
         services.create_task(
-            actors["coordinator"], agency_id=world.agencies["police"], owner_member_id=owner_id,
-            referral_id=None, source=TaskSource.MEETING_ACTION,
+            actors["coordinator"],
+            agency_id=world.agencies["police"],
+            owner_member_id=owner_id,
+            referral_id=None,
+            source=TaskSource.MEETING_ACTION,
             title=change.get("title", "Do something useful"),
-            due_on=change.get("due_on", today_london()) if "due_on" in change
-            else today_london(),
-            priority=change.get("priority", "normal"))
+            due_on=change.get("due_on", today_london()) if "due_on" in change else today_london(),
+            priority=change.get("priority", "normal"),
+        )
     assert message in caught.value.errors[field]
     assert _count() == 0
     assert "task:created" not in _actions()
 
 
-def test_a_task_cannot_go_to_someone_who_cannot_see_its_case(app, world, actors, referral,
-                                                             gate) -> None:
+def test_a_task_cannot_go_to_someone_who_cannot_see_its_case(
+    app, world, actors, referral, gate
+) -> None:
     gate.deny(world["police_officer"].member_id, referral)
     with pytest.raises(ValidationFailed, match="cannot see this case"), db.unit_of_work():
         services.create_task(
-            actors["coordinator"], agency_id=world.agencies["police"],
-            owner_member_id=world["police_officer"].member_id, referral_id=referral,
-            source=TaskSource.MEETING_ACTION, title="Visit", due_on=today_london(),
-            can_see_case=gate.can_see)
+            actors["coordinator"],
+            agency_id=world.agencies["police"],
+            owner_member_id=world["police_officer"].member_id,
+            referral_id=referral,
+            source=TaskSource.MEETING_ACTION,
+            title="Visit",
+            due_on=today_london(),
+            can_see_case=gate.can_see,
+        )
     assert _count() == 0
 
 
@@ -103,14 +124,25 @@ def test_only_the_agency_or_the_meeting_may_create_its_tasks(app, world, actors)
     for who in ("nurse", "housing_officer", "auditor", "admin"):
         with pytest.raises(Forbidden), db.unit_of_work():
             services.create_task(
-                actors[who], agency_id=world.agencies["police"], owner_member_id=None,
-                referral_id=None, source=TaskSource.MEETING_ACTION, title="x",
-                due_on=today_london())
+                actors[who],
+                agency_id=world.agencies["police"],
+                owner_member_id=None,
+                referral_id=None,
+                source=TaskSource.MEETING_ACTION,
+                title="x",
+                due_on=today_london(),
+            )
     _task(actors, world)  # the coordinator records meeting actions for every agency
     with db.unit_of_work():
-        services.create_task(actors["police_officer"], agency_id=world.agencies["police"],
-                             owner_member_id=None, referral_id=None,
-                             source=TaskSource.MEETING_ACTION, title="x", due_on=today_london())
+        services.create_task(
+            actors["police_officer"],
+            agency_id=world.agencies["police"],
+            owner_member_id=None,
+            referral_id=None,
+            source=TaskSource.MEETING_ACTION,
+            title="x",
+            due_on=today_london(),
+        )
 
 
 def test_reassignment_stays_inside_the_agency(app, world, actors) -> None:
@@ -118,21 +150,31 @@ def test_reassignment_stays_inside_the_agency(app, world, actors) -> None:
     with db.unit_of_work():
         task = db.session().get(Task, task_id)
         with pytest.raises(ValidationFailed, match="from this agency"):
-            services.reassign_task(actors["police_officer"], task, version=task.version,
-                                   owner_member_id=world["nurse"].member_id)
+            services.reassign_task(
+                actors["police_officer"],
+                task,
+                version=task.version,
+                owner_member_id=world["nurse"].member_id,
+            )
     with db.unit_of_work():
         task = db.session().get(Task, task_id)
-        services.reassign_task(actors["police_officer"], task, version=task.version,
-                               owner_member_id=world["police_rep"].member_id,
-                               note="Rep is covering this case")
+        services.reassign_task(
+            actors["police_officer"],
+            task,
+            version=task.version,
+            owner_member_id=world["police_rep"].member_id,
+            note="Rep is covering this case",
+        )
     with db.unit_of_work():
         task = db.session().get(Task, task_id)
         assert task.owner_member_id == world["police_rep"].member_id
         assert task.agency_id == world.agencies["police"]
         last = services.task_history(task_id)[-1]
         assert last.kind == "reassigned" and last.note == "Rep is covering this case"
-        assert last.changes["owner"] == [world["police_officer"].member_id,
-                                         world["police_rep"].member_id]
+        assert last.changes["owner"] == [
+            world["police_officer"].member_id,
+            world["police_rep"].member_id,
+        ]
     assert "task:reassigned" in _actions()
 
 
@@ -153,12 +195,22 @@ def test_completing_with_a_note_and_the_rules_for_closing(app, world, actors) ->
     officer = actors["police_officer"]
     with pytest.raises(ValidationFailed, match="Say why"), db.unit_of_work():
         task = db.session().get(Task, task_id)
-        services.update_task(officer, task, version=task.version,
-                             change=services.TaskChange(state=TaskState.NOT_DONE.value))
+        services.update_task(
+            officer,
+            task,
+            version=task.version,
+            change=services.TaskChange(state=TaskState.NOT_DONE.value),
+        )
     with db.unit_of_work():
         task = db.session().get(Task, task_id)
-        services.update_task(officer, task, version=task.version, change=services.TaskChange(
-            state="done", note="Alarm fitted and tested with the victim"))
+        services.update_task(
+            officer,
+            task,
+            version=task.version,
+            change=services.TaskChange(
+                state="done", note="Alarm fitted and tested with the victim"
+            ),
+        )
     with db.unit_of_work():
         task = db.session().get(Task, task_id)
         assert task.state == "done" and task.closed_at is not None and task.version == 2
@@ -174,12 +226,20 @@ def test_an_edit_racing_another_is_refused_not_merged(app, world, actors) -> Non
         seen_version = db.session().get(Task, task_id).version
     with db.unit_of_work():  # someone else saves first
         task = db.session().get(Task, task_id)
-        services.update_task(actors["police_rep"], task, version=seen_version,
-                             change=services.TaskChange(priority="urgent"))
+        services.update_task(
+            actors["police_rep"],
+            task,
+            version=seen_version,
+            change=services.TaskChange(priority="urgent"),
+        )
     with pytest.raises(Conflict, match="Someone else changed this task"), db.unit_of_work():
         task = db.session().get(Task, task_id)
-        services.update_task(actors["police_officer"], task, version=seen_version,
-                             change=services.TaskChange(state="done", note="done"))
+        services.update_task(
+            actors["police_officer"],
+            task,
+            version=seen_version,
+            change=services.TaskChange(state="done", note="done"),
+        )
     with db.unit_of_work():
         task = db.session().get(Task, task_id)
         assert (task.state, task.priority) == ("open", "urgent")
@@ -190,23 +250,40 @@ def test_a_write_between_load_and_flush_is_caught_by_the_version_column(app, wor
     with pytest.raises(Conflict), db.unit_of_work() as uow:
         task = uow.session.get(Task, task_id)
         # Another transaction's committed change, simulated in place: bump the version.
-        uow.session.execute(update(Task).where(Task.id == task_id).values(version=Task.version + 1)
-                            .execution_options(synchronize_session=False))
-        services.update_task(actors["police_officer"], task, version=task.version,
-                             change=services.TaskChange(state="in_progress"))
+        uow.session.execute(
+            update(Task)
+            .where(Task.id == task_id)
+            .values(version=Task.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        services.update_task(
+            actors["police_officer"],
+            task,
+            version=task.version,
+            change=services.TaskChange(state="in_progress"),
+        )
 
 
-def test_others_may_not_change_a_colleagues_task_but_the_representative_may(app, world,
-                                                                            actors) -> None:
+def test_others_may_not_change_a_colleagues_task_but_the_representative_may(
+    app, world, actors
+) -> None:
     task_id = _task(actors, world, owner="police_officer")
     with pytest.raises(Forbidden), db.unit_of_work():
         task = db.session().get(Task, task_id)
-        services.update_task(actors["chair"], task, version=task.version,
-                             change=services.TaskChange(note="chair is in police agency"))
+        services.update_task(
+            actors["chair"],
+            task,
+            version=task.version,
+            change=services.TaskChange(note="chair is in police agency"),
+        )
     with db.unit_of_work():
         task = db.session().get(Task, task_id)
-        services.update_task(actors["police_rep"], task, version=task.version,
-                             change=services.TaskChange(note="Spoke to the officer"))
+        services.update_task(
+            actors["police_rep"],
+            task,
+            version=task.version,
+            change=services.TaskChange(note="Spoke to the officer"),
+        )
         assert services.task_history(task_id)[-1].kind == "noted"
     with pytest.raises(NotFound), db.unit_of_work():
         services.get_task_for(actors["nurse"], task_id)
@@ -215,43 +292,65 @@ def test_others_may_not_change_a_colleagues_task_but_the_representative_may(app,
 def test_system_rule_tasks_are_made_once_per_rule_key(app, world, actors) -> None:
     with db.unit_of_work():
         first, made = services.system_rule_task(
-            SYSTEM, rule_key="minutes-due:meeting-1", agency_id=world.agencies["csp"],
-            title="Send the minutes", due_on=today_london(),
-            owner_member_id=world["coordinator"].member_id)
+            SYSTEM,
+            rule_key="minutes-due:meeting-1",
+            agency_id=world.agencies["csp"],
+            title="Send the minutes",
+            due_on=today_london(),
+            owner_member_id=world["coordinator"].member_id,
+        )
         again, made_again = services.system_rule_task(
-            SYSTEM, rule_key="minutes-due:meeting-1", agency_id=world.agencies["csp"],
-            title="Send the minutes", due_on=today_london())
+            SYSTEM,
+            rule_key="minutes-due:meeting-1",
+            agency_id=world.agencies["csp"],
+            title="Send the minutes",
+            due_on=today_london(),
+        )
         assert made and not made_again and first.id == again.id
         assert first.source == "system_rule"
     with db.unit_of_work():
         resolved = services.resolve_system_rule_task(
-            SYSTEM, rule_key="minutes-due:meeting-1", agency_id=world.agencies["csp"])
+            SYSTEM, rule_key="minutes-due:meeting-1", agency_id=world.agencies["csp"]
+        )
         assert resolved.state == "done"
     assert "task:resolved" in _actions()
 
 
-def test_the_rules_job_runs_registered_providers_and_survives_a_broken_one(app, world,
-                                                                           monkeypatch) -> None:
+def test_the_rules_job_runs_registered_providers_and_survives_a_broken_one(
+    app, world, monkeypatch
+) -> None:
     csp, police = world.agencies["csp"], world.agencies["police"]
     coordinator = world["coordinator"].member_id
 
     def meetings(today: date):
-        yield rules.minutes_due(meeting_id=7, held_on=date(2026, 12, 24), agency_id=csp,
-                                owner_member_id=coordinator)
+        yield rules.minutes_due(
+            meeting_id=7, held_on=date(2026, 12, 24), agency_id=csp, owner_member_id=coordinator
+        )
 
     def consent(today: date):
-        found = rules.consent_expiring(consent_id=3, ends_on=today + timedelta(days=5),
-                                       today=today, agency_id=police, referral_id=None)
-        later = rules.consent_expiring(consent_id=4, ends_on=today + timedelta(days=30),
-                                       today=today, agency_id=police, referral_id=None)
+        found = rules.consent_expiring(
+            consent_id=3,
+            ends_on=today + timedelta(days=5),
+            today=today,
+            agency_id=police,
+            referral_id=None,
+        )
+        later = rules.consent_expiring(
+            consent_id=4,
+            ends_on=today + timedelta(days=30),
+            today=today,
+            agency_id=police,
+            referral_id=None,
+        )
         assert later is None  # not yet within 7 days
         yield found
 
     def broken(today: date):
         raise RuntimeError("provider bug")
 
-    monkeypatch.setattr(jobs, "RULE_PROVIDERS",
-                        {"minutes": meetings, "consent": consent, "broken": broken})
+    monkeypatch.setattr(
+        jobs, "RULE_PROVIDERS", {"minutes": meetings, "consent": consent, "broken": broken}
+    )
     with time_machine.travel(datetime(2026, 12, 24, 18, tzinfo=LONDON), tick=False):
         assert jobs.generate_system_rule_tasks() == 2
         assert jobs.generate_system_rule_tasks() == 0  # idempotent
@@ -265,8 +364,11 @@ def test_the_rules_job_runs_registered_providers_and_survives_a_broken_one(app, 
     assert consent_task.priority == "high" and consent_task.owner_member_id is None
 
     def renewed(today: date):
-        yield RuleTask(rule_key=f"consent-expiry:3:{date(2026, 12, 29).isoformat()}",
-                       agency_id=police, resolved=True)
+        yield RuleTask(
+            rule_key=f"consent-expiry:3:{date(2026, 12, 29).isoformat()}",
+            agency_id=police,
+            resolved=True,
+        )
 
     monkeypatch.setattr(jobs, "RULE_PROVIDERS", {"consent": renewed})
     jobs.generate_system_rule_tasks()
@@ -276,13 +378,19 @@ def test_the_rules_job_runs_registered_providers_and_survives_a_broken_one(app, 
 
 def test_rule_builders_keep_their_windows() -> None:
     today = date(2026, 6, 1)
-    assert rules.repeat_window_ending(referral_id=1, window_ends_on=today + timedelta(days=20),
-                                      today=today, agency_id=1) is None
-    ending = rules.repeat_window_ending(referral_id=1, window_ends_on=today + timedelta(days=10),
-                                        today=today, agency_id=1)
+    assert (
+        rules.repeat_window_ending(
+            referral_id=1, window_ends_on=today + timedelta(days=20), today=today, agency_id=1
+        )
+        is None
+    )
+    ending = rules.repeat_window_ending(
+        referral_id=1, window_ends_on=today + timedelta(days=10), today=today, agency_id=1
+    )
     assert ending.due_on == today + timedelta(days=10)
-    waiting = rules.approval_waiting(decision_id=5, requested_on=date(2026, 5, 22), agency_id=1,
-                                     referral_id=2)
+    waiting = rules.approval_waiting(
+        decision_id=5, requested_on=date(2026, 5, 22), agency_id=1, referral_id=2
+    )
     assert waiting.due_on == date(2026, 5, 26)  # over the late May bank holiday
     assert waiting.priority is Priority.URGENT
 
@@ -291,11 +399,18 @@ def test_every_change_is_in_the_ledger_with_ids_only(app, world, actors, referra
     task_id = _task(actors, world, referral_id=referral)
     with db.unit_of_work():
         task = db.session().get(Task, task_id)
-        services.update_task(actors["police_officer"], task, version=task.version,
-                             change=services.TaskChange(state="in_progress", note="Secret note"))
+        services.update_task(
+            actors["police_officer"],
+            task,
+            version=task.version,
+            change=services.TaskChange(state="in_progress", note="Secret note"),
+        )
     with db.unit_of_work():
-        bodies = [e.body.decode() for e in db.session().execute(select(AuditEntry)).scalars()
-                  if e.action.startswith("task:")]
+        bodies = [
+            e.body.decode()
+            for e in db.session().execute(select(AuditEntry)).scalars()
+            if e.action.startswith("task:")
+        ]
         events = db.session().execute(select(TaskEvent)).scalars().all()
     assert len(bodies) == 2 and len(events) == 2
     for body in bodies:
