@@ -39,7 +39,9 @@ class ConsentRecord(Base):
     #: How consent was given or why it was not sought (e.g. "verbally, in person, with an
     #: interpreter"); never a copy of the victim's words.
     evidence: Mapped[str] = mapped_column(Text, default="")
-    obtained_by_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    #: The member who recorded it, or (from the API) the partner system's client id.
+    obtained_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    obtained_by_client: Mapped[str] = mapped_column(String(120), default="")
     valid_from: Mapped[datetime] = mapped_column(default=now)
     valid_until: Mapped[datetime | None]
     withdrawn_at: Mapped[datetime | None]
@@ -102,7 +104,8 @@ class SharingDecision(Base):
     condition_special: Mapped[str | None] = mapped_column(String(30))
     status: Mapped[str] = mapped_column(String(20), default=DecisionStatus.PENDING.value,
                                         index=True)
-    requested_by_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    requested_by_client: Mapped[str] = mapped_column(String(120), default="")
     requested_at: Mapped[datetime] = mapped_column(default=now)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     decided_at: Mapped[datetime | None]

@@ -72,7 +72,8 @@ def record_consent(actor: Actor, *, referral_id: int, subject_id: int, data: Con
         categories=[c.value for c in data.categories] if given else [],
         recipient_agency_ids=sorted(set(data.recipient_agency_ids)) if given else [],
         recipient_agency_types=sorted(set(data.recipient_agency_types)) if given else [],
-        evidence=data.evidence.strip(), obtained_by_id=actor.member_id or 0,
+        evidence=data.evidence.strip(), obtained_by_id=actor.member_id,
+        obtained_by_client=actor.client_id or "",
         valid_from=now(), valid_until=data.valid_until, recorded_at=now(),
     )
     session().add(row)
@@ -182,7 +183,8 @@ def request_decision(actor: Actor, *, referral_id: int, area_id: int, meets_crit
         basis_statutory=data.basis_statutory.value if data.basis_statutory else None,
         basis_voluntary=data.basis_voluntary.value if data.basis_voluntary else None,
         condition_special=data.condition_special.value if data.condition_special else None,
-        requested_by_id=actor.member_id or 0, requested_at=now(), expires_at=data.expires_at,
+        requested_by_id=actor.member_id, requested_by_client=actor.client_id or "",
+        requested_at=now(), expires_at=data.expires_at,
     )
     session().add(row)
     session().flush()
@@ -200,7 +202,7 @@ def decide(actor: Actor, decision: SharingDecision, *, approve: bool, note: str,
                         "consent.")
     if actor.agency_id != referring_agency_id:
         raise Forbidden("Only the referring agency's representative can decide this.")
-    if actor.member_id == decision.requested_by_id:
+    if actor.member_id is None or actor.member_id == decision.requested_by_id:
         raise ValidationFailed({"decision": "You asked for this, so someone else must decide it"})
     if decision.status != DecisionStatus.PENDING.value:
         raise ValidationFailed({"decision": "This request has already been decided"})
