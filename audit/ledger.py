@@ -297,7 +297,11 @@ def seal_pending(database: db.Database, *, limit: int = 50_000, leader: bool = F
         horizon = session.execute(
             text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
         ).scalar_one()
-        previous = session.execute(select(func.max(AuditSealBatch.horizon))).scalar_one_or_none()
+        # The latest batch's horizon (horizons never decrease): by primary key, since a
+        # max() over an unindexed column would scan every batch ever sealed, each time.
+        previous = session.execute(
+            select(AuditSealBatch.horizon).order_by(AuditSealBatch.id.desc()).limit(1)
+        ).scalar_one_or_none()
         rows = session.execute(
             select(AuditEntry.id, AuditEntry.body, AuditEntry.txid)
             .where(AuditEntry.txid >= (previous or 0), AuditEntry.txid < horizon)

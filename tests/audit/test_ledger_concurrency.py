@@ -296,14 +296,15 @@ def test_eight_writers_and_a_sealer_give_dense_whole_history(
     sealer.close()
     assert not sealer.errors
 
-    assert len(committed) > 500, "the writers barely wrote: nothing was tested"
-    assert len(rolled_back) > 20
+    # Thousands on an idle machine; a floor that still holds on a loaded one.
+    assert len(committed) > 150, "the writers barely wrote: nothing was tested"
+    assert len(rolled_back) > 10
     sealed = check_tree(database)
     assert set(sealed) == set(committed)
     assert len(sealed) == len(committed) == len(set(committed))
     assert not set(rolled_back) & set(sealed)
     # The sealer really ran alongside the writers, batch after batch.
-    assert len(sealer.batches) > 5
+    assert len(sealer.batches) > 3
     assert sum(sealer.batches) == len(committed)
 
     # The whole thing exports and verifies offline.
