@@ -1,0 +1,639 @@
+"""Benchmark the disclosure ledger on a real PostgreSQL server it starts itself.
+
+Measures, with the figures merged into bench/results/audit.json:
+
+* disclosures_per_s_unaudited / disclosures_per_s_audited and their ratio: WRITERS writer
+  processes, each running one transaction after another for the same number of seconds.
+  Each transaction inserts one small domain row and commits; audited, it also records one
+  ledger entry (audit.ledger.record_in) in the same transaction, while the sealer leader
+  (audit.sealer.run_sealer, in a process of its own as under `hub scheduler`) seals
+  concurrently. Goal: ratio >= 0.85.
+* seal_latency_ms_p50 / _p99 (commit to sealed), from the audited runs, with the machine
+  saturated: each writer notes the time its commit returned for every entry; the sealer
+  notes the time each of its batches committed. Goal: p99 <= 250 ms. The same, with the
+  writers paced well below saturation (--paced-rate commits/s in all), as
+  seal_latency_ms_p50_paced / _p99_paced.
+* inclusion_proof_ms at 1,000,000 entries, in PostgreSQL, through
+  audit.services.prove_inclusion: the entries, leaves and subtree hashes are built with
+  audit.merkle.TreeBuilder and bulk-loaded with COPY, a checkpoint is signed, then proofs
+  for random indexes are timed (each one checked with audit.merkle.verify_inclusion
+  against the entry's own bytes, outside the timing). Goal: <= 1 ms.
+
+The server runs with production durability by default (fsync, synchronous_commit and
+full_page_writes on), since the ratio depends on what a commit costs; --fast uses the test
+suite's non-durable settings instead.
+
+    python -m bench.bench_ledger [--seconds 10] [--writers 8] [--entries 1000000] [--fast]
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import json
+import multiprocessing
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+RESULTS = REPO / "bench" / "results" / "audit.json"
+SPAWN = multiprocessing.get_context("spawn")
+DURABLE = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+DOMAIN_TABLE = """
+CREATE TABLE bench_disclosures (
+    id bigserial PRIMARY KEY,
+    referral_id integer NOT NULL,
+    member_id integer NOT NULL,
+    purpose varchar(40) NOT NULL,
+    at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+# --- writer and sealer processes ---------------------------------------------------------------
+
+
+def _writer(
+    url: str,
+    number: int,
+    audited: bool,
+    seconds: float,
+    rate: float,
+    ready: Any,
+    go: Any,
+    out: Any,
+) -> None:
+    from sqlalchemy import text
+
+    from audit.ledger import Subject, record_in
+    from hub.core.access import Actor
+    from hub.core.db import Database, UnitOfWork
+
+    database = Database(url, pool_size=1, max_overflow=0)
+    actor = Actor(
+        kind="member",
+        member_id=1000 + number,
+        agency_id=1 + number % 5,
+        area_id=1,
+        roles=frozenset(),
+        name="bench",
+    )
+    insert = text(
+        "INSERT INTO bench_disclosures (referral_id, member_id, purpose) "
+        "VALUES (:referral, :member, 'referral:viewed')"
+    )
+    rng = random.Random(number)
+    with database.engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+    ready.put(number)
+    go.wait(120)
+    commits = 0
+    marks: list[tuple[int, float]] = []
+    cpu = time.process_time()
+    started = time.monotonic()
+    deadline = started + seconds
+    while time.monotonic() < deadline:
+        if rate:
+            # Paced: transaction k starts at k / rate, so the load stays below saturation.
+            pause = started + commits / rate - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+        referral = rng.randrange(1, 100_000)
+        uow = UnitOfWork(database)
+        try:
+            uow.session.execute(insert, {"referral": referral, "member": actor.member_id})
+            entry = None
+            if audited:
+                entry = record_in(
+                    uow.session,
+                    actor,
+                    "referral:viewed",
+                    Subject("referral", referral),
+                    {"case": referral % 5000, "purpose": "triage"},
+                )
+            uow.commit()
+            committed_at = time.time()
+        finally:
+            uow.close()
+        commits += 1
+        if entry is not None:
+            marks.append((entry.id, committed_at))
+    elapsed = time.monotonic() - started
+    out.put((number, commits, elapsed, marks, time.process_time() - cpu))
+    database.dispose()
+
+
+def _sealer(url: str, stop: Any, ready: Any, out: Any) -> None:
+    from audit.ledger import tree_size
+    from audit.sealer import run_sealer
+    from hub.core.db import Database
+
+    database = Database(url)
+    with database.session_factory() as session:
+        base = tree_size(session)
+    batches: list[tuple[float, int]] = []
+    cpu = time.process_time()
+    run_sealer(
+        database,
+        stop,  # a multiprocessing Event: is_set() and wait() as run_sealer needs
+        on_batch=lambda count: batches.append((time.time(), count)),
+        on_leader=lambda: ready.put("leader"),
+    )
+    out.put((base, batches, time.process_time() - cpu))
+    database.dispose()
+
+
+# --- throughput and seal latency ---------------------------------------------------------------
+
+
+def server_cpu_seconds(postmaster: int) -> float:
+    """CPU time the PostgreSQL server has used: postmaster, live backends, reaped ones."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def fields(pid: int | str) -> list[str]:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+        return raw[raw.rindex(")") + 2 :].split()  # after "pid (comm) "
+
+    own = fields(postmaster)
+    # utime, stime, cutime, cstime are fields 14-17 of stat; here 0-based from field 3.
+    total = sum(int(v) for v in own[11:15])
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = fields(entry)
+        except (OSError, ValueError):
+            continue
+        if int(stat[1]) == postmaster:
+            total += int(stat[11]) + int(stat[12])
+    return total / tick
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def run_writers(
+    server: Any,
+    template: str,
+    name: str,
+    *,
+    audited: bool,
+    writers: int,
+    seconds: float,
+    rate: float = 0.0,
+) -> dict[str, Any]:
+    """One timed run in a fresh database; return commits per second (and latencies)."""
+    from sqlalchemy import text
+
+    from hub.core.db import Database
+
+    server.create_database(name, template=template)
+    url = server.admin_url(name)
+    sealer = None
+    sealer_out = SPAWN.Queue()
+    stop = SPAWN.Event()
+    if audited:
+        leader = SPAWN.Queue()
+        sealer = SPAWN.Process(target=_sealer, args=(url, stop, leader, sealer_out), daemon=True)
+        sealer.start()
+        leader.get(timeout=60)
+    ready, go, out = SPAWN.Queue(), SPAWN.Event(), SPAWN.Queue()
+    procs = [
+        SPAWN.Process(
+            target=_writer,
+            args=(url, n, audited, seconds, rate / writers, ready, go, out),
+            daemon=True,
+        )
+        for n in range(writers)
+    ]
+    for proc in procs:
+        proc.start()
+    for _ in procs:
+        ready.get(timeout=120)
+    load = os.getloadavg()[0]
+    server_cpu = server_cpu_seconds(server.pid)
+    go.set()
+    results = [out.get(timeout=seconds + 120) for _ in procs]
+    for proc in procs:
+        proc.join(30)
+    commits = sum(r[1] for r in results)
+    elapsed = statistics.mean(r[2] for r in results)
+    run: dict[str, Any] = {
+        "commits": commits,
+        "seconds": elapsed,
+        "per_s": commits / elapsed,
+        "loadavg_1m_before": load,
+    }
+    run["cpu_s_writers"] = sum(r[4] for r in results)
+    if not audited:
+        time.sleep(0.5)  # let the server reap the writers' backends
+        run["cpu_s_sealer"] = 0.0
+        run["cpu_s_server"] = server_cpu_seconds(server.pid) - server_cpu
+    database = Database(url)
+    try:
+        if audited:
+            assert sealer is not None
+            deadline = time.monotonic() + 120
+            while True:
+                with database.engine.connect() as conn:
+                    waiting = conn.execute(
+                        text(
+                            "SELECT count(*) FROM audit_entries e WHERE NOT EXISTS "
+                            "(SELECT 1 FROM audit_leaves l WHERE l.entry_id = e.id)"
+                        )
+                    ).scalar_one()
+                if not waiting or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            stop.set()
+            base, batches, sealer_cpu = sealer_out.get(timeout=60)
+            sealer.join(30)
+            run["cpu_s_sealer"] = sealer_cpu
+            run["cpu_s_server"] = server_cpu_seconds(server.pid) - server_cpu
+            with database.engine.connect() as conn:
+                index_of = dict(conn.execute(text("SELECT entry_id, idx FROM audit_leaves")).all())
+            # The sealer placed leaves base.., batch after batch: batch k covers up to ends[k].
+            ends: list[int] = []
+            times: list[float] = []
+            size = base
+            for at, count in batches:
+                size += count
+                ends.append(size)
+                times.append(at)
+            latencies: list[float] = []
+            unsealed = 0
+            for _, _, _, marks, _ in results:
+                for entry_id, committed_at in marks:
+                    idx = index_of.get(entry_id)
+                    if idx is None:
+                        unsealed += 1
+                        continue
+                    batch = bisect.bisect_right(ends, idx)
+                    latencies.append((times[batch] - committed_at) * 1000)
+            run.update(
+                {
+                    "entries": sum(len(r[3]) for r in results),
+                    "unsealed_after_run": unsealed,
+                    "seal_batches": len(batches),
+                    "seal_batch_mean": (sum(c for _, c in batches) / len(batches))
+                    if batches
+                    else 0,
+                    "latency_ms_p50": percentile(latencies, 0.50),
+                    "latency_ms_p90": percentile(latencies, 0.90),
+                    "latency_ms_p99": percentile(latencies, 0.99),
+                    "latency_ms_max": max(latencies, default=float("nan")),
+                }
+            )
+    finally:
+        database.dispose()
+        server.drop_database(name)
+    cpu = run["cpu_s_writers"] + run["cpu_s_sealer"] + run["cpu_s_server"]
+    run["cpu_ms_per_commit"] = cpu * 1000 / commits
+    run["cpu_ms_per_commit_writers"] = run["cpu_s_writers"] * 1000 / commits
+    run["cpu_ms_per_commit_server"] = run["cpu_s_server"] * 1000 / commits
+    run["cpu_ms_per_commit_sealer"] = run["cpu_s_sealer"] * 1000 / commits
+    return run
+
+
+def measure_throughput(
+    server: Any, *, writers: int, seconds: float, rounds: int, paced_rate: float
+) -> dict[str, Any]:
+    from hub.core.migrate import upgrade
+
+    template = "bench_template"
+    server.create_database(template)
+    upgrade(server.admin_url(template))
+    with server.connect(template) as conn:
+        conn.execute(DOMAIN_TABLE)
+    unaudited: list[dict[str, Any]] = []
+    audited: list[dict[str, Any]] = []
+    for round_ in range(rounds):
+        # Alternate, so a slow spell on a shared machine does not favour one side.
+        for mode in ("unaudited", "audited"):
+            run = run_writers(
+                server,
+                template,
+                f"bench_{mode}_{round_}",
+                audited=mode == "audited",
+                writers=writers,
+                seconds=seconds,
+            )
+            (audited if mode == "audited" else unaudited).append(run)
+            extra = (
+                f", seal p50 {run['latency_ms_p50']:.1f} ms p99 {run['latency_ms_p99']:.1f} ms"
+                if mode == "audited"
+                else ""
+            )
+            print(
+                f"  round {round_ + 1} {mode:>9}: {run['per_s']:8.1f} commits/s, "
+                f"{run['cpu_ms_per_commit']:.2f} CPU ms/commit{extra} "
+                f"(load {run['loadavg_1m_before']:.1f})",
+                file=sys.stderr,
+                flush=True,
+            )
+    paced = None
+    if paced_rate:
+        # Seal latency when the machine is not saturated: the same writers, paced.
+        paced = run_writers(
+            server,
+            template,
+            "bench_paced",
+            audited=True,
+            writers=writers,
+            seconds=seconds,
+            rate=paced_rate,
+        )
+        print(
+            f"  paced ({paced_rate:g}/s)  audited: {paced['per_s']:8.1f} commits/s, seal p50 "
+            f"{paced['latency_ms_p50']:.1f} ms p99 {paced['latency_ms_p99']:.1f} ms",
+            file=sys.stderr,
+            flush=True,
+        )
+    server.drop_database(template)
+    plain = statistics.mean(r["per_s"] for r in unaudited)
+    ledger = statistics.mean(r["per_s"] for r in audited)
+    cpu_plain = statistics.mean(r["cpu_ms_per_commit"] for r in unaudited)
+    cpu_ledger = statistics.mean(r["cpu_ms_per_commit"] for r in audited)
+    results: dict[str, Any] = {
+        "disclosures_per_s_unaudited": round(plain, 1),
+        "disclosures_per_s_audited": round(ledger, 1),
+        "ratio": round(ledger / plain, 3),
+        "cpu_ms_per_disclosure_unaudited": round(cpu_plain, 3),
+        "cpu_ms_per_disclosure_audited": round(cpu_ledger, 3),
+        "cpu_ms_per_disclosure_audited_writers": round(
+            statistics.mean(r["cpu_ms_per_commit_writers"] for r in audited), 3
+        ),
+        "cpu_ms_per_disclosure_audited_server": round(
+            statistics.mean(r["cpu_ms_per_commit_server"] for r in audited), 3
+        ),
+        "cpu_ms_per_disclosure_audited_sealer": round(
+            statistics.mean(r["cpu_ms_per_commit_sealer"] for r in audited), 3
+        ),
+        "cpu_ratio": round(cpu_plain / cpu_ledger, 3),
+        "seal_latency_ms_p50": round(statistics.median(r["latency_ms_p50"] for r in audited), 1),
+        "seal_latency_ms_p99": round(max(r["latency_ms_p99"] for r in audited), 1),
+        "seal_latency_ms_max": round(max(r["latency_ms_max"] for r in audited), 1),
+        "ledger_bench_runs": {
+            "unaudited": [_rounded(r) for r in unaudited],
+            "audited": [_rounded(r) for r in audited],
+        },
+    }
+    if paced is not None:
+        results.update(
+            {
+                "seal_latency_paced_per_s": round(paced["per_s"], 1),
+                "seal_latency_ms_p50_paced": round(paced["latency_ms_p50"], 1),
+                "seal_latency_ms_p99_paced": round(paced["latency_ms_p99"], 1),
+                "seal_latency_ms_max_paced": round(paced["latency_ms_max"], 1),
+            }
+        )
+        results["ledger_bench_runs"]["paced"] = [_rounded(paced)]
+    return results
+
+
+def _rounded(run: dict[str, Any]) -> dict[str, Any]:
+    return {k: round(v, 2) if isinstance(v, float) else v for k, v in run.items()}
+
+
+# --- inclusion proofs at a million entries -----------------------------------------------------
+
+
+def load_ledger(server: Any, name: str, entries: int) -> list[bytes]:
+    """Bulk-load a sealed ledger of ``entries`` entries; return the entry bytes."""
+    from audit import merkle
+    from bench.bench_verify import make_entry
+    from hub.core.migrate import upgrade
+
+    server.create_database(name)
+    upgrade(server.admin_url(name))
+    rng = random.Random(20261123)
+    started = time.perf_counter()
+    bodies = [make_entry(i, rng, 1_760_000_000.0) for i in range(entries)]
+    builder = merkle.TreeBuilder()
+    leaf_hash = merkle.leaf_hash
+    nodes = [node for body in bodies for node in builder.append(leaf_hash(body))]
+    print(
+        f"  built {entries} entries and {len(nodes)} subtree hashes in "
+        f"{time.perf_counter() - started:.1f} s",
+        file=sys.stderr,
+        flush=True,
+    )
+    started = time.perf_counter()
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    with server.connect(name, autocommit=False) as conn:
+        conn.execute("SET synchronous_commit = off")
+        txid = conn.execute("SELECT pg_current_xact_id()::text::bigint").fetchone()[0]
+        with conn.cursor() as cur:
+            with cur.copy(
+                "COPY audit_entries (id, body, action, at, txid) FROM STDIN (FORMAT BINARY)"
+            ) as copy:
+                copy.set_types(["int8", "bytea", "varchar", "timestamptz", "int8"])
+                for i, body in enumerate(bodies):
+                    action = body[body.index(b'"action":"') + 10 :].split(b'"', 1)[0].decode()
+                    copy.write_row((i + 1, body, action, at + timedelta(seconds=i), txid))
+            with cur.copy(
+                "COPY audit_leaves (idx, entry_id, sealed_at) FROM STDIN (FORMAT BINARY)"
+            ) as copy:
+                copy.set_types(["int8", "int8", "timestamptz"])
+                for i in range(entries):
+                    copy.write_row((i, i + 1, at))
+            with cur.copy("COPY audit_nodes (level, idx, hash) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(["int4", "int8", "bytea"])
+                for node in nodes:
+                    copy.write_row(node)
+            cur.execute(
+                "INSERT INTO audit_seal_batches (first_idx, count, horizon, sealed_at) "
+                "VALUES (0, %s, %s, now())",
+                (entries, txid + 1),
+            )
+            cur.execute(
+                "SELECT setval(pg_get_serial_sequence('audit_entries', 'id'), %s)", (entries,)
+            )
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE audit_entries")
+        conn.execute("VACUUM ANALYZE audit_leaves")
+        conn.execute("VACUUM ANALYZE audit_nodes")
+    print(f"  loaded into PostgreSQL in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return bodies
+
+
+def measure_proofs(server: Any, entries: int, proofs: int) -> dict[str, Any]:
+    from audit import merkle, note, services
+    from hub.core.db import Database
+
+    name = "bench_proofs"
+    bodies = load_ledger(server, name, entries)
+    database = Database(server.admin_url(name))
+    origin = "marac-hub.example/ledger"
+    key = services.SigningKey(note.generate_signer_key("marac-hub.example"), origin)
+    try:
+        with database.session_factory() as session:
+            checkpoint = services.sign_checkpoint(session, key)
+            assert checkpoint is not None and checkpoint.tree_size == entries
+            session.commit()
+            root = note.open_checkpoint(checkpoint.note, key.vkey, origin).root
+        assert root == merkle.root_from_leaves([merkle.leaf_hash(b) for b in bodies])
+        rng = random.Random(9162)
+        picks = [rng.randrange(entries) for _ in range(proofs)]
+        warm = [rng.randrange(entries) for _ in range(200)]
+        # In one open transaction, as an auditor's page would ask (its own cost only).
+        in_session: list[float] = []
+        with database.session_factory() as session:
+            for index in warm:
+                services.prove_inclusion(session, index)
+            for index in picks:
+                started = time.perf_counter()
+                proof = services.prove_inclusion(session, index)
+                in_session.append((time.perf_counter() - started) * 1000)
+                assert proof is not None
+                merkle.verify_inclusion(
+                    index, entries, merkle.leaf_hash(bodies[index]), proof.proof, root
+                )
+        # Each in a transaction of its own, as `hub audit prove` does.
+        own: list[float] = []
+        for index in picks[: max(1, proofs // 4)]:
+            started = time.perf_counter()
+            with database.session_factory() as session:
+                proof = services.prove_inclusion(session, index)
+            own.append((time.perf_counter() - started) * 1000)
+            assert proof is not None
+        # How many statements one proof sends to the server.
+        statements = count_statements(database, picks[0])
+    finally:
+        database.dispose()
+        server.drop_database(name)
+    return {
+        "inclusion_proof_entries": entries,
+        "inclusion_proof_ms": round(statistics.median(in_session), 4),
+        "inclusion_proof_ms_mean": round(statistics.mean(in_session), 4),
+        "inclusion_proof_ms_p99": round(percentile(in_session, 0.99), 4),
+        "inclusion_proof_ms_own_transaction": round(statistics.median(own), 4),
+        "inclusion_proof_statements": statements,
+        "inclusion_proof_source": "postgresql: audit.services.prove_inclusion",
+    }
+
+
+def count_statements(database: Any, index: int) -> int:
+    from sqlalchemy import event
+
+    from audit import services
+
+    seen = []
+
+    def count(*_: Any) -> None:
+        seen.append(1)
+
+    event.listen(database.engine, "before_cursor_execute", count)
+    try:
+        with database.session_factory() as session:
+            services.prove_inclusion(session, index)
+    finally:
+        event.remove(database.engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+# --- main --------------------------------------------------------------------------------------
+
+
+def save(results: dict[str, Any]) -> None:
+    merged: dict[str, Any] = {}
+    if RESULTS.exists():
+        try:
+            merged = json.loads(RESULTS.read_text())
+        except ValueError:
+            merged = {}
+    if "inclusion_proof_ms" in results and merged.get("inclusion_proof_source") is None:
+        # bench_verify's in-memory figure had this key; keep it under a name of its own.
+        previous = merged.get("inclusion_proof_ms")
+        if previous is not None:
+            merged["inclusion_proof_ms_memory"] = previous
+    merged.update(results)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each timed run")
+    parser.add_argument("--writers", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=2, help="unaudited/audited run pairs")
+    parser.add_argument(
+        "--paced-rate",
+        type=float,
+        default=200.0,
+        help="total commits/s of an extra paced audited run for seal latency (0: skip)",
+    )
+    parser.add_argument("--entries", type=int, default=1_000_000, help="ledger size for proofs")
+    parser.add_argument("--proofs", type=int, default=2000)
+    parser.add_argument("--fast", action="store_true", help="non-durable server settings")
+    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--skip-proofs", action="store_true")
+    parser.add_argument("--no-save", action="store_true", help="print only; leave results alone")
+    args = parser.parse_args(argv)
+
+    from tests.support.pgserver import PostgresServer
+
+    settings = {} if args.fast else DURABLE
+    server = PostgresServer(settings={**settings, "max_connections": "100"}).start()
+    results: dict[str, Any] = {}
+    try:
+        with server.connect() as conn:
+            version = conn.execute("SHOW server_version").fetchone()[0]
+        if not args.skip_throughput:
+            print(
+                f"ledger throughput: {args.writers} writer processes, {args.seconds:g} s a run, "
+                f"{args.rounds} rounds ({'non-durable' if args.fast else 'durable'} server)",
+                file=sys.stderr,
+                flush=True,
+            )
+            results.update(
+                measure_throughput(
+                    server,
+                    writers=args.writers,
+                    seconds=args.seconds,
+                    rounds=args.rounds,
+                    paced_rate=args.paced_rate,
+                )
+            )
+        if not args.skip_proofs:
+            print(f"inclusion proofs at {args.entries} entries", file=sys.stderr, flush=True)
+            results.update(measure_proofs(server, args.entries, args.proofs))
+    finally:
+        server.stop()
+    results.update(
+        {
+            "ledger_bench_writers": args.writers,
+            "ledger_bench_seconds": args.seconds,
+            "ledger_bench_server": f"PostgreSQL {version}, "
+            + ("fsync/synchronous_commit off" if args.fast else "fsync and synchronous_commit on"),
+            "ledger_bench_cpus": os.cpu_count(),
+            "ledger_bench_python": platform.python_version(),
+            "ledger_bench_measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+    )
+    print(json.dumps(results, indent=2))
+    if not args.no_save:
+        save(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
