@@ -486,6 +486,9 @@ def again_start() -> Any:
     if row.method != "oidc" or row.idp_id is None:
         return redirect(url_for("sso.again"))
     provider = identity.get_provider(row.idp_id)
+    if provider.is_disabled or provider.agency.is_disabled:
+        reason = "provider_disabled" if provider.is_disabled else "agency_disabled"
+        return _problem_page(reason, provider, 403)
     try:
         url, state = oidc.begin(
             provider,
