@@ -54,8 +54,6 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, migrated database for one test, on each backend."""
     if request.param == "sqlite":
-        if request.node.get_closest_marker("postgres_only"):
-            pytest.skip("PostgreSQL-specific behaviour")
         template: Path = request.getfixturevalue("sqlite_template")
         target = tmp_path / "hub.sqlite3"
         shutil.copyfile(template, target)
@@ -123,3 +121,18 @@ def world(app: HubFlask) -> Any:
     from tests.support.world import build_world
 
     return build_world()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """PostgreSQL-only tests are not generated for SQLite at all (deselected, not skipped)."""
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("database_url") if callspec else None
+        if backend == "sqlite" and item.get_closest_marker("postgres_only"):
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
