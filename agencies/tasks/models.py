@@ -11,7 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.core.clock import now
@@ -178,6 +178,15 @@ class Task(Base):
         Index("ix_tasks_agency_state_due", "agency_id", "state", "due_on"),
         # The scheduler's reminder and escalation sweeps.
         Index("ix_tasks_state_due", "state", "due_on"),
+        # The agency's queue: only unowned tasks, so counting and listing it stays small.
+        Index(
+            "ix_tasks_queue",
+            "agency_id",
+            "state",
+            "due_on",
+            postgresql_where=text("owner_member_id IS NULL"),
+            sqlite_where=text("owner_member_id IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -725,6 +725,21 @@ def task_counts(member_id: int, today: date) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+def queue_count(agency_id: int) -> int:
+    """How many active tasks wait in an agency's queue."""
+    return int(
+        session()
+        .execute(
+            select(func.count(Task.id)).where(
+                Task.agency_id == agency_id,
+                Task.owner_member_id.is_(None),
+                Task.state.in_(ACTIVE_STATE_VALUES),
+            )
+        )
+        .scalar_one()
+    )
+
+
 STATE_FILTERS: dict[str, tuple[str, ...]] = {
     "active": ACTIVE_STATE_VALUES,
     "closed": (TaskState.DONE.value, TaskState.NOT_POSSIBLE.value, TaskState.NOT_DONE.value),

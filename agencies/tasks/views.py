@@ -110,8 +110,8 @@ def _render_list(template: str, page: services.TaskPage, who: Actor, **extra: An
 def my_list() -> str:
     who = actor()
     page = services.list_my_tasks(who, _query())
-    queue = services.list_queue(who, services.ListQuery(page=1))
-    return _render_list("tasks/my_list.html", page, who, queue_total=queue.total)
+    queued = services.queue_count(who.agency_id) if who.agency_id else 0
+    return _render_list("tasks/my_list.html", page, who, queue_total=queued)
 
 
 @bp.route("/queue")

@@ -144,6 +144,13 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_tasks_referral_id"), ["referral_id"], unique=False)
         batch_op.create_index("ix_tasks_state_due", ["state", "due_on"], unique=False)
+        batch_op.create_index(
+            "ix_tasks_queue",
+            ["agency_id", "state", "due_on"],
+            unique=False,
+            postgresql_where=sa.text("owner_member_id IS NULL"),
+            sqlite_where=sa.text("owner_member_id IS NULL"),
+        )
 
     op.create_table(
         "task_events",
@@ -207,6 +214,7 @@ def downgrade() -> None:
 
     op.drop_table("task_events")
     with op.batch_alter_table("tasks", schema=None) as batch_op:
+        batch_op.drop_index("ix_tasks_queue")
         batch_op.drop_index("ix_tasks_state_due")
         batch_op.drop_index(batch_op.f("ix_tasks_referral_id"))
         batch_op.drop_index("ix_tasks_owner_state_due")
