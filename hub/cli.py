@@ -62,6 +62,10 @@ def demo_seed() -> None:
         try:
             with unit_of_work():
                 logins = demo_module.seed(settings)
+            from hub import demo_idp
+
+            with unit_of_work():
+                notes = demo_idp.seed_identity_providers(settings)
         except demo_module.DemoRefused as error:
             raise click.ClickException(str(error)) from None
     click.echo("")
@@ -69,6 +73,8 @@ def demo_seed() -> None:
     click.echo(f"    {demo_module.DEMO_PASSWORD}")
     if settings.demo:
         click.echo("Demo accounts skip the second factor while HUB_DEMO=1.")
+    for note in notes:
+        click.echo(note)
     click.echo("")
     width = max(len(login.email) for login in logins)
     for login in logins:
