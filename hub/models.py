@@ -8,6 +8,7 @@ import agencies.tasks.models
 import audit.models
 import consent.models
 import hub.referrals.models
+import meetings.models  # noqa: F401
 import hub.auth.models  # noqa: F401
 from hub.core.db import Base
 
