@@ -1,0 +1,730 @@
+"""The meeting itself, in the practice order (practice rules 12-17).
+
+Opening: the confidentiality statement read, attendance (present, apologies, information sent
+in, observers with a signed statement), then the review of outstanding actions. Then each
+case: the referrer's reason and risks, the victim's views (IDVA), what each agency shares,
+the chair's risk summary, the primary-aggressor note for counter-allegations, who tells the
+victim; actions volunteered by agencies (each becomes a task on the agency's to-do list); or
+deferral when the referrer is absent and unbriefed. The chair closes the meeting; the
+coordinator then has 3 working days to send out the minutes (a system-rule task).
+
+Everything here refuses to change the record once the minutes are approved (they are locked;
+``meetings.minutes.amend_minutes`` adds a revision instead). Every page that shows a case
+opens it through the gate first (``open_item``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from agencies.jobs import RULE_PROVIDERS
+from agencies.models import Agency, Member, MemberStatus
+from agencies.tasks import rules
+from agencies.tasks import services as tasks
+from agencies.tasks.models import Priority, Task, TaskSource
+from audit.ledger import Subject, record
+from consent import gate
+from consent.categories import Category
+from consent.gate import Disclosure
+from hub.core.access import Actor, Permission, Role
+from hub.core.clock import now, today_london
+from hub.core.db import session
+from hub.core.errors import Conflict, ValidationFailed
+from hub.referrals import services as referrals
+from hub.referrals.models import Referral, ReferralStatus
+from meetings import services
+from meetings.models import (
+    DISCUSSION_FIELDS,
+    Action,
+    ActionReview,
+    ActionStatus,
+    AgendaItem,
+    Attendance,
+    AttendanceKind,
+    CaseDiscussion,
+    Contribution,
+    DeferralKind,
+    ItemStatus,
+    Meeting,
+    MeetingStatus,
+    Minutes,
+    MinutesStatus,
+)
+
+MAX_SECTION = 8000
+TEXT_FIELDS = [name for name, _label, _required in DISCUSSION_FIELDS]
+#: Fields the chair's page may save, besides the text sections.
+OTHER_FIELDS = [
+    "informs_victim_agency_id",
+    "informs_victim_name",
+    "include_whereabouts",
+    "whereabouts_reason",
+]
+MIN_WHEREABOUTS_REASON = 10
+
+
+def _editable(actor: Actor, meeting: Meeting) -> None:
+    services.require_runner(actor, meeting)
+    if meeting.status == MeetingStatus.PLANNED.value:
+        raise Conflict("Circulate the agenda before the meeting starts.")
+    services.ensure_record_open(meeting)
+
+
+def open_item(
+    actor: Actor, meeting: Meeting, item: AgendaItem, action: str = "meeting:case_opened"
+) -> tuple[Referral, Disclosure]:
+    """A case on the chair's page, through the gate (who, the risk, children, minutes)."""
+    services.require_runner(actor, meeting)
+    return referrals.open_case(
+        actor,
+        item.referral_id,
+        [Category.IDENTITY, Category.RISK, Category.CHILDREN, Category.MINUTES],
+        action=action,
+    )
+
+
+# --- opening ------------------------------------------------------------------------------
+
+
+def mark_confidentiality_read(actor: Actor, meeting: Meeting) -> Meeting:
+    """Record that the confidentiality statement was read out."""
+    _editable(actor, meeting)
+    meeting.confidentiality_read_at = now()
+    meeting.confidentiality_read_by_id = actor.member_id
+    session().flush()
+    record(
+        actor, "meeting:confidentiality_read", Subject("meeting", meeting.id), meeting=meeting.id
+    )
+    return meeting
+
+
+@dataclass
+class AttendanceData:
+    kind: str
+    agency_id: int | None = None
+    name: str = ""
+    role: str = ""
+    information_received_on: date | None = None
+    confidentiality_signed: bool = False
+
+
+def record_attendance(actor: Actor, meeting: Meeting, data: AttendanceData) -> Attendance:
+    """Add one line to the attendance: present, apologies, information sent in, observer."""
+    _editable(actor, meeting)
+    errors: dict[str, str] = {}
+    try:
+        kind = AttendanceKind(data.kind)
+    except ValueError:
+        raise ValidationFailed(
+            {"kind": "Choose present, apologies, information sent in or observer"}
+        ) from None
+    agency = session().get(Agency, data.agency_id) if data.agency_id else None
+    if agency is not None and (agency.area_id != meeting.area_id or agency.is_disabled):
+        errors["agency_id"] = "Select an agency of this MARAC"
+    if agency is None and kind is not AttendanceKind.OBSERVER:
+        errors["agency_id"] = "Select the agency"
+    name = " ".join(data.name.split())
+    if kind in (AttendanceKind.PRESENT, AttendanceKind.OBSERVER) and not name:
+        errors["name"] = "Enter the name of the person attending"
+    if len(name) > 160 or len(data.role) > 160:
+        errors["name"] = "Keep the name and role to 160 characters each"
+    if kind is AttendanceKind.INFORMATION_SENT:
+        if data.information_received_on is None:
+            errors["information_received_on"] = "Enter the date the information was received"
+        elif data.information_received_on > today_london():
+            errors["information_received_on"] = "The date received cannot be in the future"
+    if kind is AttendanceKind.OBSERVER and not data.confidentiality_signed:
+        errors["confidentiality_signed"] = (
+            "An observer must sign the confidentiality statement before the meeting"
+        )
+    if errors:
+        raise ValidationFailed(errors)
+    row = Attendance(
+        kind=kind.value,
+        agency_id=agency.id if agency else None,
+        name=name,
+        role=" ".join(data.role.split()),
+        information_received_on=data.information_received_on
+        if kind is AttendanceKind.INFORMATION_SENT
+        else None,
+        confidentiality_signed=data.confidentiality_signed
+        if kind is AttendanceKind.OBSERVER
+        else False,
+        recorded_by_id=actor.member_id,
+        recorded_at=now(),
+    )
+    meeting.attendance.append(row)
+    session().flush()
+    record(
+        actor,
+        "meeting:attendance_recorded",
+        Subject("meeting", meeting.id),
+        meeting=meeting.id,
+        kind=kind.value,
+        agency=row.agency_id,
+    )
+    return row
+
+
+def remove_attendance(actor: Actor, meeting: Meeting, attendance_id: int) -> None:
+    _editable(actor, meeting)
+    row = next((a for a in meeting.attendance if a.id == attendance_id), None)
+    if row is None:
+        raise ValidationFailed("That line is not in this meeting's attendance.")
+    meeting.attendance.remove(row)
+    session().flush()
+    record(
+        actor,
+        "meeting:attendance_removed",
+        Subject("meeting", meeting.id),
+        meeting=meeting.id,
+        kind=row.kind,
+        agency=row.agency_id,
+    )
+
+
+# --- review of outstanding actions --------------------------------------------------------
+
+
+@dataclass
+class ReviewRow:
+    action: Action
+    reference: str
+    agency: str
+    owner: str
+    task_state: str
+    review: ActionReview | None
+    #: What the viewer may see of the action's text (the gate decides minutes).
+    text: str
+    withheld: str = ""
+
+
+def outstanding_actions(meeting: Meeting) -> list[Action]:
+    """Open actions from earlier meetings of the area, and those this meeting reviewed."""
+    reviewed = select(ActionReview.action_id).where(ActionReview.meeting_id == meeting.id)
+    return list(
+        session()
+        .execute(
+            select(Action)
+            .join(Meeting, Meeting.id == Action.meeting_id)
+            .where(
+                Meeting.area_id == meeting.area_id,
+                Action.meeting_id != meeting.id,
+                Meeting.held_on <= meeting.held_on,
+                or_(Action.status == ActionStatus.OPEN.value, Action.id.in_(reviewed)),
+            )
+            .order_by(Meeting.held_on, Action.id)
+        )
+        .scalars()
+    )
+
+
+def review_rows(
+    actor: Actor, meeting: Meeting, *, action: str = "meeting:review_viewed"
+) -> list[ReviewRow]:
+    """The review list as this person may see it: one gate decision per case."""
+    actions = outstanding_actions(meeting)
+    reviews = {
+        r.action_id: r
+        for r in session()
+        .execute(select(ActionReview).where(ActionReview.meeting_id == meeting.id))
+        .scalars()
+    }
+    names = names_for(actions)
+    decided: dict[int, tuple[Referral, Disclosure]] = {}
+    rows = []
+    for row in actions:
+        if row.referral_id not in decided:
+            referral = referrals.get_referral(row.referral_id)
+            decided[row.referral_id] = (
+                referral,
+                gate.disclose(
+                    actor, referrals.case_facts(referral), [Category.MINUTES], action=action
+                ),
+            )
+        referral, disclosure = decided[row.referral_id]
+        if disclosure.refused and disclosure.conceal:
+            continue
+        task = session().get(Task, row.task_id) if row.task_id else None
+        shown = disclosure.allows(Category.MINUTES)
+        rows.append(
+            ReviewRow(
+                action=row,
+                reference=referral.reference,
+                agency=names["agency"].get(row.agency_id, ""),
+                owner=names["member"].get(row.owner_member_id, ""),
+                task_state=task.state.replace("_", " ") if task else "",
+                review=reviews.get(row.id),
+                text=row.text if shown else "",
+                withheld=""
+                if shown
+                else (disclosure.refusal_message or disclosure.decisions[Category.MINUTES].message),
+            )
+        )
+    return rows
+
+
+def names_for(actions: Iterable[Action]) -> dict[str, dict[int, str]]:
+    actions = list(actions)
+    agency_ids = {a.agency_id for a in actions}
+    member_ids = {a.owner_member_id for a in actions}
+    agencies = dict(
+        session()
+        .execute(select(Agency.id, Agency.name).where(Agency.id.in_(agency_ids or {0})))
+        .all()
+    )
+    members = dict(
+        session()
+        .execute(select(Member.id, Member.name).where(Member.id.in_(member_ids or {0})))
+        .all()
+    )
+    return {"agency": agencies, "member": members}
+
+
+def review_action(
+    actor: Actor, meeting: Meeting, action_id: int, outcome: str, note: str = ""
+) -> ActionReview:
+    """Record what became of an earlier action: done, not possible, not done, still open."""
+    _editable(actor, meeting)
+    target = next((a for a in outstanding_actions(meeting) if a.id == action_id), None)
+    if target is None:
+        raise ValidationFailed({"outcome": "That action is not outstanding at this meeting"})
+    try:
+        status = ActionStatus(outcome)
+    except ValueError:
+        raise ValidationFailed(
+            {"outcome": "Choose done, not possible, not done or still open"}
+        ) from None
+    if status in (ActionStatus.NOT_POSSIBLE, ActionStatus.NOT_DONE) and not note.strip():
+        raise ValidationFailed({"note": "Say briefly why it was not done"})
+    if len(note) > 2000:
+        raise ValidationFailed({"note": "Keep the note to 2,000 characters or fewer"})
+    review = (
+        session()
+        .execute(
+            select(ActionReview).where(
+                ActionReview.meeting_id == meeting.id, ActionReview.action_id == target.id
+            )
+        )
+        .scalar_one_or_none()
+    )
+    if review is None:
+        review = ActionReview(meeting_id=meeting.id, action_id=target.id, outcome=status.value)
+        session().add(review)
+    review.outcome = status.value
+    review.note = note.strip()
+    review.reviewed_by_id = actor.member_id
+    review.reviewed_at = now()
+    target.status = status.value
+    session().flush()
+    record(
+        actor,
+        "meeting:action_reviewed",
+        Subject("meeting", meeting.id),
+        meeting=meeting.id,
+        case=target.referral_id,
+        action_id=target.id,
+        outcome=status.value,
+    )
+    return review
+
+
+# --- the cases ----------------------------------------------------------------------------
+
+
+def discussion_of(item: AgendaItem) -> CaseDiscussion:
+    if item.discussion is None:
+        item.discussion = CaseDiscussion()
+        session().flush()
+    return item.discussion
+
+
+def save_discussion(
+    actor: Actor, meeting: Meeting, item: AgendaItem, values: Mapping[str, Any]
+) -> CaseDiscussion:
+    """Save some or all of a case's sections (the chair's page autosaves field by field)."""
+    _editable(actor, meeting)
+    unknown = set(values) - set(TEXT_FIELDS) - set(OTHER_FIELDS)
+    if unknown:
+        raise ValidationFailed({sorted(unknown)[0]: "This is not part of the case record"})
+    errors: dict[str, str] = {}
+    for name in TEXT_FIELDS:
+        if name in values and len(str(values[name] or "")) > MAX_SECTION:
+            errors[name] = f"Keep this to {MAX_SECTION:,} characters or fewer"
+    if values.get("primary_aggressor") and not item.is_counter_allegation:
+        errors["primary_aggressor"] = "A primary-aggressor note is only for counter-allegations"
+    agency_id = values.get("informs_victim_agency_id")
+    if agency_id not in (None, ""):
+        agency = session().get(Agency, int(agency_id))
+        if agency is None or agency.area_id != meeting.area_id:
+            errors["informs_victim_agency_id"] = "Select an agency of this MARAC"
+    if len(str(values.get("informs_victim_name") or "")) > 160:
+        errors["informs_victim_name"] = "Keep the name to 160 characters or fewer"
+    include = values.get("include_whereabouts")
+    reason = str(values.get("whereabouts_reason") or "").strip()
+    if include and len(reason) < MIN_WHEREABOUTS_REASON:
+        errors["whereabouts_reason"] = (
+            "Say why the victim's whereabouts must be in the "
+            "minutes: they are left out unless there is a reason"
+        )
+    if errors:
+        raise ValidationFailed(errors)
+    discussion = discussion_of(item)
+    for name in TEXT_FIELDS:
+        if name in values:
+            setattr(discussion, name, str(values[name] or "").replace("\r\n", "\n").strip())
+    if "informs_victim_agency_id" in values:
+        discussion.informs_victim_agency_id = (
+            int(agency_id) if agency_id not in (None, "") else None
+        )
+    if "informs_victim_name" in values:
+        discussion.informs_victim_name = " ".join(str(values["informs_victim_name"]).split())
+    if "include_whereabouts" in values:
+        if bool(include) != bool(discussion.include_whereabouts):
+            record(
+                actor,
+                "meeting:whereabouts_included" if include else "meeting:whereabouts_excluded",
+                Subject("meeting", meeting.id),
+                meeting=meeting.id,
+                case=item.referral_id,
+            )
+        discussion.include_whereabouts = bool(include)
+        discussion.whereabouts_reason = reason if include else ""
+    discussion.updated_by_id = actor.member_id
+    discussion.updated_at = now()
+    session().flush()
+    return discussion
+
+
+def add_contribution(
+    actor: Actor, meeting: Meeting, item: AgendaItem, agency_id: int | None, text: str
+) -> Contribution:
+    """Record what an agency shared at the meeting (only this enters the minutes)."""
+    _editable(actor, meeting)
+    agency = session().get(Agency, agency_id) if agency_id else None
+    errors = {}
+    if agency is None or agency.area_id != meeting.area_id:
+        errors["agency_id"] = "Select the agency that shared the information"
+    if not text.strip():
+        errors["text"] = "Enter what the agency shared"
+    elif len(text) > MAX_SECTION:
+        errors["text"] = f"Keep this to {MAX_SECTION:,} characters or fewer"
+    if errors:
+        raise ValidationFailed(errors)
+    assert agency is not None
+    row = Contribution(
+        agency_id=agency.id,
+        text=text.replace("\r\n", "\n").strip(),
+        recorded_by_id=actor.member_id,
+        recorded_at=now(),
+    )
+    item.contributions.append(row)
+    session().flush()
+    record(
+        actor,
+        "meeting:information_shared",
+        Subject("meeting", meeting.id),
+        meeting=meeting.id,
+        case=item.referral_id,
+        agency=agency.id,
+        contribution=row.id,
+    )
+    return row
+
+
+def eligible_owners(meeting: Meeting, referral: Referral) -> list[Member]:
+    """Who may own an action on this case: people of the agencies at the table who the gate
+    lets see the case (the referrer, its case team, each agency's MARAC representative, the
+    area's coordinator), never anyone walled off or on the must-not-receive list.
+
+    This only narrows the choice offered; the gate still decides every view of the case.
+    """
+    facts = referrals.case_facts(referral)
+    agency_ids = meeting.invited_agency_ids | {referral.referring_agency_id}
+    members = (
+        session()
+        .execute(
+            select(Member)
+            .join(Agency)
+            .where(
+                Agency.area_id == meeting.area_id,
+                Member.disabled_at.is_(None),
+                Member.status == MemberStatus.ACTIVE.value,
+            )
+            .order_by(Agency.name, Member.name)
+        )
+        .scalars()
+    )
+    chosen = []
+    for member in members:
+        if member.id in facts.walled_member_ids or member.id in facts.blocked_member_ids:
+            continue
+        roles = member.roles
+        in_case = member.id == facts.referrer_id or member.id in facts.team_member_ids
+        at_table = member.agency_id in agency_ids and (in_case or Role.MARAC_REP in roles)
+        # The coordinator knows every case of the area, unless a colleague referred it.
+        coordinates = Role.COORDINATOR in roles and member.agency_id != referral.referring_agency_id
+        if at_table or coordinates:
+            chosen.append(member)
+    return chosen
+
+
+@dataclass
+class ActionData:
+    text: str
+    owner_member_id: int | None
+    due_on: date | None
+
+
+def add_action(actor: Actor, meeting: Meeting, item: AgendaItem, data: ActionData) -> Action:
+    """Agree an action: it goes onto the owning agency's to-do list as a task."""
+    _editable(actor, meeting)
+    referral = referrals.get_referral(item.referral_id)
+    errors: dict[str, str] = {}
+    text = data.text.replace("\r\n", "\n").strip()
+    if not text:
+        errors["text"] = "Enter the action"
+    elif len(text) > 2000:
+        errors["text"] = "Keep the action to 2,000 characters or fewer"
+    owner = None
+    if data.owner_member_id is None:
+        errors["owner_member_id"] = "Select who owns this action"
+    else:
+        owner = next(
+            (m for m in eligible_owners(meeting, referral) if m.id == data.owner_member_id), None
+        )
+        if owner is None:
+            errors["owner_member_id"] = (
+                "Select someone from the list: that person cannot see this case"
+            )
+    if data.due_on is None:
+        errors["due_on"] = "Enter the date the action is due"
+    elif data.due_on < today_london():
+        errors["due_on"] = "The due date must be today or in the future"
+    if item.status == ItemStatus.DEFERRED.value:
+        errors["text"] = "This case was deferred: it has no actions at this meeting"
+    if errors:
+        raise ValidationFailed(errors)
+    assert owner is not None and data.due_on is not None
+    action = Action(
+        meeting_id=meeting.id,
+        agenda_item_id=item.id,
+        referral_id=referral.id,
+        text=text,
+        agency_id=owner.agency_id,
+        owner_member_id=owner.id,
+        due_on=data.due_on,
+        status=ActionStatus.OPEN.value,
+        created_by_id=actor.member_id,
+        created_at=now(),
+    )
+    session().add(action)
+    session().flush()
+    band = referral.assessment.band if referral.assessment is not None else None
+    title = text if len(text) <= tasks.MAX_TITLE else text[: tasks.MAX_TITLE - 1] + "…"
+    task = tasks.create_task(
+        actor,
+        agency_id=owner.agency_id,
+        owner_member_id=owner.id,
+        referral_id=referral.id,
+        source=TaskSource.MEETING_ACTION,
+        title=" ".join(title.split()),
+        due_on=data.due_on,
+        priority=Priority.HIGH if band == "high" else Priority.NORMAL,
+        details=f"Agreed at the MARAC meeting on {meeting.held_on:%d %B %Y}.\n\n{text}",
+        source_key=f"action-{action.id}",
+    )
+    action.task_id = task.id
+    session().flush()
+    record(
+        actor,
+        "meeting:action_agreed",
+        Subject("meeting", meeting.id),
+        meeting=meeting.id,
+        case=referral.id,
+        agency=owner.agency_id,
+        member=owner.id,
+        task=task.id,
+        action_id=action.id,
+    )
+    return action
+
+
+def set_outcome(
+    actor: Actor, meeting: Meeting, item: AgendaItem, outcome: str, reason: str = ""
+) -> AgendaItem:
+    """Mark a case discussed, deferred because the referrer is absent, or back to discuss."""
+    _editable(actor, meeting)
+    if outcome == "discussed":
+        item.status = ItemStatus.DISCUSSED.value
+        item.deferral_kind = ""
+        item.deferral_reason = ""
+    elif outcome == "referrer_absent":
+        if session().execute(select(Action.id).where(Action.agenda_item_id == item.id)).first():
+            raise ValidationFailed(
+                {"outcome": "Actions were agreed for this case: it was discussed, not deferred"}
+            )
+        return services.defer_item(
+            actor, meeting, item.id, reason, kind=DeferralKind.REFERRER_ABSENT
+        )
+    elif outcome == "listed":
+        item.status = ItemStatus.LISTED.value
+        item.deferral_kind = ""
+        item.deferral_reason = ""
+    else:
+        raise ValidationFailed({"outcome": "Choose discussed or deferred"})
+    session().flush()
+    record(
+        actor,
+        "meeting:case_" + ("discussed" if outcome == "discussed" else "reopened"),
+        Subject("meeting", meeting.id),
+        meeting=meeting.id,
+        case=item.referral_id,
+    )
+    return item
+
+
+def referrer_present(meeting: Meeting, referral: Referral) -> bool:
+    return any(
+        a.kind == AttendanceKind.PRESENT.value and a.agency_id == referral.referring_agency_id
+        for a in meeting.attendance
+    )
+
+
+# --- closing ------------------------------------------------------------------------------
+
+
+def missing_for_close(meeting: Meeting) -> dict[str, str]:
+    missing = {}
+    if meeting.confidentiality_read_at is None:
+        missing["confidentiality"] = "Record that the confidentiality statement was read"
+    if not any(a.kind == AttendanceKind.PRESENT.value for a in meeting.attendance):
+        missing["attendance"] = "Record who was present"
+    for item in meeting.items:
+        if item.status == ItemStatus.LISTED.value:
+            referral = session().get(Referral, item.referral_id)
+            reference = referral.reference if referral else str(item.referral_id)
+            missing[f"item-{item.id}"] = f"Case {reference}: mark it discussed or deferred"
+    return missing
+
+
+def close_meeting(actor: Actor, meeting: Meeting) -> Meeting:
+    """The chair closes the meeting: cases heard, minutes drafted, minutes due in 3 days."""
+    services.require_chair(actor, meeting)
+    if meeting.status != MeetingStatus.CIRCULATED.value:
+        raise Conflict(
+            "Only a meeting whose agenda was circulated, and that is not yet closed, can be closed."
+        )
+    missing = missing_for_close(meeting)
+    if missing:
+        raise ValidationFailed(missing)
+    meeting.status = MeetingStatus.HELD.value
+    meeting.closed_at = now()
+    meeting.closed_by_id = actor.member_id
+    if session().get(Minutes, meeting.id) is None:
+        session().add(Minutes(meeting_id=meeting.id, status=MinutesStatus.DRAFT.value))
+    for item in meeting.items:
+        if item.status != ItemStatus.DISCUSSED.value:
+            continue
+        referral = session().get(Referral, item.referral_id)
+        if referral is not None and referral.status == ReferralStatus.ACCEPTED.value:
+            referral.status = ReferralStatus.HEARD.value
+            record(
+                actor,
+                "referral:heard",
+                Subject("case", referral.id),
+                case=referral.id,
+                meeting=meeting.id,
+            )
+    session().flush()
+    record(
+        actor,
+        "meeting:closed",
+        Subject("meeting", meeting.id),
+        meeting=meeting.id,
+        discussed=sum(i.status == ItemStatus.DISCUSSED.value for i in meeting.items),
+        deferred=sum(i.status == ItemStatus.DEFERRED.value for i in meeting.items),
+    )
+    _minutes_due_task(actor, meeting)
+    return meeting
+
+
+def _coordinator(meeting: Meeting) -> Member | None:
+    if meeting.coordinator_id is not None:
+        member = session().get(Member, meeting.coordinator_id)
+        if member is not None and member.disabled_at is None:
+            return member
+    return services.default_chair_and_coordinator(meeting.area_id)[1]
+
+
+def minutes_rule(meeting: Meeting) -> rules.RuleTask | None:
+    """The coordinator's "send out the minutes within 3 working days" task, as a rule."""
+    coordinator = _coordinator(meeting)
+    if coordinator is None:
+        return None
+    spec = rules.minutes_due(
+        meeting_id=meeting.id,
+        held_on=meeting.held_on,
+        agency_id=coordinator.agency_id,
+        owner_member_id=coordinator.id,
+    )
+    minutes = session().get(Minutes, meeting.id)
+    if minutes is not None and minutes.status == MinutesStatus.DISTRIBUTED.value:
+        return rules.RuleTask(rule_key=spec.rule_key, agency_id=spec.agency_id, resolved=True)
+    return spec
+
+
+def _minutes_due_task(actor: Actor, meeting: Meeting) -> None:
+    spec = minutes_rule(meeting)
+    if spec is None or spec.resolved or spec.due_on is None:
+        return
+    tasks.system_rule_task(
+        actor,
+        rule_key=spec.rule_key,
+        agency_id=spec.agency_id,
+        title=spec.title,
+        due_on=spec.due_on,
+        owner_member_id=spec.owner_member_id,
+        priority=spec.priority,
+    )
+
+
+def minutes_due_provider(today: date) -> list[rules.RuleTask]:
+    """For the scheduler: a task for each held meeting whose minutes are not yet sent out,
+    and the task resolved once they are (``agencies.jobs.RULE_PROVIDERS``)."""
+    found = []
+    held = (
+        session()
+        .execute(
+            select(Meeting).where(
+                Meeting.status == MeetingStatus.HELD.value,
+                Meeting.held_on >= today - timedelta(days=366),
+            )
+        )
+        .scalars()
+    )
+    for meeting in held:
+        spec = minutes_rule(meeting)
+        if spec is not None:
+            found.append(spec)
+    return found
+
+
+RULE_PROVIDERS["meetings-minutes-due"] = minutes_due_provider
+
+
+def can_record(actor: Actor, meeting: Meeting) -> bool:
+    """Whether this person may change the meeting's record now (for showing the forms)."""
+    if not services.is_runner(actor, meeting) or meeting.status == MeetingStatus.PLANNED.value:
+        return False
+    minutes = services.minutes_of(meeting)
+    return minutes is None or not minutes.is_locked
+
+
+def can_chair(actor: Actor) -> bool:
+    return actor.can(Permission.MEETINGS_CHAIR)

@@ -1,0 +1,787 @@
+"""Scheduling conferences, building and circulating agendas, and who may see a meeting.
+
+Every use case takes the actor explicitly, may flush, and never commits. Nothing here returns
+case content: agenda rows carry identity only when the gate allows it (``agenda_rows``), and
+each such row is a disclosure with its ledger entry.
+
+API
+===
+
+``schedule_meetings(actor, ScheduleData) -> list[Meeting]``
+    One meeting (ad hoc, emergency) or a series at a cadence (weekly, fortnightly,
+    three-weekly, monthly: the same weekday of the same week of each month). The cut-off day
+    is ``held_on - area.agenda_cutoff_days``.
+``get_meeting(actor, meeting_id) -> Meeting``
+    The coordinator and chair of the area see every meeting; a member of another agency
+    only a circulated meeting its agency was invited to. Anyone else: NotFound.
+``build_agenda(actor, meeting) -> list[AgendaItem]``
+    Add every accepted referral received by the cut-off that is not already waiting on
+    another agenda, every case deferred at an earlier meeting, and the other half of each
+    counter-allegation; flag each; keep counter-allegations adjacent. Safe to run again.
+``add_case(actor, meeting, reference, reason="")``, ``move_item(actor, meeting, item_id,
+direction)``, ``defer_item(actor, meeting, item_id, reason)``, ``remove_item(...)``
+    The coordinator's changes. After the cut-off a case is added only with a reason.
+``circulate_agenda(actor, meeting, agency_ids=None) -> list[MeetingInvitation]``
+    Invite agencies (by default every active agency of the area; the referring agencies are
+    always invited). From then on they need to know every case on the agenda
+    (``invited_agencies``, registered with the gate), and their to-do templates run.
+``agenda_rows(actor, meeting) -> list[AgendaRow]``
+    What this person may see of the agenda: one gate decision per case (identity only).
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, time, timedelta
+
+from sqlalchemy import select
+
+from agencies.models import Agency, Cadence, MaracArea, Member
+from agencies.tasks import services as tasks
+from agencies.tasks.catalogue import CaseContext
+from agencies.tasks.models import Trigger
+from audit.ledger import Subject, record
+from consent import gate
+from consent.categories import Category
+from hub.core.access import Actor, Permission, Role
+from hub.core.clock import now, today_london
+from hub.core.db import session
+from hub.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from hub.referrals import services as referrals
+from hub.referrals.models import Referral, ReferralStatus
+from meetings.models import (
+    AgendaItem,
+    DeferralKind,
+    ItemStatus,
+    Meeting,
+    MeetingInvitation,
+    MeetingKind,
+    MeetingStatus,
+    Minutes,
+)
+
+#: Longest series scheduled in one go (a year of weekly meetings).
+MAX_SERIES = 52
+#: Shortest reason the coordinator may give for a late addition or a deferral.
+MIN_REASON = 10
+NO_MEETING = "There is no such meeting."
+
+
+# --- the gate's need to know --------------------------------------------------------------
+
+
+def invited_agencies(referral_id: int) -> set[int]:
+    """Agencies invited to a circulated meeting whose agenda holds this case (gate rule 3).
+
+    Once an agency has received an agenda it keeps its need to know for that case: it may
+    hold actions from the meeting, and the minutes about the case go to it.
+    """
+    rows = (
+        session()
+        .execute(
+            select(MeetingInvitation.agency_id)
+            .join(AgendaItem, AgendaItem.meeting_id == MeetingInvitation.meeting_id)
+            .where(AgendaItem.referral_id == referral_id)
+        )
+        .scalars()
+    )
+    return set(rows)
+
+
+gate.register_need_to_know(invited_agencies)
+
+
+# --- access -------------------------------------------------------------------------------
+
+
+def is_runner(actor: Actor, meeting: Meeting) -> bool:
+    """The area's coordinator or chair: they build, run and minute the meeting."""
+    return actor.can(Permission.MEETINGS_RUN) and actor.area_id == meeting.area_id
+
+
+def is_chair(actor: Actor, meeting: Meeting) -> bool:
+    return actor.can(Permission.MEETINGS_CHAIR) and actor.area_id == meeting.area_id
+
+
+def is_invited(actor: Actor, meeting: Meeting) -> bool:
+    return (
+        meeting.status != MeetingStatus.PLANNED.value
+        and actor.agency_id is not None
+        and actor.agency_id in meeting.invited_agency_ids
+    )
+
+
+def get_meeting(actor: Actor, meeting_id: int) -> Meeting:
+    """Load a meeting this person may know about; any other is simply not found."""
+    meeting = session().get(Meeting, meeting_id)
+    if meeting is None or meeting.area_id != actor.area_id:
+        raise NotFound(NO_MEETING)  # another area is another tenant
+    if is_runner(actor, meeting) or is_invited(actor, meeting):
+        return meeting
+    raise NotFound(NO_MEETING)  # an agency not invited does not learn the meeting exists
+
+
+def require_runner(actor: Actor, meeting: Meeting) -> None:
+    if not is_runner(actor, meeting):
+        raise Forbidden("Only the MARAC coordinator or chair can do this.")
+
+
+def require_chair(actor: Actor, meeting: Meeting) -> None:
+    if not is_chair(actor, meeting):
+        raise Forbidden("Only the chair can do this.")
+
+
+def minutes_of(meeting: Meeting) -> Minutes | None:
+    return session().get(Minutes, meeting.id)
+
+
+def ensure_record_open(meeting: Meeting) -> None:
+    """Refuse changes to the meeting's record once the minutes are approved (locked)."""
+    minutes = minutes_of(meeting)
+    if minutes is not None and minutes.is_locked:
+        raise Conflict(
+            "These minutes are approved and locked: nothing was changed. "
+            "The chair can make an amendment, which keeps the approved text."
+        )
+
+
+def list_meetings(actor: Actor) -> list[Meeting]:
+    """Meetings of the actor's area this person may see, soonest first."""
+    found = (
+        session()
+        .execute(
+            select(Meeting)
+            .where(Meeting.area_id == actor.area_id)
+            .order_by(Meeting.held_on, Meeting.start_time, Meeting.id)
+        )
+        .scalars()
+    )
+    return [m for m in found if is_runner(actor, m) or is_invited(actor, m)]
+
+
+# --- scheduling ---------------------------------------------------------------------------
+
+
+@dataclass
+class ScheduleData:
+    first_on: date | None
+    start_time: time | None
+    venue: str
+    kind: MeetingKind
+    #: For a scheduled series: how often; ignored for ad hoc and emergency meetings.
+    cadence: Cadence | None = None
+    count: int = 1
+
+
+def _nth_weekday(day: date) -> tuple[int, int]:
+    """Which weekday and which occurrence of it in the month (e.g. the 2nd Tuesday)."""
+    return day.weekday(), (day.day - 1) // 7
+
+
+def _same_weekday_next_month(first: date, months: int) -> date:
+    weekday, nth = _nth_weekday(first)
+    year = first.year + (first.month - 1 + months) // 12
+    month = (first.month - 1 + months) % 12 + 1
+    days = calendar.monthrange(year, month)[1]
+    candidates = [
+        date(year, month, d)
+        for d in range(1, days + 1)
+        if date(year, month, d).weekday() == weekday
+    ]
+    return candidates[min(nth, len(candidates) - 1)]  # a 5th Tuesday becomes the last one
+
+
+def series_dates(first: date, cadence: Cadence, count: int) -> list[date]:
+    """The meeting days of a series starting on ``first``."""
+    if cadence is Cadence.MONTHLY:
+        return [_same_weekday_next_month(first, n) for n in range(count)]
+    step = {Cadence.WEEKLY: 7, Cadence.FORTNIGHTLY: 14, Cadence.THREE_WEEKLY: 21}[cadence]
+    return [first + timedelta(days=step * n) for n in range(count)]
+
+
+def schedule_meetings(actor: Actor, data: ScheduleData) -> list[Meeting]:
+    """Schedule one meeting or a recurring series for the actor's area."""
+    if not actor.can(Permission.MEETINGS_RUN) or actor.area_id is None:
+        raise Forbidden("Only the MARAC coordinator or chair can schedule meetings.")
+    area = session().get(MaracArea, actor.area_id)
+    assert area is not None
+    errors: dict[str, str] = {}
+    if data.first_on is None:
+        errors["first_on"] = "Enter the date of the meeting"
+    elif data.first_on < today_london():
+        errors["first_on"] = "The date of the meeting must be today or in the future"
+    if data.start_time is None:
+        errors["start_time"] = "Enter the time the meeting starts, like 10:00"
+    if not data.venue.strip():
+        errors["venue"] = "Enter where the meeting is held, or 'Virtual'"
+    elif len(data.venue) > 200:
+        errors["venue"] = "The venue must be 200 characters or fewer"
+    count = data.count if data.kind is MeetingKind.SCHEDULED else 1
+    if data.kind is MeetingKind.SCHEDULED and not 1 <= count <= MAX_SERIES:
+        errors["count"] = f"Schedule between 1 and {MAX_SERIES} meetings at a time"
+    if errors:
+        raise ValidationFailed(errors)
+    assert data.first_on is not None and data.start_time is not None
+    cadence = data.cadence or Cadence(area.meeting_cadence)
+    days = (
+        series_dates(data.first_on, cadence, count)
+        if data.kind is MeetingKind.SCHEDULED
+        else [data.first_on]
+    )
+    made = []
+    for day in days:
+        cutoff = (
+            day
+            if data.kind is MeetingKind.EMERGENCY
+            else (day - timedelta(days=area.agenda_cutoff_days))
+        )
+        meeting = Meeting(
+            area_id=area.id,
+            held_on=day,
+            start_time=data.start_time,
+            venue=data.venue.strip(),
+            kind=data.kind.value,
+            cadence=cadence.value if data.kind is MeetingKind.SCHEDULED else "",
+            cutoff_on=cutoff,
+            status=MeetingStatus.PLANNED.value,
+            chair_id=actor.member_id if actor.has_role(Role.CHAIR) else None,
+            coordinator_id=actor.member_id if actor.has_role(Role.COORDINATOR) else None,
+            created_by_id=actor.member_id,
+            created_at=now(),
+        )
+        session().add(meeting)
+        session().flush()
+        record(
+            actor,
+            "meeting:scheduled",
+            Subject("meeting", meeting.id),
+            meeting=meeting.id,
+            kind=meeting.kind,
+            held_on=day.isoformat(),
+        )
+        made.append(meeting)
+    return made
+
+
+# --- the agenda ---------------------------------------------------------------------------
+
+
+def _waiting_elsewhere(referral_id: int, meeting: Meeting) -> AgendaItem | None:
+    """The item holding this case on another meeting that has not yet been held."""
+    return (
+        session()
+        .execute(
+            select(AgendaItem)
+            .join(Meeting)
+            .where(
+                AgendaItem.referral_id == referral_id,
+                AgendaItem.meeting_id != meeting.id,
+                AgendaItem.status == ItemStatus.LISTED.value,
+                Meeting.status != MeetingStatus.HELD.value,
+            )
+            .limit(1)
+        )
+        .scalar_one_or_none()
+    )
+
+
+def _last_deferral(referral_id: int, meeting: Meeting) -> AgendaItem | None:
+    """The item that deferred this case at an earlier meeting, if its latest was deferred."""
+    latest = (
+        session()
+        .execute(
+            select(AgendaItem)
+            .join(Meeting)
+            .where(
+                AgendaItem.referral_id == referral_id,
+                AgendaItem.meeting_id != meeting.id,
+                Meeting.held_on <= meeting.held_on,
+            )
+            .order_by(Meeting.held_on.desc(), AgendaItem.id.desc())
+            .limit(1)
+        )
+        .scalar_one_or_none()
+    )
+    if latest is not None and latest.status == ItemStatus.DEFERRED.value:
+        return latest
+    return None
+
+
+def _received_on(referral: Referral) -> date | None:
+    from hub.core.clock import to_london
+
+    if referral.submitted_at is not None:
+        return to_london(referral.submitted_at).date()
+    return referral.referred_on
+
+
+def _new_item(
+    actor: Actor, meeting: Meeting, referral: Referral, *, late_reason: str = "", late: bool = False
+) -> AgendaItem:
+    deferred = _last_deferral(referral.id, meeting)
+    item = AgendaItem(
+        referral_id=referral.id,
+        position=len(meeting.items) + 1,
+        is_repeat=referral.is_repeat,
+        is_counter_allegation=referral.counter_allegation_id is not None,
+        transferred_from=referral.transferred_from or "",
+        is_emergency=meeting.is_emergency,
+        deferred_from_item_id=deferred.id if deferred is not None else None,
+        added_after_cutoff=late,
+        late_reason=late_reason.strip(),
+        status=ItemStatus.LISTED.value,
+        added_by_id=actor.member_id,
+        added_at=now(),
+    )
+    meeting.items.append(item)
+    session().flush()
+    record(
+        actor,
+        "agenda:case_added",
+        Subject("meeting", meeting.id),
+        meeting=meeting.id,
+        case=referral.id,
+        late=late,
+        deferred_from=item.deferred_from_item_id,
+        flags=item.flag_codes,
+    )
+    return item
+
+
+def _ensure_agenda_open(meeting: Meeting) -> None:
+    if meeting.status == MeetingStatus.HELD.value:
+        raise Conflict("The meeting has been held: its agenda can no longer change.")
+
+
+def build_agenda(actor: Actor, meeting: Meeting) -> list[AgendaItem]:
+    """Put every eligible case on the agenda, flagged; returns the items added."""
+    require_runner(actor, meeting)
+    _ensure_agenda_open(meeting)
+    on_agenda = {i.referral_id for i in meeting.items}
+    accepted = (
+        session()
+        .execute(
+            select(Referral)
+            .where(
+                Referral.area_id == meeting.area_id,
+                Referral.status == ReferralStatus.ACCEPTED.value,
+            )
+            .order_by(Referral.submitted_at, Referral.id)
+        )
+        .scalars()
+        .all()
+    )
+    by_id = {r.id: r for r in accepted}
+    added: list[AgendaItem] = []
+    for referral in accepted:
+        if referral.id in on_agenda or _waiting_elsewhere(referral.id, meeting) is not None:
+            continue
+        deferred = _last_deferral(referral.id, meeting) is not None
+        received = _received_on(referral)
+        in_time = received is not None and received <= meeting.cutoff_on
+        if meeting.is_emergency or not (in_time or deferred):
+            continue  # emergency meetings take named cases only; late ones wait
+        added.append(_new_item(actor, meeting, referral))
+        on_agenda.add(referral.id)
+    # Counter-allegations are heard together: bring in the other half if it is accepted.
+    for item in list(meeting.items):
+        if not item.is_counter_allegation:
+            continue
+        referral = session().get(Referral, item.referral_id)
+        other_id = referral.counter_allegation_id if referral else None
+        other = by_id.get(other_id) if other_id else None
+        if other is None or other.id in on_agenda or _waiting_elsewhere(other.id, meeting):
+            continue
+        added.append(
+            _new_item(
+                actor,
+                meeting,
+                other,
+                late=not _in_time(other, meeting),
+                late_reason="Heard together with its counter-allegation",
+            )
+        )
+        on_agenda.add(other.id)
+    _arrange(meeting)
+    return added
+
+
+def _in_time(referral: Referral, meeting: Meeting) -> bool:
+    received = _received_on(referral)
+    return received is not None and received <= meeting.cutoff_on
+
+
+def is_past_cutoff(meeting: Meeting, today: date | None = None) -> bool:
+    return not meeting.is_emergency and (today or today_london()) > meeting.cutoff_on
+
+
+def add_case(actor: Actor, meeting: Meeting, reference: str, reason: str = "") -> AgendaItem:
+    """Add one accepted case by its reference; after the cut-off only with a reason."""
+    require_runner(actor, meeting)
+    _ensure_agenda_open(meeting)
+    wanted = reference.strip().upper()
+    if not wanted:
+        raise ValidationFailed({"reference": "Enter the case reference, like NB-2026-0042"})
+    referral = (
+        session()
+        .execute(
+            select(Referral).where(
+                Referral.reference == wanted, Referral.area_id == meeting.area_id
+            )
+        )
+        .scalar_one_or_none()
+    )
+    if referral is None:
+        raise ValidationFailed({"reference": "There is no case with that reference in this MARAC"})
+    if referral.status != ReferralStatus.ACCEPTED.value:
+        raise ValidationFailed(
+            {
+                "reference": "Only a case the coordinator has accepted can go "
+                f"on the agenda (this one is "
+                f"{referral.referral_status.label.lower()})"
+            }
+        )
+    if any(i.referral_id == referral.id for i in meeting.items):
+        raise ValidationFailed({"reference": "This case is already on the agenda"})
+    elsewhere = _waiting_elsewhere(referral.id, meeting)
+    if elsewhere is not None:
+        raise ValidationFailed(
+            {
+                "reference": "This case is already on the agenda of the meeting "
+                f"on {elsewhere.meeting.held_on:%d %B %Y}: defer "
+                "it there first"
+            }
+        )
+    late = is_past_cutoff(meeting) or (not meeting.is_emergency and not _in_time(referral, meeting))
+    if late and len(reason.strip()) < MIN_REASON:
+        raise ValidationFailed(
+            {
+                "reason": "The cut-off has passed: give the reason this case "
+                "cannot wait for the next meeting"
+            }
+        )
+    item = _new_item(actor, meeting, referral, late=late, late_reason=reason if late else "")
+    _arrange(meeting)
+    if meeting.status == MeetingStatus.CIRCULATED.value:
+        _give_invited(actor, meeting, [item])
+    return item
+
+
+def _item(meeting: Meeting, item_id: int) -> AgendaItem:
+    for item in meeting.items:
+        if item.id == item_id:
+            return item
+    raise NotFound("There is no such case on this agenda.")
+
+
+def get_item(meeting: Meeting, item_id: int) -> AgendaItem:
+    return _item(meeting, item_id)
+
+
+def _partner(meeting: Meeting, item: AgendaItem) -> AgendaItem | None:
+    if not item.is_counter_allegation:
+        return None
+    referral = session().get(Referral, item.referral_id)
+    other = referral.counter_allegation_id if referral else None
+    return next((i for i in meeting.items if i.referral_id == other), None)
+
+
+def _blocks(meeting: Meeting) -> list[list[AgendaItem]]:
+    """The agenda in order, each counter-allegation pair as one block."""
+    ordered = sorted(meeting.items, key=lambda i: (i.position, i.id))
+    placed: set[int] = set()
+    blocks = []
+    for item in ordered:
+        if item.id in placed:
+            continue
+        block = [item]
+        partner = _partner(meeting, item)
+        if partner is not None and partner.id not in placed:
+            block.append(partner)
+        placed.update(i.id for i in block)
+        blocks.append(block)
+    return blocks
+
+
+def _renumber(blocks: Iterable[list[AgendaItem]]) -> None:
+    position = 1
+    for block in blocks:
+        for item in block:
+            item.position = position
+            position += 1
+    session().flush()
+
+
+def _arrange(meeting: Meeting) -> None:
+    """Keep each counter-allegation pair adjacent and positions 1..n."""
+    _renumber(_blocks(meeting))
+
+
+def move_item(actor: Actor, meeting: Meeting, item_id: int, direction: str) -> None:
+    """Move a case (with its counter-allegation partner) one place up or down."""
+    require_runner(actor, meeting)
+    _ensure_agenda_open(meeting)
+    if direction not in {"up", "down"}:
+        raise ValidationFailed({"direction": "Choose up or down"})
+    blocks = _blocks(meeting)
+    index = next((n for n, block in enumerate(blocks) if any(i.id == item_id for i in block)), None)
+    if index is None:
+        raise NotFound("There is no such case on this agenda.")
+    target = index - 1 if direction == "up" else index + 1
+    if 0 <= target < len(blocks):
+        blocks[index], blocks[target] = blocks[target], blocks[index]
+    _renumber(blocks)
+    record(
+        actor,
+        "agenda:reordered",
+        Subject("meeting", meeting.id),
+        meeting=meeting.id,
+        case=_item(meeting, item_id).referral_id,
+        direction=direction,
+    )
+
+
+def defer_item(
+    actor: Actor,
+    meeting: Meeting,
+    item_id: int,
+    reason: str,
+    *,
+    kind: DeferralKind = DeferralKind.COORDINATOR,
+) -> AgendaItem:
+    """Defer a case to the next meeting, with the reason; it comes back flagged."""
+    require_runner(actor, meeting)
+    ensure_record_open(meeting)
+    item = _item(meeting, item_id)
+    if kind is DeferralKind.REFERRER_ABSENT and not reason.strip():
+        reason = "The referrer was absent and had not briefed a representative."
+    if len(reason.strip()) < MIN_REASON:
+        raise ValidationFailed({"reason": "Give the reason for deferring this case"})
+    if len(reason) > 2000:
+        raise ValidationFailed({"reason": "The reason must be 2,000 characters or fewer"})
+    item.status = ItemStatus.DEFERRED.value
+    item.deferral_kind = kind.value
+    item.deferral_reason = reason.strip()
+    session().flush()
+    record(
+        actor,
+        "agenda:case_deferred",
+        Subject("meeting", meeting.id),
+        meeting=meeting.id,
+        case=item.referral_id,
+        kind=kind.value,
+    )
+    return item
+
+
+def remove_item(actor: Actor, meeting: Meeting, item_id: int) -> None:
+    """Take a case off an agenda that has not been circulated (nobody has seen it yet)."""
+    require_runner(actor, meeting)
+    if meeting.status != MeetingStatus.PLANNED.value:
+        raise Conflict("The agenda has been circulated: defer the case instead, with a reason.")
+    item = _item(meeting, item_id)
+    meeting.items.remove(item)
+    session().flush()
+    _arrange(meeting)
+    record(
+        actor,
+        "agenda:case_removed",
+        Subject("meeting", meeting.id),
+        meeting=meeting.id,
+        case=item.referral_id,
+    )
+
+
+# --- circulation --------------------------------------------------------------------------
+
+
+def area_agencies(area_id: int) -> list[Agency]:
+    return list(
+        session()
+        .execute(
+            select(Agency)
+            .where(Agency.area_id == area_id, Agency.disabled_at.is_(None))
+            .order_by(Agency.name)
+        )
+        .scalars()
+    )
+
+
+def circulate_agenda(
+    actor: Actor, meeting: Meeting, agency_ids: Iterable[int] | None = None
+) -> list[MeetingInvitation]:
+    """Send the agenda to agencies: they are invited, need to know its cases, and research."""
+    require_runner(actor, meeting)
+    _ensure_agenda_open(meeting)
+    if not meeting.items:
+        raise ValidationFailed({"agency_ids": "Put at least one case on the agenda first"})
+    active = {a.id: a for a in area_agencies(meeting.area_id)}
+    chosen = set(active) if agency_ids is None else set(agency_ids)
+    if not chosen:
+        raise ValidationFailed({"agency_ids": "Select the agencies to invite"})
+    unknown = chosen - set(active)
+    if unknown:
+        raise ValidationFailed({"agency_ids": "Select agencies of this MARAC"})
+    referring = {
+        r
+        for (r,) in session().execute(
+            select(Referral.referring_agency_id).where(
+                Referral.id.in_([i.referral_id for i in meeting.items])
+            )
+        )
+    }
+    chosen |= referring & set(active)  # the referrer presents the case: always invited
+    existing = meeting.invited_agency_ids
+    made = []
+    for agency_id in sorted(chosen - existing):
+        invitation = MeetingInvitation(
+            agency_id=agency_id, invited_by_id=actor.member_id, invited_at=now()
+        )
+        meeting.invitations.append(invitation)
+        made.append(invitation)
+    meeting.status = MeetingStatus.CIRCULATED.value
+    if meeting.circulated_at is None:
+        meeting.circulated_at = now()
+        meeting.circulated_by_id = actor.member_id
+    session().flush()
+    record(
+        actor,
+        "agenda:circulated",
+        Subject("meeting", meeting.id),
+        meeting=meeting.id,
+        agencies=sorted(i.agency_id for i in made),
+        cases=[i.referral_id for i in meeting.items],
+    )
+    _give_invited(
+        actor,
+        meeting,
+        meeting.items,
+        only_agencies={i.agency_id for i in made} if existing else None,
+    )
+    return made
+
+
+def _give_invited(
+    actor: Actor,
+    meeting: Meeting,
+    items: Iterable[AgendaItem],
+    *,
+    only_agencies: set[int] | None = None,
+) -> None:
+    """Run each invited agency's to-do template for each case it now knows (#6)."""
+    agencies = {
+        a.id: a
+        for a in area_agencies(meeting.area_id)
+        if a.id in meeting.invited_agency_ids and (only_agencies is None or a.id in only_agencies)
+    }
+    for item in items:
+        referral = session().get(Referral, item.referral_id)
+        if referral is None:
+            continue
+        involved = {referral.referring_agency_id, *meeting.invited_agency_ids}
+        band = referral.assessment.band if referral.assessment is not None else None
+        for agency in agencies.values():
+            if agency.id == referral.referring_agency_id:
+                continue  # the referrer's own template ran when the referral was accepted
+            others = frozenset(
+                a.type for a_id, a in agencies.items() if a_id in involved and a_id != agency.id
+            )
+            tasks.generate_from_template(
+                actor,
+                agency=agency,
+                referral_id=referral.id,
+                trigger=Trigger.CASE_SHARED,
+                risk_band=band,
+                context=CaseContext(agency_types_involved=others),
+            )
+
+
+# --- what a person sees of the agenda -----------------------------------------------------
+
+
+@dataclass
+class AgendaRow:
+    """One line of the agenda as this person may see it."""
+
+    item_id: int
+    referral_id: int
+    position: int
+    reference: str
+    status: str
+    flags: list[str]
+    #: The victim's name when the gate allows identity; empty otherwise.
+    heading: str = ""
+    referring_agency: str = ""
+    #: Why identity is withheld, when it is.
+    withheld: str = ""
+    deferral_reason: str = ""
+    late_reason: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def agenda_rows(
+    actor: Actor, meeting: Meeting, *, action: str = "agenda:viewed"
+) -> list[AgendaRow]:
+    """The agenda through the gate: one identity-only disclosure per case, each recorded.
+
+    Cases the gate conceals from this person (walls, must-not-receive) are left out
+    altogether; other refusals show the reference only, with the reason.
+    """
+    rows = []
+    agencies = {a.id: a.name for a in area_agencies(meeting.area_id)}
+    for item in sorted(meeting.items, key=lambda i: i.position):
+        referral = session().get(Referral, item.referral_id)
+        if referral is None:
+            continue
+        disclosure = gate.disclose(
+            actor, referrals.case_facts(referral), [Category.IDENTITY], action=action
+        )
+        if disclosure.refused and disclosure.conceal:
+            continue
+        row = AgendaRow(
+            item.id,
+            referral.id,
+            item.position,
+            referral.reference,
+            item.status,
+            item.flags,
+            referring_agency=agencies.get(referral.referring_agency_id, ""),
+            deferral_reason=item.deferral_reason,
+            late_reason=item.late_reason,
+        )
+        if disclosure.allows(Category.IDENTITY) and referral.victim is not None:
+            row.heading = referral.victim.display_name
+        elif disclosure.refused:
+            row.withheld = disclosure.refusal_message
+        else:
+            decision = disclosure.decisions.get(Category.IDENTITY)
+            row.withheld = decision.message if decision else "Withheld."
+        rows.append(row)
+    return rows
+
+
+def default_chair_and_coordinator(area_id: int) -> tuple[Member | None, Member | None]:
+    """The area's first active chair and coordinator (for meetings scheduled by the CLI)."""
+    from agencies.models import MemberRole
+
+    def first(role: Role) -> Member | None:
+        return (
+            session()
+            .execute(
+                select(Member)
+                .join(Agency)
+                .join(MemberRole)
+                .where(
+                    Agency.area_id == area_id,
+                    MemberRole.role == role.value,
+                    Member.disabled_at.is_(None),
+                )
+                .order_by(Member.id)
+                .limit(1)
+            )
+            .scalar_one_or_none()
+        )
+
+    return first(Role.CHAIR), first(Role.COORDINATOR)

@@ -1,0 +1,160 @@
+"""Fixtures for conferences: accepted cases, a scheduled meeting, a meeting run to minutes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, time, timedelta
+from typing import Any
+
+import pytest
+
+from agencies.models import Cadence
+from hub.core import db
+from hub.core.clock import today_london
+from meetings import conduct, services
+from meetings.models import Meeting, MeetingKind
+from tests.support import cases
+from tests.support.cases import Names
+from tests.support.world import World, actor_of
+
+#: Victims and perpetrators for distinct cases (distinct names: no repeats, no matches).
+PEOPLE = [
+    (Names("Jane", "Example", date(1990, 5, 17)), Names("John", "Sample", date(1987, 2, 3))),
+    (Names("Amira", "Khan", date(1992, 4, 3)), Names("Karl", "Stone", date(1985, 1, 1))),
+    (Names("Bea", "Fielding", date(1979, 8, 9)), Names("Dev", "Morrow", date(1975, 3, 4))),
+    (Names("Cara", "Lowell", date(2001, 1, 20)), Names("Eli", "Brant", date(1999, 6, 6))),
+]
+
+
+def accepted_case(
+    world: World,
+    referrer: str = "nurse",
+    *,
+    victim: Names | None = None,
+    perpetrator: Names | None = None,
+    index: int = 0,
+) -> int:
+    """A referral made by a persona, with consent, submitted and accepted by the coordinator."""
+    who = actor_of(world[referrer])
+    v, p = PEOPLE[index % len(PEOPLE)]
+    referral_id = cases.draft(who, victim=victim or v, perpetrator=perpetrator or p)
+    cases.with_consent(who, referral_id)
+    cases.submit(who, referral_id)
+    cases.accept(actor_of(world["coordinator"]), referral_id)
+    return referral_id
+
+
+def schedule(
+    world: World,
+    *,
+    days_ahead: int = 14,
+    kind: MeetingKind = MeetingKind.AD_HOC,
+    cadence: Cadence | None = None,
+    count: int = 1,
+) -> list[int]:
+    coordinator = actor_of(world["coordinator"])
+    with db.unit_of_work():
+        made = services.schedule_meetings(
+            coordinator,
+            services.ScheduleData(
+                first_on=today_london() + timedelta(days=days_ahead),
+                start_time=time(10, 0),
+                venue="Town Hall, Room 2",
+                kind=kind,
+                cadence=cadence,
+                count=count,
+            ),
+        )
+        return [m.id for m in made]
+
+
+@dataclass
+class Conference:
+    """A meeting with cases on its agenda, circulated to every agency."""
+
+    meeting_id: int
+    referral_ids: list[int]
+    item_ids: list[int] = field(default_factory=list)
+
+
+def circulated_meeting(
+    world: World, referrers: tuple[str, ...] = ("nurse", "housing_officer"), *, days_ahead: int = 14
+) -> Conference:
+    referral_ids = [accepted_case(world, who, index=n) for n, who in enumerate(referrers)]
+    (meeting_id,) = schedule(world, days_ahead=days_ahead)
+    coordinator = actor_of(world["coordinator"])
+    with db.unit_of_work() as uow:
+        meeting = uow.session.get(Meeting, meeting_id)
+        services.build_agenda(coordinator, meeting)
+        services.circulate_agenda(coordinator, meeting)
+        item_ids = [i.id for i in meeting.items]
+    return Conference(meeting_id, referral_ids, item_ids)
+
+
+FULL_DISCUSSION = {
+    "referrer_summary": "Strangulation on Friday; 15 Yes answers; escalating since separation.",
+    "victim_views": "Wants to stay in the area; afraid of the perpetrator's brother.",
+    "risk_victim": "Serious harm likely before the court date.",
+    "risk_children": "Two children witnessed the assault.",
+    "risk_perpetrator": "Breaching bail; uses cannabis daily.",
+    "risk_professionals": "Threatened a housing officer in March.",
+}
+
+
+def run_to_close(
+    world: World,
+    conference: Conference,
+    *,
+    discussion: dict[str, Any] | None = None,
+    actions: bool = True,
+) -> None:
+    """The chair records attendance, both cases and an action each, then closes."""
+    from agencies.services import get_member
+
+    chair = actor_of(world["chair"])
+    with db.unit_of_work() as uow:
+        meeting = uow.session.get(Meeting, conference.meeting_id)
+        conduct.mark_confidentiality_read(chair, meeting)
+        conduct.record_attendance(
+            chair,
+            meeting,
+            conduct.AttendanceData(
+                kind="present",
+                agency_id=world.agencies["health"],
+                name="Helen Rep",
+                role="Safeguarding lead",
+            ),
+        )
+        conduct.record_attendance(
+            chair,
+            meeting,
+            conduct.AttendanceData(
+                kind="present", agency_id=world.agencies["idva"], name="Ida Vale", role="IDVA"
+            ),
+        )
+        for item in meeting.items:
+            values = dict(discussion if discussion is not None else FULL_DISCUSSION)
+            values["informs_victim_agency_id"] = world.agencies["idva"]
+            values["informs_victim_name"] = "Ida Vale"
+            if item.is_counter_allegation:
+                values["primary_aggressor"] = "Information points to one primary aggressor."
+            conduct.save_discussion(chair, meeting, item, values)
+            if actions:
+                owner = get_member(world["health_rep"].member_id)
+                conduct.add_action(
+                    chair,
+                    meeting,
+                    item,
+                    conduct.ActionData(
+                        text="Flag the records and offer a safe appointment",
+                        owner_member_id=owner.id,
+                        due_on=today_london() + timedelta(days=7),
+                    ),
+                )
+            conduct.set_outcome(chair, meeting, item, "discussed")
+        conduct.close_meeting(chair, meeting)
+
+
+@pytest.fixture
+def conference(world) -> Conference:
+    return circulated_meeting(world)
