@@ -158,6 +158,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> HubFlask:
 
     app.register_blueprint(audit_views.bp)
 
+    from meetings import views as meeting_views
+
+    meeting_views.init_app(app)
+
     _navigation(app)
     app.extensions["hub.names"] = _names
 
@@ -182,6 +186,8 @@ NAVIGATION: list[tuple[str, str, Permission, str]] = [
      "Referrals waiting for the coordinator: accept, reject or defer."),
     ("referrals.approvals", "Approvals", Permission.CONSENT_APPROVE,
      "Requests from your agency to share a case without consent."),
+    ("meetings.index", "Meetings", Permission.MEETINGS_READ,
+     "MARAC conferences: agendas, your agency's research, the meeting and its minutes."),
     ("agencies.agency_list", "Agencies", Permission.AGENCIES_READ,
      "Partner agencies, their type and their information sharing protocol."),
     ("agencies.member_list", "Members", Permission.MEMBERS_MANAGE,
