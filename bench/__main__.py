@@ -37,7 +37,7 @@ GOALS: list[tuple[str, float, str, str]] = [
     ("seal_latency_ms_p99", 250, "max", "commit to sealed, 99th percentile"),
     ("seal_latency_ms_p99_paced", 250, "max", "the same, writers paced below saturation"),
     ("cpu_ratio", 0.85, "min", "CPU per unaudited / per audited disclosure"),
-    ("inclusion_proof_ms", 1.0, "max", "inclusion proof at 1M entries in PostgreSQL"),
+    ("inclusion_proof_ms_postgres", 1.0, "max", "inclusion proof at 1M entries in PostgreSQL"),
 ]
 
 
