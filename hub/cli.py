@@ -66,6 +66,13 @@ def demo_seed() -> None:
 
             with unit_of_work():
                 notes = demo_idp.seed_identity_providers(settings)
+            from meetings import demo as meetings_demo
+
+            with unit_of_work():
+                meeting = meetings_demo.seed_meetings(settings)
+                if meeting is not None:
+                    notes.append(f"The next Northbridge MARAC meets on "
+                                 f"{meeting.held_on.strftime('%d %B %Y').lstrip('0')}.")
         except demo_module.DemoRefused as error:
             raise click.ClickException(str(error)) from None
     click.echo("")
