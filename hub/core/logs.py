@@ -29,4 +29,7 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(level)
+    # Libraries that narrate every step at INFO would drown the hub's own lines.
+    for noisy in ("weasyprint", "fontTools", "apscheduler.executors.default"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     _configured = True
