@@ -38,6 +38,8 @@ from meetings.models import (
 )
 
 MAX_TEXT = 20_000
+#: Most held-back items one research record lists.
+MAX_WITHHELD = 50
 STALE = (
     "Someone else in your agency saved this research while you were editing it. "
     "Nothing you entered was saved: reload the page, then add your changes again."
@@ -109,6 +111,8 @@ def _validate(data: ResearchData) -> list[WithheldRow]:
         if len(getattr(data, name)) > MAX_TEXT:
             errors[name] = f"Keep this to {MAX_TEXT:,} characters or fewer"
     kept = []
+    if sum(1 for r in data.withheld if r.item.strip() or r.reason.strip()) > MAX_WITHHELD:
+        errors["facts"] = f"List at most {MAX_WITHHELD} items held back"
     for number, row in enumerate(data.withheld):
         item, reason = row.item.strip(), row.reason.strip()
         if not item and not reason:

@@ -303,7 +303,8 @@ def research_page(meeting_id: int, item_id: int) -> Any:
     own = research.research_of(who, found, item) if request.method == "GET" else None
     rows = len(own.withheld) if own is not None else 0
     if request.method == "POST":
-        rows = sum(1 for key in request.form if key.startswith("withheld_item_")) - 2
+        posted = sum(1 for key in request.form if key.startswith("withheld_item_")) - 2
+        rows = min(posted, research.MAX_WITHHELD + 1)  # the service refuses more than that
     form_class = research_form(max(rows, 0))
     form = form_class()
     if request.method == "GET" and own is not None:

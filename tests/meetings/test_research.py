@@ -166,3 +166,9 @@ def test_research_page_round_trip_and_stale_edit(app, world, conference) -> None
     assert REASON in page and 'name="withheld_item_2"' in page  # one more empty row
     stale = submit(client, url, {"version": "0", "facts": "overwrite"})
     assert stale.status_code == 422 and "Someone else in your agency" in text(stale)
+
+
+def test_a_research_record_lists_at_most_fifty_held_back_items(world, conference) -> None:
+    rows = [research.WithheldRow(f"Item {n}", "Not relevant") for n in range(51)]
+    with pytest.raises(ValidationFailed, match="at most 50"):
+        _save(world, conference, "health_rep", facts=FACTS, withheld=rows)
