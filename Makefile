@@ -47,7 +47,7 @@ system-deps:
 	  fi; \
 	fi
 
-run: install $(IDP) ## set up and start the hub on SQLite with the demo area
+run: install $(if $(shell command -v npm),$(IDP)) ## set up and start the hub on SQLite with the demo area
 	HUB_DEMO=1 $(BIN)/hub db upgrade
 	HUB_DEMO=1 $(BIN)/hub demo seed
 	HUB_DEMO=1 bash tools/run-dev.sh
