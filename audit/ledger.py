@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Text, cast, func, insert, select, text, tuple_
+from sqlalchemy import func, insert, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from audit import merkle
@@ -93,7 +93,9 @@ class Subject:
         return {"type": self.type, "id": self.id}
 
 
-def _refs(actor: Actor, subject: Subject | None, details: Mapping[str, Any]) -> set[tuple[str, str]]:
+def _refs(
+    actor: Actor, subject: Subject | None, details: Mapping[str, Any]
+) -> set[tuple[str, str]]:
     refs: set[tuple[str, str]] = set()
     if actor.member_id is not None:
         refs.add(("member", str(actor.member_id)))
@@ -135,9 +137,7 @@ def build_entry(
     return canonical_json(body), _refs(actor, subject, details)
 
 
-def record(
-    actor: Actor, action: str, subject: Subject | None = None, **details: Any
-) -> AuditEntry:
+def record(actor: Actor, action: str, subject: Subject | None = None, **details: Any) -> AuditEntry:
     """Record an event in the current unit of work: it commits, or vanishes, with it."""
     return record_in(db.session(), actor, action, subject, details)
 
@@ -162,9 +162,9 @@ def record_in(
     details: Mapping[str, Any],
 ) -> AuditEntry:
     body, refs = build_entry(actor, action, subject, details)
-    entry = AuditEntry(body=body, action=action, at=now())
     if session.get_bind().dialect.name == "postgresql":
-        entry.txid = cast(cast(func.pg_current_xact_id(), Text), BigInteger)
+        return _record_pg(session, body, action, refs)
+    entry = AuditEntry(body=body, action=action, at=now())
     session.add(entry)
     session.flush()
     if refs:
@@ -178,6 +178,37 @@ def record_in(
         # Wake the sealer when this transaction commits (NOTIFY is delivered only then).
         session.execute(text("NOTIFY audit_entries"))
     return entry
+
+
+#: One round trip on PostgreSQL: the entry (stamped with this transaction's id, so the sealer
+#: can wait for it), its search references, and the NOTIFY that wakes the sealer at commit.
+_RECORD_PG = text(
+    "WITH e AS (INSERT INTO audit_entries (body, action, at, txid) "
+    "VALUES (:body, :action, :at, pg_current_xact_id()::text::bigint) RETURNING id), "
+    "r AS (INSERT INTO audit_entry_refs (entry_id, kind, ref) "
+    "SELECT e.id, w.kind, w.ref FROM e, unnest(CAST(:kinds AS text[]), "
+    "CAST(:refs AS text[])) AS w(kind, ref)) "
+    "SELECT e.id, pg_notify('audit_entries', '') FROM e"
+)
+
+
+def _record_pg(
+    session: Session, body: bytes, action: str, refs: set[tuple[str, str]]
+) -> AuditEntry:
+    ordered = sorted(refs)
+    moment = now()
+    entry_id = session.execute(
+        _RECORD_PG,
+        {
+            "body": body,
+            "action": action,
+            "at": moment,
+            "kinds": [k for k, _ in ordered],
+            "refs": [r[:64] for _, r in ordered],
+        },
+    ).scalar_one()
+    # A transient copy for callers that want the id or bytes; the row is already written.
+    return AuditEntry(id=entry_id, body=body, action=action, at=moment)
 
 
 _PREFETCH_PG = text(

@@ -26,9 +26,14 @@ def libpq_url(database: Database) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def run_sealer(database: Database, stop: threading.Event, *, poll_seconds: float = 0.2,
-               on_batch: Callable[[int], None] | None = None,
-               on_leader: Callable[[], None] | None = None) -> None:
+def run_sealer(
+    database: Database,
+    stop: threading.Event,
+    *,
+    poll_seconds: float = 0.2,
+    on_batch: Callable[[int], None] | None = None,
+    on_leader: Callable[[], None] | None = None,
+) -> None:
     """Seal until ``stop`` is set; wait for leadership first if another sealer holds it."""
     if database.dialect != "postgresql":
         return  # SQLite seals inline in each writer's transaction
@@ -42,13 +47,16 @@ def run_sealer(database: Database, stop: threading.Event, *, poll_seconds: float
             stop.wait(1)
 
 
-def _lead(database: Database, stop: threading.Event, poll_seconds: float,
-          on_batch: Callable[[int], None] | None,
-          on_leader: Callable[[], None] | None) -> None:
+def _lead(
+    database: Database,
+    stop: threading.Event,
+    poll_seconds: float,
+    on_batch: Callable[[int], None] | None,
+    on_leader: Callable[[], None] | None,
+) -> None:
     with psycopg.connect(libpq_url(database), autocommit=True) as conn:
         while not stop.is_set():
-            got = conn.execute("SELECT pg_try_advisory_lock(%s)", (SEALER_LOCK_KEY,)
-                               ).fetchone()
+            got = conn.execute("SELECT pg_try_advisory_lock(%s)", (SEALER_LOCK_KEY,)).fetchone()
             if got and got[0]:
                 break
             stop.wait(0.5)

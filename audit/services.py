@@ -43,8 +43,9 @@ class SigningKey:
         return note.vkey_from_skey(self.skey)
 
 
-def load_signing_key(*, key: str, key_file: str, origin: str, instance_path: str,
-                     production: bool) -> SigningKey:
+def load_signing_key(
+    *, key: str, key_file: str, origin: str, instance_path: str, production: bool
+) -> SigningKey:
     """Read the signing key from configuration; off production, generate one once."""
     if key:
         return SigningKey(key.strip(), origin)
@@ -73,8 +74,9 @@ def current_root(session: Session, size: int) -> bytes:
     return merkle.root(size, store)
 
 
-def sign_checkpoint(session: Session, key: SigningKey, *, force: bool = False
-                    ) -> AuditCheckpoint | None:
+def sign_checkpoint(
+    session: Session, key: SigningKey, *, force: bool = False
+) -> AuditCheckpoint | None:
     """Sign the tree as it stands; skip when nothing was sealed since the last checkpoint."""
     size = tree_size(session)
     last = latest_checkpoint_in(session)
@@ -82,8 +84,9 @@ def sign_checkpoint(session: Session, key: SigningKey, *, force: bool = False
         return None
     root = current_root(session, size)
     body = note.format_checkpoint(key.origin, size, root)
-    checkpoint = AuditCheckpoint(tree_size=size, root_hash=root,
-                                 note=note.sign_note(body, key.skey), signed_at=now())
+    checkpoint = AuditCheckpoint(
+        tree_size=size, root_hash=root, note=note.sign_note(body, key.skey), signed_at=now()
+    )
     session.add(checkpoint)
     session.flush()
     return checkpoint
@@ -129,12 +132,12 @@ def prove_inclusion(session: Session, index: int) -> InclusionProof | None:
     proof = merkle.inclusion_proof(index, checkpoint.tree_size, store)
     leaf = store(0, index)
     merkle.verify_inclusion(index, checkpoint.tree_size, leaf, proof, checkpoint.root_hash)
-    return InclusionProof(index, checkpoint.tree_size, leaf, proof, checkpoint.root_hash,
-                          checkpoint.note)
+    return InclusionProof(
+        index, checkpoint.tree_size, leaf, proof, checkpoint.root_hash, checkpoint.note
+    )
 
 
-def export_bundle(session: Session, key: SigningKey, out: Path, *,
-                  batch: int = 10_000) -> int:
+def export_bundle(session: Session, key: SigningKey, out: Path, *, batch: int = 10_000) -> int:
     """Write the ledger as an offline-verifiable bundle; return the number of entries."""
     size = tree_size(session)
     latest = latest_checkpoint_in(session)
@@ -143,11 +146,16 @@ def export_bundle(session: Session, key: SigningKey, out: Path, *,
     def entries() -> Iterator[bytes]:
         start = 0
         while start < covered:
-            rows = session.execute(
-                select(AuditEntry.body).join(AuditLeaf, AuditLeaf.entry_id == AuditEntry.id)
-                .where(AuditLeaf.idx >= start, AuditLeaf.idx < min(start + batch, covered))
-                .order_by(AuditLeaf.idx)
-            ).scalars().all()
+            rows = (
+                session.execute(
+                    select(AuditEntry.body)
+                    .join(AuditLeaf, AuditLeaf.entry_id == AuditEntry.id)
+                    .where(AuditLeaf.idx >= start, AuditLeaf.idx < min(start + batch, covered))
+                    .order_by(AuditLeaf.idx)
+                )
+                .scalars()
+                .all()
+            )
             if not rows:
                 return
             yield from rows
@@ -156,11 +164,19 @@ def export_bundle(session: Session, key: SigningKey, out: Path, *,
     def leaf_hashes() -> Iterator[bytes]:
         start = 0
         while start < covered:
-            rows = session.execute(
-                select(AuditNode.hash).where(AuditNode.level == 0, AuditNode.idx >= start,
-                                             AuditNode.idx < min(start + batch, covered))
-                .order_by(AuditNode.idx)
-            ).scalars().all()
+            rows = (
+                session.execute(
+                    select(AuditNode.hash)
+                    .where(
+                        AuditNode.level == 0,
+                        AuditNode.idx >= start,
+                        AuditNode.idx < min(start + batch, covered),
+                    )
+                    .order_by(AuditNode.idx)
+                )
+                .scalars()
+                .all()
+            )
             if not rows:
                 return
             yield from rows
@@ -170,8 +186,15 @@ def export_bundle(session: Session, key: SigningKey, out: Path, *,
         (c.signed_at.strftime("%Y-%m-%dT%H:%M:%SZ"), c.note)
         for c in session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.id)).scalars()
     ]
-    write_bundle(out, origin=key.origin, entries=entries(), leaf_hashes=leaf_hashes(),
-                 checkpoints=checkpoints, vkey=key.vkey, tree_size=covered)
+    write_bundle(
+        out,
+        origin=key.origin,
+        entries=entries(),
+        leaf_hashes=leaf_hashes(),
+        checkpoints=checkpoints,
+        vkey=key.vkey,
+        tree_size=covered,
+    )
     del size
     return covered
 
@@ -188,14 +211,17 @@ class LedgerStatus:
 def status(session: Session) -> LedgerStatus:
     """Sizes and sealing lag, for operators and the auditor's page."""
     size = tree_size(session)
-    unsealed_q = select(AuditEntry).outerjoin(AuditLeaf, AuditLeaf.entry_id == AuditEntry.id
-                                              ).where(AuditLeaf.idx.is_(None))
-    unsealed = session.execute(select(func.count()).select_from(unsealed_q.subquery())
-                               ).scalar_one()
+    unsealed_q = (
+        select(AuditEntry)
+        .outerjoin(AuditLeaf, AuditLeaf.entry_id == AuditEntry.id)
+        .where(AuditLeaf.idx.is_(None))
+    )
+    unsealed = session.execute(select(func.count()).select_from(unsealed_q.subquery())).scalar_one()
     oldest = session.execute(select(func.min(unsealed_q.subquery().c.at))).scalar_one()
     last = latest_checkpoint_in(session)
-    return LedgerStatus(size, int(unsealed), last.tree_size if last else 0,
-                        last.signed_at if last else None, oldest)
+    return LedgerStatus(
+        size, int(unsealed), last.tree_size if last else 0, last.signed_at if last else None, oldest
+    )
 
 
 @dataclass
@@ -219,37 +245,55 @@ class FoundEntry:
     proven: bool
 
 
-def search(session: Session, filters: SearchFilters, *, limit: int = 200,
-           offset: int = 0) -> list[FoundEntry]:
+def search(
+    session: Session, filters: SearchFilters, *, limit: int = 200, offset: int = 0
+) -> list[FoundEntry]:
     """Find entries by the identifiers they name, action and date; newest first."""
     query = select(AuditEntry, AuditLeaf.idx).outerjoin(
-        AuditLeaf, AuditLeaf.entry_id == AuditEntry.id)
-    for kind, value in (("case", filters.case), ("person", filters.person),
-                        ("agency", filters.agency), ("member", filters.member)):
+        AuditLeaf, AuditLeaf.entry_id == AuditEntry.id
+    )
+    for kind, value in (
+        ("case", filters.case),
+        ("person", filters.person),
+        ("agency", filters.agency),
+        ("member", filters.member),
+    ):
         if value:
             ref = AuditEntryRef.__table__.alias(f"ref_{kind}")
-            query = query.join(ref, and_(ref.c.entry_id == AuditEntry.id, ref.c.kind == kind,
-                                         ref.c.ref == value.strip()))
+            query = query.join(
+                ref,
+                and_(
+                    ref.c.entry_id == AuditEntry.id, ref.c.kind == kind, ref.c.ref == value.strip()
+                ),
+            )
     if filters.action:
         query = query.where(AuditEntry.action == filters.action.strip())
     if filters.date_from:
         query = query.where(AuditEntry.at >= filters.date_from)
     if filters.date_to:
         query = query.where(AuditEntry.at < filters.date_to)
-    rows = session.execute(query.order_by(AuditEntry.id.desc()).limit(limit).offset(offset)
-                           ).all()
+    rows = session.execute(query.order_by(AuditEntry.id.desc()).limit(limit).offset(offset)).all()
     checkpoint = latest_checkpoint_in(session)
     covered = checkpoint.tree_size if checkpoint else 0
     found = []
     for entry, index in rows:
-        found.append(FoundEntry(entry.id, index, entry.action, entry.at, entry.body,
-                                index is not None and index < covered))
+        found.append(
+            FoundEntry(
+                entry.id,
+                index,
+                entry.action,
+                entry.at,
+                entry.body,
+                index is not None and index < covered,
+            )
+        )
     return found
 
 
 def get_entry(session: Session, entry_id: int) -> FoundEntry | None:
     row = session.execute(
-        select(AuditEntry, AuditLeaf.idx).outerjoin(AuditLeaf, AuditLeaf.entry_id == AuditEntry.id)
+        select(AuditEntry, AuditLeaf.idx)
+        .outerjoin(AuditLeaf, AuditLeaf.entry_id == AuditEntry.id)
         .where(AuditEntry.id == entry_id)
     ).first()
     if row is None:
@@ -257,8 +301,9 @@ def get_entry(session: Session, entry_id: int) -> FoundEntry | None:
     entry, index = row
     checkpoint = latest_checkpoint_in(session)
     covered = checkpoint.tree_size if checkpoint else 0
-    return FoundEntry(entry.id, index, entry.action, entry.at, entry.body,
-                      index is not None and index < covered)
+    return FoundEntry(
+        entry.id, index, entry.action, entry.at, entry.body, index is not None and index < covered
+    )
 
 
 def seal(database: db.Database) -> int:
