@@ -25,6 +25,8 @@ RESULTS = REPO / "bench" / "results" / "audit.json"
 BENCHMARKS: list[tuple[str, str]] = [
     ("verify", "bench.bench_verify"),
     ("ledger", "bench.bench_ledger"),
+    ("todo", "bench.bench_todo"),
+    ("minutes", "bench.bench_minutes"),
 ]
 
 #: (key, goal, "min" when the figure must reach the goal, "max" when it must stay below it)
