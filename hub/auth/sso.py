@@ -510,11 +510,15 @@ def _return_path() -> str:
     if request.method == "GET":
         path = request.full_path
         return path[:-1] if path.endswith("?") else path
-    try:
-        current_app.url_map.bind("").match(request.path, method="GET")
-    except (MethodNotAllowed, NotFound):
-        return url_for("web.home")
-    return request.path
+    adapter = current_app.url_map.bind("")
+    # A form's own URL, or the page it sits on (its parent, e.g. the case of a reveal form).
+    for path in (request.path, request.path.rsplit("/", 1)[0]):
+        try:
+            adapter.match(path, method="GET")
+        except (MethodNotAllowed, NotFound):
+            continue
+        return path
+    return url_for("web.home")
 
 
 # --- Signing out at the provider too ---------------------------------------------------

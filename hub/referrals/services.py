@@ -729,6 +729,17 @@ def team_candidates(actor: Actor, referral: Referral) -> list[Member]:
         if m.id not in excluded and m.id != actor.member_id]
 
 
+def wall_candidates(actor: Actor, referral: Referral) -> list[Member]:
+    """Colleagues a MARAC representative could wall off (they serve the perpetrator)."""
+    if not actor.has_role(Role.MARAC_REP) or actor.agency_id is None:
+        return []
+    walled = case_facts(referral).walled_member_ids
+    return [m for m in session().execute(
+        select(Member).where(Member.agency_id == actor.agency_id, Member.disabled_at.is_(None))
+        .order_by(Member.name)).scalars()
+        if m.id not in walled and m.id != actor.member_id]
+
+
 def add_to_team(actor: Actor, referral: Referral, member_id: int) -> CaseTeamMember:
     """A MARAC representative puts a colleague on the case team (need to know in the agency)."""
     if not actor.has_role(Role.MARAC_REP):

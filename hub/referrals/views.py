@@ -15,7 +15,7 @@ from wtforms.validators import Length, Optional
 
 from consent import services as consent_services
 from consent.categories import Article6, Article9, Category, ConsentState, Purpose
-from hub.core.access import Permission, require
+from hub.core.access import Permission, require, require_recent_sign_in
 from hub.core.errors import Conflict, HubError, ValidationFailed
 from hub.core.forms import apply_errors, choices
 from hub.core.requestctx import actor
@@ -286,6 +286,7 @@ def _case_page(referral: Any, disclosure: Any, reveal_form: Any, status: int = 2
         can_triage=who.can(Permission.REFERRALS_TRIAGE),
         share_to=services.shareable_agencies(who, referral),
         colleagues=services.team_candidates(who, referral), purposes=list(Purpose),
+        wall_candidates=services.wall_candidates(who, referral),
     ), status
 
 
@@ -298,6 +299,7 @@ def case(referral_id: int) -> Any:
 
 @bp.route("/cases/<int:referral_id>/whereabouts", methods=["POST"])
 @require(Permission.WHEREABOUTS_REVEAL)
+@require_recent_sign_in()
 def reveal(referral_id: int) -> Any:
     who = actor()
     form = RevealForm()
@@ -353,6 +355,7 @@ def approvals() -> str:
 
 @bp.route("/approvals/<int:decision_id>", methods=["POST"])
 @require(Permission.CONSENT_APPROVE)
+@require_recent_sign_in()
 def decide(decision_id: int) -> Any:
     who = actor()
     form = DecisionForm()
@@ -398,6 +401,25 @@ def team(referral_id: int) -> Any:
         flash(error.message, "info")
     else:
         flash("Your colleague has been added to the case team.", "success")
+    return redirect(url_for("referrals.case", referral_id=referral_id)), 303
+
+
+@bp.route("/cases/<int:referral_id>/wall", methods=["POST"])
+@require(Permission.REFERRALS_READ)
+def wall(referral_id: int) -> Any:
+    """Record that this agency also serves the perpetrator: wall off their caseworker."""
+    who = actor()
+    referral, _ = services.open_case(who, referral_id, [Category.IDENTITY],
+                                     action="conflict_wall:opened")
+    try:
+        services.add_conflict_wall(
+            who, referral,
+            perpetrator_worker_id=request.form.get("perpetrator_worker_id", type=int) or 0,
+            victim_worker_id=who.member_id)
+    except HubError as error:
+        flash(error.message, "info")
+    else:
+        flash("The perpetrator's caseworker can no longer see this case.", "success")
     return redirect(url_for("referrals.case", referral_id=referral_id)), 303
 
 

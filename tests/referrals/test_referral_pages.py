@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 
@@ -186,3 +187,38 @@ def test_referrer_shares_with_an_agency_whose_rep_puts_a_colleague_on_the_team(
                    {"member_id": str(world["police_officer"].member_id)},
                    form_url=f"/cases/{submitted_case}", follow=True)
     assert "Select someone from your own agency" in text(wrong)
+
+
+def test_revealing_whereabouts_needs_a_recent_sign_in(app, world, submitted_case) -> None:
+    import time_machine
+
+    from hub.core.clock import now
+
+    officer = _signed_in(app.test_client(), world["police_officer"])
+    with time_machine.travel(now() + timedelta(minutes=12), tick=False):
+        officer.get(f"/cases/{submitted_case}")  # keeps the session alive, not the sign-in
+        response = submit(officer, f"/cases/{submitted_case}/whereabouts",
+                          {"reason": "Urgent welfare check with the police tonight"},
+                          form_url=f"/cases/{submitted_case}")
+        assert response.status_code == 303
+        assert "/sign-in" in response.headers["Location"] or "again" in (
+            response.headers["Location"])
+        assert "Secret Street" not in text(officer.get(f"/cases/{submitted_case}"))
+
+
+def test_a_rep_walls_off_the_perpetrators_caseworker_from_the_case_page(
+    app, world, submitted_case
+) -> None:
+    officer = _signed_in(app.test_client(), world["police_officer"])
+    submit(officer, f"/cases/{submitted_case}/share",
+           {"agency_id": str(world.agencies["health"]), "purpose": "marac"},
+           form_url=f"/cases/{submitted_case}")
+    rep = _signed_in(app.test_client(), world["health_rep"])
+    submit(rep, f"/cases/{submitted_case}/team", {"member_id": str(world["nurse"].member_id)},
+           form_url=f"/cases/{submitted_case}")
+    walled = submit(rep, f"/cases/{submitted_case}/wall",
+                    {"perpetrator_worker_id": str(world["nurse"].member_id)},
+                    form_url=f"/cases/{submitted_case}", follow=True)
+    assert "can no longer see this case" in text(walled)
+    nurse = _signed_in(app.test_client(), world["nurse"])
+    assert nurse.get(f"/cases/{submitted_case}").status_code == 404  # not even that it exists
