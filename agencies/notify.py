@@ -24,6 +24,7 @@ point at it).
 
 from __future__ import annotations
 
+import functools
 import logging
 import smtplib
 import ssl
@@ -76,9 +77,10 @@ DIGEST = Notice(
     "/tasks",
 )
 FOOTER = (
-    "Sign in to see the details. This e-mail holds no case information on purpose: "
-    "please do not reply to it or forward it.\n\n"
-    "To choose one e-mail a day instead, change your notification settings: {settings_url}"
+    "Sign in to see the details. This e-mail holds no case information on\n"
+    "purpose: please do not reply to it or forward it.\n\n"
+    "To get one e-mail a day instead, change your e-mail settings:\n"
+    "{settings_url}"
 )
 
 
@@ -281,9 +283,7 @@ def send_digests(*, at: datetime | None = None, digest_hour: int = 7) -> int:
             continue
         address = member.email
         noun = "notification" if count == 1 else "notifications"
-        after_commit(
-            lambda a=address, c=count, n=noun: _deliver(mailer, a, DIGEST, count=c, noun=n)
-        )
+        after_commit(functools.partial(_deliver, mailer, address, DIGEST, count=count, noun=noun))
         sent += 1
     session().flush()
     return sent

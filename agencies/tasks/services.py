@@ -799,6 +799,7 @@ def _listed(base: Select[Any], query: ListQuery, today: date) -> TaskPage:
         statement = statement.where(Task.due_on >= today, Task.due_on <= soon)
     elif query.due == "later":
         statement = statement.where(Task.due_on > soon)
+    order: tuple[Any, ...]
     if query.sort == "priority":
         order = (_PRIORITY_RANK.desc(), Task.due_on, Task.id)
     elif query.sort == "newest":
