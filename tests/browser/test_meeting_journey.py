@@ -173,8 +173,10 @@ def test_a_conference_from_agenda_to_an_agency_extract(
 
     expect(page.get_by_role("heading", name="Amira KHAN")).to_be_visible()
     expect(page.locator(".hub-case-nav")).to_contain_text("Case 2 of 2")
+    page.wait_for_load_state()  # the chair's script listens for keys once the page has loaded
     page.keyboard.press("k")  # back to the first case from the keyboard
     expect(page.get_by_role("heading", name="Jane EXAMPLE")).to_be_visible()
+    page.wait_for_load_state()
     page.keyboard.press("j")
     expect(page.get_by_role("heading", name="Amira KHAN")).to_be_visible()
     _fill_case(page, world, children="No children in the household.")
