@@ -79,7 +79,8 @@ def enforce_recent_sign_in(minutes: int | None = None) -> Actor:
     from hub.core.clock import now
 
     found = actor()
-    limit = minutes if minutes is not None else current_app.extensions["hub.settings"].step_up_minutes
+    settings = current_app.extensions["hub.settings"]
+    limit = minutes if minutes is not None else settings.step_up_minutes
     ensure_recent_sign_in(found, limit, now())
     return found
 

@@ -85,7 +85,7 @@ class DetailsForm(FlaskForm):  # type: ignore[misc]
     health_notes = _area("Injuries and health needs (physical, mental, substance use, "
                          "pregnancy)")
     reported_to_police = Radio("Has the incident been reported to the police?",
-                               choices=choices(YES_NO + [("unknown", "Not known")]),
+                               choices=choices([*YES_NO, ("unknown", "Not known")]),
                                default="unknown")
     crime_reference = _text("Crime reference number", 60)
     justice_notes = _area("Bail, orders and court dates")

@@ -24,7 +24,6 @@ from hub.referrals.forms import (
     DecisionForm,
     DetailsForm,
     PerpetratorForm,
-    ReasonForm,
     RevealForm,
     RiskForm,
     SearchForm,
@@ -97,10 +96,7 @@ def page(referral_id: int, slug: str) -> Any:
     form_class: Any = {"victim": VictimForm, "perpetrator": PerpetratorForm,
                        "risk": _risk_form_class(checklist), "details": DetailsForm,
                        "whereabouts": WhereaboutsForm, "sharing": SharingForm}[slug]
-    if request.method == "GET":
-        form = form_class(data=_initial(slug, values))
-    else:
-        form = form_class()
+    form = form_class(data=_initial(slug, values)) if request.method == "GET" else form_class()
     if request.method == "POST" and form.validate():
         try:
             _save(slug, who, referral, form, checklist)

@@ -116,7 +116,7 @@ def test_access_is_declared_once_only() -> None:
 
 
 def test_a_route_added_without_declaration_is_caught_in_source_too() -> None:
-    """Static check: each @...route( decorator is followed by @require, @require_scope or @public."""
+    """Static check: each @...route( is followed by @require, @require_scope or @public."""
     offenders = []
     for path in [*ROOT.glob("hub/**/*.py"), *ROOT.glob("*/views.py"), *ROOT.glob("*/api.py")]:
         lines = path.read_text().splitlines()

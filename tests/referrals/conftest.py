@@ -1,3 +1,3 @@
 """Referral tests reuse the identity-provider fixtures for the API's bearer tokens."""
 
-from tests.auth.conftest import idps, health_idp, police_idp, providers  # noqa: F401
+from tests.auth.conftest import health_idp, idps, police_idp, providers  # noqa: F401

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from agencies.models import Agency, AgencyType
+from agencies.models import Agency
 from audit.models import AuditEntry
 from consent import gate
 from consent.categories import CASE_CATEGORIES, Category, ConsentState, Purpose
