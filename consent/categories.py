@@ -126,6 +126,10 @@ class Article9(StrEnum):
 
 #: Public authorities cannot use legitimate interests for their tasks; the voluntary sector
 #: cannot rely on public task (Victim Support guidance, practice file section 4).
-STATUTORY_BASES = (Article6.PUBLIC_TASK, Article6.LEGAL_OBLIGATION, Article6.VITAL_INTERESTS,
-                   Article6.LAW_ENFORCEMENT)
+STATUTORY_BASES = (
+    Article6.PUBLIC_TASK,
+    Article6.LEGAL_OBLIGATION,
+    Article6.VITAL_INTERESTS,
+    Article6.LAW_ENFORCEMENT,
+)
 VOLUNTARY_BASES = (Article6.LEGITIMATE_INTERESTS, Article6.VITAL_INTERESTS)

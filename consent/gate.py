@@ -126,8 +126,9 @@ class NotDisclosed(Exception):
     """Raised by code that needs a genuine, sufficient disclosure and did not get one."""
 
 
-def require_disclosure(disclosure: object, *, case_id: int,
-                       category: Category | None = None) -> Disclosure:
+def require_disclosure(
+    disclosure: object, *, case_id: int, category: Category | None = None
+) -> Disclosure:
     """Check that a disclosure came from the gate, for this case, and (if given) allows a category.
 
     Every function that turns case rows into output calls this first.
@@ -179,25 +180,45 @@ def _relation(actor: Actor, facts: CaseFacts, agency: Agency) -> _Relation | Non
     return None
 
 
-def _basis(actor: Actor, agency: Agency, facts: CaseFacts, category: Category,
-           purpose: Purpose, relation: _Relation, consents: Sequence[ConsentRecord],
-           decisions: Sequence[SharingDecision], moment: datetime) -> CategoryDecision:
+def _basis(
+    actor: Actor,
+    agency: Agency,
+    facts: CaseFacts,
+    category: Category,
+    purpose: Purpose,
+    relation: _Relation,
+    consents: Sequence[ConsentRecord],
+    decisions: Sequence[SharingDecision],
+    moment: datetime,
+) -> CategoryDecision:
     """Rule 4: a lawful basis for this recipient and category."""
     if relation.kind == "referrer":
-        return CategoryDecision(category, True, "own_record",
-                                "Your agency's own record.", {"basis": "own_record"})
+        return CategoryDecision(
+            category, True, "own_record", "Your agency's own record.", {"basis": "own_record"}
+        )
     if category is Category.DIVERSITY and relation.kind != "marac":
         return CategoryDecision(
-            category, False, "not_needed",
-            "Withheld: equality monitoring details are used only for the MARAC's data return.")
+            category,
+            False,
+            "not_needed",
+            "Withheld: equality monitoring details are used only for the MARAC's data return.",
+        )
     for consent in consents:
         if consent.in_force(moment) and consent.covers(
             purpose=purpose, agency_id=agency.id, agency_type=agency.type, category=category
         ):
-            return CategoryDecision(category, True, "consent", "Shared with consent.",
-                                    {"basis": "consent", "consent": consent.id,
-                                     "art6": "6(1)(a)",
-                                     **({"art9": "9(2)(a)"} if category.is_special else {})})
+            return CategoryDecision(
+                category,
+                True,
+                "consent",
+                "Shared with consent.",
+                {
+                    "basis": "consent",
+                    "consent": consent.id,
+                    "art6": "6(1)(a)",
+                    **({"art9": "9(2)(a)"} if category.is_special else {}),
+                },
+            )
     for decision in decisions:
         if not decision.in_force(moment):
             continue
@@ -205,8 +226,11 @@ def _basis(actor: Actor, agency: Agency, facts: CaseFacts, category: Category,
             continue
         if not (decision.all_partners or agency.id in decision.recipient_agency_ids):
             continue
-        art6 = (decision.basis_voluntary if agency.sector == Sector.VOLUNTARY.value
-                else decision.basis_statutory)
+        art6 = (
+            decision.basis_voluntary
+            if agency.sector == Sector.VOLUNTARY.value
+            else decision.basis_statutory
+        )
         if not art6 or (agency.sector == Sector.VOLUNTARY.value and art6 == "6(1)(e)"):
             continue  # no basis recorded for this recipient's sector (never public task)
         if category.is_special and not decision.condition_special:
@@ -214,21 +238,29 @@ def _basis(actor: Actor, agency: Agency, facts: CaseFacts, category: Category,
         basis = {"basis": "decision", "decision": decision.id, "art6": art6}
         if category.is_special:
             basis["art9"] = decision.condition_special
-        return CategoryDecision(category, True, "decision",
-                                "Shared without consent under an approved decision.", basis)
+        return CategoryDecision(
+            category, True, "decision", "Shared without consent under an approved decision.", basis
+        )
     return CategoryDecision(
-        category, False, "no_basis",
-        f"Withheld: {category.label}, no consent or approved decision covers your agency.")
+        category,
+        False,
+        "no_basis",
+        f"Withheld: {category.label}, no consent or approved decision covers your agency.",
+    )
 
 
-def _first_refusal(actor: Actor, facts: CaseFacts, agency: Agency | None
-                   ) -> tuple[str, str, bool] | None:
+def _first_refusal(
+    actor: Actor, facts: CaseFacts, agency: Agency | None
+) -> tuple[str, str, bool] | None:
     """Rules 1 and 2 (and the area boundary): (code, message, conceal) of the first that fails."""
     if actor.kind not in {"member", "service"} or agency is None:
         return "no_actor", "Only members and registered partner systems see cases.", False
     if agency.is_disabled or not agency.has_current_isp(today_london()):
-        return ("isp_not_current",
-                "Your agency has not signed the current information sharing protocol.", False)
+        return (
+            "isp_not_current",
+            "Your agency has not signed the current information sharing protocol.",
+            False,
+        )
     if actor.member_id is not None and actor.member_id in facts.walled_member_ids:
         return "conflict_wall", "There is no such case.", True
     if actor.member_id is not None and actor.member_id in facts.blocked_member_ids:
@@ -238,9 +270,15 @@ def _first_refusal(actor: Actor, facts: CaseFacts, agency: Agency | None
     return None
 
 
-def disclose(actor: Actor, facts: CaseFacts, categories: Iterable[Category],
-             purpose: Purpose = Purpose.MARAC, *, reveal_reason: str | None = None,
-             action: str = "case:viewed") -> Disclosure:
+def disclose(
+    actor: Actor,
+    facts: CaseFacts,
+    categories: Iterable[Category],
+    purpose: Purpose = Purpose.MARAC,
+    *,
+    reveal_reason: str | None = None,
+    action: str = "case:viewed",
+) -> Disclosure:
     """Decide what this actor may see of this case, and record the disclosure."""
     wanted = list(dict.fromkeys(categories))
     moment = now()
@@ -248,11 +286,29 @@ def disclose(actor: Actor, facts: CaseFacts, categories: Iterable[Category],
 
     def refuse(code: str, message: str, *, conceal: bool = False) -> Disclosure:
         decisions = {c: CategoryDecision(c, False, code, message) for c in wanted}
-        result = Disclosure(actor, facts.id, facts.reference, purpose, True, code, message,
-                            decisions, conceal, _SEAL)
-        record_refusal(actor, "access:denied", Subject("case", facts.id), case=facts.id,
-                       persons=list(facts.person_ids), reason=code, purpose=purpose.value,
-                       requested=[c.value for c in wanted], attempted=action)
+        result = Disclosure(
+            actor,
+            facts.id,
+            facts.reference,
+            purpose,
+            True,
+            code,
+            message,
+            decisions,
+            conceal,
+            _SEAL,
+        )
+        record_refusal(
+            actor,
+            "access:denied",
+            Subject("case", facts.id),
+            case=facts.id,
+            persons=list(facts.person_ids),
+            reason=code,
+            purpose=purpose.value,
+            requested=[c.value for c in wanted],
+            attempted=action,
+        )
         return result
 
     stop = _first_refusal(actor, facts, agency)
@@ -261,35 +317,56 @@ def disclose(actor: Actor, facts: CaseFacts, categories: Iterable[Category],
     assert agency is not None
     relation = _relation(actor, facts, agency)
     if relation is None:
-        return refuse("no_need_to_know",
-                      "You do not need to know about this case: your agency has not been given "
-                      "it, or you are not on its case team.")
+        return refuse(
+            "no_need_to_know",
+            "You do not need to know about this case: your agency has not been given "
+            "it, or you are not on its case team.",
+        )
 
     consents: list[ConsentRecord] = []
     decisions: list[SharingDecision] = []
     if relation.kind != "referrer":
-        consents = list(session().execute(
-            select(ConsentRecord).where(ConsentRecord.referral_id == facts.id)
-            .order_by(ConsentRecord.id)).scalars())
-        decisions = list(session().execute(
-            select(SharingDecision).where(SharingDecision.referral_id == facts.id)
-            .order_by(SharingDecision.id)).scalars())
+        consents = list(
+            session()
+            .execute(
+                select(ConsentRecord)
+                .where(ConsentRecord.referral_id == facts.id)
+                .order_by(ConsentRecord.id)
+            )
+            .scalars()
+        )
+        decisions = list(
+            session()
+            .execute(
+                select(SharingDecision)
+                .where(SharingDecision.referral_id == facts.id)
+                .order_by(SharingDecision.id)
+            )
+            .scalars()
+        )
     decided: dict[Category, CategoryDecision] = {}
     for category in wanted:
         if category is Category.MINUTES:
             # Minutes of a case carry its risk discussion: they flow on the same basis as risk.
-            risk = _basis(actor, agency, facts, Category.RISK, purpose, relation, consents,
-                          decisions, moment)
+            risk = _basis(
+                actor, agency, facts, Category.RISK, purpose, relation, consents, decisions, moment
+            )
             decided[category] = CategoryDecision(
-                Category.MINUTES, risk.allowed, risk.code,
-                risk.message.replace("risk,", "minutes,"), risk.basis)
+                Category.MINUTES,
+                risk.allowed,
+                risk.code,
+                risk.message.replace("risk,", "minutes,"),
+                risk.basis,
+            )
             continue
         if category not in CASE_CATEGORIES:
-            decided[category] = CategoryDecision(category, False, "not_case_data",
-                                                 "Withheld: not part of the referral.")
+            decided[category] = CategoryDecision(
+                category, False, "not_case_data", "Withheld: not part of the referral."
+            )
             continue
-        decided[category] = _basis(actor, agency, facts, category, purpose, relation,
-                                   consents, decisions, moment)
+        decided[category] = _basis(
+            actor, agency, facts, category, purpose, relation, consents, decisions, moment
+        )
 
     revealed = False
     where = decided.get(Category.WHEREABOUTS)
@@ -297,29 +374,54 @@ def disclose(actor: Actor, facts: CaseFacts, categories: Iterable[Category],
         reason = (reveal_reason or "").strip()
         if not reason:
             decided[Category.WHEREABOUTS] = CategoryDecision(
-                Category.WHEREABOUTS, False, "masked",
-                "Masked: reveal the victim's whereabouts only with a reason.", where.basis)
+                Category.WHEREABOUTS,
+                False,
+                "masked",
+                "Masked: reveal the victim's whereabouts only with a reason.",
+                where.basis,
+            )
         elif len(reason) < MIN_REVEAL_REASON or not actor.can(Permission.WHEREABOUTS_REVEAL):
             decided[Category.WHEREABOUTS] = CategoryDecision(
-                Category.WHEREABOUTS, False, "reason_refused",
-                "Masked: give a fuller reason to reveal the victim's whereabouts.", where.basis)
+                Category.WHEREABOUTS,
+                False,
+                "reason_refused",
+                "Masked: give a fuller reason to reveal the victim's whereabouts.",
+                where.basis,
+            )
         else:
             revealed = True
 
-    result = Disclosure(actor, facts.id, facts.reference, purpose, False, "", "", decided,
-                        False, _SEAL)
+    result = Disclosure(
+        actor, facts.id, facts.reference, purpose, False, "", "", decided, False, _SEAL
+    )
     shown = [c.value for c in result.shown]
     withheld = {d.category.value: d.code for d in result.withheld}
-    bases = sorted({f"{d.basis.get('basis')}:{d.basis.get('art6', '')}:{d.basis.get('art9', '')}"
-                    for d in decided.values() if d.allowed})
-    record(actor, "whereabouts:revealed" if revealed else action, Subject("case", facts.id),
-           case=facts.id, persons=list(facts.person_ids), purpose=purpose.value,
-           categories=shown, withheld=withheld, relation=relation.kind, bases=bases,
-           consents=sorted({d.basis["consent"] for d in decided.values()
-                            if d.allowed and "consent" in d.basis}),
-           decisions=sorted({d.basis["decision"] for d in decided.values()
-                             if d.allowed and "decision" in d.basis}),
-           **({"reason_given": True} if revealed else {}))
+    bases = sorted(
+        {
+            f"{d.basis.get('basis')}:{d.basis.get('art6', '')}:{d.basis.get('art9', '')}"
+            for d in decided.values()
+            if d.allowed
+        }
+    )
+    record(
+        actor,
+        "whereabouts:revealed" if revealed else action,
+        Subject("case", facts.id),
+        case=facts.id,
+        persons=list(facts.person_ids),
+        purpose=purpose.value,
+        categories=shown,
+        withheld=withheld,
+        relation=relation.kind,
+        bases=bases,
+        consents=sorted(
+            {d.basis["consent"] for d in decided.values() if d.allowed and "consent" in d.basis}
+        ),
+        decisions=sorted(
+            {d.basis["decision"] for d in decided.values() if d.allowed and "decision" in d.basis}
+        ),
+        **({"reason_given": True} if revealed else {}),
+    )
     return result
 
 
@@ -350,6 +452,11 @@ def visible_to(actor: Actor, candidates: Iterable[CaseFacts]) -> list[CaseFacts]
 
 def record_search(actor: Actor, kind: str, results: Sequence[CaseFacts]) -> None:
     """A search that names cases is a disclosure of their existence: record which."""
-    record(actor, "case:searched", None, search=kind,
-           cases=[f.id for f in results], persons=sorted({p for f in results
-                                                          for p in f.person_ids}))
+    record(
+        actor,
+        "case:searched",
+        None,
+        search=kind,
+        cases=[f.id for f in results],
+        persons=sorted({p for f in results for p in f.person_ids}),
+    )

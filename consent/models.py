@@ -23,8 +23,9 @@ class ConsentRecord(Base):
     __tablename__ = "consent_records"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"),
-                                             index=True)
+    referral_id: Mapped[int] = mapped_column(
+        ForeignKey("referrals.id", ondelete="CASCADE"), index=True
+    )
     #: The person whose data it is (the victim).
     subject_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
     #: One of ConsentState.
@@ -57,12 +58,16 @@ class ConsentRecord(Base):
             return False  # not yet in force
         return not (self.valid_until is not None and self.valid_until <= moment)  # expired
 
-    def covers(self, *, purpose: Purpose, agency_id: int, agency_type: str,
-               category: Category) -> bool:
-        return (purpose.value in self.purposes
-                and category.value in self.categories
-                and (agency_id in self.recipient_agency_ids
-                     or agency_type in self.recipient_agency_types))
+    def covers(
+        self, *, purpose: Purpose, agency_id: int, agency_type: str, category: Category
+    ) -> bool:
+        return (
+            purpose.value in self.purposes
+            and category.value in self.categories
+            and (
+                agency_id in self.recipient_agency_ids or agency_type in self.recipient_agency_types
+            )
+        )
 
 
 class DecisionStatus(StrEnum):
@@ -74,8 +79,13 @@ class DecisionStatus(StrEnum):
 
     @property
     def label(self) -> str:
-        return {"pending": "Waiting for approval", "approved": "Approved",
-                "refused": "Refused", "expired": "Expired", "withdrawn": "Withdrawn"}[self.value]
+        return {
+            "pending": "Waiting for approval",
+            "approved": "Approved",
+            "refused": "Refused",
+            "expired": "Expired",
+            "withdrawn": "Withdrawn",
+        }[self.value]
 
 
 class SharingDecision(Base):
@@ -88,8 +98,9 @@ class SharingDecision(Base):
     __tablename__ = "sharing_decisions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"),
-                                             index=True)
+    referral_id: Mapped[int] = mapped_column(
+        ForeignKey("referrals.id", ondelete="CASCADE"), index=True
+    )
     #: True: every MARAC partner that has need to know; else recipient_agency_ids only.
     all_partners: Mapped[bool] = mapped_column(default=False)
     recipient_agency_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
@@ -102,8 +113,9 @@ class SharingDecision(Base):
     basis_voluntary: Mapped[str | None] = mapped_column(String(30))
     #: Article 9 / Schedule 1 condition for special-category data.
     condition_special: Mapped[str | None] = mapped_column(String(30))
-    status: Mapped[str] = mapped_column(String(20), default=DecisionStatus.PENDING.value,
-                                        index=True)
+    status: Mapped[str] = mapped_column(
+        String(20), default=DecisionStatus.PENDING.value, index=True
+    )
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     requested_by_client: Mapped[str] = mapped_column(String(120), default="")
     requested_at: Mapped[datetime] = mapped_column(default=now)
@@ -114,8 +126,11 @@ class SharingDecision(Base):
 
     def current_status(self, moment: datetime) -> DecisionStatus:
         """The status as people should see it: an approved decision past its end is expired."""
-        if (self.status == DecisionStatus.APPROVED.value and self.expires_at is not None
-                and self.expires_at <= moment):
+        if (
+            self.status == DecisionStatus.APPROVED.value
+            and self.expires_at is not None
+            and self.expires_at <= moment
+        ):
             return DecisionStatus.EXPIRED
         return DecisionStatus(self.status)
 

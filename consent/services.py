@@ -49,8 +49,10 @@ def _validate_consent(data: ConsentData) -> None:
         if not data.recipient_agency_ids and not data.recipient_agency_types:
             errors["recipient_agency_types"] = "Select who the information may go to"
     if not data.evidence.strip():
-        errors["evidence"] = ("Say how consent was given, or why it was not sought "
-                              "(for example: verbally, in person, with an interpreter)")
+        errors["evidence"] = (
+            "Say how consent was given, or why it was not sought "
+            "(for example: verbally, in person, with an interpreter)"
+        )
     elif len(data.evidence) > 2000:
         errors["evidence"] = "Keep this to 2,000 characters or fewer"
     if data.valid_until is not None and data.valid_until <= now():
@@ -59,29 +61,43 @@ def _validate_consent(data: ConsentData) -> None:
         raise ValidationFailed(errors)
 
 
-def record_consent(actor: Actor, *, referral_id: int, subject_id: int, data: ConsentData
-                   ) -> ConsentRecord:
+def record_consent(
+    actor: Actor, *, referral_id: int, subject_id: int, data: ConsentData
+) -> ConsentRecord:
     """Record consent given (or why it was not), as a row with its scope and evidence."""
     if not actor.can(Permission.CONSENT_RECORD):
         raise Forbidden("You cannot record consent.")
     _validate_consent(data)
     given = data.state is ConsentState.GIVEN
     row = ConsentRecord(
-        referral_id=referral_id, subject_id=subject_id, state=data.state.value,
+        referral_id=referral_id,
+        subject_id=subject_id,
+        state=data.state.value,
         purposes=[p.value for p in data.purposes] if given else [],
         categories=[c.value for c in data.categories] if given else [],
         recipient_agency_ids=sorted(set(data.recipient_agency_ids)) if given else [],
         recipient_agency_types=sorted(set(data.recipient_agency_types)) if given else [],
-        evidence=data.evidence.strip(), obtained_by_id=actor.member_id,
+        evidence=data.evidence.strip(),
+        obtained_by_id=actor.member_id,
         obtained_by_client=actor.client_id or "",
-        valid_from=now(), valid_until=data.valid_until, recorded_at=now(),
+        valid_from=now(),
+        valid_until=data.valid_until,
+        recorded_at=now(),
     )
     session().add(row)
     session().flush()
-    record(actor, "consent:recorded", Subject("consent", row.id), case=referral_id,
-           person=subject_id, state=row.state, purposes=row.purposes,
-           categories=row.categories, agencies=row.recipient_agency_ids,
-           agency_types=row.recipient_agency_types)
+    record(
+        actor,
+        "consent:recorded",
+        Subject("consent", row.id),
+        case=referral_id,
+        person=subject_id,
+        state=row.state,
+        purposes=row.purposes,
+        categories=row.categories,
+        agencies=row.recipient_agency_ids,
+        agency_types=row.recipient_agency_types,
+    )
     return row
 
 
@@ -94,15 +110,26 @@ def withdraw_consent(actor: Actor, consent: ConsentRecord) -> ConsentRecord:
     consent.withdrawn_at = now()
     consent.withdrawn_by_id = actor.member_id
     session().flush()
-    record(actor, "consent:withdrawn", Subject("consent", consent.id),
-           case=consent.referral_id, person=consent.subject_id)
+    record(
+        actor,
+        "consent:withdrawn",
+        Subject("consent", consent.id),
+        case=consent.referral_id,
+        person=consent.subject_id,
+    )
     return consent
 
 
 def consents_for(referral_id: int) -> list[ConsentRecord]:
-    return list(session().execute(
-        select(ConsentRecord).where(ConsentRecord.referral_id == referral_id)
-        .order_by(ConsentRecord.recorded_at.desc(), ConsentRecord.id.desc())).scalars())
+    return list(
+        session()
+        .execute(
+            select(ConsentRecord)
+            .where(ConsentRecord.referral_id == referral_id)
+            .order_by(ConsentRecord.recorded_at.desc(), ConsentRecord.id.desc())
+        )
+        .scalars()
+    )
 
 
 def get_consent(consent_id: int, referral_id: int) -> ConsentRecord:
@@ -133,17 +160,19 @@ def allowed_bases(sector: Sector) -> tuple[Article6, ...]:
 def _validate_decision(data: DecisionData, area_id: int, meets_criteria: bool) -> None:
     errors: dict[str, str] = {}
     if not meets_criteria:
-        errors["rationale"] = ("Sharing without consent is only for a case that meets a MARAC "
-                               "referral criterion")
+        errors["rationale"] = (
+            "Sharing without consent is only for a case that meets a MARAC referral criterion"
+        )
     elif len(data.rationale.strip()) < MIN_RATIONALE:
-        errors["rationale"] = (f"Explain why sharing without consent is necessary and "
-                               f"proportionate, in at least {MIN_RATIONALE} characters")
+        errors["rationale"] = (
+            f"Explain why sharing without consent is necessary and "
+            f"proportionate, in at least {MIN_RATIONALE} characters"
+        )
     if not data.categories:
         errors["categories"] = "Select the information to share"
     elif any(c not in CASE_CATEGORIES for c in data.categories):
         errors["categories"] = "Select only information that is part of the referral"
-    recipients = list(session().execute(
-        select(Agency).where(Agency.area_id == area_id)).scalars())
+    recipients = list(session().execute(select(Agency).where(Agency.area_id == area_id)).scalars())
     if not data.all_partners:
         recipients = [a for a in recipients if a.id in set(data.recipient_agency_ids)]
         if not recipients:
@@ -158,48 +187,65 @@ def _validate_decision(data: DecisionData, area_id: int, meets_criteria: bool) -
         if data.basis_voluntary is None:
             errors["basis_voluntary"] = "Select the lawful basis for voluntary-sector agencies"
         elif data.basis_voluntary not in VOLUNTARY_BASES:
-            errors["basis_voluntary"] = ("A voluntary-sector agency cannot rely on public task "
-                                         "or other public-authority bases")
+            errors["basis_voluntary"] = (
+                "A voluntary-sector agency cannot rely on public task "
+                "or other public-authority bases"
+            )
     if any(c.is_special for c in data.categories) and data.condition_special is None:
-        errors["condition_special"] = ("Select the Article 9 / Schedule 1 condition for "
-                                       "health, criminal justice or equality information")
+        errors["condition_special"] = (
+            "Select the Article 9 / Schedule 1 condition for "
+            "health, criminal justice or equality information"
+        )
     if data.expires_at is not None and data.expires_at <= now():
         errors["expires_at"] = "The end date must be in the future"
     if errors:
         raise ValidationFailed(errors)
 
 
-def request_decision(actor: Actor, *, referral_id: int, area_id: int, meets_criteria: bool,
-                     data: DecisionData) -> SharingDecision:
+def request_decision(
+    actor: Actor, *, referral_id: int, area_id: int, meets_criteria: bool, data: DecisionData
+) -> SharingDecision:
     """Ask to share without consent: reasons and bases in writing, for someone else to approve."""
     if not actor.can(Permission.CONSENT_RECORD):
         raise Forbidden("You cannot ask to share without consent.")
     _validate_decision(data, area_id, meets_criteria)
     row = SharingDecision(
-        referral_id=referral_id, all_partners=data.all_partners,
+        referral_id=referral_id,
+        all_partners=data.all_partners,
         recipient_agency_ids=[] if data.all_partners else sorted(set(data.recipient_agency_ids)),
-        categories=[c.value for c in data.categories], purpose=data.purpose.value,
+        categories=[c.value for c in data.categories],
+        purpose=data.purpose.value,
         rationale=data.rationale.strip(),
         basis_statutory=data.basis_statutory.value if data.basis_statutory else None,
         basis_voluntary=data.basis_voluntary.value if data.basis_voluntary else None,
         condition_special=data.condition_special.value if data.condition_special else None,
-        requested_by_id=actor.member_id, requested_by_client=actor.client_id or "",
-        requested_at=now(), expires_at=data.expires_at,
+        requested_by_id=actor.member_id,
+        requested_by_client=actor.client_id or "",
+        requested_at=now(),
+        expires_at=data.expires_at,
     )
     session().add(row)
     session().flush()
-    record(actor, "decision:requested", Subject("decision", row.id), case=referral_id,
-           categories=row.categories, all_partners=row.all_partners,
-           agencies=row.recipient_agency_ids)
+    record(
+        actor,
+        "decision:requested",
+        Subject("decision", row.id),
+        case=referral_id,
+        categories=row.categories,
+        all_partners=row.all_partners,
+        agencies=row.recipient_agency_ids,
+    )
     return row
 
 
-def decide(actor: Actor, decision: SharingDecision, *, approve: bool, note: str,
-           referring_agency_id: int) -> SharingDecision:
+def decide(
+    actor: Actor, decision: SharingDecision, *, approve: bool, note: str, referring_agency_id: int
+) -> SharingDecision:
     """Approve or refuse a request, as a MARAC representative or manager who did not ask."""
     if not actor.can(Permission.CONSENT_APPROVE):
-        raise Forbidden("Only a MARAC representative or manager can approve sharing without "
-                        "consent.")
+        raise Forbidden(
+            "Only a MARAC representative or manager can approve sharing without consent."
+        )
     if actor.agency_id != referring_agency_id:
         raise Forbidden("Only the referring agency's representative can decide this.")
     if actor.member_id is None or actor.member_id == decision.requested_by_id:
@@ -213,15 +259,25 @@ def decide(actor: Actor, decision: SharingDecision, *, approve: bool, note: str,
     decision.decided_at = now()
     decision.decision_note = note.strip()
     session().flush()
-    record(actor, "decision:approved" if approve else "decision:refused",
-           Subject("decision", decision.id), case=decision.referral_id)
+    record(
+        actor,
+        "decision:approved" if approve else "decision:refused",
+        Subject("decision", decision.id),
+        case=decision.referral_id,
+    )
     return decision
 
 
 def decisions_for(referral_id: int) -> list[SharingDecision]:
-    return list(session().execute(
-        select(SharingDecision).where(SharingDecision.referral_id == referral_id)
-        .order_by(SharingDecision.requested_at.desc(), SharingDecision.id.desc())).scalars())
+    return list(
+        session()
+        .execute(
+            select(SharingDecision)
+            .where(SharingDecision.referral_id == referral_id)
+            .order_by(SharingDecision.requested_at.desc(), SharingDecision.id.desc())
+        )
+        .scalars()
+    )
 
 
 def get_decision(decision_id: int) -> SharingDecision:
@@ -234,7 +290,15 @@ def get_decision(decision_id: int) -> SharingDecision:
 def pending_decisions(referral_ids: list[int]) -> list[SharingDecision]:
     if not referral_ids:
         return []
-    return list(session().execute(
-        select(SharingDecision).where(SharingDecision.referral_id.in_(referral_ids),
-                                      SharingDecision.status == DecisionStatus.PENDING.value)
-        .order_by(SharingDecision.requested_at)).scalars())
+    return list(
+        session()
+        .execute(
+            select(SharingDecision)
+            .where(
+                SharingDecision.referral_id.in_(referral_ids),
+                SharingDecision.status == DecisionStatus.PENDING.value,
+            )
+            .order_by(SharingDecision.requested_at)
+        )
+        .scalars()
+    )

@@ -36,9 +36,12 @@ class HubFlask(Flask):
 
             settings = self.extensions["hub.settings"]
             self._ledger_key = load_signing_key(
-                key=settings.ledger_signing_key, key_file=settings.ledger_signing_key_file,
-                origin=settings.ledger_origin, instance_path=settings.instance_path,
-                production=settings.is_production)
+                key=settings.ledger_signing_key,
+                key_file=settings.ledger_signing_key_file,
+                origin=settings.ledger_origin,
+                instance_path=settings.instance_path,
+                production=settings.is_production,
+            )
         return self._ledger_key
 
     def full_dispatch_request(self) -> Response:
@@ -153,6 +156,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> HubFlask:
 
     referral_todo.register()
     app.extensions["hub.case_visibility"] = referral_todo.can_see_case
+    app.extensions["hub.case_reference"] = referral_todo.case_reference
 
     from audit import views as audit_views
 
@@ -178,26 +182,66 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> HubFlask:
 
 #: (endpoint, text, permission, home-page description); shown when the actor may use it.
 NAVIGATION: list[tuple[str, str, Permission, str]] = [
-    ("tasks.my_list", "To-do", Permission.TASKS_READ,
-     "Your tasks for each case, your agency's queue, and what is overdue."),
-    ("referrals.index", "Referrals", Permission.REFERRALS_READ,
-     "Refer a case, continue a draft, and see your agency's referrals."),
-    ("referrals.inbox", "Inbox", Permission.REFERRALS_TRIAGE,
-     "Referrals waiting for the coordinator: accept, reject or defer."),
-    ("referrals.approvals", "Approvals", Permission.CONSENT_APPROVE,
-     "Requests from your agency to share a case without consent."),
-    ("meetings.index", "Meetings", Permission.MEETINGS_READ,
-     "MARAC conferences: agendas, your agency's research, the meeting and its minutes."),
-    ("agencies.agency_list", "Agencies", Permission.AGENCIES_READ,
-     "Partner agencies, their type and their information sharing protocol."),
-    ("agencies.member_list", "Members", Permission.MEMBERS_MANAGE,
-     "Add people, give them roles, and disable those who leave."),
-    ("audit.search", "Ledger", Permission.AUDIT_READ,
-     "Who saw what, when and why: search and verify the disclosure ledger."),
-    ("identity.provider_list", "Sign-in", Permission.IDP_MANAGE,
-     "Connect agencies' own identity providers, and register partner systems for the API."),
-    ("identity.approvals", "Sign-in requests", Permission.MEMBERS_APPROVE,
-     "People who signed in with their agency account and wait for your approval."),
+    (
+        "tasks.my_list",
+        "To-do",
+        Permission.TASKS_READ,
+        "Your tasks for each case, your agency's queue, and what is overdue.",
+    ),
+    (
+        "referrals.index",
+        "Referrals",
+        Permission.REFERRALS_READ,
+        "Refer a case, continue a draft, and see your agency's referrals.",
+    ),
+    (
+        "referrals.inbox",
+        "Inbox",
+        Permission.REFERRALS_TRIAGE,
+        "Referrals waiting for the coordinator: accept, reject or defer.",
+    ),
+    (
+        "referrals.approvals",
+        "Approvals",
+        Permission.CONSENT_APPROVE,
+        "Requests from your agency to share a case without consent.",
+    ),
+    (
+        "meetings.index",
+        "Meetings",
+        Permission.MEETINGS_READ,
+        "MARAC conferences: agendas, your agency's research, the meeting and its minutes.",
+    ),
+    (
+        "agencies.agency_list",
+        "Agencies",
+        Permission.AGENCIES_READ,
+        "Partner agencies, their type and their information sharing protocol.",
+    ),
+    (
+        "agencies.member_list",
+        "Members",
+        Permission.MEMBERS_MANAGE,
+        "Add people, give them roles, and disable those who leave.",
+    ),
+    (
+        "audit.search",
+        "Ledger",
+        Permission.AUDIT_READ,
+        "Who saw what, when and why: search and verify the disclosure ledger.",
+    ),
+    (
+        "identity.provider_list",
+        "Sign-in",
+        Permission.IDP_MANAGE,
+        "Connect agencies' own identity providers, and register partner systems for the API.",
+    ),
+    (
+        "identity.approvals",
+        "Sign-in requests",
+        Permission.MEMBERS_APPROVE,
+        "People who signed in with their agency account and wait for your approval.",
+    ),
 ]
 
 
@@ -210,15 +254,19 @@ def _navigation(app: Flask) -> None:
         who = current_actor()
         if who is None:
             return []
-        return [item for item in NAVIGATION
-                if who.can(item[2]) and item[0] in app.view_functions]
+        return [item for item in NAVIGATION if who.can(item[2]) and item[0] in app.view_functions]
 
     @app.context_processor
     def _nav() -> dict[str, Any]:
         def hub_navigation() -> list[dict[str, Any]]:
-            return [{"href": url_for(e), "text": t,
-                     "active": (request.endpoint or "").split("_")[0] == e.split("_")[0]}
-                    for e, t, _p, _d in visible()]
+            return [
+                {
+                    "href": url_for(e),
+                    "text": t,
+                    "active": (request.endpoint or "").split("_")[0] == e.split("_")[0],
+                }
+                for e, t, _p, _d in visible()
+            ]
 
         def home_cards() -> list[dict[str, str]]:
             return [{"href": url_for(e), "title": t, "text": d} for e, t, _p, d in visible()]

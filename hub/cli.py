@@ -40,7 +40,8 @@ def db_upgrade() -> None:
         from pathlib import Path
 
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
-            parents=True, exist_ok=True)
+            parents=True, exist_ok=True
+        )
     upgrade(settings.database_url)
     click.echo("Database is up to date.")
 
@@ -71,8 +72,10 @@ def demo_seed() -> None:
             with unit_of_work():
                 meeting = meetings_demo.seed_meetings(settings)
                 if meeting is not None:
-                    notes.append(f"The next Northbridge MARAC meets on "
-                                 f"{meeting.held_on.strftime('%d %B %Y').lstrip('0')}.")
+                    notes.append(
+                        f"The next Northbridge MARAC meets on "
+                        f"{meeting.held_on.strftime('%d %B %Y').lstrip('0')}."
+                    )
         except demo_module.DemoRefused as error:
             raise click.ClickException(str(error)) from None
     click.echo("")
@@ -123,11 +126,13 @@ def members() -> None:
 @click.option("--agency", "agency_name", required=True, help="The agency's name.")
 @click.option("--name", required=True)
 @click.option("--email", required=True)
-@click.option("--role", "roles", multiple=True, required=True,
-              type=click.Choice([r.value for r in Role]))
+@click.option(
+    "--role", "roles", multiple=True, required=True, type=click.Choice([r.value for r in Role])
+)
 @click.option("--job-title", default="")
-def members_add(agency_name: str, name: str, email: str, roles: tuple[str, ...],
-                job_title: str) -> None:
+def members_add(
+    agency_name: str, name: str, email: str, roles: tuple[str, ...], job_title: str
+) -> None:
     """Add a member and print their one-time sign-in link."""
     from agencies import services
     from hub.auth import services as auth
@@ -142,9 +147,16 @@ def members_add(agency_name: str, name: str, email: str, roles: tuple[str, ...],
                 agency = services.find_agency_by_name(agency_name)
                 if agency is None:
                     raise click.ClickException(f"no agency called {agency_name!r}")
-                member = services.add_member(actor, services.MemberData(
-                    name=name, email=email, agency_id=agency.id,
-                    roles=frozenset(Role(r) for r in roles), job_title=job_title))
+                member = services.add_member(
+                    actor,
+                    services.MemberData(
+                        name=name,
+                        email=email,
+                        agency_id=agency.id,
+                        roles=frozenset(Role(r) for r in roles),
+                        job_title=job_title,
+                    ),
+                )
                 token = auth.create_invitation(actor, member)
         except ValidationFailed as error:
             raise click.ClickException("; ".join(error.errors.values())) from None
@@ -186,8 +198,10 @@ def agencies_list() -> None:
         for agency in services.list_agencies():
             isp = "ISP current" if agency.has_current_isp(today_london()) else "ISP NOT current"
             state = " (disabled)" if agency.is_disabled else ""
-            click.echo(f"{agency.id:>4}  {agency.name}{state} – {agency.agency_type.label}, "
-                       f"{agency.agency_sector.label}, {isp}")
+            click.echo(
+                f"{agency.id:>4}  {agency.name}{state} – {agency.agency_type.label}, "
+                f"{agency.agency_sector.label}, {isp}"
+            )
 
 
 @main.command("scheduler")
@@ -218,8 +232,10 @@ def audit_status() -> None:
     click.echo(f"waiting to seal:    {state.unsealed}")
     if state.oldest_unsealed_at:
         click.echo(f"oldest waiting:     {state.oldest_unsealed_at.isoformat()}")
-    click.echo(f"latest checkpoint:  size {state.checkpoint_size}"
-               + (f", signed {state.checkpoint_at.isoformat()}" if state.checkpoint_at else ""))
+    click.echo(
+        f"latest checkpoint:  size {state.checkpoint_size}"
+        + (f", signed {state.checkpoint_at.isoformat()}" if state.checkpoint_at else "")
+    )
 
 
 @audit.command("seal")
@@ -502,6 +518,7 @@ def api_clients_list() -> None:
                 f"{client.id:>4}  {client.name}{state} – {client.agency.name}, "
                 f"client {client.client_id}, scopes {client.scopes}"
             )
+
 
 if __name__ == "__main__":
     sys.exit(main())

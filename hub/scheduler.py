@@ -69,14 +69,14 @@ def sign_checkpoint_job() -> None:
 
 
 @contextmanager
-def leadership(database: Database, instance_path: str, stop: threading.Event
-               ) -> Iterator[bool]:
+def leadership(database: Database, instance_path: str, stop: threading.Event) -> Iterator[bool]:
     """Hold the scheduler lock for the life of the block; wait while another holds it."""
     if database.dialect == "postgresql":
         with psycopg.connect(libpq_url(database), autocommit=True) as conn:
             while not stop.is_set():
-                row = conn.execute("SELECT pg_try_advisory_lock(%s)", (SCHEDULER_LOCK_KEY,)
-                                   ).fetchone()
+                row = conn.execute(
+                    "SELECT pg_try_advisory_lock(%s)", (SCHEDULER_LOCK_KEY,)
+                ).fetchone()
                 if row and row[0]:
                     yield True
                     return
@@ -111,8 +111,9 @@ def run(hub: Any, *, stop: threading.Event | None = None, announce: Any = None) 
         log.info("scheduler is the leader")
         if announce:
             announce()
-        sealer = threading.Thread(target=run_sealer, args=(database, stop), daemon=True,
-                                  name="ledger-sealer")
+        sealer = threading.Thread(
+            target=run_sealer, args=(database, stop), daemon=True, name="ledger-sealer"
+        )
         sealer.start()
         scheduler = BlockingScheduler(
             timezone="UTC",
@@ -122,11 +123,19 @@ def run(hub: Any, *, stop: threading.Event | None = None, announce: Any = None) 
         for job_id, func, trigger in JOBS:
             # Each job runs once at start (a restarted scheduler catches up at once), then on
             # its interval; the job refers to its function by text.
-            scheduler.add_job("hub.scheduler:run_job", "interval", args=[func], id=job_id,
-                              name=func, replace_existing=True, next_run_time=started,
-                              **trigger)
-        watcher = threading.Thread(target=lambda: (stop.wait(), scheduler.shutdown(wait=False)),
-                                   daemon=True)
+            scheduler.add_job(
+                "hub.scheduler:run_job",
+                "interval",
+                args=[func],
+                id=job_id,
+                name=func,
+                replace_existing=True,
+                next_run_time=started,
+                **trigger,
+            )
+        watcher = threading.Thread(
+            target=lambda: (stop.wait(), scheduler.shutdown(wait=False)), daemon=True
+        )
         watcher.start()
         sign_checkpoint_job()  # a fresh checkpoint at start, so the public URL has one
         try:

@@ -119,8 +119,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 #: What a partner system's API scopes let it do, in the same vocabulary as roles.
 SCOPE_PERMISSIONS: dict[str, tuple[Permission, ...]] = {
     "referrals:read": (Permission.REFERRALS_READ,),
-    "referrals:write": (Permission.REFERRALS_CREATE, Permission.REFERRALS_READ,
-                        Permission.CONSENT_RECORD),
+    "referrals:write": (
+        Permission.REFERRALS_CREATE,
+        Permission.REFERRALS_READ,
+        Permission.CONSENT_RECORD,
+    ),
 }
 
 
@@ -236,8 +239,9 @@ def require_scope(*scopes: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     return decorate
 
 
-def require_recent_sign_in(minutes: int | None = None
-                           ) -> Callable[[Callable[P, R]], Callable[P, R]]:
+def require_recent_sign_in(
+    minutes: int | None = None,
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Guard a sensitive action: the person must have signed in within the last N minutes.
 
     N defaults to HUB_STEP_UP_MINUTES. Put it below the route's ``@require(...)``. When the

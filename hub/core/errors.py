@@ -53,6 +53,7 @@ class StepUpRequired(HubError):
     title = "Sign in again to continue"
 
     def __init__(self, minutes: int) -> None:
-        super().__init__(f"For this action you need to have signed in within the last "
-                         f"{minutes} minutes.")
+        super().__init__(
+            f"For this action you need to have signed in within the last {minutes} minutes."
+        )
         self.minutes = minutes

@@ -57,8 +57,9 @@ class InsufficientScope(AccessDenied):
 
     def __init__(self, scopes: Iterable[str]) -> None:
         self.scopes = tuple(sorted(scopes))
-        super().__init__("The access token does not carry the scope this needs: "
-                         + " ".join(self.scopes))
+        super().__init__(
+            "The access token does not carry the scope this needs: " + " ".join(self.scopes)
+        )
 
 
 def enforce_scopes(scopes: Iterable[str]) -> Actor:

@@ -20,8 +20,12 @@ from hub.core.errors import ValidationFailed
 from hub.core.requestctx import actor
 from hub.referrals import casefile, checklists, services
 
-bp = Blueprint("referrals_api", __name__, url_prefix="/api/v1",
-               description="Referrals, consent and the risk checklist, through the gate.")
+bp = Blueprint(
+    "referrals_api",
+    __name__,
+    url_prefix="/api/v1",
+    description="Referrals, consent and the risk checklist, through the gate.",
+)
 
 _TEXT = 8000
 
@@ -34,8 +38,11 @@ class StrictBoolean(ma.fields.Boolean):
 
 
 def _text(limit: int = _TEXT, *, required: bool = False) -> ma.fields.String:
-    return ma.fields.String(required=required, validate=ma.validate.Length(max=limit),
-                            load_default="" if not required else ma.missing)
+    return ma.fields.String(
+        required=required,
+        validate=ma.validate.Length(max=limit),
+        load_default="" if not required else ma.missing,
+    )
 
 
 class PersonSchema(ma.Schema):
@@ -48,10 +55,12 @@ class PersonSchema(ma.Schema):
     nhs_number = _text(20)
     police_person_id = _text(40)
     ethnicity = _text(80)
-    disability = ma.fields.String(load_default="not_known",
-                                  validate=ma.validate.OneOf(["yes", "no", "not_known"]))
-    lgbt = ma.fields.String(load_default="not_known",
-                            validate=ma.validate.OneOf(["yes", "no", "not_known"]))
+    disability = ma.fields.String(
+        load_default="not_known", validate=ma.validate.OneOf(["yes", "no", "not_known"])
+    )
+    lgbt = ma.fields.String(
+        load_default="not_known", validate=ma.validate.OneOf(["yes", "no", "not_known"])
+    )
 
 
 class AnswerSchema(ma.Schema):
@@ -68,16 +77,20 @@ class WhereaboutsSchema(ma.Schema):
 
 
 class SharingSchema(ma.Schema):
-    state = ma.fields.String(required=True,
-                             validate=ma.validate.OneOf([s.value for s in ConsentState]))
+    state = ma.fields.String(
+        required=True, validate=ma.validate.OneOf([s.value for s in ConsentState])
+    )
     evidence = _text(2000, required=True)
     rationale = _text(4000)
-    basis_statutory = ma.fields.String(load_default=None, validate=ma.validate.OneOf(
-        [b.value for b in Article6]))
-    basis_voluntary = ma.fields.String(load_default=None, validate=ma.validate.OneOf(
-        [b.value for b in Article6]))
-    condition_special = ma.fields.String(load_default=None, validate=ma.validate.OneOf(
-        [c.value for c in Article9]))
+    basis_statutory = ma.fields.String(
+        load_default=None, validate=ma.validate.OneOf([b.value for b in Article6])
+    )
+    basis_voluntary = ma.fields.String(
+        load_default=None, validate=ma.validate.OneOf([b.value for b in Article6])
+    )
+    condition_special = ma.fields.String(
+        load_default=None, validate=ma.validate.OneOf([c.value for c in Article9])
+    )
 
 
 class ReferralInSchema(ma.Schema):
@@ -87,8 +100,11 @@ class ReferralInSchema(ma.Schema):
     children_count = ma.fields.Integer(load_default=None, validate=ma.validate.Range(0, 30))
     children = _text(4000)
     checklist = ma.fields.String(load_default=checklists.DEFAULT_CHECKLIST)
-    answers = ma.fields.Dict(keys=ma.fields.String(validate=ma.validate.Length(max=20)),
-                             values=ma.fields.Nested(AnswerSchema), required=True)
+    answers = ma.fields.Dict(
+        keys=ma.fields.String(validate=ma.validate.Length(max=20)),
+        values=ma.fields.Nested(AnswerSchema),
+        required=True,
+    )
     professional_judgement = StrictBoolean(load_default=False)
     judgement_reasons = _text(4000)
     incidents_12m = ma.fields.Integer(load_default=None, validate=ma.validate.Range(0, 500))
@@ -121,8 +137,9 @@ class CaseSchema(ma.Schema):
     referred_on = ma.fields.String()
     flags = ma.fields.List(ma.fields.String())
     criteria = ma.fields.List(ma.fields.String())
-    sections = ma.fields.Dict(metadata={
-        "description": "Per data category, either its fields or {'withheld': reason}."})
+    sections = ma.fields.Dict(
+        metadata={"description": "Per data category, either its fields or {'withheld': reason}."}
+    )
 
 
 class ConsentOutSchema(ma.Schema):
@@ -160,10 +177,14 @@ def _person(data: dict[str, Any]) -> services.PersonData:
 def checklist(key: str) -> dict[str, Any]:
     """The risk checklist definition: question ids and short paraphrased labels."""
     found = checklists.get_checklist(key)
-    return {"key": found.key, "name": found.name, "version": found.version,
-            "source": found.source, "answers": list(checklists.ANSWERS),
-            "questions": [{"id": q.id, "label": q.label, "hint": q.hint}
-                          for q in found.questions]}
+    return {
+        "key": found.key,
+        "name": found.name,
+        "version": found.version,
+        "source": found.source,
+        "answers": list(checklists.ANSWERS),
+        "questions": [{"id": q.id, "label": q.label, "hint": q.hint} for q in found.questions],
+    }
 
 
 @bp.route("/referrals", methods=["POST"])
@@ -178,33 +199,71 @@ def create(data: dict[str, Any]) -> Any:
         raise ValidationFailed({"Idempotency-Key": "Keep the key to 100 characters or fewer"})
     referral = services.start_referral(who, idempotency_key=key)
     if referral.victim_id is not None:  # a retry of a call that already succeeded
-        return {"id": referral.id, "reference": referral.reference,
-                "status": referral.status}, 200
+        return {"id": referral.id, "reference": referral.reference, "status": referral.status}, 200
     services.save_victim(who, referral, _person(data["victim"]))
-    services.save_perpetrator(who, referral, _person(data["perpetrator"]),
-                              relationship=data["relationship"], children=data["children"],
-                              children_count=data["children_count"])
-    services.save_risk(who, referral, services.RiskData(
-        checklist=data["checklist"], answers=data["answers"],
-        professional_judgement=data["professional_judgement"],
-        judgement_reasons=data["judgement_reasons"], incidents_12m=data["incidents_12m"]))
-    services.save_details(who, referral, services.DetailsData(**{
-        k: data[k] for k in ("incident", "victim_fears", "safe_to_contact", "unsafe_to_contact",
-                             "health_notes", "reported_to_police", "crime_reference",
-                             "justice_notes", "previous_marac", "victim_aware",
-                             "victim_unaware_reason", "must_not_receive_names")}))
+    services.save_perpetrator(
+        who,
+        referral,
+        _person(data["perpetrator"]),
+        relationship=data["relationship"],
+        children=data["children"],
+        children_count=data["children_count"],
+    )
+    services.save_risk(
+        who,
+        referral,
+        services.RiskData(
+            checklist=data["checklist"],
+            answers=data["answers"],
+            professional_judgement=data["professional_judgement"],
+            judgement_reasons=data["judgement_reasons"],
+            incidents_12m=data["incidents_12m"],
+        ),
+    )
+    services.save_details(
+        who,
+        referral,
+        services.DetailsData(
+            **{
+                k: data[k]
+                for k in (
+                    "incident",
+                    "victim_fears",
+                    "safe_to_contact",
+                    "unsafe_to_contact",
+                    "health_notes",
+                    "reported_to_police",
+                    "crime_reference",
+                    "justice_notes",
+                    "previous_marac",
+                    "victim_aware",
+                    "victim_unaware_reason",
+                    "must_not_receive_names",
+                )
+            }
+        ),
+    )
     if data["whereabouts"]:
         services.save_whereabouts(who, referral, services.WhereaboutsData(**data["whereabouts"]))
     sharing = data["sharing"]
-    services.save_sharing(who, referral, services.SharingChoice(
-        state=ConsentState(sharing["state"]), evidence=sharing["evidence"],
-        rationale=sharing["rationale"],
-        basis_statutory=Article6(sharing["basis_statutory"])
-        if sharing["basis_statutory"] else None,
-        basis_voluntary=Article6(sharing["basis_voluntary"])
-        if sharing["basis_voluntary"] else None,
-        condition_special=Article9(sharing["condition_special"])
-        if sharing["condition_special"] else None))
+    services.save_sharing(
+        who,
+        referral,
+        services.SharingChoice(
+            state=ConsentState(sharing["state"]),
+            evidence=sharing["evidence"],
+            rationale=sharing["rationale"],
+            basis_statutory=Article6(sharing["basis_statutory"])
+            if sharing["basis_statutory"]
+            else None,
+            basis_voluntary=Article6(sharing["basis_voluntary"])
+            if sharing["basis_voluntary"]
+            else None,
+            condition_special=Article9(sharing["condition_special"])
+            if sharing["condition_special"]
+            else None,
+        ),
+    )
     return {"id": referral.id, "reference": referral.reference, "status": referral.status}
 
 
@@ -214,8 +273,9 @@ def create(data: dict[str, Any]) -> Any:
 def submit(referral_id: int) -> dict[str, Any]:
     """Send a complete draft to the MARAC coordinator."""
     who = actor()
-    referral, _ = services.open_case(who, referral_id, [Category.IDENTITY],
-                                     action="referral:submit_opened")
+    referral, _ = services.open_case(
+        who, referral_id, [Category.IDENTITY], action="referral:submit_opened"
+    )
     services.submit_referral(who, referral)
     return {"id": referral.id, "reference": referral.reference, "status": referral.status}
 
@@ -234,8 +294,10 @@ def read(referral_id: int) -> dict[str, Any]:
 @bp.response(200, ReferralOutSchema(many=True))
 def list_referrals() -> list[dict[str, Any]]:
     """The client's own agency's referrals: references and statuses only."""
-    return [{"id": r.id, "reference": r.reference, "status": r.status}
-            for r in services.agency_referrals(actor())]
+    return [
+        {"id": r.id, "reference": r.reference, "status": r.status}
+        for r in services.agency_referrals(actor())
+    ]
 
 
 @bp.route("/referrals/<int:referral_id>/consents")
@@ -243,6 +305,7 @@ def list_referrals() -> list[dict[str, Any]]:
 @bp.response(200, ConsentOutSchema(many=True))
 def consents(referral_id: int) -> list[Any]:
     """Consent records of a case the client may see (their scope, not the victim's words)."""
-    referral, _ = services.open_case(actor(), referral_id, [Category.IDENTITY],
-                                     action="consent:api_read")
+    referral, _ = services.open_case(
+        actor(), referral_id, [Category.IDENTITY], action="consent:api_read"
+    )
     return consent_services.consents_for(referral.id)

@@ -54,9 +54,7 @@ class CaseView:
             "flags": self.flags,
             "criteria": self.criteria,
             "sections": {
-                s.category.value: (
-                    {"withheld": s.withheld} if s.withheld else dict(s.rows)
-                )
+                s.category.value: ({"withheld": s.withheld} if s.withheld else dict(s.rows))
                 for s in self.sections
             },
         }
@@ -81,8 +79,9 @@ def _person_rows(person: Person | None, prefix: str) -> list[tuple[str, str]]:
     return rows
 
 
-def _section(disclosure: Disclosure, category: Category, title: str,
-             rows: list[tuple[str, str]]) -> Section:
+def _section(
+    disclosure: Disclosure, category: Category, title: str, rows: list[tuple[str, str]]
+) -> Section:
     if disclosure.allows(category):
         return Section(category, title, rows)
     decision = disclosure.decisions.get(category)
@@ -110,23 +109,29 @@ def case_view(referral: Referral, disclosure: Disclosure) -> CaseView:
         assessment = referral.assessment
         if assessment is not None:
             checklist = checklists.load_checklists().get(assessment.checklist)
-            risk.append(("Risk checklist", f"{assessment.score} Yes answers – "
-                                           f"{assessment.band} risk"))
+            risk.append(
+                ("Risk checklist", f"{assessment.score} Yes answers – {assessment.band} risk")
+            )
             if checklist is not None:
-                yes = [q.label for q in checklist.questions
-                       if assessment.answers.get(q.id, {}).get("answer") == "yes"]
+                yes = [
+                    q.label
+                    for q in checklist.questions
+                    if assessment.answers.get(q.id, {}).get("answer") == "yes"
+                ]
                 if yes:
                     risk.append(("Answered Yes", "; ".join(yes)))
         if referral.professional_judgement:
             risk.append(("Professional judgement", referral.judgement_reasons))
         if referral.incidents_12m is not None:
             risk.append(("Incidents in the last 12 months", str(referral.incidents_12m)))
-        for label, value in (("Current incident", referral.incident),
-                             ("Who the victim fears", referral.victim_fears),
-                             ("Safe to talk to", referral.safe_to_contact),
-                             ("Not safe to talk to", referral.unsafe_to_contact),
-                             ("Previous MARAC", referral.previous_marac),
-                             ("Primary-aggressor note", referral.primary_aggressor_note)):
+        for label, value in (
+            ("Current incident", referral.incident),
+            ("Who the victim fears", referral.victim_fears),
+            ("Safe to talk to", referral.safe_to_contact),
+            ("Not safe to talk to", referral.unsafe_to_contact),
+            ("Previous MARAC", referral.previous_marac),
+            ("Primary-aggressor note", referral.primary_aggressor_note),
+        ):
             if value:
                 risk.append((label, value))
         risk.append(("Victim knows of the referral", YES_NO[referral.victim_aware]))
@@ -139,9 +144,12 @@ def case_view(referral: Referral, disclosure: Disclosure) -> CaseView:
 
     children: list[tuple[str, str]] = []
     if disclosure.allows(Category.CHILDREN):
-        children.append(("Children in the household",
-                         "Not known" if referral.children_count is None
-                         else str(referral.children_count)))
+        children.append(
+            (
+                "Children in the household",
+                "Not known" if referral.children_count is None else str(referral.children_count),
+            )
+        )
         if referral.children:
             children.append(("About the children", referral.children))
     sections.append(_section(disclosure, Category.CHILDREN, "Children", children))
@@ -163,9 +171,11 @@ def case_view(referral: Referral, disclosure: Disclosure) -> CaseView:
     diversity: list[tuple[str, str]] = []
     if disclosure.allows(Category.DIVERSITY) and referral.victim is not None:
         victim = referral.victim
-        diversity += [("Ethnicity", victim.ethnicity or "Not known"),
-                      ("Disability", DIVERSITY.get(victim.disability, "Not known")),
-                      ("LGBT+", DIVERSITY.get(victim.lgbt, "Not known"))]
+        diversity += [
+            ("Ethnicity", victim.ethnicity or "Not known"),
+            ("Disability", DIVERSITY.get(victim.disability, "Not known")),
+            ("LGBT+", DIVERSITY.get(victim.lgbt, "Not known")),
+        ]
     sections.append(_section(disclosure, Category.DIVERSITY, "Equality monitoring", diversity))
 
     where: list[tuple[str, str]] = []
@@ -175,11 +185,13 @@ def case_view(referral: Referral, disclosure: Disclosure) -> CaseView:
         if row is None:
             where.append(("Whereabouts", "Not recorded"))
         else:
-            where += [("Address", row.address or "Not recorded"),
-                      ("Refuge", YES_NO[row.is_refuge]),
-                      ("Safe phone", row.safe_phone or "Not recorded"),
-                      ("Safe times to call", row.safe_times or "Not recorded"),
-                      ("Safe contact", row.safe_contact or "Not recorded")]
+            where += [
+                ("Address", row.address or "Not recorded"),
+                ("Refuge", YES_NO[row.is_refuge]),
+                ("Safe phone", row.safe_phone or "Not recorded"),
+                ("Safe times to call", row.safe_times or "Not recorded"),
+                ("Safe contact", row.safe_contact or "Not recorded"),
+            ]
     sections.append(_section(disclosure, Category.WHEREABOUTS, "Whereabouts", where))
     decision = disclosure.decisions.get(Category.WHEREABOUTS)
 
@@ -190,18 +202,25 @@ def case_view(referral: Referral, disclosure: Disclosure) -> CaseView:
         flags.append("Counter-allegation")
     if referral.transferred_from:
         flags.append(f"Transferred from {referral.transferred_from}")
-    heading = (referral.victim.display_name if disclosure.allows(Category.IDENTITY)
-               and referral.victim is not None else f"Case {referral.reference}")
+    heading = (
+        referral.victim.display_name
+        if disclosure.allows(Category.IDENTITY) and referral.victim is not None
+        else f"Case {referral.reference}"
+    )
     return CaseView(
-        referral_id=referral.id, reference=referral.reference,
+        referral_id=referral.id,
+        reference=referral.reference,
         status=referral.referral_status.label,
         referring_agency=agency.name if agency else "",
         referred_on=referral.referred_on.strftime("%d %B %Y").lstrip("0")
-        if referral.referred_on else "",
-        flags=flags, criteria=referral.criteria_labels if disclosure.allows(Category.RISK) else [],
+        if referral.referred_on
+        else "",
+        flags=flags,
+        criteria=referral.criteria_labels if disclosure.allows(Category.RISK) else [],
         sections=sections,
         whereabouts_masked=decision is not None and decision.code == "masked",
-        whereabouts_revealed=revealed, heading=heading,
+        whereabouts_revealed=revealed,
+        heading=heading,
     )
 
 
@@ -211,35 +230,60 @@ def draft_values(referral: Referral, disclosure: Disclosure) -> dict[str, Any]:
     values: dict[str, Any] = {}
     victim = referral.victim
     if victim is not None:
-        values.update({
-            "given_name": victim.given_name, "family_name": victim.family_name,
-            "aliases": victim.aliases, "born_on": victim.born_on, "gender": victim.gender,
-            "language": victim.language, "nhs_number": victim.nhs_number,
-            "police_person_id": victim.police_person_id, "ethnicity": victim.ethnicity,
-            "disability": victim.disability, "lgbt": victim.lgbt,
-        })
+        values.update(
+            {
+                "given_name": victim.given_name,
+                "family_name": victim.family_name,
+                "aliases": victim.aliases,
+                "born_on": victim.born_on,
+                "gender": victim.gender,
+                "language": victim.language,
+                "nhs_number": victim.nhs_number,
+                "police_person_id": victim.police_person_id,
+                "ethnicity": victim.ethnicity,
+                "disability": victim.disability,
+                "lgbt": victim.lgbt,
+            }
+        )
     perpetrators = referral.people_in(PartyRole.PERPETRATOR)
     if perpetrators:
         p = perpetrators[0]
-        values.update({"p_given_name": p.given_name, "p_family_name": p.family_name,
-                       "p_aliases": p.aliases, "p_born_on": p.born_on,
-                       "p_gender": p.gender, "p_police_person_id": p.police_person_id})
-    values.update({
-        "relationship": referral.perpetrator_relationship, "children": referral.children,
-        "children_count": referral.children_count,
-        "professional_judgement": referral.professional_judgement,
-        "judgement_reasons": referral.judgement_reasons,
-        "incidents_12m": referral.incidents_12m, "incident": referral.incident,
-        "victim_fears": referral.victim_fears, "safe_to_contact": referral.safe_to_contact,
-        "unsafe_to_contact": referral.unsafe_to_contact, "health_notes": referral.health_notes,
-        "reported_to_police": referral.reported_to_police,
-        "crime_reference": referral.crime_reference, "justice_notes": referral.justice_notes,
-        "previous_marac": referral.previous_marac, "victim_aware": referral.victim_aware,
-        "victim_unaware_reason": referral.victim_unaware_reason,
-        "line_manager_consulted": referral.line_manager_consulted,
-        "marac_rep_consulted": referral.marac_rep_consulted,
-        "must_not_receive_names": "\n".join(m.name for m in referral.must_not_receive if m.name),
-    })
+        values.update(
+            {
+                "p_given_name": p.given_name,
+                "p_family_name": p.family_name,
+                "p_aliases": p.aliases,
+                "p_born_on": p.born_on,
+                "p_gender": p.gender,
+                "p_police_person_id": p.police_person_id,
+            }
+        )
+    values.update(
+        {
+            "relationship": referral.perpetrator_relationship,
+            "children": referral.children,
+            "children_count": referral.children_count,
+            "professional_judgement": referral.professional_judgement,
+            "judgement_reasons": referral.judgement_reasons,
+            "incidents_12m": referral.incidents_12m,
+            "incident": referral.incident,
+            "victim_fears": referral.victim_fears,
+            "safe_to_contact": referral.safe_to_contact,
+            "unsafe_to_contact": referral.unsafe_to_contact,
+            "health_notes": referral.health_notes,
+            "reported_to_police": referral.reported_to_police,
+            "crime_reference": referral.crime_reference,
+            "justice_notes": referral.justice_notes,
+            "previous_marac": referral.previous_marac,
+            "victim_aware": referral.victim_aware,
+            "victim_unaware_reason": referral.victim_unaware_reason,
+            "line_manager_consulted": referral.line_manager_consulted,
+            "marac_rep_consulted": referral.marac_rep_consulted,
+            "must_not_receive_names": "\n".join(
+                m.name for m in referral.must_not_receive if m.name
+            ),
+        }
+    )
     if referral.assessment is not None:
         values["checklist"] = referral.assessment.checklist
         values["answers"] = referral.assessment.answers
@@ -254,9 +298,16 @@ def whereabouts_filled(referral: Referral, disclosure: Disclosure) -> list[str]:
     row = session().get(Whereabouts, referral.victim_id)
     if row is None:
         return []
-    return [label for label, value in (("address", row.address), ("safe phone", row.safe_phone),
-                                       ("safe times", row.safe_times),
-                                       ("safe contact", row.safe_contact)) if value]
+    return [
+        label
+        for label, value in (
+            ("address", row.address),
+            ("safe phone", row.safe_phone),
+            ("safe times", row.safe_times),
+            ("safe contact", row.safe_contact),
+        )
+        if value
+    ]
 
 
 @dataclass
@@ -284,8 +335,24 @@ def inbox_row(referral: Referral, disclosure: Disclosure) -> InboxRow:
     if disclosure.allows(Category.RISK):
         assessment = referral.assessment
         score = f"{assessment.score} Yes ({assessment.band})" if assessment else ""
-        return InboxRow(referral.id, referral.reference, referral.submitted_at, referral.status,
-                        referral.criteria_labels, score, flags, "")
+        return InboxRow(
+            referral.id,
+            referral.reference,
+            referral.submitted_at,
+            referral.status,
+            referral.criteria_labels,
+            score,
+            flags,
+            "",
+        )
     decision = disclosure.decisions.get(Category.RISK)
-    return InboxRow(referral.id, referral.reference, referral.submitted_at, referral.status,
-                    [], "", flags, decision.message if decision else "Withheld.")
+    return InboxRow(
+        referral.id,
+        referral.reference,
+        referral.submitted_at,
+        referral.status,
+        [],
+        "",
+        flags,
+        decision.message if decision else "Withheld.",
+    )

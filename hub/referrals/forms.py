@@ -41,10 +41,12 @@ class VictimForm(FlaskForm):  # type: ignore[misc]
     nhs_number = _text("NHS number, if known", 20)
     police_person_id = _text("Police person identifier, if known", 40)
     ethnicity = _text("Ethnicity (for equality monitoring)", 80)
-    disability = Radio("Does the victim have a disability?", choices=choices(DIVERSITY),
-                       default="not_known")
-    lgbt = Radio("Does the victim identify as LGBT+?", choices=choices(DIVERSITY),
-                 default="not_known")
+    disability = Radio(
+        "Does the victim have a disability?", choices=choices(DIVERSITY), default="not_known"
+    )
+    lgbt = Radio(
+        "Does the victim identify as LGBT+?", choices=choices(DIVERSITY), default="not_known"
+    )
 
 
 class PerpetratorForm(FlaskForm):  # type: ignore[misc]
@@ -54,13 +56,16 @@ class PerpetratorForm(FlaskForm):  # type: ignore[misc]
     p_born_on = GovDateField("Date of birth")
     p_gender = _text("Gender", 40)
     p_police_person_id = _text("Police person identifier, if known", 40)
-    relationship = _text("Relationship to the victim", 120,
-                         "Say how they are connected to the victim, like ex-partner")
+    relationship = _text(
+        "Relationship to the victim",
+        120,
+        "Say how they are connected to the victim, like ex-partner",
+    )
     children_count = IntegerField(
-        "Number of children in the household", validators=[
-            Optional(), NumberRange(min=0, max=30, message="Enter a number from 0 to 30")])
-    children = _area("About the children: names, ages, schools, relationship to each party",
-                     4000)
+        "Number of children in the household",
+        validators=[Optional(), NumberRange(min=0, max=30, message="Enter a number from 0 to 30")],
+    )
+    children = _area("About the children: names, ages, schools, relationship to each party", 4000)
 
 
 class RiskForm(FlaskForm):  # type: ignore[misc]
@@ -68,35 +73,44 @@ class RiskForm(FlaskForm):  # type: ignore[misc]
 
     professional_judgement = BooleanField("Refer on professional judgement")
     judgement_reasons = _area("Your reasons for professional judgement", 4000)
-    downgrade = BooleanField("In my judgement this case is not high risk despite the Yes "
-                             "answers")
-    incidents_12m = IntegerField("Incidents in the last 12 months", validators=[
-        Optional(), NumberRange(min=0, max=500, message="Enter a number from 0 to 500")])
+    downgrade = BooleanField("In my judgement this case is not high risk despite the Yes answers")
+    incidents_12m = IntegerField(
+        "Incidents in the last 12 months",
+        validators=[
+            Optional(),
+            NumberRange(min=0, max=500, message="Enter a number from 0 to 500"),
+        ],
+    )
 
 
 class DetailsForm(FlaskForm):  # type: ignore[misc]
-    incident = _area("The current incident: what happened, when, where, any injuries",
-                     required="Describe the current incident: what happened, when and where")
+    incident = _area(
+        "The current incident: what happened, when, where, any injuries",
+        required="Describe the current incident: what happened, when and where",
+    )
     victim_fears = _area("Who the victim fears")
     safe_to_contact = _area("Who is safe to talk to")
     unsafe_to_contact = _area("Who is not safe to talk to")
     must_not_receive_names = _area(
-        "People who must never be told about this referral (one per line)", 2000)
-    health_notes = _area("Injuries and health needs (physical, mental, substance use, "
-                         "pregnancy)")
-    reported_to_police = Radio("Has the incident been reported to the police?",
-                               choices=choices([*YES_NO, ("unknown", "Not known")]),
-                               default="unknown")
+        "People who must never be told about this referral (one per line)", 2000
+    )
+    health_notes = _area("Injuries and health needs (physical, mental, substance use, pregnancy)")
+    reported_to_police = Radio(
+        "Has the incident been reported to the police?",
+        choices=choices([*YES_NO, ("unknown", "Not known")]),
+        default="unknown",
+    )
     crime_reference = _text("Crime reference number", 60)
     justice_notes = _area("Bail, orders and court dates")
     previous_marac = _area("Any previous MARAC, where and when", 2000)
-    victim_aware = Radio("Does the victim know about this referral?", choices=choices(YES_NO),
-                         validators=[InputRequired("Say whether the victim knows about this "
-                                                   "referral")])
+    victim_aware = Radio(
+        "Does the victim know about this referral?",
+        choices=choices(YES_NO),
+        validators=[InputRequired("Say whether the victim knows about this referral")],
+    )
     victim_unaware_reason = _area("Why the victim has not been told", 2000)
     line_manager_consulted = BooleanField("I have discussed this referral with my line manager")
-    marac_rep_consulted = BooleanField("I have discussed it with my agency's MARAC "
-                                       "representative")
+    marac_rep_consulted = BooleanField("I have discussed it with my agency's MARAC representative")
 
 
 class WhereaboutsForm(FlaskForm):  # type: ignore[misc]
@@ -108,20 +122,34 @@ class WhereaboutsForm(FlaskForm):  # type: ignore[misc]
 
 
 class SharingForm(FlaskForm):  # type: ignore[misc]
-    state = Radio("Has the victim consented to this information being shared with MARAC "
-                  "partners?", choices=choices((s.value, s.label) for s in ConsentState),
-                  validators=[InputRequired("Say whether the victim has consented")])
-    evidence = _area("How consent was given, or why it was not sought", 2000,
-                     "Say how consent was given, or why it was not sought")
+    state = Radio(
+        "Has the victim consented to this information being shared with MARAC partners?",
+        choices=choices((s.value, s.label) for s in ConsentState),
+        validators=[InputRequired("Say whether the victim has consented")],
+    )
+    evidence = _area(
+        "How consent was given, or why it was not sought",
+        2000,
+        "Say how consent was given, or why it was not sought",
+    )
     rationale = _area("Why sharing without consent is necessary and proportionate", 4000)
-    basis_statutory = Radio("Lawful basis for statutory agencies", choices=choices(
-        [(b.value, b.label) for b in Article6 if b is not Article6.LEGITIMATE_INTERESTS]),
-        validators=[Optional()])
-    basis_voluntary = Radio("Lawful basis for voluntary-sector agencies", choices=choices(
-        [(b.value, b.label) for b in Article6]), validators=[Optional()])
-    condition_special = Radio("Condition for health, criminal justice and equality "
-                              "information", choices=choices((c.value, c.label) for c in Article9),
-                              validators=[Optional()])
+    basis_statutory = Radio(
+        "Lawful basis for statutory agencies",
+        choices=choices(
+            [(b.value, b.label) for b in Article6 if b is not Article6.LEGITIMATE_INTERESTS]
+        ),
+        validators=[Optional()],
+    )
+    basis_voluntary = Radio(
+        "Lawful basis for voluntary-sector agencies",
+        choices=choices([(b.value, b.label) for b in Article6]),
+        validators=[Optional()],
+    )
+    condition_special = Radio(
+        "Condition for health, criminal justice and equality information",
+        choices=choices((c.value, c.label) for c in Article9),
+        validators=[Optional()],
+    )
 
 
 class ReasonForm(FlaskForm):  # type: ignore[misc]
@@ -129,8 +157,11 @@ class ReasonForm(FlaskForm):  # type: ignore[misc]
 
 
 class RevealForm(FlaskForm):  # type: ignore[misc]
-    reason = _area("Why do you need the victim's whereabouts now?", 2000,
-                   "Say why you need the victim's whereabouts")
+    reason = _area(
+        "Why do you need the victim's whereabouts now?",
+        2000,
+        "Say why you need the victim's whereabouts",
+    )
 
 
 class SearchForm(FlaskForm):  # type: ignore[misc]
@@ -143,7 +174,9 @@ class SearchForm(FlaskForm):  # type: ignore[misc]
 
 
 class DecisionForm(FlaskForm):  # type: ignore[misc]
-    decision = Radio("Decision", choices=choices([("approve", "Approve sharing without consent"),
-                                                  ("refuse", "Refuse")]),
-                     validators=[InputRequired("Choose approve or refuse")])
+    decision = Radio(
+        "Decision",
+        choices=choices([("approve", "Approve sharing without consent"), ("refuse", "Refuse")]),
+        validators=[InputRequired("Choose approve or refuse")],
+    )
     note = _area("Note", 2000)

@@ -105,8 +105,7 @@ class Referral(Base):
     area_id: Mapped[int] = mapped_column(ForeignKey("marac_areas.id"), index=True)
     #: A reference that names no one, e.g. "NB-2026-0042"; safe in e-mails and the ledger.
     reference: Mapped[str] = mapped_column(String(30), unique=True)
-    status: Mapped[str] = mapped_column(String(20), default=ReferralStatus.DRAFT.value,
-                                        index=True)
+    status: Mapped[str] = mapped_column(String(20), default=ReferralStatus.DRAFT.value, index=True)
     referring_agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
     #: The member who referred; empty when a partner system referred through the API.
     referrer_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
@@ -179,9 +178,11 @@ class Referral(Base):
 
     victim: Mapped[Person | None] = relationship(foreign_keys=[victim_id])
     parties: Mapped[list[ReferralParty]] = relationship(
-        cascade="all, delete-orphan", order_by="ReferralParty.id")
+        cascade="all, delete-orphan", order_by="ReferralParty.id"
+    )
     assessment: Mapped[RiskAssessment | None] = relationship(
-        cascade="all, delete-orphan", uselist=False)
+        cascade="all, delete-orphan", uselist=False
+    )
     shares: Mapped[list[ReferralShare]] = relationship(cascade="all, delete-orphan")
     team: Mapped[list[CaseTeamMember]] = relationship(cascade="all, delete-orphan")
     must_not_receive: Mapped[list[MustNotReceive]] = relationship(cascade="all, delete-orphan")
@@ -193,8 +194,12 @@ class Referral(Base):
     @property
     def meets_criteria(self) -> bool:
         """Whether any of the four referral criteria holds."""
-        return (self.visible_high_risk or self.professional_judgement
-                or self.potential_escalation or self.is_repeat)
+        return (
+            self.visible_high_risk
+            or self.professional_judgement
+            or self.potential_escalation
+            or self.is_repeat
+        )
 
     @property
     def criteria_labels(self) -> list[str]:
@@ -219,8 +224,9 @@ class ReferralParty(Base):
     __tablename__ = "referral_parties"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"),
-                                             index=True)
+    referral_id: Mapped[int] = mapped_column(
+        ForeignKey("referrals.id", ondelete="CASCADE"), index=True
+    )
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
     role: Mapped[str] = mapped_column(String(20))
     #: identity (perpetrator) or children: relationship to the victim.
@@ -237,7 +243,8 @@ class RiskAssessment(Base):
     __tablename__ = "risk_assessments"
 
     referral_id: Mapped[int] = mapped_column(
-        ForeignKey("referrals.id", ondelete="CASCADE"), primary_key=True)
+        ForeignKey("referrals.id", ondelete="CASCADE"), primary_key=True
+    )
     #: Which checklist and version, e.g. "safelives-dash-24".
     checklist: Mapped[str] = mapped_column(String(60))
     #: risk: {question id: {"answer": "yes|no|dont_know", "source": "..."}}
@@ -257,8 +264,9 @@ class ReferralShare(Base):
     __table_args__ = (UniqueConstraint("referral_id", "agency_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"),
-                                             index=True)
+    referral_id: Mapped[int] = mapped_column(
+        ForeignKey("referrals.id", ondelete="CASCADE"), index=True
+    )
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
     purpose: Mapped[str] = mapped_column(String(30))
     shared_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
@@ -272,8 +280,9 @@ class CaseTeamMember(Base):
     __table_args__ = (UniqueConstraint("referral_id", "member_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"),
-                                             index=True)
+    referral_id: Mapped[int] = mapped_column(
+        ForeignKey("referrals.id", ondelete="CASCADE"), index=True
+    )
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
     added_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     added_at: Mapped[datetime] = mapped_column(default=now)
@@ -285,8 +294,9 @@ class MustNotReceive(Base):
     __tablename__ = "must_not_receive"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"),
-                                             index=True)
+    referral_id: Mapped[int] = mapped_column(
+        ForeignKey("referrals.id", ondelete="CASCADE"), index=True
+    )
     #: A hub member who must never be shown the case (e.g. a relative who works at a partner).
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     #: risk: the name as the victim gave it, for people who are not hub members.
@@ -302,8 +312,9 @@ class ConflictWall(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
     #: The victim's case, which the perpetrator's side must never see.
-    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"),
-                                             index=True)
+    referral_id: Mapped[int] = mapped_column(
+        ForeignKey("referrals.id", ondelete="CASCADE"), index=True
+    )
     #: The caseworker serving the perpetrator.
     perpetrator_worker_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
     #: The caseworker serving the victim.
@@ -319,8 +330,9 @@ class WhereaboutsReveal(Base):
     __tablename__ = "whereabouts_reveals"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"),
-                                             index=True)
+    referral_id: Mapped[int] = mapped_column(
+        ForeignKey("referrals.id", ondelete="CASCADE"), index=True
+    )
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     reason: Mapped[str] = mapped_column(Text)
     revealed_at: Mapped[datetime] = mapped_column(default=now)

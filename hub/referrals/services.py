@@ -66,9 +66,16 @@ def get_referral(referral_id: int) -> Referral:
 
 def case_facts(referral: Referral) -> gate.CaseFacts:
     """The identifiers the gate decides on; the only place they are gathered."""
-    walled = session().execute(
-        select(ConflictWall.perpetrator_worker_id).where(ConflictWall.referral_id == referral.id)
-    ).scalars().all()
+    walled = (
+        session()
+        .execute(
+            select(ConflictWall.perpetrator_worker_id).where(
+                ConflictWall.referral_id == referral.id
+            )
+        )
+        .scalars()
+        .all()
+    )
     people = [referral.victim_id] if referral.victim_id else []
     people += [p.person_id for p in referral.parties]
     return gate.CaseFacts(
@@ -83,28 +90,46 @@ def case_facts(referral: Referral) -> gate.CaseFacts:
         meets_criteria=referral.meets_criteria,
         shared_agency_ids=frozenset(s.agency_id for s in referral.shares),
         team_member_ids=frozenset(t.member_id for t in referral.team),
-        blocked_member_ids=frozenset(m.member_id for m in referral.must_not_receive
-                                     if m.member_id is not None),
+        blocked_member_ids=frozenset(
+            m.member_id for m in referral.must_not_receive if m.member_id is not None
+        ),
         walled_member_ids=frozenset(walled),
     )
 
 
-def open_case(actor: Actor, referral_id: int, categories: list[Category] | None = None, *,
-              purpose: Purpose = Purpose.MARAC, reveal_reason: str | None = None,
-              action: str = "case:viewed") -> tuple[Referral, gate.Disclosure]:
+def open_case(
+    actor: Actor,
+    referral_id: int,
+    categories: list[Category] | None = None,
+    *,
+    purpose: Purpose = Purpose.MARAC,
+    reveal_reason: str | None = None,
+    action: str = "case:viewed",
+) -> tuple[Referral, gate.Disclosure]:
     """Load a case through the gate. A refusal that must conceal the case is a 404."""
     referral = session().get(Referral, referral_id)
     if referral is None:
         raise NotFound("There is no such case.")
-    disclosure = gate.disclose(actor, case_facts(referral), categories or list(CASE_CATEGORIES),
-                               purpose, reveal_reason=reveal_reason, action=action)
+    disclosure = gate.disclose(
+        actor,
+        case_facts(referral),
+        categories or list(CASE_CATEGORIES),
+        purpose,
+        reveal_reason=reveal_reason,
+        action=action,
+    )
     if disclosure.refused:
         if disclosure.conceal:
             raise NotFound("There is no such case.")
         raise Forbidden(disclosure.refusal_message)
     if reveal_reason and disclosure.allows(Category.WHEREABOUTS):
-        session().add(WhereaboutsReveal(referral_id=referral.id, member_id=actor.member_id,
-                                        reason=reveal_reason.strip()[:2000]))
+        session().add(
+            WhereaboutsReveal(
+                referral_id=referral.id,
+                member_id=actor.member_id,
+                reason=reveal_reason.strip()[:2000],
+            )
+        )
     return referral, disclosure
 
 
@@ -119,9 +144,13 @@ def _area_code(area: MaracArea) -> str:
 def _new_reference(area: MaracArea) -> str:
     year = today_london().year
     prefix = f"{_area_code(area)}-{year}-"
-    count = session().execute(
-        select(func.count()).select_from(Referral).where(Referral.reference.like(prefix + "%"))
-    ).scalar_one()
+    count = (
+        session()
+        .execute(
+            select(func.count()).select_from(Referral).where(Referral.reference.like(prefix + "%"))
+        )
+        .scalar_one()
+    )
     return f"{prefix}{count + 1:04d}"
 
 
@@ -132,8 +161,10 @@ def _referring_agency(actor: Actor) -> Agency:
     if agency is None or agency.is_disabled:
         raise Forbidden("Your agency cannot refer cases.")
     if not agency.has_current_isp(today_london()):
-        raise Forbidden("Your agency must sign the current information sharing protocol "
-                        "before it can refer cases.")
+        raise Forbidden(
+            "Your agency must sign the current information sharing protocol "
+            "before it can refer cases."
+        )
     return agency
 
 
@@ -145,18 +176,29 @@ def start_referral(actor: Actor, *, idempotency_key: str | None = None) -> Refer
         raise Forbidden("You cannot refer cases.")
     agency = _referring_agency(actor)
     if idempotency_key:
-        existing = session().execute(
-            select(Referral).where(Referral.referring_agency_id == agency.id,
-                                   Referral.idempotency_key == idempotency_key)
-        ).scalar_one_or_none()
+        existing = (
+            session()
+            .execute(
+                select(Referral).where(
+                    Referral.referring_agency_id == agency.id,
+                    Referral.idempotency_key == idempotency_key,
+                )
+            )
+            .scalar_one_or_none()
+        )
         if existing is not None:
             return existing
     area = session().get(MaracArea, agency.area_id)
     assert area is not None
-    referral = Referral(area_id=area.id, reference=_new_reference(area),
-                        referring_agency_id=agency.id, referrer_id=actor.member_id,
-                        referrer_client=actor.client_id or "", idempotency_key=idempotency_key,
-                        referred_on=today_london())
+    referral = Referral(
+        area_id=area.id,
+        reference=_new_reference(area),
+        referring_agency_id=agency.id,
+        referrer_id=actor.member_id,
+        referrer_client=actor.client_id or "",
+        idempotency_key=idempotency_key,
+        referred_on=today_london(),
+    )
     session().add(referral)
     session().flush()
     record(actor, "referral:drafted", Subject("case", referral.id), case=referral.id)
@@ -166,11 +208,14 @@ def start_referral(actor: Actor, *, idempotency_key: str | None = None) -> Refer
 def _own_draft(actor: Actor, referral: Referral) -> None:
     if referral.referring_agency_id != actor.agency_id:
         raise NotFound("There is no such case.")
-    if actor.kind == "member" and referral.referrer_id != actor.member_id and not actor.has_role(
-        Role.MARAC_REP
+    if (
+        actor.kind == "member"
+        and referral.referrer_id != actor.member_id
+        and not actor.has_role(Role.MARAC_REP)
     ):
-        raise Forbidden("Only the referrer or their agency's MARAC representative can change "
-                        "this referral.")
+        raise Forbidden(
+            "Only the referrer or their agency's MARAC representative can change this referral."
+        )
     if referral.status != ReferralStatus.DRAFT.value:
         raise ValidationFailed("This referral has been submitted and can no longer be changed.")
 
@@ -196,9 +241,11 @@ def _validate_person(data: PersonData, prefix: str = "") -> dict[str, str]:
         errors[prefix + "given_name"] = "Enter the first name"
     if not data.family_name.strip():
         errors[prefix + "family_name"] = "Enter the last name"
-    for name, value, limit in (("given_name", data.given_name, 120),
-                               ("family_name", data.family_name, 120),
-                               ("aliases", data.aliases, 1000)):
+    for name, value, limit in (
+        ("given_name", data.given_name, 120),
+        ("family_name", data.family_name, 120),
+        ("aliases", data.aliases, 1000),
+    ):
         if len(value) > limit:
             errors[prefix + name] = f"Keep this to {limit} characters or fewer"
     if data.born_on and data.born_on > today_london():
@@ -222,8 +269,9 @@ def _person(area_id: int, data: PersonData, existing: Person | None) -> Person:
     person.ethnicity = data.ethnicity.strip()
     person.disability = data.disability or "not_known"
     person.lgbt = data.lgbt or "not_known"
-    person.match_key = matching.match_key(person.given_name, person.family_name,
-                                          person.aliases)[:500]
+    person.match_key = matching.match_key(person.given_name, person.family_name, person.aliases)[
+        :500
+    ]
     if existing is None:
         session().add(person)
     return person
@@ -235,8 +283,10 @@ def save_victim(actor: Actor, referral: Referral, data: PersonData) -> Referral:
     if data.born_on:
         age = (today_london() - data.born_on).days / 365.25
         if age < 16:
-            errors["born_on"] = ("MARAC is for people aged 16 or over: refer a younger person "
-                                 "through child safeguarding procedures")
+            errors["born_on"] = (
+                "MARAC is for people aged 16 or over: refer a younger person "
+                "through child safeguarding procedures"
+            )
     if errors:
         raise ValidationFailed(errors)
     referral.victim = _person(referral.area_id, data, referral.victim)
@@ -244,8 +294,15 @@ def save_victim(actor: Actor, referral: Referral, data: PersonData) -> Referral:
     return referral
 
 
-def save_perpetrator(actor: Actor, referral: Referral, data: PersonData, *, relationship: str,
-                     children: str, children_count: int | None) -> Referral:
+def save_perpetrator(
+    actor: Actor,
+    referral: Referral,
+    data: PersonData,
+    *,
+    relationship: str,
+    children: str,
+    children_count: int | None,
+) -> Referral:
     _own_draft(actor, referral)
     errors = _validate_person(data)
     if not relationship.strip():
@@ -259,8 +316,13 @@ def save_perpetrator(actor: Actor, referral: Referral, data: PersonData, *, rela
     party = next((p for p in referral.parties if p.role == PartyRole.PERPETRATOR.value), None)
     person = _person(referral.area_id, data, party.person if party else None)
     if party is None:
-        referral.parties.append(ReferralParty(person=person, role=PartyRole.PERPETRATOR.value,
-                                              relationship_to_victim=relationship.strip()))
+        referral.parties.append(
+            ReferralParty(
+                person=person,
+                role=PartyRole.PERPETRATOR.value,
+                relationship_to_victim=relationship.strip(),
+            )
+        )
     else:
         party.relationship_to_victim = relationship.strip()
     referral.perpetrator_relationship = relationship.strip()
@@ -281,8 +343,9 @@ class RiskData:
     downgrade: bool = False
 
 
-def save_risk(actor: Actor, referral: Referral, data: RiskData, *, complete: bool = False
-              ) -> Referral:
+def save_risk(
+    actor: Actor, referral: Referral, data: RiskData, *, complete: bool = False
+) -> Referral:
     """Save the checklist (partial answers are fine in a draft) and the judgement."""
     _own_draft(actor, referral)
     lists = checklists.load_checklists()
@@ -291,8 +354,9 @@ def save_risk(actor: Actor, referral: Referral, data: RiskData, *, complete: boo
     checklist = lists[data.checklist]
     errors = checklists.validate_answers(checklist, data.answers, complete=complete)
     score = 0 if errors else checklists.score(checklist, data.answers)
-    problem = checklists.judgement_check(score, data.professional_judgement,
-                                         data.judgement_reasons, downgrade=data.downgrade)
+    problem = checklists.judgement_check(
+        score, data.professional_judgement, data.judgement_reasons, downgrade=data.downgrade
+    )
     if problem:
         errors["judgement_reasons"] = problem
     if data.incidents_12m is not None and not 0 <= data.incidents_12m <= 500:
@@ -305,8 +369,9 @@ def save_risk(actor: Actor, referral: Referral, data: RiskData, *, complete: boo
     assessment.checklist = checklist.key
     assessment.answers = {k: dict(v) for k, v in data.answers.items()}
     assessment.score = score
-    assessment.band = checklists.band(score, standard_max=area.band_standard_max,
-                                      medium_max=area.band_medium_max)
+    assessment.band = checklists.band(
+        score, standard_max=area.band_standard_max, medium_max=area.band_medium_max
+    )
     assessment.assessed_on = today_london()
     assessment.assessor_id = actor.member_id
     referral.assessment = assessment
@@ -343,9 +408,17 @@ def save_details(actor: Actor, referral: Referral, data: DetailsData) -> Referra
     errors: dict[str, str] = {}
     if not data.incident.strip():
         errors["incident"] = "Describe the current incident: what happened, when and where"
-    for name in ("incident", "victim_fears", "safe_to_contact", "unsafe_to_contact",
-                 "health_notes", "justice_notes", "previous_marac", "victim_unaware_reason",
-                 "must_not_receive_names"):
+    for name in (
+        "incident",
+        "victim_fears",
+        "safe_to_contact",
+        "unsafe_to_contact",
+        "health_notes",
+        "justice_notes",
+        "previous_marac",
+        "victim_unaware_reason",
+        "must_not_receive_names",
+    ):
         if len(getattr(data, name)) > 8000:
             errors[name] = "Keep this to 8,000 characters or fewer"
     if data.victim_aware is None:
@@ -354,15 +427,27 @@ def save_details(actor: Actor, referral: Referral, data: DetailsData) -> Referra
         errors["victim_unaware_reason"] = "Say why the victim has not been told"
     if data.reported_to_police and len(data.crime_reference) > 60:
         errors["crime_reference"] = "A crime reference is 60 characters or fewer"
-    members = {m.id: m for m in session().execute(
-        select(Member).where(Member.id.in_(data.must_not_receive_member_ids or [0]))).scalars()}
+    members = {
+        m.id: m
+        for m in session()
+        .execute(select(Member).where(Member.id.in_(data.must_not_receive_member_ids or [0])))
+        .scalars()
+    }
     if set(data.must_not_receive_member_ids) - set(members):
         errors["must_not_receive_member_ids"] = "Select people who use the hub"
     if errors:
         raise ValidationFailed(errors)
-    for name in ("incident", "victim_fears", "safe_to_contact", "unsafe_to_contact",
-                 "health_notes", "crime_reference", "justice_notes", "previous_marac",
-                 "victim_unaware_reason"):
+    for name in (
+        "incident",
+        "victim_fears",
+        "safe_to_contact",
+        "unsafe_to_contact",
+        "health_notes",
+        "crime_reference",
+        "justice_notes",
+        "previous_marac",
+        "victim_unaware_reason",
+    ):
         setattr(referral, name, getattr(data, name).strip())
     referral.reported_to_police = data.reported_to_police
     referral.victim_aware = data.victim_aware
@@ -370,9 +455,12 @@ def save_details(actor: Actor, referral: Referral, data: DetailsData) -> Referra
     referral.marac_rep_consulted = data.marac_rep_consulted
     referral.must_not_receive = [
         MustNotReceive(name=line.strip()[:160], reason="named by the victim or referrer")
-        for line in data.must_not_receive_names.splitlines() if line.strip()
-    ] + [MustNotReceive(member_id=m, reason="must never receive this case")
-         for m in sorted(set(data.must_not_receive_member_ids))]
+        for line in data.must_not_receive_names.splitlines()
+        if line.strip()
+    ] + [
+        MustNotReceive(member_id=m, reason="must never receive this case")
+        for m in sorted(set(data.must_not_receive_member_ids))
+    ]
     session().flush()
     return referral
 
@@ -391,8 +479,12 @@ def save_whereabouts(actor: Actor, referral: Referral, data: WhereaboutsData) ->
     if referral.victim_id is None:
         raise ValidationFailed({"address": "Enter the victim's details first"})
     errors = {}
-    for name, limit in (("address", 1000), ("safe_phone", 40), ("safe_times", 200),
-                        ("safe_contact", 200)):
+    for name, limit in (
+        ("address", 1000),
+        ("safe_phone", 40),
+        ("safe_times", 200),
+        ("safe_contact", 200),
+    ):
         if len(getattr(data, name)) > limit:
             errors[name] = f"Keep this to {limit} characters or fewer"
     phone = data.safe_phone.replace(" ", "")
@@ -401,7 +493,8 @@ def save_whereabouts(actor: Actor, referral: Referral, data: WhereaboutsData) ->
     if errors:
         raise ValidationFailed(errors)
     row = session().get(Whereabouts, referral.victim_id) or Whereabouts(
-        person_id=referral.victim_id)
+        person_id=referral.victim_id
+    )
     row.address = data.address.strip()
     row.is_refuge = data.is_refuge
     row.safe_phone = data.safe_phone.strip()
@@ -430,21 +523,35 @@ def save_sharing(actor: Actor, referral: Referral, choice: SharingChoice) -> Ref
     _own_draft(actor, referral)
     if referral.victim_id is None:
         raise ValidationFailed({"state": "Enter the victim's details first"})
-    consent_services.record_consent(actor, referral_id=referral.id, subject_id=referral.victim_id,
-                                    data=consent_services.ConsentData(
-        state=choice.state, purposes=[Purpose.MARAC, Purpose.IDVA_SUPPORT],
-        categories=list(CASE_CATEGORIES),
-        recipient_agency_ids=[], recipient_agency_types=[t.value for t in AgencyType],
-        evidence=choice.evidence))
+    consent_services.record_consent(
+        actor,
+        referral_id=referral.id,
+        subject_id=referral.victim_id,
+        data=consent_services.ConsentData(
+            state=choice.state,
+            purposes=[Purpose.MARAC, Purpose.IDVA_SUPPORT],
+            categories=list(CASE_CATEGORIES),
+            recipient_agency_ids=[],
+            recipient_agency_types=[t.value for t in AgencyType],
+            evidence=choice.evidence,
+        ),
+    )
     if choice.state is not ConsentState.GIVEN:
         consent_services.request_decision(
-            actor, referral_id=referral.id, area_id=referral.area_id,
+            actor,
+            referral_id=referral.id,
+            area_id=referral.area_id,
             meets_criteria=True,  # checked again at submission, when the grounds are complete
             data=consent_services.DecisionData(
-                rationale=choice.rationale, categories=list(CASE_CATEGORIES), all_partners=True,
-                recipient_agency_ids=[], basis_statutory=choice.basis_statutory,
+                rationale=choice.rationale,
+                categories=list(CASE_CATEGORIES),
+                all_partners=True,
+                recipient_agency_ids=[],
+                basis_statutory=choice.basis_statutory,
                 basis_voluntary=choice.basis_voluntary,
-                condition_special=choice.condition_special))
+                condition_special=choice.condition_special,
+            ),
+        )
     return referral
 
 
@@ -478,13 +585,21 @@ def _find_previous(referral: Referral) -> tuple[Referral | None, list[dict[str, 
     perpetrators = referral.people_in(PartyRole.PERPETRATOR)
     if victim is None or not perpetrators:
         return None, []
-    earlier = session().execute(
-        select(Referral).options(selectinload(Referral.parties))
-        .where(Referral.area_id == referral.area_id, Referral.id != referral.id,
-               Referral.status.notin_([ReferralStatus.DRAFT.value,
-                                       ReferralStatus.REJECTED.value]))
-        .order_by(Referral.referred_on.desc())
-    ).scalars().all()
+    earlier = (
+        session()
+        .execute(
+            select(Referral)
+            .options(selectinload(Referral.parties))
+            .where(
+                Referral.area_id == referral.area_id,
+                Referral.id != referral.id,
+                Referral.status.notin_([ReferralStatus.DRAFT.value, ReferralStatus.REJECTED.value]),
+            )
+            .order_by(Referral.referred_on.desc())
+        )
+        .scalars()
+        .all()
+    )
     today = referral.referred_on or today_london()
     automatic: Referral | None = None
     candidates: list[dict[str, Any]] = []
@@ -507,8 +622,13 @@ def _find_previous(referral: Referral) -> tuple[Referral | None, list[dict[str, 
         if victim_match.level == "strong" and best == "strong" and automatic is None:
             automatic = other
         else:
-            candidates.append({"referral": other.id, "reference": other.reference,
-                               "reasons": victim_match.reasons})
+            candidates.append(
+                {
+                    "referral": other.id,
+                    "reference": other.reference,
+                    "reasons": victim_match.reasons,
+                }
+            )
     return automatic, candidates
 
 
@@ -517,29 +637,44 @@ def _find_counter_allegation(referral: Referral) -> Referral | None:
     perpetrators = referral.people_in(PartyRole.PERPETRATOR)
     if victim is None or not perpetrators:
         return None
-    others = session().execute(
-        select(Referral).where(Referral.area_id == referral.area_id, Referral.id != referral.id,
-                               Referral.status.notin_([ReferralStatus.DRAFT.value,
-                                                       ReferralStatus.REJECTED.value]))
-    ).scalars().all()
+    others = (
+        session()
+        .execute(
+            select(Referral).where(
+                Referral.area_id == referral.area_id,
+                Referral.id != referral.id,
+                Referral.status.notin_([ReferralStatus.DRAFT.value, ReferralStatus.REJECTED.value]),
+            )
+        )
+        .scalars()
+        .all()
+    )
     for other in others:
         if other.victim is None:
             continue
         # Each names the other's victim as perpetrator, and the other's perpetrator as victim.
-        names_us = any(matching.score_match(_match_input(p), _match_input(victim)).level
-                       == "strong" for p in other.people_in(PartyRole.PERPETRATOR))
-        named_by_us = any(matching.score_match(_match_input(other.victim), _match_input(p)).level
-                          == "strong" for p in perpetrators)
+        names_us = any(
+            matching.score_match(_match_input(p), _match_input(victim)).level == "strong"
+            for p in other.people_in(PartyRole.PERPETRATOR)
+        )
+        named_by_us = any(
+            matching.score_match(_match_input(other.victim), _match_input(p)).level == "strong"
+            for p in perpetrators
+        )
         if names_us and named_by_us:
             return other
     return None
 
 
 def _match_input(person: Person) -> matching.MatchInput:
-    return matching.MatchInput(given=person.given_name, family=person.family_name,
-                               aliases=person.aliases, born_on=person.born_on,
-                               nhs_number=person.nhs_number,
-                               police_person_id=person.police_person_id)
+    return matching.MatchInput(
+        given=person.given_name,
+        family=person.family_name,
+        aliases=person.aliases,
+        born_on=person.born_on,
+        nhs_number=person.nhs_number,
+        police_person_id=person.police_person_id,
+    )
 
 
 def submit_referral(actor: Actor, referral: Referral) -> Referral:
@@ -554,10 +689,16 @@ def submit_referral(actor: Actor, referral: Referral) -> Referral:
         referral.is_repeat = True
         referral.previous_referral_id = previous.id
     if not referral.meets_criteria:
-        raise ValidationFailed({"risk": (
-            "This case does not meet a MARAC referral criterion: fewer than the high-risk "
-            "number of Yes answers, no professional judgement, too few incidents for potential "
-            "escalation, and not a repeat. Use your agency's own safeguarding route.")})
+        raise ValidationFailed(
+            {
+                "risk": (
+                    "This case does not meet a MARAC referral criterion: fewer than the "
+                    "high-risk number of Yes answers, no professional judgement, too few "
+                    "incidents for potential escalation, and not a repeat. Use your agency's "
+                    "own safeguarding route."
+                )
+            }
+        )
     pending = [d for d in consent_services.decisions_for(referral.id) if d.status == "pending"]
     del pending  # a pending decision may wait for approval; the coordinator sees that
     counter = _find_counter_allegation(referral)
@@ -567,10 +708,16 @@ def submit_referral(actor: Actor, referral: Referral) -> Referral:
     referral.status = ReferralStatus.SUBMITTED.value
     referral.submitted_at = now()
     session().flush()
-    record(actor, "referral:submitted", Subject("case", referral.id), case=referral.id,
-           persons=list(case_facts(referral).person_ids), repeat=referral.is_repeat,
-           counter_allegation=referral.counter_allegation_id is not None,
-           criteria=[c.lower().replace(" ", "_") for c in referral.criteria_labels])
+    record(
+        actor,
+        "referral:submitted",
+        Subject("case", referral.id),
+        case=referral.id,
+        persons=list(case_facts(referral).person_ids),
+        repeat=referral.is_repeat,
+        counter_allegation=referral.counter_allegation_id is not None,
+        criteria=[c.lower().replace(" ", "_") for c in referral.criteria_labels],
+    )
     return referral
 
 
@@ -581,8 +728,7 @@ def _triage(actor: Actor, referral: Referral) -> None:
         raise NotFound("There is no such case.")
 
 
-def accept_referral(actor: Actor, referral: Referral, *, version: int | None = None
-                    ) -> Referral:
+def accept_referral(actor: Actor, referral: Referral, *, version: int | None = None) -> Referral:
     """Accept for the next conference; offer the IDVA service the case (every MARAC victim)."""
     _triage(actor, referral)
     if version is not None and referral.version != version:
@@ -596,10 +742,18 @@ def accept_referral(actor: Actor, referral: Referral, *, version: int | None = N
     session().flush()
     record(actor, "referral:accepted", Subject("case", referral.id), case=referral.id)
     _notify_case_given(actor, referral, referral.referring_agency_id, "referral_accepted")
-    idva_services = session().execute(
-        select(Agency).where(Agency.area_id == referral.area_id,
-                             Agency.type == AgencyType.IDVA_SERVICE.value,
-                             Agency.disabled_at.is_(None))).scalars().all()
+    idva_services = (
+        session()
+        .execute(
+            select(Agency).where(
+                Agency.area_id == referral.area_id,
+                Agency.type == AgencyType.IDVA_SERVICE.value,
+                Agency.disabled_at.is_(None),
+            )
+        )
+        .scalars()
+        .all()
+    )
     for idva in idva_services:
         share_case(actor, referral, idva.id, Purpose.IDVA_SUPPORT, allow_triage=True)
     return referral
@@ -643,47 +797,73 @@ def note_primary_aggressor(actor: Actor, referral: Referral, note: str) -> Refer
         raise ValidationFailed({"note": "Keep this to 4,000 characters or fewer"})
     referral.primary_aggressor_note = note.strip()
     session().flush()
-    record(actor, "referral:primary_aggressor_noted", Subject("case", referral.id),
-           case=referral.id)
+    record(
+        actor, "referral:primary_aggressor_noted", Subject("case", referral.id), case=referral.id
+    )
     return referral
 
 
-def inbox(actor: Actor, statuses: tuple[str, ...] = ("submitted", "deferred")
-          ) -> list[Referral]:
+def inbox(actor: Actor, statuses: tuple[str, ...] = ("submitted", "deferred")) -> list[Referral]:
     """The coordinator's inbox: referrals of the area awaiting a decision."""
     if not actor.can(Permission.REFERRALS_TRIAGE):
         raise Forbidden("Only the MARAC coordinator has the referral inbox.")
-    return list(session().execute(
-        select(Referral).options(selectinload(Referral.assessment))
-        .where(Referral.area_id == actor.area_id, Referral.status.in_(statuses))
-        .order_by(Referral.submitted_at)).scalars())
+    return list(
+        session()
+        .execute(
+            select(Referral)
+            .options(selectinload(Referral.assessment))
+            .where(Referral.area_id == actor.area_id, Referral.status.in_(statuses))
+            .order_by(Referral.submitted_at)
+        )
+        .scalars()
+    )
 
 
 def agency_referrals(actor: Actor) -> list[Referral]:
     """Every referral the actor's agency made, newest first (references and statuses)."""
     if not actor.can(Permission.REFERRALS_READ):
         raise Forbidden("You cannot list referrals.")
-    return list(session().execute(
-        select(Referral).where(Referral.referring_agency_id == actor.agency_id)
-        .order_by(Referral.created_at.desc())).scalars())
+    return list(
+        session()
+        .execute(
+            select(Referral)
+            .where(Referral.referring_agency_id == actor.agency_id)
+            .order_by(Referral.created_at.desc())
+        )
+        .scalars()
+    )
 
 
 def my_referrals(actor: Actor) -> list[Referral]:
     """Referrals the actor's agency made (drafts only for their author)."""
-    return [r for r in session().execute(
-        select(Referral).where(Referral.referring_agency_id == actor.agency_id)
-        .order_by(Referral.created_at.desc())).scalars()
-        if r.status != ReferralStatus.DRAFT.value or r.referrer_id == actor.member_id]
+    return [
+        r
+        for r in session()
+        .execute(
+            select(Referral)
+            .where(Referral.referring_agency_id == actor.agency_id)
+            .order_by(Referral.created_at.desc())
+        )
+        .scalars()
+        if r.status != ReferralStatus.DRAFT.value or r.referrer_id == actor.member_id
+    ]
 
 
 # --- sharing, teams, walls ----------------------------------------------------------------
 
 
-def share_case(actor: Actor, referral: Referral, agency_id: int, purpose: Purpose, *,
-               allow_triage: bool = False) -> ReferralShare:
+def share_case(
+    actor: Actor,
+    referral: Referral,
+    agency_id: int,
+    purpose: Purpose,
+    *,
+    allow_triage: bool = False,
+) -> ReferralShare:
     """Give an agency the case: it then has need to know (the gate still needs a basis)."""
-    allowed = (actor.agency_id == referral.referring_agency_id and actor.can(
-        Permission.REFERRALS_READ)) or (allow_triage or actor.can(Permission.REFERRALS_TRIAGE))
+    allowed = (
+        actor.agency_id == referral.referring_agency_id and actor.can(Permission.REFERRALS_READ)
+    ) or (allow_triage or actor.can(Permission.REFERRALS_TRIAGE))
     if not allowed:
         raise Forbidden("Only the referring agency or the coordinator can share this case.")
     agency = session().get(Agency, agency_id)
@@ -695,12 +875,20 @@ def share_case(actor: Actor, referral: Referral, agency_id: int, purpose: Purpos
     existing = next((s for s in referral.shares if s.agency_id == agency.id), None)
     if existing is not None:
         return existing
-    share = ReferralShare(agency_id=agency.id, purpose=purpose.value,
-                          shared_by_id=actor.member_id, shared_at=now())
+    share = ReferralShare(
+        agency_id=agency.id, purpose=purpose.value, shared_by_id=actor.member_id, shared_at=now()
+    )
     referral.shares.append(share)
     session().flush()
-    record(actor, "referral:shared", Subject("case", referral.id), case=referral.id,
-           agency=agency.id, purpose=purpose.value, blocked_members=len(blocked))
+    record(
+        actor,
+        "referral:shared",
+        Subject("case", referral.id),
+        case=referral.id,
+        agency=agency.id,
+        purpose=purpose.value,
+        blocked_members=len(blocked),
+    )
     _notify_case_given(actor, referral, agency.id, "case_shared")
     return share
 
@@ -712,9 +900,17 @@ def shareable_agencies(actor: Actor, referral: Referral) -> list[Agency]:
     ):
         return []
     given = {s.agency_id for s in referral.shares} | {referral.referring_agency_id}
-    return [a for a in session().execute(
-        select(Agency).where(Agency.area_id == referral.area_id, Agency.disabled_at.is_(None))
-        .order_by(Agency.name)).scalars() if a.id not in given]
+    return [
+        a
+        for a in session()
+        .execute(
+            select(Agency)
+            .where(Agency.area_id == referral.area_id, Agency.disabled_at.is_(None))
+            .order_by(Agency.name)
+        )
+        .scalars()
+        if a.id not in given
+    ]
 
 
 def team_candidates(actor: Actor, referral: Referral) -> list[Member]:
@@ -723,10 +919,17 @@ def team_candidates(actor: Actor, referral: Referral) -> list[Member]:
         return []
     facts = case_facts(referral)
     excluded = facts.team_member_ids | facts.walled_member_ids | facts.blocked_member_ids
-    return [m for m in session().execute(
-        select(Member).where(Member.agency_id == actor.agency_id, Member.disabled_at.is_(None))
-        .order_by(Member.name)).scalars()
-        if m.id not in excluded and m.id != actor.member_id]
+    return [
+        m
+        for m in session()
+        .execute(
+            select(Member)
+            .where(Member.agency_id == actor.agency_id, Member.disabled_at.is_(None))
+            .order_by(Member.name)
+        )
+        .scalars()
+        if m.id not in excluded and m.id != actor.member_id
+    ]
 
 
 def wall_candidates(actor: Actor, referral: Referral) -> list[Member]:
@@ -734,10 +937,17 @@ def wall_candidates(actor: Actor, referral: Referral) -> list[Member]:
     if not actor.has_role(Role.MARAC_REP) or actor.agency_id is None:
         return []
     walled = case_facts(referral).walled_member_ids
-    return [m for m in session().execute(
-        select(Member).where(Member.agency_id == actor.agency_id, Member.disabled_at.is_(None))
-        .order_by(Member.name)).scalars()
-        if m.id not in walled and m.id != actor.member_id]
+    return [
+        m
+        for m in session()
+        .execute(
+            select(Member)
+            .where(Member.agency_id == actor.agency_id, Member.disabled_at.is_(None))
+            .order_by(Member.name)
+        )
+        .scalars()
+        if m.id not in walled and m.id != actor.member_id
+    ]
 
 
 def add_to_team(actor: Actor, referral: Referral, member_id: int) -> CaseTeamMember:
@@ -756,13 +966,15 @@ def add_to_team(actor: Actor, referral: Referral, member_id: int) -> CaseTeamMem
     row = CaseTeamMember(member_id=member.id, added_by_id=actor.member_id, added_at=now())
     referral.team.append(row)
     session().flush()
-    record(actor, "case_team:added", Subject("case", referral.id), case=referral.id,
-           member=member.id)
+    record(
+        actor, "case_team:added", Subject("case", referral.id), case=referral.id, member=member.id
+    )
     return row
 
 
-def add_conflict_wall(actor: Actor, referral: Referral, *, perpetrator_worker_id: int,
-                      victim_worker_id: int | None) -> ConflictWall:
+def add_conflict_wall(
+    actor: Actor, referral: Referral, *, perpetrator_worker_id: int, victim_worker_id: int | None
+) -> ConflictWall:
     """Record that the agency serves both parties: the perpetrator's worker never sees this."""
     if not actor.has_role(Role.MARAC_REP):
         raise Forbidden("Only your agency's MARAC representative can set up a conflict wall.")
@@ -770,16 +982,26 @@ def add_conflict_wall(actor: Actor, referral: Referral, *, perpetrator_worker_id
     if worker is None or worker.agency_id != actor.agency_id:
         raise ValidationFailed({"perpetrator_worker_id": "Select someone from your own agency"})
     if victim_worker_id == perpetrator_worker_id:
-        raise ValidationFailed({"victim_worker_id": "The victim and the perpetrator need "
-                                                    "separate caseworkers"})
-    wall = ConflictWall(agency_id=actor.agency_id, referral_id=referral.id,
-                        perpetrator_worker_id=worker.id, victim_worker_id=victim_worker_id,
-                        created_by_id=actor.member_id)
+        raise ValidationFailed(
+            {"victim_worker_id": "The victim and the perpetrator need separate caseworkers"}
+        )
+    wall = ConflictWall(
+        agency_id=actor.agency_id,
+        referral_id=referral.id,
+        perpetrator_worker_id=worker.id,
+        victim_worker_id=victim_worker_id,
+        created_by_id=actor.member_id,
+    )
     session().add(wall)
     referral.team = [t for t in referral.team if t.member_id != worker.id]
     session().flush()
-    record(actor, "conflict_wall:added", Subject("case", referral.id), case=referral.id,
-           member=worker.id)
+    record(
+        actor,
+        "conflict_wall:added",
+        Subject("case", referral.id),
+        case=referral.id,
+        member=worker.id,
+    )
     return wall
 
 
@@ -791,35 +1013,55 @@ class SearchHit:
     matched_on: list[str]
 
 
-def search_before_create(actor: Actor, *, given_name: str, family_name: str,
-                         born_on: date | None) -> list[SearchHit]:
+def search_before_create(
+    actor: Actor, *, given_name: str, family_name: str, born_on: date | None
+) -> list[SearchHit]:
     """Does a MARAC case exist for this person? Minimal answers only, and recorded."""
     if not actor.can(Permission.REFERRALS_CREATE):
         raise Forbidden("You cannot search for cases.")
     if not given_name.strip() or not family_name.strip():
         raise ValidationFailed({"family_name": "Enter a first and last name to search"})
-    query = matching.MatchInput(given=given_name, family=family_name, aliases="",
-                                born_on=born_on, nhs_number="", police_person_id="")
+    query = matching.MatchInput(
+        given=given_name,
+        family=family_name,
+        aliases="",
+        born_on=born_on,
+        nhs_number="",
+        police_person_id="",
+    )
     key = matching.normalise_name(family_name).replace(" ", "+")
-    people = session().execute(
-        select(Person).where(Person.area_id == actor.area_id,
-                             Person.match_key.like(f"%{key}%"))).scalars().all()
+    people = (
+        session()
+        .execute(
+            select(Person).where(Person.area_id == actor.area_id, Person.match_key.like(f"%{key}%"))
+        )
+        .scalars()
+        .all()
+    )
     hits: dict[int, tuple[Referral, list[str]]] = {}
     for person in people:
         score = matching.score_match(_match_input(person), query)
         if score.level == "none":
             continue
-        referrals = session().execute(
-            select(Referral).where(Referral.victim_id == person.id,
-                                   Referral.status != ReferralStatus.DRAFT.value)
-        ).scalars().all()
+        referrals = (
+            session()
+            .execute(
+                select(Referral).where(
+                    Referral.victim_id == person.id, Referral.status != ReferralStatus.DRAFT.value
+                )
+            )
+            .scalars()
+            .all()
+        )
         for referral in referrals:
             hits.setdefault(referral.id, (referral, score.reasons))
     facts = {rid: case_facts(r) for rid, (r, _) in hits.items()}
     visible = gate.visible_to(actor, facts.values())
     gate.record_search(actor, "name_and_birth_date", visible)
-    return [SearchHit(hits[f.id][0].reference, f.id, hits[f.id][0].status, hits[f.id][1])
-            for f in visible]
+    return [
+        SearchHit(hits[f.id][0].reference, f.id, hits[f.id][0].status, hits[f.id][1])
+        for f in visible
+    ]
 
 
 # --- approvals of sharing without consent -------------------------------------------------
@@ -837,14 +1079,21 @@ def approvals_for(actor: Actor) -> list[ApprovalRow]:
     """Requests to share without consent made in the actor's agency, newest first."""
     if not actor.can(Permission.CONSENT_APPROVE):
         raise Forbidden("Only a MARAC representative or manager sees approvals.")
-    referrals = {r.id: r for r in session().execute(
-        select(Referral).where(Referral.referring_agency_id == actor.agency_id)).scalars()}
+    referrals = {
+        r.id: r
+        for r in session()
+        .execute(select(Referral).where(Referral.referring_agency_id == actor.agency_id))
+        .scalars()
+    }
     rows = []
     moment = now()
     for referral_id, referral in referrals.items():
         for decision in consent_services.decisions_for(referral_id):
-            rows.append(ApprovalRow(decision, referral.reference, referral_id,
-                                    decision.current_status(moment).value))
+            rows.append(
+                ApprovalRow(
+                    decision, referral.reference, referral_id, decision.current_status(moment).value
+                )
+            )
     rows.sort(key=lambda r: (r.status != "pending", -r.decision.id))
     return rows
 
@@ -855,7 +1104,16 @@ def decide_sharing(actor: Actor, decision_id: int, *, approve: bool, note: str) 
     if referral.referring_agency_id != actor.agency_id:
         raise NotFound("There is no such request.")
     if approve and not referral.meets_criteria:
-        raise ValidationFailed({"decision": "Sharing without consent is only for a case that "
-                                            "meets a MARAC referral criterion"})
-    return consent_services.decide(actor, decision, approve=approve, note=note,
-                                   referring_agency_id=referral.referring_agency_id)
+        raise ValidationFailed(
+            {
+                "decision": "Sharing without consent is only for a case that "
+                "meets a MARAC referral criterion"
+            }
+        )
+    return consent_services.decide(
+        actor,
+        decision,
+        approve=approve,
+        note=note,
+        referring_agency_id=referral.referring_agency_id,
+    )

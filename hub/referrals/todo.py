@@ -30,13 +30,16 @@ from hub.referrals.models import Referral, ReferralStatus
 def _context(referral: Referral, agency_id: int) -> CaseContext:
     involved = {referral.referring_agency_id} | {s.agency_id for s in referral.shares}
     involved.discard(agency_id)
-    types = frozenset(session().execute(
-        select(Agency.type).where(Agency.id.in_(involved or {0}))).scalars())
-    return CaseContext(agency_types_involved=types, flags={
-        "children_in_household": bool(referral.children_count),
-        "repeat": referral.is_repeat,
-        "counter_allegation": referral.counter_allegation_id is not None,
-    })
+    types = frozenset(
+        session().execute(select(Agency.type).where(Agency.id.in_(involved or {0}))).scalars()
+    )
+    # Only flags the referral really answers; an absent flag never skips a template item.
+    flags: dict[str, bool] = {}
+    if referral.children_count is not None:
+        flags["no_children"] = referral.children_count == 0
+    if referral.reported_to_police is not None or referral.crime_reference:
+        flags["crime_recorded"] = bool(referral.crime_reference)
+    return CaseContext(agency_types_involved=types, flags=flags)
 
 
 def case_given(actor: Actor, referral: Referral, agency_id: int, trigger: str) -> None:
@@ -46,11 +49,14 @@ def case_given(actor: Actor, referral: Referral, agency_id: int, trigger: str) -
         return
     accepted = trigger == "referral_accepted"
     tasks.generate_from_template(
-        actor, agency=agency, referral_id=referral.id,
+        actor,
+        agency=agency,
+        referral_id=referral.id,
         trigger=Trigger.REFERRAL_ACCEPTED if accepted else Trigger.CASE_SHARED,
         risk_band=referral.assessment.band if referral.assessment else None,
         context=_context(referral, agency_id),
-        owner_member_id=referral.referrer_id if accepted else None)
+        owner_member_id=referral.referrer_id if accepted else None,
+    )
 
 
 def can_see_case(actor: Actor, referral_id: int) -> bool:
@@ -59,44 +65,82 @@ def can_see_case(actor: Actor, referral_id: int) -> bool:
     return referral is not None and gate.would_know(actor, services.case_facts(referral))
 
 
+def case_reference(actor: Actor, referral_id: int) -> str | None:
+    """The reference (which names no one) of a case this person may know, for task lists."""
+    referral = session().get(Referral, referral_id)
+    if referral is None or not gate.would_know(actor, services.case_facts(referral)):
+        return None
+    return referral.reference
+
+
 def consent_expiry_tasks(today: date) -> Iterable[rules.RuleTask]:
-    rows = session().execute(
-        select(ConsentRecord, Referral).join(Referral, Referral.id == ConsentRecord.referral_id)
-        .where(ConsentRecord.state == "given", ConsentRecord.withdrawn_at.is_(None),
-               ConsentRecord.valid_until.is_not(None))).all()
+    rows = (
+        session()
+        .execute(
+            select(ConsentRecord, Referral)
+            .join(Referral, Referral.id == ConsentRecord.referral_id)
+            .where(
+                ConsentRecord.state == "given",
+                ConsentRecord.withdrawn_at.is_(None),
+                ConsentRecord.valid_until.is_not(None),
+            )
+        )
+        .all()
+    )
     for consent, referral in rows:
         task = rules.consent_expiring(
-            consent_id=consent.id, ends_on=consent.valid_until.date(), today=today,
-            agency_id=referral.referring_agency_id, referral_id=referral.id,
-            owner_member_id=referral.referrer_id)
+            consent_id=consent.id,
+            ends_on=consent.valid_until.date(),
+            today=today,
+            agency_id=referral.referring_agency_id,
+            referral_id=referral.id,
+            owner_member_id=referral.referrer_id,
+        )
         if task is not None:
             yield task
 
 
 def repeat_window_tasks(today: date) -> Iterable[rules.RuleTask]:
-    rows = session().execute(select(Referral).where(Referral.status.in_(
-        [ReferralStatus.ACCEPTED.value, ReferralStatus.HEARD.value]))).scalars()
+    rows = (
+        session()
+        .execute(
+            select(Referral).where(
+                Referral.status.in_([ReferralStatus.ACCEPTED.value, ReferralStatus.HEARD.value])
+            )
+        )
+        .scalars()
+    )
     for referral in rows:
         if referral.referred_on is None:
             continue
         task = rules.repeat_window_ending(
             referral_id=referral.id,
             window_ends_on=matching.repeat_window_ends_on(referral.referred_on),
-            today=today, agency_id=referral.referring_agency_id,
-            owner_member_id=referral.referrer_id)
+            today=today,
+            agency_id=referral.referring_agency_id,
+            owner_member_id=referral.referrer_id,
+        )
         if task is not None:
             yield task
 
 
 def approval_tasks(today: date) -> Iterable[rules.RuleTask]:
-    rows = session().execute(
-        select(SharingDecision, Referral).join(Referral,
-                                               Referral.id == SharingDecision.referral_id)
-        .where(SharingDecision.status == DecisionStatus.PENDING.value)).all()
+    rows = (
+        session()
+        .execute(
+            select(SharingDecision, Referral)
+            .join(Referral, Referral.id == SharingDecision.referral_id)
+            .where(SharingDecision.status == DecisionStatus.PENDING.value)
+        )
+        .all()
+    )
     for decision, referral in rows:
         yield rules.approval_waiting(
-            decision_id=decision.id, requested_on=decision.requested_at.date(),
-            agency_id=referral.referring_agency_id, referral_id=referral.id)
+            decision_id=decision.id,
+            requested_on=decision.requested_at.date(),
+            agency_id=referral.referring_agency_id,
+            referral_id=referral.id,
+        )
 
 
 def register() -> None:

@@ -56,24 +56,32 @@ def _risk_form_class(checklist: checklists.Checklist) -> type[RiskForm]:
     fields: dict[str, Any] = {}
     for number, question in enumerate(checklist.questions, start=1):
         fields[f"q_{question.id}"] = RadioField(
-            f"{number}. {question.label}", choices=choices(ANSWER_CHOICES),
-            validate_choice=False, validators=[Optional()])
+            f"{number}. {question.label}",
+            choices=choices(ANSWER_CHOICES),
+            validate_choice=False,
+            validators=[Optional()],
+        )
         fields[f"src_{question.id}"] = StringField(
-            "Source, if not the victim", validators=[Optional(), Length(max=200)])
+            "Source, if not the victim", validators=[Optional(), Length(max=200)]
+        )
     return type("ChecklistForm", (RiskForm,), fields)
 
 
 def _draft(referral_id: int) -> tuple[Any, Any]:
-    return services.open_case(actor(), referral_id, [Category.IDENTITY],
-                              action="referral:draft_opened")
+    return services.open_case(
+        actor(), referral_id, [Category.IDENTITY], action="referral:draft_opened"
+    )
 
 
 @bp.route("/referrals")
 @require(Permission.REFERRALS_READ)
 def index() -> str:
     who = actor()
-    return render_template("referrals/index.html", referrals=services.my_referrals(who),
-                           can_triage=who.can(Permission.REFERRALS_TRIAGE))
+    return render_template(
+        "referrals/index.html",
+        referrals=services.my_referrals(who),
+        can_triage=who.can(Permission.REFERRALS_TRIAGE),
+    )
 
 
 @bp.route("/referrals/new", methods=["POST"])
@@ -91,11 +99,17 @@ def page(referral_id: int, slug: str) -> Any:
     who = actor()
     referral, disclosure = _draft(referral_id)
     values = casefile.draft_values(referral, disclosure)
-    checklist = checklists.load_checklists()[values.get("checklist")
-                                              or checklists.DEFAULT_CHECKLIST]
-    form_class: Any = {"victim": VictimForm, "perpetrator": PerpetratorForm,
-                       "risk": _risk_form_class(checklist), "details": DetailsForm,
-                       "whereabouts": WhereaboutsForm, "sharing": SharingForm}[slug]
+    checklist = checklists.load_checklists()[
+        values.get("checklist") or checklists.DEFAULT_CHECKLIST
+    ]
+    form_class: Any = {
+        "victim": VictimForm,
+        "perpetrator": PerpetratorForm,
+        "risk": _risk_form_class(checklist),
+        "details": DetailsForm,
+        "whereabouts": WhereaboutsForm,
+        "sharing": SharingForm,
+    }[slug]
     form = form_class(data=_initial(slug, values)) if request.method == "GET" else form_class()
     if request.method == "POST" and form.validate():
         try:
@@ -104,8 +118,11 @@ def page(referral_id: int, slug: str) -> Any:
             _apply(form, error, slug)
         else:
             if request.form.get("action") == "save_draft":
-                flash(f"Draft {referral.reference} saved. You can come back to it from your "
-                      "referrals.", "success")
+                flash(
+                    f"Draft {referral.reference} saved. You can come back to it from your "
+                    "referrals.",
+                    "success",
+                )
                 return redirect(url_for("referrals.index"))
             target = _next_page(slug)
             if target == "check":
@@ -113,20 +130,29 @@ def page(referral_id: int, slug: str) -> Any:
             return redirect(url_for("referrals.page", referral_id=referral.id, slug=target))
     filled = casefile.whereabouts_filled(referral, disclosure) if slug == "whereabouts" else []
     return render_template(
-        "referrals/page.html", form=form, slug=slug, title=dict(PAGES)[slug],
-        referral=referral, pages=PAGES, checklist=checklist, filled=filled,
-        article6=Article6, article9=Article9,
+        "referrals/page.html",
+        form=form,
+        slug=slug,
+        title=dict(PAGES)[slug],
+        referral=referral,
+        pages=PAGES,
+        checklist=checklist,
+        filled=filled,
+        article6=Article6,
+        article9=Article9,
     ), (422 if request.method == "POST" else 200)
 
 
 def _apply(form: Any, error: ValidationFailed, slug: str) -> None:
     if slug == "risk":
-        mapped = ValidationFailed({(f"q_{k}" if f"q_{k}" in form._fields else k): v
-                                   for k, v in error.errors.items()})
+        mapped = ValidationFailed(
+            {(f"q_{k}" if f"q_{k}" in form._fields else k): v for k, v in error.errors.items()}
+        )
         apply_errors(form, mapped)
     elif slug == "perpetrator":
-        mapped = ValidationFailed({(f"p_{k}" if f"p_{k}" in form._fields else k): v
-                                   for k, v in error.errors.items()})
+        mapped = ValidationFailed(
+            {(f"p_{k}" if f"p_{k}" in form._fields else k): v for k, v in error.errors.items()}
+        )
         apply_errors(form, mapped)
     else:
         apply_errors(form, error)
@@ -152,21 +178,32 @@ def _person_data(form: Any, prefix: str = "") -> services.PersonData:
         return field.data if field is not None and field.data is not None else default
 
     return services.PersonData(
-        given_name=get("given_name"), family_name=get("family_name"), aliases=get("aliases"),
-        born_on=get("born_on", None), gender=get("gender"), language=get("language"),
-        nhs_number=get("nhs_number"), police_person_id=get("police_person_id"),
-        ethnicity=get("ethnicity"), disability=get("disability", "not_known"),
-        lgbt=get("lgbt", "not_known"))
+        given_name=get("given_name"),
+        family_name=get("family_name"),
+        aliases=get("aliases"),
+        born_on=get("born_on", None),
+        gender=get("gender"),
+        language=get("language"),
+        nhs_number=get("nhs_number"),
+        police_person_id=get("police_person_id"),
+        ethnicity=get("ethnicity"),
+        disability=get("disability", "not_known"),
+        lgbt=get("lgbt", "not_known"),
+    )
 
 
 def _save(slug: str, who: Any, referral: Any, form: Any, checklist: Any) -> None:
     if slug == "victim":
         services.save_victim(who, referral, _person_data(form))
     elif slug == "perpetrator":
-        services.save_perpetrator(who, referral, _person_data(form, "p_"),
-                                  relationship=form.relationship.data or "",
-                                  children=form.children.data or "",
-                                  children_count=form.children_count.data)
+        services.save_perpetrator(
+            who,
+            referral,
+            _person_data(form, "p_"),
+            relationship=form.relationship.data or "",
+            children=form.children.data or "",
+            children_count=form.children_count.data,
+        )
     elif slug == "risk":
         answers = {}
         for question in checklist.questions:
@@ -177,43 +214,73 @@ def _save(slug: str, who: Any, referral: Any, form: Any, checklist: Any) -> None
                 if source:
                     entry["source"] = source
                 answers[question.id] = entry
-        services.save_risk(who, referral, services.RiskData(
-            checklist=checklist.key, answers=answers,
-            professional_judgement=bool(form.professional_judgement.data),
-            judgement_reasons=form.judgement_reasons.data or "",
-            incidents_12m=form.incidents_12m.data, downgrade=bool(form.downgrade.data)))
+        services.save_risk(
+            who,
+            referral,
+            services.RiskData(
+                checklist=checklist.key,
+                answers=answers,
+                professional_judgement=bool(form.professional_judgement.data),
+                judgement_reasons=form.judgement_reasons.data or "",
+                incidents_12m=form.incidents_12m.data,
+                downgrade=bool(form.downgrade.data),
+            ),
+        )
     elif slug == "details":
         police = form.reported_to_police.data
-        services.save_details(who, referral, services.DetailsData(
-            incident=form.incident.data or "", victim_fears=form.victim_fears.data or "",
-            safe_to_contact=form.safe_to_contact.data or "",
-            unsafe_to_contact=form.unsafe_to_contact.data or "",
-            health_notes=form.health_notes.data or "",
-            reported_to_police=None if police in (None, "unknown") else police == "yes",
-            crime_reference=form.crime_reference.data or "",
-            justice_notes=form.justice_notes.data or "",
-            previous_marac=form.previous_marac.data or "",
-            victim_aware=None if form.victim_aware.data is None
-            else form.victim_aware.data == "yes",
-            victim_unaware_reason=form.victim_unaware_reason.data or "",
-            line_manager_consulted=bool(form.line_manager_consulted.data),
-            marac_rep_consulted=bool(form.marac_rep_consulted.data),
-            must_not_receive_names=form.must_not_receive_names.data or ""))
+        services.save_details(
+            who,
+            referral,
+            services.DetailsData(
+                incident=form.incident.data or "",
+                victim_fears=form.victim_fears.data or "",
+                safe_to_contact=form.safe_to_contact.data or "",
+                unsafe_to_contact=form.unsafe_to_contact.data or "",
+                health_notes=form.health_notes.data or "",
+                reported_to_police=None if police in (None, "unknown") else police == "yes",
+                crime_reference=form.crime_reference.data or "",
+                justice_notes=form.justice_notes.data or "",
+                previous_marac=form.previous_marac.data or "",
+                victim_aware=None
+                if form.victim_aware.data is None
+                else form.victim_aware.data == "yes",
+                victim_unaware_reason=form.victim_unaware_reason.data or "",
+                line_manager_consulted=bool(form.line_manager_consulted.data),
+                marac_rep_consulted=bool(form.marac_rep_consulted.data),
+                must_not_receive_names=form.must_not_receive_names.data or "",
+            ),
+        )
     elif slug == "whereabouts":
-        services.save_whereabouts(who, referral, services.WhereaboutsData(
-            address=form.address.data or "", is_refuge=bool(form.is_refuge.data),
-            safe_phone=form.safe_phone.data or "", safe_times=form.safe_times.data or "",
-            safe_contact=form.safe_contact.data or ""))
+        services.save_whereabouts(
+            who,
+            referral,
+            services.WhereaboutsData(
+                address=form.address.data or "",
+                is_refuge=bool(form.is_refuge.data),
+                safe_phone=form.safe_phone.data or "",
+                safe_times=form.safe_times.data or "",
+                safe_contact=form.safe_contact.data or "",
+            ),
+        )
     elif slug == "sharing":
-        services.save_sharing(who, referral, services.SharingChoice(
-            state=ConsentState(form.state.data), evidence=form.evidence.data or "",
-            rationale=form.rationale.data or "",
-            basis_statutory=Article6(form.basis_statutory.data)
-            if form.basis_statutory.data else None,
-            basis_voluntary=Article6(form.basis_voluntary.data)
-            if form.basis_voluntary.data else None,
-            condition_special=Article9(form.condition_special.data)
-            if form.condition_special.data else None))
+        services.save_sharing(
+            who,
+            referral,
+            services.SharingChoice(
+                state=ConsentState(form.state.data),
+                evidence=form.evidence.data or "",
+                rationale=form.rationale.data or "",
+                basis_statutory=Article6(form.basis_statutory.data)
+                if form.basis_statutory.data
+                else None,
+                basis_voluntary=Article6(form.basis_voluntary.data)
+                if form.basis_voluntary.data
+                else None,
+                condition_special=Article9(form.condition_special.data)
+                if form.condition_special.data
+                else None,
+            ),
+        )
 
 
 @bp.route("/referrals/<int:referral_id>/check", methods=["GET", "POST"])
@@ -231,12 +298,18 @@ def check(referral_id: int) -> Any:
             missing = error.errors
             status = 422
         else:
-            flash(f"Referral {referral.reference} has been sent to the MARAC coordinator.",
-                  "success")
+            flash(
+                f"Referral {referral.reference} has been sent to the MARAC coordinator.", "success"
+            )
             return redirect(url_for("referrals.case", referral_id=referral.id))
-    return render_template("referrals/check.html", referral=referral, view=view,
-                           missing=missing, pages=PAGES,
-                           decisions=consent_services.decisions_for(referral.id)), status
+    return render_template(
+        "referrals/check.html",
+        referral=referral,
+        view=view,
+        missing=missing,
+        pages=PAGES,
+        decisions=consent_services.decisions_for(referral.id),
+    ), status
 
 
 @bp.route("/referrals/inbox")
@@ -245,8 +318,7 @@ def inbox() -> str:
     who = actor()
     rows = []
     for referral in services.inbox(who):
-        _, disclosure = services.open_case(who, referral.id, [Category.RISK],
-                                           action="inbox:listed")
+        _, disclosure = services.open_case(who, referral.id, [Category.RISK], action="inbox:listed")
         rows.append(casefile.inbox_row(referral, disclosure))
     return render_template("referrals/inbox.html", rows=rows)
 
@@ -277,11 +349,15 @@ def triage(referral_id: int) -> Any:
 def _case_page(referral: Any, disclosure: Any, reveal_form: Any, status: int = 200) -> Any:
     who = actor()
     return render_template(
-        "referrals/case.html", view=casefile.case_view(referral, disclosure), referral=referral,
-        reveal_form=reveal_form, is_referrer_agency=referral.referring_agency_id == who.agency_id,
+        "referrals/case.html",
+        view=casefile.case_view(referral, disclosure),
+        referral=referral,
+        reveal_form=reveal_form,
+        is_referrer_agency=referral.referring_agency_id == who.agency_id,
         can_triage=who.can(Permission.REFERRALS_TRIAGE),
         share_to=services.shareable_agencies(who, referral),
-        colleagues=services.team_candidates(who, referral), purposes=list(Purpose),
+        colleagues=services.team_candidates(who, referral),
+        purposes=list(Purpose),
         wall_candidates=services.wall_candidates(who, referral),
     ), status
 
@@ -314,21 +390,24 @@ def reveal(referral_id: int) -> Any:
 @require(Permission.REFERRALS_READ)
 def consent(referral_id: int) -> str:
     who = actor()
-    referral, disclosure = services.open_case(who, referral_id, [Category.IDENTITY],
-                                              action="consent:viewed")
-    return render_template("referrals/consent.html", referral=referral,
-                           view=casefile.case_view(referral, disclosure),
-                           consents=consent_services.consents_for(referral.id),
-                           decisions=consent_services.decisions_for(referral.id),
-                           own_agency=referral.referring_agency_id == who.agency_id)
+    referral, disclosure = services.open_case(
+        who, referral_id, [Category.IDENTITY], action="consent:viewed"
+    )
+    return render_template(
+        "referrals/consent.html",
+        referral=referral,
+        view=casefile.case_view(referral, disclosure),
+        consents=consent_services.consents_for(referral.id),
+        decisions=consent_services.decisions_for(referral.id),
+        own_agency=referral.referring_agency_id == who.agency_id,
+    )
 
 
 @bp.route("/cases/<int:referral_id>/consent/<int:consent_id>/withdraw", methods=["POST"])
 @require(Permission.CONSENT_RECORD)
 def withdraw(referral_id: int, consent_id: int) -> Any:
     who = actor()
-    referral, _ = services.open_case(who, referral_id, [Category.IDENTITY],
-                                     action="consent:opened")
+    referral, _ = services.open_case(who, referral_id, [Category.IDENTITY], action="consent:opened")
     if referral.referring_agency_id != who.agency_id:
         abort(403)
     row = consent_services.get_consent(consent_id, referral.id)
@@ -357,8 +436,9 @@ def decide(decision_id: int) -> Any:
     form = DecisionForm()
     if form.validate():
         try:
-            services.decide_sharing(who, decision_id, approve=form.decision.data == "approve",
-                                    note=form.note.data or "")
+            services.decide_sharing(
+                who, decision_id, approve=form.decision.data == "approve", note=form.note.data or ""
+            )
         except (ValidationFailed, HubError) as error:
             flash(error.message, "info")
         else:
@@ -373,11 +453,16 @@ def decide(decision_id: int) -> Any:
 @require(Permission.REFERRALS_READ)
 def share(referral_id: int) -> Any:
     who = actor()
-    referral, _ = services.open_case(who, referral_id, [Category.IDENTITY],
-                                     action="referral:share_opened")
+    referral, _ = services.open_case(
+        who, referral_id, [Category.IDENTITY], action="referral:share_opened"
+    )
     try:
-        services.share_case(who, referral, request.form.get("agency_id", type=int) or 0,
-                            Purpose(request.form.get("purpose", Purpose.MARAC.value)))
+        services.share_case(
+            who,
+            referral,
+            request.form.get("agency_id", type=int) or 0,
+            Purpose(request.form.get("purpose", Purpose.MARAC.value)),
+        )
     except (ValidationFailed, ValueError, HubError) as error:
         flash(getattr(error, "message", "Choose an agency and a purpose."), "info")
     else:
@@ -389,8 +474,9 @@ def share(referral_id: int) -> Any:
 @require(Permission.REFERRALS_READ)
 def team(referral_id: int) -> Any:
     who = actor()
-    referral, _ = services.open_case(who, referral_id, [Category.IDENTITY],
-                                     action="case_team:opened")
+    referral, _ = services.open_case(
+        who, referral_id, [Category.IDENTITY], action="case_team:opened"
+    )
     try:
         services.add_to_team(who, referral, request.form.get("member_id", type=int) or 0)
     except HubError as error:
@@ -405,13 +491,16 @@ def team(referral_id: int) -> Any:
 def wall(referral_id: int) -> Any:
     """Record that this agency also serves the perpetrator: wall off their caseworker."""
     who = actor()
-    referral, _ = services.open_case(who, referral_id, [Category.IDENTITY],
-                                     action="conflict_wall:opened")
+    referral, _ = services.open_case(
+        who, referral_id, [Category.IDENTITY], action="conflict_wall:opened"
+    )
     try:
         services.add_conflict_wall(
-            who, referral,
+            who,
+            referral,
             perpetrator_worker_id=request.form.get("perpetrator_worker_id", type=int) or 0,
-            victim_worker_id=who.member_id)
+            victim_worker_id=who.member_id,
+        )
     except HubError as error:
         flash(error.message, "info")
     else:
@@ -429,8 +518,11 @@ def search() -> Any:
         if form.validate():
             try:
                 hits = services.search_before_create(
-                    actor(), given_name=form.given_name.data or "",
-                    family_name=form.family_name.data or "", born_on=form.born_on.data)
+                    actor(),
+                    given_name=form.given_name.data or "",
+                    family_name=form.family_name.data or "",
+                    born_on=form.born_on.data,
+                )
             except ValidationFailed as error:
                 apply_errors(form, error)
                 status = 422

@@ -107,8 +107,11 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _globals() -> dict[str, Any]:
-        return {"current_actor": requestctx.current_actor(), "Permission": Permission,
-                "now_utc": now}
+        return {
+            "current_actor": requestctx.current_actor(),
+            "Permission": Permission,
+            "now_utc": now,
+        }
 
     @app.template_filter("london")
     def _london(value: Any, fmt: str = "%d %B %Y %H:%M") -> str:
@@ -151,8 +154,7 @@ def init_app(app: Flask) -> None:
         if _wants_json() and status == 422 and messages:
             # webargs' field errors, e.g. {"json": {"victim": {"given_name": [...]}}}
             body = messages.get("json", messages) if isinstance(messages, dict) else messages
-            return problem(422, "Invalid input", "Some fields are missing or wrong.",
-                           errors=body)
+            return problem(422, "Invalid input", "Some fields are missing or wrong.", errors=body)
         return _error_page(status, None, error.get_headers())
 
     @app.errorhandler(Exception)

@@ -72,7 +72,8 @@ def test_refer_accept_reveal_and_audit(page: Page, live_server: str, world, shoo
 
     page.locator("input[name='state'][value='given']").check()
     page.get_by_label("How consent was given, or why it was not sought").fill(
-        "In person, alone, with an interpreter")
+        "In person, alone, with an interpreter"
+    )
     page.get_by_role("button", name="Save and continue").click()
 
     expect(page.get_by_role("heading", name="Check your answers before sending")).to_be_visible()
@@ -101,7 +102,8 @@ def test_refer_accept_reveal_and_audit(page: Page, live_server: str, world, shoo
     expect(page.locator("main")).not_to_contain_text("Hidden Road")
     shoot(page, "09-idva-masked")
     page.get_by_label("Why do you need the victim's whereabouts now?").fill(
-        "Planning a safe first contact by phone this afternoon")
+        "Planning a safe first contact by phone this afternoon"
+    )
     page.get_by_role("button", name="Reveal whereabouts").click()
     expect(page.locator("main")).to_contain_text("Hidden Road")
     shoot(page, "10-idva-revealed")
@@ -123,5 +125,8 @@ def _case_id(reference: str) -> int:
     from hub.referrals.models import Referral
 
     with db.unit_of_work() as uow:
-        return int(uow.session.execute(select(Referral.id).where(
-            Referral.reference == reference)).scalar_one())
+        return int(
+            uow.session.execute(
+                select(Referral.id).where(Referral.reference == reference)
+            ).scalar_one()
+        )

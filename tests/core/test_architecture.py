@@ -123,8 +123,9 @@ def test_a_route_added_without_declaration_is_caught_in_source_too() -> None:
         for number, line in enumerate(lines):
             if line.lstrip().startswith("@") and ".route(" in line:
                 following = "\n".join(lines[number + 1 : number + 3])
-                if not any(mark in following for mark in ("@require(", "@require_scope(",
-                                                          "@public")):
+                if not any(
+                    mark in following for mark in ("@require(", "@require_scope(", "@public")
+                ):
                     offenders.append(f"{path.relative_to(ROOT)}:{number + 1}")
     assert offenders == [], textwrap.shorten(str(offenders), 300)
 
@@ -140,7 +141,8 @@ def test_a_view_importing_case_models_breaks_the_gate_contract(tmp_path: Path) -
         tmp_path.joinpath(*module.split(".")).with_suffix(".py").write_text("")
     (tmp_path / "hub" / "referrals" / "models.py").write_text("class Referral: ...\n")
     (tmp_path / "hub" / "referrals" / "views.py").write_text(
-        "from hub.referrals.models import Referral\n")
+        "from hub.referrals.models import Referral\n"
+    )
     sources = ", ".join(f'"{m}"' for m in contract["source_modules"])
     forbidden = ", ".join(f'"{m}"' for m in contract["forbidden_modules"])
     (tmp_path / "pyproject.toml").write_text(
@@ -149,8 +151,13 @@ def test_a_view_importing_case_models_breaks_the_gate_contract(tmp_path: Path) -
         f"source_modules = [{sources}]\nforbidden_modules = [{forbidden}]\n"
         "allow_indirect_imports = true\n"
     )
-    result = subprocess.run([str(LINT), "--no-cache"], cwd=tmp_path, capture_output=True,
-                            text=True, check=False, env={"PYTHONPATH": str(tmp_path),
-                                                         "PATH": "/usr/bin:/bin"})
+    result = subprocess.run(
+        [str(LINT), "--no-cache"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "hub.referrals.views -> hub.referrals.models" in result.stdout

@@ -27,8 +27,16 @@ from hub.referrals.models import CaseTeamMember, ConflictWall, ReferralShare
 from tests.support import cases
 from tests.support.world import actor_of
 
-PERSONAS = ["police_officer", "police_rep", "nurse", "health_rep", "housing_officer", "idva",
-            "coordinator", "chair"]
+PERSONAS = [
+    "police_officer",
+    "police_rep",
+    "nurse",
+    "health_rep",
+    "housing_officer",
+    "idva",
+    "coordinator",
+    "chair",
+]
 #: The agency types of the test world, so generated scopes often name the actor's own.
 TYPES = ["other", "police", "acute_health", "housing", "idva_service"]
 
@@ -37,23 +45,35 @@ class _Discard(Exception):
     """Roll an example back so each one starts from the same submitted case."""
 
 
-consents = st.lists(st.fixed_dictionaries({
-    "state": st.sampled_from(list(ConsentState)),
-    "types": st.lists(st.sampled_from(TYPES), max_size=4, unique=True),
-    "categories": st.lists(st.sampled_from(CASE_CATEGORIES), max_size=5, unique=True),
-    "purposes": st.lists(st.sampled_from(list(Purpose)), min_size=1, max_size=2, unique=True),
-    "withdrawn": st.booleans(),
-    "expired": st.booleans(),
-}), max_size=3)
-decisions = st.lists(st.fixed_dictionaries({
-    "status": st.sampled_from(["pending", "approved", "refused"]),
-    "all_partners": st.booleans(),
-    "categories": st.lists(st.sampled_from(CASE_CATEGORIES), max_size=5, unique=True),
-    "statutory": st.sampled_from([None, "6(1)(e)", "dpa2018-part3"]),
-    "voluntary": st.sampled_from([None, "6(1)(f)", "6(1)(e)"]),
-    "special": st.sampled_from([None, "sch1-para18"]),
-    "expired": st.booleans(),
-}), max_size=2)
+consents = st.lists(
+    st.fixed_dictionaries(
+        {
+            "state": st.sampled_from(list(ConsentState)),
+            "types": st.lists(st.sampled_from(TYPES), max_size=4, unique=True),
+            "categories": st.lists(st.sampled_from(CASE_CATEGORIES), max_size=5, unique=True),
+            "purposes": st.lists(
+                st.sampled_from(list(Purpose)), min_size=1, max_size=2, unique=True
+            ),
+            "withdrawn": st.booleans(),
+            "expired": st.booleans(),
+        }
+    ),
+    max_size=3,
+)
+decisions = st.lists(
+    st.fixed_dictionaries(
+        {
+            "status": st.sampled_from(["pending", "approved", "refused"]),
+            "all_partners": st.booleans(),
+            "categories": st.lists(st.sampled_from(CASE_CATEGORIES), max_size=5, unique=True),
+            "statutory": st.sampled_from([None, "6(1)(e)", "dpa2018-part3"]),
+            "voluntary": st.sampled_from([None, "6(1)(f)", "6(1)(e)"]),
+            "special": st.sampled_from([None, "sch1-para18"]),
+            "expired": st.booleans(),
+        }
+    ),
+    max_size=2,
+)
 
 
 @pytest.fixture
@@ -70,20 +90,40 @@ def submitted(world):
 
 def _ledger_count() -> int:
     with db.unit_of_work() as uow:
-        return int(uow.session.execute(select(func.count()).select_from(AuditEntry))
-                   .scalar_one())
+        return int(uow.session.execute(select(func.count()).select_from(AuditEntry)).scalar_one())
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(persona=st.sampled_from(PERSONAS), consent_rows=consents, decision_rows=decisions,
-       shared=st.lists(st.sampled_from(["health", "housing", "idva"]), unique=True),
-       on_team=st.booleans(), walled=st.booleans(), blocked=st.booleans(),
-       isp_lapsed=st.booleans(), reason=st.sampled_from([None, "", "short", "a" * 30]),
-       purpose=st.sampled_from(list(Purpose)))
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    persona=st.sampled_from(PERSONAS),
+    consent_rows=consents,
+    decision_rows=decisions,
+    shared=st.lists(st.sampled_from(["health", "housing", "idva"]), unique=True),
+    on_team=st.booleans(),
+    walled=st.booleans(),
+    blocked=st.booleans(),
+    isp_lapsed=st.booleans(),
+    reason=st.sampled_from([None, "", "short", "a" * 30]),
+    purpose=st.sampled_from(list(Purpose)),
+)
 def test_nothing_is_shown_without_a_basis_and_everything_is_recorded(
-    app, world, submitted, persona, consent_rows, decision_rows, shared, on_team, walled,
-    blocked, isp_lapsed, reason, purpose,
+    app,
+    world,
+    submitted,
+    persona,
+    consent_rows,
+    decision_rows,
+    shared,
+    on_team,
+    walled,
+    blocked,
+    isp_lapsed,
+    reason,
+    purpose,
 ) -> None:
     actor = actor_of(world[persona])
     before = _ledger_count()
@@ -92,35 +132,56 @@ def test_nothing_is_shown_without_a_basis_and_everything_is_recorded(
         s = uow.session
         referral = services.get_referral(submitted)
         for key in shared:
-            s.add(ReferralShare(referral_id=submitted, agency_id=world.agencies[key],
-                                purpose="marac"))
+            s.add(
+                ReferralShare(referral_id=submitted, agency_id=world.agencies[key], purpose="marac")
+            )
         if on_team:
             s.add(CaseTeamMember(referral_id=submitted, member_id=actor.member_id))
         if walled:
-            s.add(ConflictWall(agency_id=actor.agency_id, referral_id=submitted,
-                               perpetrator_worker_id=actor.member_id))
+            s.add(
+                ConflictWall(
+                    agency_id=actor.agency_id,
+                    referral_id=submitted,
+                    perpetrator_worker_id=actor.member_id,
+                )
+            )
         if blocked:
             from hub.referrals.models import MustNotReceive
 
             s.add(MustNotReceive(referral_id=submitted, member_id=actor.member_id))
         for c in consent_rows:
-            s.add(ConsentRecord(
-                referral_id=submitted, subject_id=referral.victim_id, state=c["state"].value,
-                purposes=[p.value for p in c["purposes"]],
-                categories=[x.value for x in c["categories"]], recipient_agency_types=c["types"],
-                evidence="test", obtained_by_id=world["police_officer"].member_id,
-                valid_from=moment - timedelta(days=1),
-                valid_until=moment - timedelta(hours=1) if c["expired"] else None,
-                withdrawn_at=moment - timedelta(minutes=5) if c["withdrawn"] else None))
+            s.add(
+                ConsentRecord(
+                    referral_id=submitted,
+                    subject_id=referral.victim_id,
+                    state=c["state"].value,
+                    purposes=[p.value for p in c["purposes"]],
+                    categories=[x.value for x in c["categories"]],
+                    recipient_agency_types=c["types"],
+                    evidence="test",
+                    obtained_by_id=world["police_officer"].member_id,
+                    valid_from=moment - timedelta(days=1),
+                    valid_until=moment - timedelta(hours=1) if c["expired"] else None,
+                    withdrawn_at=moment - timedelta(minutes=5) if c["withdrawn"] else None,
+                )
+            )
         for d in decision_rows:
-            s.add(SharingDecision(
-                referral_id=submitted, all_partners=d["all_partners"],
-                recipient_agency_ids=[] if d["all_partners"] else [world.agencies["health"]],
-                categories=[x.value for x in d["categories"]], purpose="marac",
-                rationale="x" * 50, basis_statutory=d["statutory"],
-                basis_voluntary=d["voluntary"], condition_special=d["special"],
-                status=d["status"], requested_by_id=world["police_officer"].member_id,
-                expires_at=moment - timedelta(hours=1) if d["expired"] else None))
+            s.add(
+                SharingDecision(
+                    referral_id=submitted,
+                    all_partners=d["all_partners"],
+                    recipient_agency_ids=[] if d["all_partners"] else [world.agencies["health"]],
+                    categories=[x.value for x in d["categories"]],
+                    purpose="marac",
+                    rationale="x" * 50,
+                    basis_statutory=d["statutory"],
+                    basis_voluntary=d["voluntary"],
+                    condition_special=d["special"],
+                    status=d["status"],
+                    requested_by_id=world["police_officer"].member_id,
+                    expires_at=moment - timedelta(hours=1) if d["expired"] else None,
+                )
+            )
         if isp_lapsed:
             s.get(Agency, actor.agency_id).isp_review_due_on = (moment - timedelta(days=2)).date()
         s.flush()
@@ -128,8 +189,7 @@ def test_nothing_is_shown_without_a_basis_and_everything_is_recorded(
         referral = services.get_referral(submitted)
         facts = services.case_facts(referral)
         in_transaction = s.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
-        result = gate.disclose(actor, facts, list(CASE_CATEGORIES), purpose,
-                               reveal_reason=reason)
+        result = gate.disclose(actor, facts, list(CASE_CATEGORIES), purpose, reveal_reason=reason)
         agency = s.get(Agency, actor.agency_id)
         shown = set(result.shown)
 
@@ -146,7 +206,8 @@ def test_nothing_is_shown_without_a_basis_and_everything_is_recorded(
                 row = s.get(ConsentRecord, basis["consent"])
                 assert row.in_force(now()) and purpose.value in row.purposes
                 assert category.value in row.categories and agency.type in (
-                    row.recipient_agency_types)
+                    row.recipient_agency_types
+                )
             else:
                 row = s.get(SharingDecision, basis["decision"])
                 assert row.in_force(now()) and category.value in row.categories
@@ -156,8 +217,11 @@ def test_nothing_is_shown_without_a_basis_and_everything_is_recorded(
                 if category.is_special:
                     assert basis["art9"] == row.condition_special
         if not result.refused:
-            entries = s.execute(select(AuditEntry.body).order_by(AuditEntry.id.desc())
-                                .limit(1)).scalars().all()
+            entries = (
+                s.execute(select(AuditEntry.body).order_by(AuditEntry.id.desc()).limit(1))
+                .scalars()
+                .all()
+            )
             now_count = s.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
             assert now_count == in_transaction + 1
             body = json.loads(entries[0])

@@ -26,8 +26,13 @@ from tests.support.world import actor_of
 
 def _entries(action: str) -> list[dict]:
     with db.unit_of_work() as uow:
-        rows = uow.session.execute(select(AuditEntry.body).where(AuditEntry.action == action)
-                                   .order_by(AuditEntry.id)).scalars().all()
+        rows = (
+            uow.session.execute(
+                select(AuditEntry.body).where(AuditEntry.action == action).order_by(AuditEntry.id)
+            )
+            .scalars()
+            .all()
+        )
     return [json.loads(r) for r in rows]
 
 
@@ -45,12 +50,19 @@ def _share(actor: Actor, referral_id: int, agency_id: int, purpose=Purpose.MARAC
 def _consent(actor: Actor, referral, *, types: list[str], categories: list[Category]):
     with db.unit_of_work():
         referral_row = services.get_referral(referral)
-        return consent_services.record_consent(actor, referral_id=referral,
-                                               subject_id=referral_row.victim_id,
-                                               data=consent_services.ConsentData(
-            state=ConsentState.GIVEN, purposes=[Purpose.MARAC], categories=categories,
-            recipient_agency_ids=[], recipient_agency_types=types,
-            evidence="Verbally, in person"))
+        return consent_services.record_consent(
+            actor,
+            referral_id=referral,
+            subject_id=referral_row.victim_id,
+            data=consent_services.ConsentData(
+                state=ConsentState.GIVEN,
+                purposes=[Purpose.MARAC],
+                categories=categories,
+                recipient_agency_ids=[],
+                recipient_agency_types=types,
+                evidence="Verbally, in person",
+            ),
+        )
 
 
 @pytest.fixture
@@ -58,8 +70,12 @@ def idva_case(world):
     """An IDVA's referral with consent to share health information with health only."""
     idva = actor_of(world["idva"])
     referral_id = cases.draft(idva)
-    _consent(idva, referral_id, types=["acute_health", "police"],
-             categories=[Category.IDENTITY, Category.RISK])
+    _consent(
+        idva,
+        referral_id,
+        types=["acute_health", "police"],
+        categories=[Category.IDENTITY, Category.RISK],
+    )
     _consent(idva, referral_id, types=["acute_health"], categories=[Category.HEALTH])
     cases.submit(idva, referral_id)
     _share(idva, referral_id, world.agencies["police"])
@@ -104,7 +120,11 @@ def test_no_consent_but_high_risk_with_approved_decision_is_shared_with_basis(wo
     after = _open(coordinator, referral_id, [Category.RISK, Category.HEALTH])
     assert after.allows(Category.RISK) and after.allows(Category.HEALTH)
     assert after.decisions[Category.HEALTH].basis == {
-        "basis": "decision", "decision": decision_id, "art6": "6(1)(e)", "art9": "sch1-para18"}
+        "basis": "decision",
+        "decision": decision_id,
+        "art6": "6(1)(e)",
+        "art9": "sch1-para18",
+    }
     entry = _entries("case:viewed")[-1]
     assert entry["decisions"] == [decision_id]
     assert "decision:6(1)(e):sch1-para18" in entry["bases"]
@@ -140,24 +160,31 @@ def test_perpetrators_caseworker_in_a_dual_client_agency_is_refused_and_recorded
     cases.submit(officer, referral_id)
     with db.unit_of_work():
         # The housing agency serves both: its officer works with the perpetrator.
-        services.share_case(officer, services.get_referral(referral_id),
-                            world.agencies["housing"], Purpose.MARAC)
+        services.share_case(
+            officer, services.get_referral(referral_id), world.agencies["housing"], Purpose.MARAC
+        )
     housing_rep = _make_rep(world, "housing")
     with db.unit_of_work():
         referral = services.get_referral(referral_id)
         services.add_to_team(housing_rep, referral, world["housing_officer"].member_id)
-        services.add_conflict_wall(housing_rep, referral,
-                                   perpetrator_worker_id=world["housing_officer"].member_id,
-                                   victim_worker_id=None)
+        services.add_conflict_wall(
+            housing_rep,
+            referral,
+            perpetrator_worker_id=world["housing_officer"].member_id,
+            victim_worker_id=None,
+        )
     with pytest.raises(NotFound), db.unit_of_work():
         services.open_case(actor_of(world["housing_officer"]), referral_id)
     denied = _entries("access:denied")[-1]
     assert denied["reason"] == "conflict_wall" and denied["case"] == referral_id
     # Nor does a search reveal that the case exists.
     with db.unit_of_work():
-        hits = services.search_before_create(actor_of(world["housing_officer"]),
-                                             given_name="Jane", family_name="Example",
-                                             born_on=date(1990, 5, 17))
+        hits = services.search_before_create(
+            actor_of(world["housing_officer"]),
+            given_name="Jane",
+            family_name="Example",
+            born_on=date(1990, 5, 17),
+        )
     assert hits == []
 
 
@@ -165,9 +192,15 @@ def _make_rep(world, agency_key: str) -> Actor:
     from agencies.models import Role
 
     with db.unit_of_work():
-        member = agencies.add_member(Actor.system("test"), agencies.MemberData(
-            name=f"{agency_key} rep", email=f"rep@{agency_key}.rep.test",
-            agency_id=world.agencies[agency_key], roles=frozenset({Role.MARAC_REP})))
+        member = agencies.add_member(
+            Actor.system("test"),
+            agencies.MemberData(
+                name=f"{agency_key} rep",
+                email=f"rep@{agency_key}.rep.test",
+                agency_id=world.agencies[agency_key],
+                roles=frozenset({Role.MARAC_REP}),
+            ),
+        )
         return agencies.actor_for(member)
 
 
@@ -187,8 +220,9 @@ def test_whereabouts_stay_masked_without_a_reason(world, idva_case) -> None:
     assert masked.decisions[Category.WHEREABOUTS].code == "masked"
     short = _open(idva_rep, idva_case, reveal_reason="need it")
     assert short.decisions[Category.WHEREABOUTS].code == "reason_refused"
-    revealed = _open(idva_rep, idva_case,
-                     reveal_reason="Arranging an urgent safety visit with the police today")
+    revealed = _open(
+        idva_rep, idva_case, reveal_reason="Arranging an urgent safety visit with the police today"
+    )
     assert revealed.allows(Category.WHEREABOUTS)
     entry = _entries("whereabouts:revealed")[-1]
     assert entry["case"] == idva_case and "whereabouts" in entry["categories"]
@@ -201,8 +235,11 @@ def test_whereabouts_stay_masked_without_a_reason(world, idva_case) -> None:
 def test_whereabouts_are_never_shown_to_an_agency_without_basis_even_with_a_reason(
     world, idva_case
 ) -> None:
-    police = _open(actor_of(world["police_rep"]), idva_case,
-                   reveal_reason="I would like to see where she lives now please")
+    police = _open(
+        actor_of(world["police_rep"]),
+        idva_case,
+        reveal_reason="I would like to see where she lives now please",
+    )
     assert not police.allows(Category.WHEREABOUTS)
     assert police.decisions[Category.WHEREABOUTS].code == "no_basis"
 
@@ -212,9 +249,15 @@ def test_a_must_not_receive_member_is_refused_as_if_no_case_existed(world) -> No
     referral_id = cases.draft(officer)
     with db.unit_of_work():
         referral = services.get_referral(referral_id)
-        services.save_details(officer, referral, services.DetailsData(
-            incident="Assault", victim_aware=True,
-            must_not_receive_member_ids=[world["chair"].member_id]))
+        services.save_details(
+            officer,
+            referral,
+            services.DetailsData(
+                incident="Assault",
+                victim_aware=True,
+                must_not_receive_member_ids=[world["chair"].member_id],
+            ),
+        )
     cases.with_consent(officer, referral_id)
     cases.submit(officer, referral_id)
     with pytest.raises(NotFound), db.unit_of_work():
@@ -251,18 +294,24 @@ def test_counter_allegations_are_linked_both_ways(world) -> None:
         a, b = services.get_referral(first), services.get_referral(second)
         assert a.counter_allegation_id == second and b.counter_allegation_id == first
     with db.unit_of_work():
-        services.note_primary_aggressor(actor_of(world["coordinator"]),
-                                        services.get_referral(second),
-                                        "Multi-agency information points to John as primary "
-                                        "aggressor.")
+        services.note_primary_aggressor(
+            actor_of(world["coordinator"]),
+            services.get_referral(second),
+            "Multi-agency information points to John as primary aggressor.",
+        )
 
 
 def test_professional_judgement_cannot_downgrade_a_high_risk_case(world) -> None:
     officer = actor_of(world["police_officer"])
     referral_id = cases.draft(officer)
     with pytest.raises(ValidationFailed) as raised, db.unit_of_work():
-        services.save_risk(officer, services.get_referral(referral_id), services.RiskData(
-            checklist="safelives-dash-24", answers=cases.answers(16), downgrade=True))
+        services.save_risk(
+            officer,
+            services.get_referral(referral_id),
+            services.RiskData(
+                checklist="safelives-dash-24", answers=cases.answers(16), downgrade=True
+            ),
+        )
     assert "never lower" in raised.value.errors["judgement_reasons"]
 
 
@@ -292,8 +341,9 @@ def test_a_colleague_outside_the_case_team_does_not_need_to_know(world) -> None:
     with pytest.raises(Forbidden, match="need to know"), db.unit_of_work():
         services.open_case(actor_of(world["police_officer"]), referral_id)
     with db.unit_of_work():
-        services.add_to_team(rep, services.get_referral(referral_id),
-                             world["police_officer"].member_id)
+        services.add_to_team(
+            rep, services.get_referral(referral_id), world["police_officer"].member_id
+        )
     assert _open(actor_of(world["police_officer"]), referral_id).allows(Category.RISK)
 
 
@@ -317,9 +367,17 @@ def test_disclosures_made_outside_the_gate_are_refused_by_the_case_file(world, i
     from consent.gate import CategoryDecision, Disclosure, NotDisclosed
     from hub.referrals import casefile
 
-    forged = Disclosure(actor_of(world["police_rep"]), idva_case, "X", Purpose.MARAC, False, "",
-                        "", {c: CategoryDecision(c, True, "forged", "") for c in Category},
-                        False)
+    forged = Disclosure(
+        actor_of(world["police_rep"]),
+        idva_case,
+        "X",
+        Purpose.MARAC,
+        False,
+        "",
+        "",
+        {c: CategoryDecision(c, True, "forged", "") for c in Category},
+        False,
+    )
     with db.unit_of_work(), pytest.raises(NotDisclosed):
         casefile.case_view(services.get_referral(idva_case), forged)
 
@@ -330,8 +388,9 @@ def test_rejection_needs_a_reason(world) -> None:
     cases.with_consent(officer, referral_id)
     cases.submit(officer, referral_id)
     with pytest.raises(ValidationFailed, match="reason"), db.unit_of_work():
-        services.reject_referral(actor_of(world["coordinator"]),
-                                 services.get_referral(referral_id), "")
+        services.reject_referral(
+            actor_of(world["coordinator"]), services.get_referral(referral_id), ""
+        )
 
 
 def test_a_decision_recorded_with_public_task_for_the_voluntary_sector_never_covers_it(
@@ -346,11 +405,20 @@ def test_a_decision_recorded_with_public_task_for_the_voluntary_sector_never_cov
     with db.unit_of_work() as uow:
         for row in consent_services.consents_for(referral_id):
             uow.session.delete(row)
-        uow.session.add(SharingDecision(
-            referral_id=referral_id, all_partners=True, categories=["identity", "risk"],
-            purpose="marac", rationale="x" * 50, basis_statutory="6(1)(e)",
-            basis_voluntary="6(1)(e)", condition_special="sch1-para18", status="approved",
-            requested_by_id=world["police_officer"].member_id))
+        uow.session.add(
+            SharingDecision(
+                referral_id=referral_id,
+                all_partners=True,
+                categories=["identity", "risk"],
+                purpose="marac",
+                rationale="x" * 50,
+                basis_statutory="6(1)(e)",
+                basis_voluntary="6(1)(e)",
+                condition_special="sch1-para18",
+                status="approved",
+                requested_by_id=world["police_officer"].member_id,
+            )
+        )
     idva = _open(actor_of(world["idva"]), referral_id)
     assert not idva.allows(Category.IDENTITY)
     assert idva.decisions[Category.IDENTITY].code == "no_basis"

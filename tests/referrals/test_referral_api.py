@@ -23,8 +23,7 @@ def _body() -> dict:
         "victim": {"given_name": "Api", "family_name": "Victim", "born_on": "1991-06-01"},
         "perpetrator": {"given_name": "Api", "family_name": "Perpetrator"},
         "relationship": "Ex-partner",
-        "answers": {q.id: {"answer": "yes" if i < 14 else "no"}
-                    for i, q in enumerate(questions)},
+        "answers": {q.id: {"answer": "yes" if i < 14 else "no"} for i, q in enumerate(questions)},
         "incident": "Threats to kill by text message; police attended at 02:00.",
         "victim_aware": True,
         "whereabouts": {"address": "1 Hidden Close", "safe_phone": "07700 900111"},
@@ -40,24 +39,32 @@ def _count() -> int:
 @pytest.fixture
 def headers(providers: Providers, police_idp: DevIdP) -> dict[str, str]:
     with db.unit_of_work():
-        registered = identity.add_api_client(Actor.system(), identity.ApiClientData(
-            agency_id=providers.police_agency, client_id=RECORDS_CLIENT,
-            name="Police records system",
-            scopes=frozenset({"referrals:read", "referrals:write"})))
+        registered = identity.add_api_client(
+            Actor.system(),
+            identity.ApiClientData(
+                agency_id=providers.police_agency,
+                client_id=RECORDS_CLIENT,
+                name="Police records system",
+                scopes=frozenset({"referrals:read", "referrals:write"}),
+            ),
+        )
     token = police_idp.client_credentials_token(
-        RECORDS_CLIENT, RECORDS_SECRET, "referrals:read referrals:write")
+        RECORDS_CLIENT, RECORDS_SECRET, "referrals:read referrals:write"
+    )
     return {"Authorization": f"Bearer {token}", "X-Test-Client": str(registered.id)}
 
 
 def test_a_partner_system_refers_submits_and_reads_through_the_gate(client, headers) -> None:
-    created = client.post("/api/v1/referrals", json=_body(),
-                          headers={**headers, "Idempotency-Key": "police-2026-42"})
+    created = client.post(
+        "/api/v1/referrals", json=_body(), headers={**headers, "Idempotency-Key": "police-2026-42"}
+    )
     assert created.status_code == 201, created.get_json()
     referral = created.get_json()
     assert referral["status"] == "draft" and referral["reference"]
 
-    again = client.post("/api/v1/referrals", json=_body(),
-                        headers={**headers, "Idempotency-Key": "police-2026-42"})
+    again = client.post(
+        "/api/v1/referrals", json=_body(), headers={**headers, "Idempotency-Key": "police-2026-42"}
+    )
     assert again.status_code == 200 and again.get_json()["id"] == referral["id"]
     assert _count() == 1
 
@@ -71,8 +78,11 @@ def test_a_partner_system_refers_submits_and_reads_through_the_gate(client, head
     assert body["sections"]["whereabouts"]["withheld"].startswith("Masked")
     assert "Hidden Close" not in json.dumps(body)
     with db.unit_of_work() as uow:
-        entry = json.loads(uow.session.execute(
-            select(AuditEntry.body).where(AuditEntry.action == "case:api_read")).scalar_one())
+        entry = json.loads(
+            uow.session.execute(
+                select(AuditEntry.body).where(AuditEntry.action == "case:api_read")
+            ).scalar_one()
+        )
     assert entry["actor"]["kind"] == "service"
     assert entry["actor"]["client"] == headers["X-Test-Client"]  # the registered system
     assert "identity" in entry["categories"]
@@ -80,14 +90,18 @@ def test_a_partner_system_refers_submits_and_reads_through_the_gate(client, head
     assert [r["reference"] for r in listing] == [referral["reference"]]
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"colour": "blue"}, "colour"),
-    ({"victim_aware": "yes"}, "victim_aware"),
-    ({"incident": "x" * 9000}, "incident"),
-    ({"victim": {"family_name": "NoFirstName"}}, "victim"),
-])
-def test_bad_input_is_a_422_naming_the_field_and_creates_nothing(client, headers, change,
-                                                                 field) -> None:
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"colour": "blue"}, "colour"),
+        ({"victim_aware": "yes"}, "victim_aware"),
+        ({"incident": "x" * 9000}, "incident"),
+        ({"victim": {"family_name": "NoFirstName"}}, "victim"),
+    ],
+)
+def test_bad_input_is_a_422_naming_the_field_and_creates_nothing(
+    client, headers, change, field
+) -> None:
     response = client.post("/api/v1/referrals", json={**_body(), **change}, headers=headers)
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"

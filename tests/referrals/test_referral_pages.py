@@ -12,17 +12,41 @@ from tests.support import cases
 from tests.support.web import sign_in, submit, text
 from tests.support.world import actor_of
 
-VICTIM = {"given_name": "Amira", "family_name": "Testcase", "born_on-day": "3",
-          "born_on-month": "4", "born_on-year": "1992", "gender": "Female",
-          "language": "English", "ethnicity": "Asian British", "disability": "no", "lgbt": "no"}
-PERPETRATOR = {"p_given_name": "Karl", "p_family_name": "Testcase", "p_born_on-day": "1",
-               "p_born_on-month": "1", "p_born_on-year": "1985", "relationship": "Husband",
-               "children_count": "1", "children": "One child, aged 4, at nursery"}
-DETAILS = {"incident": "Strangled during an argument on Saturday; neighbours called police.",
-           "victim_fears": "Her husband", "health_notes": "Marks on the neck",
-           "reported_to_police": "yes", "crime_reference": "CR/777/26", "victim_aware": "yes"}
-WHERE = {"address": "Room 4, Safe House, Hidden Road", "safe_phone": "07700 900555",
-         "safe_times": "Mornings"}
+VICTIM = {
+    "given_name": "Amira",
+    "family_name": "Testcase",
+    "born_on-day": "3",
+    "born_on-month": "4",
+    "born_on-year": "1992",
+    "gender": "Female",
+    "language": "English",
+    "ethnicity": "Asian British",
+    "disability": "no",
+    "lgbt": "no",
+}
+PERPETRATOR = {
+    "p_given_name": "Karl",
+    "p_family_name": "Testcase",
+    "p_born_on-day": "1",
+    "p_born_on-month": "1",
+    "p_born_on-year": "1985",
+    "relationship": "Husband",
+    "children_count": "1",
+    "children": "One child, aged 4, at nursery",
+}
+DETAILS = {
+    "incident": "Strangled during an argument on Saturday; neighbours called police.",
+    "victim_fears": "Her husband",
+    "health_notes": "Marks on the neck",
+    "reported_to_police": "yes",
+    "crime_reference": "CR/777/26",
+    "victim_aware": "yes",
+}
+WHERE = {
+    "address": "Room 4, Safe House, Hidden Road",
+    "safe_phone": "07700 900555",
+    "safe_times": "Mornings",
+}
 SHARING = {"state": "given", "evidence": "In person, alone, with a Urdu interpreter"}
 
 
@@ -41,8 +65,14 @@ def refer_through_pages(client) -> int:
     assert created.status_code == 302
     base = created.headers["Location"].rsplit("/", 1)[0]
     referral_id = int(base.rsplit("/", 1)[1])
-    for slug, data in (("victim", VICTIM), ("perpetrator", PERPETRATOR), ("risk", _risk(15)),
-                       ("details", DETAILS), ("whereabouts", WHERE), ("sharing", SHARING)):
+    for slug, data in (
+        ("victim", VICTIM),
+        ("perpetrator", PERPETRATOR),
+        ("risk", _risk(15)),
+        ("details", DETAILS),
+        ("whereabouts", WHERE),
+        ("sharing", SHARING),
+    ):
         response = submit(client, f"{base}/{slug}", data)
         assert response.status_code == 302, (slug, text(response)[:3000])
     check = client.get(f"{base}/check")
@@ -61,20 +91,28 @@ def test_police_refer_coordinator_accepts_idva_reveals_auditor_finds_it(app, wor
     coordinator = _signed_in(app.test_client(), world["coordinator"])
     inbox = text(coordinator.get("/referrals/inbox"))
     assert "15 Yes (high)" in inbox and "Visible high risk" in inbox
-    accepted = submit(coordinator, f"/referrals/{referral_id}/triage", {"decision": "accept"},
-                      form_url=f"/cases/{referral_id}")
+    accepted = submit(
+        coordinator,
+        f"/referrals/{referral_id}/triage",
+        {"decision": "accept"},
+        form_url=f"/cases/{referral_id}",
+    )
     assert accepted.status_code == 302
 
     idva = _signed_in(app.test_client(), world["idva"])
     case = text(idva.get(f"/cases/{referral_id}"))
     assert "Amira TESTCASE" in case and "Masked: reveal" in case and "Hidden Road" not in case
     assert "equality monitoring details are used only" in case
-    refused = submit(idva, f"/cases/{referral_id}/whereabouts", {"reason": ""},
-                     form_url=f"/cases/{referral_id}")
+    refused = submit(
+        idva, f"/cases/{referral_id}/whereabouts", {"reason": ""}, form_url=f"/cases/{referral_id}"
+    )
     assert refused.status_code == 422 and "Hidden Road" not in text(refused)
-    shown = submit(idva, f"/cases/{referral_id}/whereabouts",
-                   {"reason": "Planning a safe first contact by phone this afternoon"},
-                   form_url=f"/cases/{referral_id}")
+    shown = submit(
+        idva,
+        f"/cases/{referral_id}/whereabouts",
+        {"reason": "Planning a safe first contact by phone this afternoon"},
+        form_url=f"/cases/{referral_id}",
+    )
     assert shown.status_code == 200 and "Hidden Road" in text(shown)
 
     auditor = _signed_in(app.test_client(), world["auditor"])
@@ -87,8 +125,9 @@ def test_each_page_says_what_to_fix_and_keeps_the_draft(app, world) -> None:
     officer = _signed_in(app.test_client(), world["police_officer"])
     created = submit(officer, "/referrals/new", form_url="/referrals")
     base = created.headers["Location"].rsplit("/", 1)[0]
-    bad_victim = submit(officer, f"{base}/victim", dict(VICTIM, given_name="",
-                                                        **{"born_on-month": "14"}))
+    bad_victim = submit(
+        officer, f"{base}/victim", dict(VICTIM, given_name="", **{"born_on-month": "14"})
+    )
     assert bad_victim.status_code == 422
     assert "Enter the victim&#39;s first name" in text(bad_victim)
     assert "must be a real date" in text(bad_victim)
@@ -113,8 +152,12 @@ def test_search_before_create_says_only_that_a_case_exists_and_is_recorded(app, 
     cases.with_consent(officer, referral_id)
     cases.submit(officer, referral_id)
     nurse = _signed_in(app.test_client(), world["nurse"])
-    page = text(nurse.get("/referrals/search?given_name=jane&family_name=EXAMPLE"
-                          "&born_on-day=17&born_on-month=5&born_on-year=1990"))
+    page = text(
+        nurse.get(
+            "/referrals/search?given_name=jane&family_name=EXAMPLE"
+            "&born_on-day=17&born_on-month=5&born_on-year=1990"
+        )
+    )
     assert "A MARAC case exists" in page
     assert "Secret Street" not in page and "Bruised" not in page
     auditor = _signed_in(app.test_client(), world["auditor"])
@@ -131,9 +174,14 @@ def submitted_case(world) -> int:
 
 
 ROUTES = [
-    ("GET", "/referrals"), ("GET", "/referrals/inbox"), ("GET", "/cases/{id}"),
-    ("GET", "/cases/{id}/consent"), ("GET", "/approvals"), ("GET", "/referrals/search"),
-    ("POST", "/referrals/{id}/triage"), ("POST", "/cases/{id}/whereabouts"),
+    ("GET", "/referrals"),
+    ("GET", "/referrals/inbox"),
+    ("GET", "/cases/{id}"),
+    ("GET", "/cases/{id}/consent"),
+    ("GET", "/approvals"),
+    ("GET", "/referrals/search"),
+    ("POST", "/referrals/{id}/triage"),
+    ("POST", "/cases/{id}/whereabouts"),
 ]
 #: Expected status per persona for each route above (302 = sent to sign in).
 EXPECTED = {
@@ -160,8 +208,10 @@ def test_access_matrix_for_referral_routes(app, world, submitted_case, persona) 
         if method == "GET":
             status = client.get(url).status_code
         else:
-            status = client.post(url, data={"csrf_token": token, "decision": "defer",
-                                            "reason": "Referrer not available"}).status_code
+            status = client.post(
+                url,
+                data={"csrf_token": token, "decision": "defer", "reason": "Referrer not available"},
+            ).status_code
         assert status == expected, (persona, method, url, status)
 
 
@@ -169,23 +219,33 @@ def test_referrer_shares_with_an_agency_whose_rep_puts_a_colleague_on_the_team(
     app, world, submitted_case
 ) -> None:
     officer = _signed_in(app.test_client(), world["police_officer"])
-    shared = submit(officer, f"/cases/{submitted_case}/share",
-                    {"agency_id": str(world.agencies["health"]), "purpose": "marac"},
-                    form_url=f"/cases/{submitted_case}")
+    shared = submit(
+        officer,
+        f"/cases/{submitted_case}/share",
+        {"agency_id": str(world.agencies["health"]), "purpose": "marac"},
+        form_url=f"/cases/{submitted_case}",
+    )
     assert shared.status_code == 303
     nurse = _signed_in(app.test_client(), world["nurse"])
     assert nurse.get(f"/cases/{submitted_case}").status_code == 403  # not on the team yet
     rep = _signed_in(app.test_client(), world["health_rep"])
     page = text(rep.get(f"/cases/{submitted_case}"))
     assert "Jane EXAMPLE" in page and "Add to case team" in page
-    added = submit(rep, f"/cases/{submitted_case}/team",
-                   {"member_id": str(world["nurse"].member_id)},
-                   form_url=f"/cases/{submitted_case}")
+    added = submit(
+        rep,
+        f"/cases/{submitted_case}/team",
+        {"member_id": str(world["nurse"].member_id)},
+        form_url=f"/cases/{submitted_case}",
+    )
     assert added.status_code == 303
     assert "Jane EXAMPLE" in text(nurse.get(f"/cases/{submitted_case}"))
-    wrong = submit(rep, f"/cases/{submitted_case}/team",
-                   {"member_id": str(world["police_officer"].member_id)},
-                   form_url=f"/cases/{submitted_case}", follow=True)
+    wrong = submit(
+        rep,
+        f"/cases/{submitted_case}/team",
+        {"member_id": str(world["police_officer"].member_id)},
+        form_url=f"/cases/{submitted_case}",
+        follow=True,
+    )
     assert "Select someone from your own agency" in text(wrong)
 
 
@@ -197,12 +257,16 @@ def test_revealing_whereabouts_needs_a_recent_sign_in(app, world, submitted_case
     officer = _signed_in(app.test_client(), world["police_officer"])
     with time_machine.travel(now() + timedelta(minutes=12), tick=False):
         officer.get(f"/cases/{submitted_case}")  # keeps the session alive, not the sign-in
-        response = submit(officer, f"/cases/{submitted_case}/whereabouts",
-                          {"reason": "Urgent welfare check with the police tonight"},
-                          form_url=f"/cases/{submitted_case}")
+        response = submit(
+            officer,
+            f"/cases/{submitted_case}/whereabouts",
+            {"reason": "Urgent welfare check with the police tonight"},
+            form_url=f"/cases/{submitted_case}",
+        )
         assert response.status_code == 303
-        assert "/sign-in" in response.headers["Location"] or "again" in (
-            response.headers["Location"])
+        assert (
+            "/sign-in" in response.headers["Location"] or "again" in (response.headers["Location"])
+        )
         assert "Secret Street" not in text(officer.get(f"/cases/{submitted_case}"))
 
 
@@ -210,15 +274,26 @@ def test_a_rep_walls_off_the_perpetrators_caseworker_from_the_case_page(
     app, world, submitted_case
 ) -> None:
     officer = _signed_in(app.test_client(), world["police_officer"])
-    submit(officer, f"/cases/{submitted_case}/share",
-           {"agency_id": str(world.agencies["health"]), "purpose": "marac"},
-           form_url=f"/cases/{submitted_case}")
+    submit(
+        officer,
+        f"/cases/{submitted_case}/share",
+        {"agency_id": str(world.agencies["health"]), "purpose": "marac"},
+        form_url=f"/cases/{submitted_case}",
+    )
     rep = _signed_in(app.test_client(), world["health_rep"])
-    submit(rep, f"/cases/{submitted_case}/team", {"member_id": str(world["nurse"].member_id)},
-           form_url=f"/cases/{submitted_case}")
-    walled = submit(rep, f"/cases/{submitted_case}/wall",
-                    {"perpetrator_worker_id": str(world["nurse"].member_id)},
-                    form_url=f"/cases/{submitted_case}", follow=True)
+    submit(
+        rep,
+        f"/cases/{submitted_case}/team",
+        {"member_id": str(world["nurse"].member_id)},
+        form_url=f"/cases/{submitted_case}",
+    )
+    walled = submit(
+        rep,
+        f"/cases/{submitted_case}/wall",
+        {"perpetrator_worker_id": str(world["nurse"].member_id)},
+        form_url=f"/cases/{submitted_case}",
+        follow=True,
+    )
     assert "can no longer see this case" in text(walled)
     nurse = _signed_in(app.test_client(), world["nurse"])
     assert nurse.get(f"/cases/{submitted_case}").status_code == 404  # not even that it exists

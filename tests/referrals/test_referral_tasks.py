@@ -17,8 +17,11 @@ from tests.support.world import actor_of
 
 def _tasks(agency_id: int) -> list[Task]:
     with db.unit_of_work() as uow:
-        return list(uow.session.execute(select(Task).where(Task.agency_id == agency_id)
-                                        .order_by(Task.id)).scalars())
+        return list(
+            uow.session.execute(
+                select(Task).where(Task.agency_id == agency_id).order_by(Task.id)
+            ).scalars()
+        )
 
 
 def test_accepting_fills_the_referrers_list_and_the_idva_queue(app, world) -> None:
@@ -35,8 +38,12 @@ def test_accepting_fills_the_referrers_list_and_the_idva_queue(app, world) -> No
     assert idva and all(t.owner_member_id is None for t in idva)  # the agency's queue
     assert any("safety plan" in t.title.lower() for t in idva)
     client = app.test_client()
-    sign_in(client, world["police_officer"].email, world["police_officer"].password,
-            world["police_officer"].totp_secret)
+    sign_in(
+        client,
+        world["police_officer"].email,
+        world["police_officer"].password,
+        world["police_officer"].totp_secret,
+    )
     page = text(client.get("/tasks"))
     assert police[0].title in page
 
@@ -46,7 +53,8 @@ def test_a_pending_approval_becomes_a_task_for_the_referring_agency(app, world) 
     referral_id = cases.draft(officer)
     cases.without_consent(officer, referral_id)
     with app.app_context():
-        jobs.generate_system_rule_tasks(today=today_london() + timedelta(days=1),
-                                 database=app.extensions["hub.db"])
+        jobs.generate_system_rule_tasks(
+            today=today_london() + timedelta(days=1), database=app.extensions["hub.db"]
+        )
     titles = [t.title for t in _tasks(world.agencies["police"])]
     assert any("without consent" in t for t in titles)
