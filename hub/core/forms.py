@@ -8,6 +8,7 @@ from typing import Any
 from flask_wtf import FlaskForm
 from wtforms import Field
 from wtforms.fields.choices import SelectChoice
+from wtforms.utils import unset_value
 from wtforms.validators import ValidationError
 
 from hub.core.errors import ValidationFailed
@@ -30,11 +31,9 @@ class GovDateField(Field):  # type: ignore[misc]  # WTForms ships no types
 
     def process(self, formdata: Any, data: Any = None, extra_filters: Any = None) -> None:
         self.process_errors = []
-        self.data = (
-            data
-            if data is not None
-            else (self.default() if callable(self.default) else self.default)
-        )
+        if data is None or data is unset_value:  # WTForms passes a marker when nothing came
+            data = self.default() if callable(self.default) else self.default
+        self.data = data
         self.raw_parts = {}
         if formdata is None:
             return

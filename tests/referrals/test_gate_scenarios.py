@@ -423,3 +423,14 @@ def test_a_decision_recorded_with_public_task_for_the_voluntary_sector_never_cov
     assert not idva.allows(Category.IDENTITY)
     assert idva.decisions[Category.IDENTITY].code == "no_basis"
     assert _open(actor_of(world["coordinator"]), referral_id).allows(Category.IDENTITY)
+
+
+def test_the_areas_chair_working_for_the_referring_agency_knows_its_cases(world) -> None:
+    """The chair is a police officer here, without a MARAC representative role."""
+    officer = actor_of(world["police_officer"])
+    referral_id = cases.draft(officer)
+    cases.with_consent(officer, referral_id)
+    cases.submit(officer, referral_id)
+    chair = _open(actor_of(world["chair"]), referral_id)
+    assert chair.allows(Category.RISK)
+    assert chair.decisions[Category.RISK].basis["basis"] == "consent"
