@@ -117,7 +117,8 @@ def init_app(app: Flask) -> None:
     def _london(value: Any, fmt: str = "%d %B %Y %H:%M") -> str:
         if value is None:
             return ""
-        return to_london(value).strftime(fmt).lstrip("0")
+        text = to_london(value).strftime(fmt)
+        return text.lstrip("0") if fmt.startswith("%d") else text  # "3 May", but "02:46"
 
     @app.template_filter("day")
     def _day(value: Any) -> str:
