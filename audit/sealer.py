@@ -3,7 +3,9 @@
 Leadership is a session-level advisory lock held on a dedicated connection for the life of
 the process, so a second sealer waits until the first dies (its connection closes and the
 lock goes with it). Writers NOTIFY at commit; the leader LISTENs, so a committed entry is
-usually sealed within milliseconds, and a short poll covers any missed notification.
+usually sealed within milliseconds, and a short poll covers any missed notification. Under
+load, the leader pauses ``gather_seconds`` after each batch so the next one gathers more
+entries: a batch costs a transaction and a commit whatever its size.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def run_sealer(
     stop: threading.Event,
     *,
     poll_seconds: float = 0.2,
+    gather_seconds: float = 0.05,
     on_batch: Callable[[int], None] | None = None,
     on_leader: Callable[[], None] | None = None,
 ) -> None:
@@ -39,7 +42,7 @@ def run_sealer(
         return  # SQLite seals inline in each writer's transaction
     while not stop.is_set():
         try:
-            _lead(database, stop, poll_seconds, on_batch, on_leader)
+            _lead(database, stop, poll_seconds, gather_seconds, on_batch, on_leader)
         except psycopg.OperationalError:
             # The lock's connection died (server restart, network): leadership went with it.
             # Reconnect and wait for it again rather than leave the ledger unsealed.
@@ -51,6 +54,7 @@ def _lead(
     database: Database,
     stop: threading.Event,
     poll_seconds: float,
+    gather_seconds: float,
     on_batch: Callable[[int], None] | None,
     on_leader: Callable[[], None] | None,
 ) -> None:
@@ -76,6 +80,10 @@ def _lead(
             if count:
                 if on_batch:
                     on_batch(count)
-                continue  # there may be more right behind
+                # Under load, let the next batch gather for a moment: each batch costs a
+                # transaction and a commit whatever its size, so sealing after every single
+                # commit would spend the writers' CPU on the sealer.
+                stop.wait(gather_seconds)
+                continue
             for _ in conn.notifies(timeout=poll_seconds, stop_after=1):
                 pass

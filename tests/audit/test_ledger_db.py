@@ -476,3 +476,19 @@ def test_an_inclusion_proof_reads_its_nodes_in_one_query(app: HubFlask) -> None:
                 assert len(statements) <= 2, statements
         finally:
             event.remove(database.engine, "before_cursor_execute", count)
+
+
+def test_search_finds_an_entry_by_identifiers_with_awkward_characters(app: HubFlask) -> None:
+    # The identifiers travel to the database as one JSON text on PostgreSQL: commas, quotes,
+    # braces and backslashes must arrive as they were, and each must find its entry.
+    awkward = 'P-1,2 "x" {y} \\z\''
+    with unit_of_work(database_of(app)):
+        entry_id = record(
+            ACTOR, "person:searched", Subject("case", 9), person=awkward, agency=3
+        ).id
+    with db.unit_of_work(database_of(app)) as uow:
+        found = services.search(
+            uow.session, services.SearchFilters(person=awkward, agency="3", case="9")
+        )
+        assert [entry.entry_id for entry in found] == [entry_id]
+        assert services.search(uow.session, services.SearchFilters(person="P-1")) == []
