@@ -212,8 +212,8 @@ def _record_pg(
 
 
 _PREFETCH_PG = text(
-    "SELECT n.level, n.idx, n.hash FROM unnest(CAST(string_to_array(:levels, ',') AS integer[]), "
-    "CAST(string_to_array(:idxs, ',') AS bigint[])) AS w(level, idx) "
+    "SELECT n.level, n.idx, n.hash FROM unnest(CAST(:levels AS integer[]), "
+    "CAST(:idxs AS bigint[])) AS w(level, idx) "
     "JOIN audit_nodes n ON n.level = w.level AND n.idx = w.idx"
 )
 
@@ -246,10 +246,7 @@ class NodeStore:
             # OR that costs more to plan than to run.
             rows = self.session.execute(
                 _PREFETCH_PG,
-                {
-                    "levels": _id_list(level for level, _ in wanted),
-                    "idxs": _id_list(idx for _, idx in wanted),
-                },
+                {"levels": [level for level, _ in wanted], "idxs": [idx for _, idx in wanted]},
             )
         else:
             rows = self.session.execute(

@@ -4,8 +4,9 @@ Leadership is a session-level advisory lock held on a dedicated connection for t
 the process, so a second sealer waits until the first dies (its connection closes and the
 lock goes with it). Writers NOTIFY at commit; the leader LISTENs, so a committed entry is
 usually sealed within milliseconds, and a short poll covers any missed notification. Under
-load, the leader pauses ``gather_seconds`` after each batch so the next one gathers more
-entries: a batch costs a transaction and a commit whatever its size.
+load (a batch of ``gather_from`` entries or more), the leader pauses ``gather_seconds`` before
+the next batch so it gathers more entries: a batch costs a transaction and a commit whatever
+its size.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def run_sealer(
     *,
     poll_seconds: float = 0.2,
     gather_seconds: float = 0.05,
+    gather_from: int = 8,
     on_batch: Callable[[int], None] | None = None,
     on_leader: Callable[[], None] | None = None,
 ) -> None:
@@ -42,7 +44,9 @@ def run_sealer(
         return  # SQLite seals inline in each writer's transaction
     while not stop.is_set():
         try:
-            _lead(database, stop, poll_seconds, gather_seconds, on_batch, on_leader)
+            _lead(
+                database, stop, poll_seconds, (gather_seconds, gather_from), on_batch, on_leader
+            )
         except psycopg.OperationalError:
             # The lock's connection died (server restart, network): leadership went with it.
             # Reconnect and wait for it again rather than leave the ledger unsealed.
@@ -54,7 +58,7 @@ def _lead(
     database: Database,
     stop: threading.Event,
     poll_seconds: float,
-    gather_seconds: float,
+    gather: tuple[float, int],
     on_batch: Callable[[int], None] | None,
     on_leader: Callable[[], None] | None,
 ) -> None:
@@ -70,6 +74,7 @@ def _lead(
         if on_leader:
             on_leader()
         conn.execute("LISTEN audit_entries")
+        gather_seconds, gather_from = gather
         while not stop.is_set():
             try:
                 count = seal_pending(database, leader=True)
@@ -80,10 +85,12 @@ def _lead(
             if count:
                 if on_batch:
                     on_batch(count)
-                # Under load, let the next batch gather for a moment: each batch costs a
-                # transaction and a commit whatever its size, so sealing after every single
-                # commit would spend the writers' CPU on the sealer.
-                stop.wait(gather_seconds)
+                if count >= gather_from:
+                    # Under load, let the next batch gather for a moment: each batch costs a
+                    # transaction and a commit whatever its size, so sealing after every
+                    # commit would spend the writers' CPU on the sealer. A quiet hub's
+                    # entries are sealed at once.
+                    stop.wait(gather_seconds)
                 continue
             for _ in conn.notifies(timeout=poll_seconds, stop_after=1):
                 pass

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-__all__ = ["LONDON", "UTC", "now", "to_london", "today_london"]
+__all__ = ["LONDON", "UTC", "end_of_day_london", "now", "to_london", "today_london"]
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -24,3 +24,8 @@ def to_london(moment: datetime) -> datetime:
 def today_london() -> date:
     """Return today's date as a practitioner in England or Wales sees it."""
     return now().astimezone(LONDON).date()
+
+
+def end_of_day_london(day: date) -> datetime:
+    """The first moment after ``day`` ends in London, in UTC: "until 5 March" includes it."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=LONDON).astimezone(UTC)

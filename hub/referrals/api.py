@@ -13,8 +13,9 @@ import marshmallow as ma
 from flask import request
 from flask_smorest import Blueprint
 
+from agencies.models import AgencyType
 from consent import services as consent_services
-from consent.categories import Article6, Article9, Category, ConsentState
+from consent.categories import CASE_CATEGORIES, Article6, Article9, Category, ConsentState, Purpose
 from hub.core.access import require_scope
 from hub.core.errors import ValidationFailed
 from hub.core.requestctx import actor
@@ -150,6 +151,32 @@ class ConsentOutSchema(ma.Schema):
     recipient_agency_types = ma.fields.List(ma.fields.String())
     recorded_at = ma.fields.DateTime()
     withdrawn_at = ma.fields.DateTime(allow_none=True)
+
+
+class ConsentInSchema(ma.Schema):
+    state = ma.fields.String(
+        required=True, validate=ma.validate.OneOf([s.value for s in ConsentState])
+    )
+    purposes = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf([p.value for p in Purpose])),
+        load_default=list,
+        validate=ma.validate.Length(max=len(Purpose)),
+    )
+    categories = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf([c.value for c in CASE_CATEGORIES])),
+        load_default=list,
+        validate=ma.validate.Length(max=len(CASE_CATEGORIES)),
+    )
+    recipient_agency_types = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf([t.value for t in AgencyType])),
+        load_default=list,
+        validate=ma.validate.Length(max=len(AgencyType)),
+    )
+    recipient_agency_ids = ma.fields.List(
+        ma.fields.Integer(strict=True), load_default=list, validate=ma.validate.Length(max=100)
+    )
+    evidence = _text(2000, required=True)
+    valid_until = ma.fields.AwareDateTime(load_default=None)
 
 
 class QuestionSchema(ma.Schema):
@@ -309,3 +336,43 @@ def consents(referral_id: int) -> list[Any]:
         actor(), referral_id, [Category.IDENTITY], action="consent:api_read"
     )
     return consent_services.consents_for(referral.id)
+
+
+@bp.route("/referrals/<int:referral_id>/consents", methods=["POST"])
+@require_scope("referrals:write")
+@bp.arguments(ConsentInSchema)
+@bp.response(201, ConsentOutSchema)
+def record_consent(data: dict[str, Any], referral_id: int) -> Any:
+    """Record what the victim said about sharing, with its scope (the referring agency only).
+
+    A new record adds to the earlier ones; it applies from the next read.
+    """
+    who = actor()
+    referral, _ = services.open_case(
+        who, referral_id, [Category.IDENTITY], action="consent:api_opened"
+    )
+    return services.add_consent(
+        who,
+        referral,
+        consent_services.ConsentData(
+            state=ConsentState(data["state"]),
+            purposes=[Purpose(p) for p in data["purposes"]],
+            categories=[Category(c) for c in data["categories"]],
+            recipient_agency_ids=data["recipient_agency_ids"],
+            recipient_agency_types=data["recipient_agency_types"],
+            evidence=data["evidence"],
+            valid_until=data["valid_until"],
+        ),
+    )
+
+
+@bp.route("/referrals/<int:referral_id>/consents/<int:consent_id>/withdraw", methods=["POST"])
+@require_scope("referrals:write")
+@bp.response(200, ConsentOutSchema)
+def withdraw_consent(referral_id: int, consent_id: int) -> Any:
+    """Record that the victim withdrew a consent: every later read stops relying on it."""
+    who = actor()
+    referral, _ = services.open_case(
+        who, referral_id, [Category.IDENTITY], action="consent:api_opened"
+    )
+    return services.withdraw_case_consent(who, referral, consent_id)

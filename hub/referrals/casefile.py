@@ -322,12 +322,16 @@ class InboxRow:
     withheld: str
 
 
-def inbox_row(referral: Referral, disclosure: Disclosure) -> InboxRow:
+def inbox_row(
+    referral: Referral, disclosure: Disclosure, *, possible_repeat: bool = False
+) -> InboxRow:
     """One line of the coordinator's inbox: criteria and score only when the gate allows risk."""
     require_disclosure(disclosure, case_id=referral.id)
     flags = []
     if referral.is_repeat:
         flags.append("Repeat")
+    if possible_repeat:
+        flags.append("Possible repeat: check")
     if referral.counter_allegation_id is not None:
         flags.append("Counter-allegation")
     if referral.status == "deferred":

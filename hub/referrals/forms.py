@@ -5,10 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, RadioField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    RadioField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from consent.categories import Article6, Article9, ConsentState
+from agencies.models import AgencyType
+from consent.categories import CASE_CATEGORIES, Article6, Article9, ConsentState, Purpose
 from hub.core.forms import ChoiceMessageMixin, GovDateField, choices
 
 DIVERSITY = [("not_known", "Not known"), ("yes", "Yes"), ("no", "No")]
@@ -17,6 +25,10 @@ YES_NO = [("yes", "Yes"), ("no", "No")]
 
 class Radio(ChoiceMessageMixin, RadioField):  # type: ignore[misc]
     choice_message = "Select one option"
+
+
+class Checkboxes(ChoiceMessageMixin, SelectMultipleField):  # type: ignore[misc]
+    choice_message = "Select only options from the list"
 
 
 def _text(label: str, limit: int, required: str | None = None) -> StringField:
@@ -180,3 +192,78 @@ class DecisionForm(FlaskForm):  # type: ignore[misc]
         validators=[InputRequired("Choose approve or refuse")],
     )
     note = _area("Note", 2000)
+
+
+CATEGORY_CHOICES = choices((c.value, c.label.capitalize()) for c in CASE_CATEGORIES)
+
+
+class ConsentForm(FlaskForm):  # type: ignore[misc]
+    """What the victim said about sharing, after the referral: a new record with its scope."""
+
+    class Meta:
+        # Both forms share the consent page under a prefix each; CSRFProtect checks every
+        # POST's token, which a prefixed form's own token field would not find.
+        csrf = False
+
+    state = Radio(
+        "What did the victim say?",
+        choices=choices((s.value, s.label) for s in ConsentState),
+        validators=[InputRequired("Say whether the victim consented")],
+    )
+    purposes = Checkboxes(
+        "What may the information be used for?",
+        choices=choices((p.value, p.label) for p in Purpose),
+    )
+    categories = Checkboxes("Which information does the consent cover?", choices=CATEGORY_CHOICES)
+    recipient_agency_types = Checkboxes(
+        "Which kinds of agency may receive it?",
+        choices=choices((t.value, t.label) for t in AgencyType),
+    )
+    evidence = _area(
+        "How consent was given, or why it was not sought",
+        2000,
+        "Say how consent was given, or why it was not sought",
+    )
+    valid_until = GovDateField("Consent lasts until (leave blank if it has no end date)")
+
+
+class WithoutConsentForm(FlaskForm):  # type: ignore[misc]
+    """A request to share without consent, for someone else to approve."""
+
+    class Meta:
+        # Both forms share the consent page under a prefix each; CSRFProtect checks every
+        # POST's token, which a prefixed form's own token field would not find.
+        csrf = False
+
+    rationale = _area(
+        "Why is sharing without consent necessary and proportionate?",
+        4000,
+        "Explain why sharing without consent is necessary and proportionate",
+    )
+    categories = Checkboxes("Which information do you need to share?", choices=CATEGORY_CHOICES)
+    recipients = Radio(
+        "Who may receive it?",
+        choices=choices(
+            [("all", "Every MARAC partner in the area"), ("some", "Only the agencies I choose")]
+        ),
+        validators=[InputRequired("Say who may receive the information")],
+    )
+    recipient_agency_ids = Checkboxes("Agencies", coerce=int, choices=[])
+    basis_statutory = Radio(
+        "Lawful basis for statutory agencies",
+        choices=choices(
+            [(b.value, b.label) for b in Article6 if b is not Article6.LEGITIMATE_INTERESTS]
+        ),
+        validators=[Optional()],
+    )
+    basis_voluntary = Radio(
+        "Lawful basis for voluntary-sector agencies",
+        choices=choices([(b.value, b.label) for b in Article6]),
+        validators=[Optional()],
+    )
+    condition_special = Radio(
+        "Condition for health, criminal justice and equality information",
+        choices=choices((c.value, c.label) for c in Article9),
+        validators=[Optional()],
+    )
+    expires_at = GovDateField("The decision lasts until (leave blank for the life of the case)")

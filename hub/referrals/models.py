@@ -336,3 +336,21 @@ class WhereaboutsReveal(Base):
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     reason: Mapped[str] = mapped_column(Text)
     revealed_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class RepeatReview(Base):
+    """The coordinator's answer to a possible repeat: the same people as an earlier referral,
+    or not. A possible match is never acted on until someone answers it here."""
+
+    __tablename__ = "repeat_reviews"
+    __table_args__ = (UniqueConstraint("referral_id", "earlier_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(
+        ForeignKey("referrals.id", ondelete="CASCADE"), index=True
+    )
+    #: The earlier referral the hub thought might name the same victim and perpetrator.
+    earlier_id: Mapped[int] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"))
+    same_people: Mapped[bool]
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    reviewed_at: Mapped[datetime] = mapped_column(default=now)

@@ -19,6 +19,7 @@ from audit.ledger import Subject, record
 from consent import gate
 from consent import services as consent_services
 from consent.categories import CASE_CATEGORIES, Category, ConsentState, Purpose
+from consent.models import ConsentRecord, SharingDecision
 from hub.core.access import Actor, Permission, Role
 from hub.core.clock import now, today_london
 from hub.core.db import session
@@ -34,6 +35,7 @@ from hub.referrals.models import (
     ReferralParty,
     ReferralShare,
     ReferralStatus,
+    RepeatReview,
     RiskAssessment,
     Whereabouts,
     WhereaboutsReveal,
@@ -579,33 +581,50 @@ def missing_for_submission(referral: Referral) -> dict[str, str]:
     return missing
 
 
-def _find_previous(referral: Referral) -> tuple[Referral | None, list[dict[str, Any]]]:
-    """A repeat: same victim and perpetrator within 12 months of the last referral."""
-    victim = referral.victim
-    perpetrators = referral.people_in(PartyRole.PERPETRATOR)
-    if victim is None or not perpetrators:
-        return None, []
-    earlier = (
+def _referrals_to_match(area_id: int) -> list[Referral]:
+    """The area's referrals a new one may repeat: submitted at some point, not rejected."""
+    return list(
         session()
         .execute(
             select(Referral)
             .options(selectinload(Referral.parties))
             .where(
-                Referral.area_id == referral.area_id,
-                Referral.id != referral.id,
+                Referral.area_id == area_id,
                 Referral.status.notin_([ReferralStatus.DRAFT.value, ReferralStatus.REJECTED.value]),
             )
             .order_by(Referral.referred_on.desc())
         )
         .scalars()
-        .all()
     )
+
+
+def _find_previous(
+    referral: Referral, earlier: list[Referral] | None = None
+) -> tuple[Referral | None, list[dict[str, Any]]]:
+    """A repeat: same victim and perpetrator within 12 months of the last referral.
+
+    Returns the earlier referral that is certainly the same people (strong matches on both),
+    and the possible ones, which only the coordinator may confirm.
+    """
+    victim = referral.victim
+    perpetrators = referral.people_in(PartyRole.PERPETRATOR)
+    if victim is None or not perpetrators:
+        return None, []
+    if earlier is None:
+        earlier = _referrals_to_match(referral.area_id)
     today = referral.referred_on or today_london()
     automatic: Referral | None = None
     candidates: list[dict[str, Any]] = []
     for other in earlier:
-        if other.victim is None or other.referred_on is None:
+        if other.id == referral.id or other.victim is None or other.referred_on is None:
             continue
+        if other.referred_on > today or (
+            other.referred_on == today
+            and referral.submitted_at is not None
+            and other.submitted_at is not None
+            and other.submitted_at > referral.submitted_at
+        ):
+            continue  # only an earlier referral can make this one a repeat
         if not matching.within_repeat_window(other.referred_on, today):
             continue
         victim_match = matching.score_match(_match_input(other.victim), _match_input(victim))
@@ -1096,6 +1115,162 @@ def approvals_for(actor: Actor) -> list[ApprovalRow]:
             )
     rows.sort(key=lambda r: (r.status != "pending", -r.decision.id))
     return rows
+
+
+# --- possible repeats: the coordinator confirms or dismisses -------------------------------
+
+
+@dataclass(frozen=True)
+class RepeatCandidate:
+    """An earlier referral that may name the same victim and perpetrator, and why."""
+
+    referral_id: int
+    reference: str
+    referred_on: date
+    reasons: list[str]
+
+
+def _unanswered(referral: Referral, earlier: list[Referral] | None = None) -> list[dict[str, Any]]:
+    if referral.status == ReferralStatus.DRAFT.value or referral.submitted_at is None:
+        return []
+    _, candidates = _find_previous(referral, earlier)
+    answered = set(
+        session()
+        .execute(select(RepeatReview.earlier_id).where(RepeatReview.referral_id == referral.id))
+        .scalars()
+    )
+    return [
+        c
+        for c in candidates
+        if c["referral"] not in answered and c["referral"] != referral.previous_referral_id
+    ]
+
+
+def repeat_candidates(actor: Actor, referral: Referral) -> list[RepeatCandidate]:
+    """Possible earlier referrals of the same people that the coordinator has not answered.
+
+    Only the area's coordinator sees them (they triage every referral of the area). The
+    ledger records which cases the list named, as it does for a search.
+    """
+    if not actor.can(Permission.REFERRALS_TRIAGE) or referral.area_id != actor.area_id:
+        return []
+    found = _unanswered(referral)
+    if not found:
+        return []
+    rows = session().execute(
+        select(Referral.id, Referral.referred_on).where(
+            Referral.id.in_([c["referral"] for c in found])
+        )
+    )
+    referred: dict[int, date] = dict(rows.all())
+    record(
+        actor,
+        "referral:repeat_candidates_listed",
+        Subject("case", referral.id),
+        case=referral.id,
+        cases=[c["referral"] for c in found],
+    )
+    return [
+        RepeatCandidate(c["referral"], c["reference"], referred[c["referral"]], c["reasons"])
+        for c in found
+    ]
+
+
+def possible_repeats(actor: Actor, referrals: list[Referral]) -> set[int]:
+    """Which of these referrals have a possible repeat still to answer (for the inbox)."""
+    if not actor.can(Permission.REFERRALS_TRIAGE) or not referrals:
+        return set()
+    earlier = _referrals_to_match(actor.area_id) if actor.area_id is not None else []
+    return {r.id for r in referrals if r.area_id == actor.area_id and _unanswered(r, earlier)}
+
+
+def answer_repeat(
+    actor: Actor, referral: Referral, earlier_id: int, *, same_people: bool
+) -> RepeatReview:
+    """Record the coordinator's answer; "the same people" makes the referral a repeat."""
+    _triage(actor, referral)
+    if earlier_id not in {c["referral"] for c in _unanswered(referral)}:
+        raise ValidationFailed(
+            {"earlier": "That referral is not a possible repeat of this one, or was answered"}
+        )
+    review = RepeatReview(
+        referral_id=referral.id,
+        earlier_id=earlier_id,
+        same_people=same_people,
+        reviewed_by_id=actor.member_id,
+        reviewed_at=now(),
+    )
+    session().add(review)
+    if same_people and not referral.is_repeat:
+        referral.is_repeat = True
+        referral.previous_referral_id = earlier_id
+    session().flush()
+    record(
+        actor,
+        "referral:repeat_confirmed" if same_people else "referral:repeat_dismissed",
+        Subject("case", referral.id),
+        case=referral.id,
+        cases=[earlier_id],
+    )
+    return review
+
+
+# --- consent and sharing without consent, after the referral ------------------------------
+
+
+def area_agencies(referral: Referral) -> list[Agency]:
+    """The agencies of the case's area that may be named as recipients (names only)."""
+    return list(
+        session()
+        .execute(
+            select(Agency)
+            .where(Agency.area_id == referral.area_id, Agency.disabled_at.is_(None))
+            .order_by(Agency.name)
+        )
+        .scalars()
+    )
+
+
+def require_referring_agency(actor: Actor, referral: Referral) -> None:
+    """Consent is recorded by the agency that referred (it holds the victim's words)."""
+    if referral.referring_agency_id != actor.agency_id:
+        raise Forbidden("Only the referring agency records consent for this case.")
+    if referral.victim_id is None:
+        raise ValidationFailed({"state": "Enter the victim's details first"})
+
+
+def add_consent(
+    actor: Actor, referral: Referral, data: consent_services.ConsentData
+) -> ConsentRecord:
+    """Record what the victim said about sharing, with its scope: it applies from the next
+    read, alongside (never replacing) earlier records until they are withdrawn."""
+    require_referring_agency(actor, referral)
+    return consent_services.record_consent(
+        actor, referral_id=referral.id, subject_id=referral.victim_id or 0, data=data
+    )
+
+
+def withdraw_case_consent(actor: Actor, referral: Referral, consent_id: int) -> ConsentRecord:
+    """Record that the victim withdrew a consent: the next read no longer relies on it."""
+    require_referring_agency(actor, referral)
+    return consent_services.withdraw_consent(
+        actor, consent_services.get_consent(consent_id, referral.id)
+    )
+
+
+def ask_to_share_without_consent(
+    actor: Actor, referral: Referral, data: consent_services.DecisionData
+) -> SharingDecision:
+    """Ask a MARAC representative or manager (not the asker) to approve sharing without
+    consent; only for a case that meets a referral criterion."""
+    require_referring_agency(actor, referral)
+    return consent_services.request_decision(
+        actor,
+        referral_id=referral.id,
+        area_id=referral.area_id,
+        meets_criteria=referral.meets_criteria,
+        data=data,
+    )
 
 
 def decide_sharing(actor: Actor, decision_id: int, *, approve: bool, note: str) -> Any:

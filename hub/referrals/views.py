@@ -16,11 +16,13 @@ from wtforms.validators import Length, Optional
 from consent import services as consent_services
 from consent.categories import Article6, Article9, Category, ConsentState, Purpose
 from hub.core.access import Permission, require, require_recent_sign_in
+from hub.core.clock import end_of_day_london
 from hub.core.errors import Conflict, HubError, ValidationFailed
 from hub.core.forms import apply_errors, choices
 from hub.core.requestctx import actor
 from hub.referrals import casefile, checklists, services
 from hub.referrals.forms import (
+    ConsentForm,
     DecisionForm,
     DetailsForm,
     PerpetratorForm,
@@ -30,6 +32,7 @@ from hub.referrals.forms import (
     SharingForm,
     VictimForm,
     WhereaboutsForm,
+    WithoutConsentForm,
 )
 
 bp = Blueprint("referrals", __name__, template_folder="templates")
@@ -317,9 +320,12 @@ def check(referral_id: int) -> Any:
 def inbox() -> str:
     who = actor()
     rows = []
-    for referral in services.inbox(who):
+    waiting = services.inbox(who)
+    possible = services.possible_repeats(who, waiting)
+    for referral in waiting:
         _, disclosure = services.open_case(who, referral.id, [Category.RISK], action="inbox:listed")
-        rows.append(casefile.inbox_row(referral, disclosure))
+        row = casefile.inbox_row(referral, disclosure, possible_repeat=referral.id in possible)
+        rows.append(row)
     return render_template("referrals/inbox.html", rows=rows)
 
 
@@ -359,7 +365,37 @@ def _case_page(referral: Any, disclosure: Any, reveal_form: Any, status: int = 2
         colleagues=services.team_candidates(who, referral),
         purposes=list(Purpose),
         wall_candidates=services.wall_candidates(who, referral),
+        repeat_candidates=services.repeat_candidates(who, referral),
     ), status
+
+
+@bp.route("/cases/<int:referral_id>/repeat", methods=["POST"])
+@require(Permission.REFERRALS_TRIAGE)
+def answer_repeat(referral_id: int) -> Any:
+    who = actor()
+    referral, _ = services.open_case(
+        who, referral_id, [Category.IDENTITY], action="referral:repeat_opened"
+    )
+    answer = request.form.get("answer", "")
+    try:
+        if answer not in {"same", "different"}:
+            raise ValidationFailed({"answer": "Say whether these are the same people"})
+        services.answer_repeat(
+            who,
+            referral,
+            request.form.get("earlier_id", type=int) or 0,
+            same_people=answer == "same",
+        )
+    except ValidationFailed as error:
+        flash(error.message, "info")
+    else:
+        flash(
+            f"Referral {referral.reference} is now flagged as a repeat."
+            if answer == "same"
+            else "Recorded: not the same people. The hub will not suggest that match again.",
+            "success",
+        )
+    return redirect(url_for("referrals.case", referral_id=referral_id)), 303
 
 
 @bp.route("/cases/<int:referral_id>", methods=["GET"])
@@ -386,20 +422,124 @@ def reveal(referral_id: int) -> Any:
     return _case_page(referral, disclosure, form, status)
 
 
-@bp.route("/cases/<int:referral_id>/consent", methods=["GET"])
-@require(Permission.REFERRALS_READ)
-def consent(referral_id: int) -> str:
+def _consent_page(
+    referral: Any,
+    disclosure: Any,
+    consent_form: ConsentForm,
+    decision_form: WithoutConsentForm,
+    status: int = 200,
+) -> Any:
     who = actor()
-    referral, disclosure = services.open_case(
-        who, referral_id, [Category.IDENTITY], action="consent:viewed"
+    decision_form.recipient_agency_ids.choices = choices(
+        (a.id, a.name) for a in services.area_agencies(referral)
     )
+    own_agency = referral.referring_agency_id == who.agency_id
     return render_template(
         "referrals/consent.html",
         referral=referral,
         view=casefile.case_view(referral, disclosure),
         consents=consent_services.consents_for(referral.id),
         decisions=consent_services.decisions_for(referral.id),
-        own_agency=referral.referring_agency_id == who.agency_id,
+        own_agency=own_agency,
+        can_record=own_agency and who.can(Permission.CONSENT_RECORD),
+        consent_form=consent_form,
+        decision_form=decision_form,
+    ), status
+
+
+def _open_for_consent(referral_id: int, action: str) -> tuple[Any, Any]:
+    return services.open_case(actor(), referral_id, [Category.IDENTITY], action=action)
+
+
+@bp.route("/cases/<int:referral_id>/consent", methods=["GET"])
+@require(Permission.REFERRALS_READ)
+def consent(referral_id: int) -> Any:
+    referral, disclosure = _open_for_consent(referral_id, "consent:viewed")
+    return _consent_page(
+        referral, disclosure, ConsentForm(prefix="consent"), WithoutConsentForm(prefix="without")
+    )
+
+
+@bp.route("/cases/<int:referral_id>/consent", methods=["POST"])
+@require(Permission.CONSENT_RECORD)
+def record_consent(referral_id: int) -> Any:
+    who = actor()
+    referral, disclosure = _open_for_consent(referral_id, "consent:opened")
+    services.require_referring_agency(who, referral)
+    form = ConsentForm(prefix="consent")
+    if form.validate():
+        until = form.valid_until.data
+        try:
+            services.add_consent(
+                who,
+                referral,
+                consent_services.ConsentData(
+                    state=ConsentState(form.state.data),
+                    purposes=[Purpose(p) for p in form.purposes.data or []],
+                    categories=[Category(c) for c in form.categories.data or []],
+                    recipient_agency_ids=[],
+                    recipient_agency_types=list(form.recipient_agency_types.data or []),
+                    evidence=form.evidence.data or "",
+                    valid_until=end_of_day_london(until) if until else None,
+                ),
+            )
+        except ValidationFailed as error:
+            apply_errors(form, error)
+        else:
+            flash(
+                "Consent recorded. It applies from the next time anyone opens the case.",
+                "success",
+            )
+            return redirect(url_for("referrals.consent", referral_id=referral_id)), 303
+    return _consent_page(
+        referral, disclosure, form, WithoutConsentForm(formdata=None, prefix="without"), 422
+    )
+
+
+@bp.route("/cases/<int:referral_id>/without-consent", methods=["POST"])
+@require(Permission.CONSENT_RECORD)
+def ask_without_consent(referral_id: int) -> Any:
+    who = actor()
+    referral, disclosure = _open_for_consent(referral_id, "consent:opened")
+    services.require_referring_agency(who, referral)
+    form = WithoutConsentForm(prefix="without")
+    form.recipient_agency_ids.choices = choices(
+        (a.id, a.name) for a in services.area_agencies(referral)
+    )
+    if form.validate():
+        until = form.expires_at.data
+        try:
+            services.ask_to_share_without_consent(
+                who,
+                referral,
+                consent_services.DecisionData(
+                    rationale=form.rationale.data or "",
+                    categories=[Category(c) for c in form.categories.data or []],
+                    all_partners=form.recipients.data == "all",
+                    recipient_agency_ids=list(form.recipient_agency_ids.data or []),
+                    basis_statutory=Article6(form.basis_statutory.data)
+                    if form.basis_statutory.data
+                    else None,
+                    basis_voluntary=Article6(form.basis_voluntary.data)
+                    if form.basis_voluntary.data
+                    else None,
+                    condition_special=Article9(form.condition_special.data)
+                    if form.condition_special.data
+                    else None,
+                    expires_at=end_of_day_london(until) if until else None,
+                ),
+            )
+        except ValidationFailed as error:
+            apply_errors(form, error)
+        else:
+            flash(
+                "Your request has been sent for approval. Nothing is shared without consent "
+                "until a MARAC representative or manager approves it.",
+                "success",
+            )
+            return redirect(url_for("referrals.consent", referral_id=referral_id)), 303
+    return _consent_page(
+        referral, disclosure, ConsentForm(formdata=None, prefix="consent"), form, 422
     )
 
 
@@ -408,11 +548,8 @@ def consent(referral_id: int) -> str:
 def withdraw(referral_id: int, consent_id: int) -> Any:
     who = actor()
     referral, _ = services.open_case(who, referral_id, [Category.IDENTITY], action="consent:opened")
-    if referral.referring_agency_id != who.agency_id:
-        abort(403)
-    row = consent_services.get_consent(consent_id, referral.id)
     try:
-        consent_services.withdraw_consent(who, row)
+        services.withdraw_case_consent(who, referral, consent_id)
     except ValidationFailed as error:
         flash(error.message, "info")
     else:

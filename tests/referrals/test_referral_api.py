@@ -130,3 +130,77 @@ def test_without_a_token_the_api_answers_401_problem_json(client) -> None:
     assert response.status_code == 401
     assert response.mimetype == "application/problem+json"
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def _consents(client, headers, referral_id: int) -> list[dict]:
+    response = client.get(f"/api/v1/referrals/{referral_id}/consents", headers=headers)
+    assert response.status_code == 200
+    return response.get_json()
+
+
+def test_a_partner_system_records_and_withdraws_consent(client, headers) -> None:
+    referral_id = client.post("/api/v1/referrals", json=_body(), headers=headers).get_json()["id"]
+    client.post(f"/api/v1/referrals/{referral_id}/submit", headers=headers)
+    recorded = client.post(
+        f"/api/v1/referrals/{referral_id}/consents",
+        json={
+            "state": "given",
+            "purposes": ["safeguarding"],
+            "categories": ["identity", "health"],
+            "recipient_agency_types": ["acute_health"],
+            "evidence": "By phone, alone, a safe time she chose",
+            "valid_until": "2099-01-01T00:00:00+00:00",
+        },
+        headers=headers,
+    )
+    assert recorded.status_code == 201, recorded.get_json()
+    consent = recorded.get_json()
+    assert consent["state"] == "given" and consent["categories"] == ["identity", "health"]
+    assert consent["recipient_agency_types"] == ["acute_health"]
+    listed = _consents(client, headers, referral_id)
+    assert [c["id"] for c in listed][0] == consent["id"] and len(listed) == 2
+
+    withdrawn = client.post(
+        f"/api/v1/referrals/{referral_id}/consents/{consent['id']}/withdraw", headers=headers
+    )
+    assert withdrawn.status_code == 200 and withdrawn.get_json()["withdrawn_at"]
+    again = client.post(
+        f"/api/v1/referrals/{referral_id}/consents/{consent['id']}/withdraw", headers=headers
+    )
+    assert again.status_code == 422  # already withdrawn: said plainly, nothing changes
+    with db.unit_of_work() as uow:
+        actions = list(
+            uow.session.execute(
+                select(AuditEntry.action).where(
+                    AuditEntry.action.in_(["consent:recorded", "consent:withdrawn"])
+                )
+            ).scalars()
+        )
+    assert actions.count("consent:withdrawn") == 1
+    assert actions.count("consent:recorded") == 2  # the referral's own, then this one
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"state": "given", "evidence": "x", "colour": "blue"}, "colour"),
+        ({"state": "maybe", "evidence": "x"}, "state"),
+        ({"state": "given", "evidence": "x", "categories": ["minutes"]}, "categories"),
+        ({"state": "given", "evidence": "x" * 2001}, "evidence"),
+        ({"state": "given", "evidence": "In person"}, "purposes"),  # given, but to no purpose
+        (
+            {"state": "given", "evidence": "x", "valid_until": "2020-01-01T00:00:00+00:00"},
+            "valid_until",
+        ),
+        ({"state": "given", "evidence": "x", "valid_until": "2099-01-01T00:00:00"}, "valid_until"),
+    ],
+)
+def test_bad_consent_is_a_422_naming_the_field_and_records_nothing(
+    client, headers, body, field
+) -> None:
+    referral_id = client.post("/api/v1/referrals", json=_body(), headers=headers).get_json()["id"]
+    response = client.post(f"/api/v1/referrals/{referral_id}/consents", json=body, headers=headers)
+    assert response.status_code == 422, response.get_json()
+    assert response.mimetype == "application/problem+json"
+    assert field in response.get_json()["errors"]
+    assert len(_consents(client, headers, referral_id)) == 1  # only the referral's own

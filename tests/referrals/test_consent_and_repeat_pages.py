@@ -1,0 +1,272 @@
+"""After a referral: consent recorded on the consent page, a request to share without consent,
+and the coordinator answering a possible repeat. Through the real pages, on both databases."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from audit.models import AuditEntry
+from hub.core import db
+from hub.referrals import services
+from tests.support import cases
+from tests.support.web import sign_in, submit, text
+from tests.support.world import actor_of
+
+
+def _signed_in(app, person):
+    client = app.test_client()
+    assert sign_in(client, person.email, person.password, person.totp_secret).status_code == 302
+    return client
+
+
+def _entries(action: str) -> list[dict]:
+    with db.unit_of_work() as uow:
+        bodies = uow.session.execute(
+            select(AuditEntry.body).where(AuditEntry.action == action).order_by(AuditEntry.id)
+        ).scalars()
+        return [json.loads(body) for body in bodies]
+
+
+@pytest.fixture
+def refused_case(world) -> int:
+    """A submitted case whose victim refused consent and nothing was approved yet."""
+    officer = actor_of(world["police_officer"])
+    referral_id = cases.draft(officer)
+    cases.without_consent(officer, referral_id)
+    cases.submit(officer, referral_id)
+    return referral_id
+
+
+def test_consent_to_health_only_given_on_the_page_lets_health_see_health(
+    app, world, refused_case
+) -> None:
+    officer = _signed_in(app, world["police_officer"])
+    url = f"/cases/{refused_case}/consent"
+    submit(
+        officer,
+        f"/cases/{refused_case}/share",
+        {"agency_id": str(world.agencies["health"]), "purpose": "marac"},
+        form_url=f"/cases/{refused_case}",
+    )
+    rep = _signed_in(app, world["health_rep"])
+    before = text(rep.get(f"/cases/{refused_case}"))
+    assert "Marks on the neck" not in before and "Withheld: health" in before
+
+    recorded = submit(
+        officer,
+        url,
+        {
+            "consent-state": "given",
+            "consent-purposes": "marac",
+            "consent-categories": ["identity", "health"],
+            "consent-recipient_agency_types": "acute_health",
+            "consent-evidence": "She agreed on the phone at a safe time, alone",
+        },
+        form_url=url,
+    )
+    assert recorded.status_code == 303, text(recorded)[:2000]
+    page = text(officer.get(url))
+    assert "She agreed on the phone at a safe time, alone" in page
+    assert "identity, health" in page
+
+    after = text(rep.get(f"/cases/{refused_case}"))
+    assert "Withheld: health" not in after
+    entry = _entries("consent:recorded")[-1]
+    assert entry["categories"] == ["identity", "health"]
+    assert entry["agency_types"] == ["acute_health"] and entry["case"] == refused_case
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"consent-evidence": "In person"}, "Say whether the victim consented"),
+        (
+            {"consent-state": "given", "consent-evidence": "In person"},
+            "Select what the consent is for",
+        ),
+        ({"consent-state": "given", "consent-purposes": "marac"}, "Say how consent was given"),
+        (
+            {
+                "consent-state": "given",
+                "consent-purposes": "marac",
+                "consent-categories": "health",
+                "consent-recipient_agency_types": "police",
+                "consent-evidence": "In person",
+                "consent-valid_until-day": "1",
+                "consent-valid_until-month": "1",
+                "consent-valid_until-year": "2020",
+            },
+            "The end date must be in the future",
+        ),
+        (
+            {"consent-state": "given", "consent-categories": "minutes", "consent-evidence": "x"},
+            "Select only options from the list",
+        ),
+    ],
+)
+def test_bad_consent_on_the_page_says_what_to_fix_and_records_nothing(
+    app, world, refused_case, data, message
+) -> None:
+    officer = _signed_in(app, world["police_officer"])
+    url = f"/cases/{refused_case}/consent"
+    before = len(_entries("consent:recorded"))
+    response = submit(officer, url, data, form_url=url)
+    assert response.status_code == 422
+    page = text(response)
+    assert "There is a problem" in page and message in page
+    assert len(_entries("consent:recorded")) == before
+
+
+def test_only_the_referring_agency_records_consent(app, world, refused_case) -> None:
+    officer = _signed_in(app, world["police_officer"])
+    submit(
+        officer,
+        f"/cases/{refused_case}/share",
+        {"agency_id": str(world.agencies["health"]), "purpose": "marac"},
+        form_url=f"/cases/{refused_case}",
+    )
+    rep = _signed_in(app, world["health_rep"])
+    url = f"/cases/{refused_case}/consent"
+    assert "Record what the victim said" not in text(rep.get(url))
+    response = submit(
+        rep,
+        url,
+        {"consent-state": "given", "consent-purposes": "marac", "consent-evidence": "x"},
+        form_url=url,
+    )
+    assert response.status_code == 403
+    assert len(_entries("consent:recorded")) == 1  # the referral's own only
+
+
+def test_asking_to_share_without_consent_goes_to_someone_else_to_approve(
+    app, world, refused_case
+) -> None:
+    officer = _signed_in(app, world["police_officer"])
+    url = f"/cases/{refused_case}/consent"
+    reasons = (
+        "She has been strangled twice this month and he has threatened to kill her; "
+        "children's social care must know tonight."
+    )
+    wrong = submit(
+        officer,
+        f"/cases/{refused_case}/without-consent",
+        {
+            "without-rationale": reasons,
+            "without-categories": ["identity", "children"],
+            "without-recipients": "some",
+            "without-recipient_agency_ids": str(world.agencies["idva"]),
+            "without-basis_voluntary": "6(1)(e)",
+        },
+        form_url=url,
+    )
+    assert wrong.status_code == 422
+    assert "cannot rely on public task" in text(wrong)
+
+    asked = submit(
+        officer,
+        f"/cases/{refused_case}/without-consent",
+        {
+            "without-rationale": reasons,
+            "without-categories": ["identity", "children"],
+            "without-recipients": "some",
+            "without-recipient_agency_ids": str(world.agencies["idva"]),
+            "without-basis_voluntary": "6(1)(f)",
+        },
+        form_url=url,
+    )
+    assert asked.status_code == 303, text(asked)[:3000]
+    request = _entries("decision:requested")[-1]
+    assert request["case"] == refused_case and request["agencies"] == [world.agencies["idva"]]
+    rep = _signed_in(app, world["police_rep"])
+    assert "strangled twice this month" in text(rep.get("/approvals"))
+
+
+# --- possible repeats ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def possible_repeat(world) -> tuple[int, int]:
+    """Two referrals of "Jane Example" and "John Sample": the second gives no date of birth
+    for her, so the hub can only say she may be the same person."""
+    officer = actor_of(world["police_officer"])
+    first = cases.draft(officer)
+    cases.with_consent(officer, first)
+    cases.submit(officer, first)
+    idva = actor_of(world["idva"])
+    second = cases.draft(idva, victim=cases.Names("Jane", "Example", None))
+    cases.with_consent(idva, second)
+    submitted = cases.submit(idva, second)
+    assert not submitted.is_repeat  # a possible match is never acted on by itself
+    return first, second
+
+
+def test_the_coordinator_confirms_a_possible_repeat(app, world, possible_repeat) -> None:
+    first, second = possible_repeat
+    coordinator = _signed_in(app, world["coordinator"])
+    inbox = text(coordinator.get("/referrals/inbox"))
+    assert inbox.count("Possible repeat: check") == 1
+    page = text(coordinator.get(f"/cases/{second}"))
+    assert "Possibly a repeat of" in page and "date of birth missing on one record" in page
+    listed = _entries("referral:repeat_candidates_listed")[-1]
+    assert listed["case"] == second and listed["cases"] == [first]
+
+    answered = submit(
+        coordinator,
+        f"/cases/{second}/repeat",
+        {"earlier_id": str(first), "answer": "same"},
+        form_url=f"/cases/{second}",
+    )
+    assert answered.status_code == 303
+    with db.unit_of_work():
+        referral = services.get_referral(second)
+        assert referral.is_repeat and referral.previous_referral_id == first
+        assert "Repeat" in referral.criteria_labels
+    assert "Possibly a repeat of" not in text(coordinator.get(f"/cases/{second}"))
+    assert "Possible repeat: check" not in text(coordinator.get("/referrals/inbox"))
+    confirmed = _entries("referral:repeat_confirmed")
+    assert [(e["case"], e["cases"]) for e in confirmed] == [(second, [first])]
+
+
+def test_a_dismissed_match_is_not_suggested_again(app, world, possible_repeat) -> None:
+    first, second = possible_repeat
+    coordinator = _signed_in(app, world["coordinator"])
+    submit(
+        coordinator,
+        f"/cases/{second}/repeat",
+        {"earlier_id": str(first), "answer": "different"},
+        form_url=f"/cases/{second}",
+    )
+    with db.unit_of_work():
+        assert not services.get_referral(second).is_repeat
+    assert "Possibly a repeat of" not in text(coordinator.get(f"/cases/{second}"))
+    again = submit(
+        coordinator,
+        f"/cases/{second}/repeat",
+        {"earlier_id": str(first), "answer": "same"},
+        form_url=f"/cases/{second}",
+        follow=True,
+    )
+    assert "was answered" in text(again)
+    with db.unit_of_work():
+        assert not services.get_referral(second).is_repeat
+    assert len(_entries("referral:repeat_dismissed")) == 1
+
+
+def test_only_the_coordinator_sees_or_answers_possible_repeats(
+    app, world, possible_repeat
+) -> None:
+    first, second = possible_repeat
+    idva = _signed_in(app, world["idva"])
+    assert "Possibly a repeat of" not in text(idva.get(f"/cases/{second}"))
+    response = submit(
+        idva,
+        f"/cases/{second}/repeat",
+        {"earlier_id": str(first), "answer": "same"},
+        form_url=f"/cases/{second}",
+    )
+    assert response.status_code == 403
+    with db.unit_of_work():
+        assert not services.get_referral(second).is_repeat
