@@ -13,6 +13,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from wtforms import RadioField, StringField
 from wtforms.validators import Length, Optional
 
+from agencies.models import AgencyType
 from consent import services as consent_services
 from consent.categories import Article6, Article9, Category, ConsentState, Purpose
 from hub.core.access import Permission, require, require_recent_sign_in
@@ -430,9 +431,8 @@ def _consent_page(
     status: int = 200,
 ) -> Any:
     who = actor()
-    decision_form.recipient_agency_ids.choices = choices(
-        (a.id, a.name) for a in services.area_agencies(referral)
-    )
+    agencies = services.area_agencies(referral)
+    decision_form.recipient_agency_ids.choices = choices((a.id, a.name) for a in agencies)
     own_agency = referral.referring_agency_id == who.agency_id
     return render_template(
         "referrals/consent.html",
@@ -444,6 +444,15 @@ def _consent_page(
         can_record=own_agency and who.can(Permission.CONSENT_RECORD),
         consent_form=consent_form,
         decision_form=decision_form,
+        labels={
+            **{s.value: s.label for s in ConsentState},
+            **{b.value: b.label for b in Article6},
+            **{c.value: c.label for c in Article9},
+            **{c.value: c.label for c in Category},
+            **{p.value: p.label for p in Purpose},
+            **{t.value: t.label for t in AgencyType},
+        },
+        agency_names={a.id: a.name for a in agencies},
     ), status
 
 

@@ -120,6 +120,11 @@ def init_app(app: Flask) -> None:
         text = to_london(value).strftime(fmt)
         return text.lstrip("0") if fmt.startswith("%d") else text  # "3 May", but "02:46"
 
+    @app.template_filter("label_in")
+    def _label_in(value: Any, labels: dict[Any, str]) -> str:
+        """Show a stored code by its label: ``codes | map('label_in', labels)``."""
+        return labels.get(value, str(value))
+
     @app.template_filter("day")
     def _day(value: Any) -> str:
         return "" if value is None else value.strftime("%d %B %Y").lstrip("0")

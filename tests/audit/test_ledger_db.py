@@ -483,9 +483,7 @@ def test_search_finds_an_entry_by_identifiers_with_awkward_characters(app: HubFl
     # braces and backslashes must arrive as they were, and each must find its entry.
     awkward = 'P-1,2 "x" {y} \\z\''
     with unit_of_work(database_of(app)):
-        entry_id = record(
-            ACTOR, "person:searched", Subject("case", 9), person=awkward, agency=3
-        ).id
+        entry_id = record(ACTOR, "person:searched", Subject("case", 9), person=awkward, agency=3).id
     with db.unit_of_work(database_of(app)) as uow:
         found = services.search(
             uow.session, services.SearchFilters(person=awkward, agency="3", case="9")

@@ -130,3 +130,48 @@ def _case_id(reference: str) -> int:
                 select(Referral.id).where(Referral.reference == reference)
             ).scalar_one()
         )
+
+
+def test_consent_after_referral_and_a_possible_repeat(
+    page: Page, live_server: str, world, shoot
+) -> None:
+    from tests.support import cases
+    from tests.support.world import actor_of
+
+    officer = actor_of(world["police_officer"])
+    first = cases.draft(officer)
+    cases.with_consent(officer, first)
+    cases.submit(officer, first)
+    idva = actor_of(world["idva"])
+    second = cases.draft(idva, victim=cases.Names("Jane", "Example", None))
+    cases.without_consent(idva, second)
+    cases.submit(idva, second)
+
+    _sign_in(page, live_server, world["idva"])
+    page.goto(live_server + f"/cases/{second}/consent")
+    page.get_by_role("button", name="Record consent").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Say whether the victim consented")
+    shoot(page, "01-consent-errors")
+    page.get_by_label("Given", exact=True).check()
+    page.get_by_label("IDVA support for the victim").check()
+    page.locator("input[name='consent-categories'][value='health']").check()
+    page.get_by_label("Acute health (hospital trust)").check()
+    page.get_by_label("How consent was given, or why it was not sought").fill(
+        "She agreed at our office, alone, to the hospital IDVA knowing about her injuries"
+    )
+    page.get_by_role("button", name="Record consent").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("Consent recorded")
+    expect(page.locator("main")).to_contain_text("to the hospital IDVA knowing")
+    shoot(page, "02-consent-recorded")
+
+    _sign_in(page, live_server, world["coordinator"])
+    page.get_by_role("link", name="Inbox", exact=True).first.click()
+    expect(page.locator("main")).to_contain_text("Possible repeat: check")
+    shoot(page, "03-inbox-possible-repeat")
+    page.goto(live_server + f"/cases/{second}")
+    expect(page.locator("main")).to_contain_text("date of birth missing on one record")
+    shoot(page, "04-possible-repeat")
+    page.get_by_role("button", name="Same victim and perpetrator: mark as a repeat").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("flagged as a repeat")
+    expect(page.locator("main")).to_contain_text("Repeat")
+    shoot(page, "05-repeat-confirmed")

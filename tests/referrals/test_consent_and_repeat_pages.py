@@ -4,6 +4,7 @@ and the coordinator answering a possible repeat. Through the real pages, on both
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from sqlalchemy import select
@@ -69,6 +70,8 @@ def test_consent_to_health_only_given_on_the_page_lets_health_see_health(
     )
     assert recorded.status_code == 303, text(recorded)[:2000]
     page = text(officer.get(url))
+    assert re.search(r"<title>\s*Consent and lawful basis – case [A-Z0-9-]+[^<]*</title>", page)
+    assert page.count(f'action="/cases/{refused_case}/consent#record"') == 1  # once, in the body
     assert "She agreed on the phone at a safe time, alone" in page
     assert "identity, health" in page
 
@@ -255,9 +258,7 @@ def test_a_dismissed_match_is_not_suggested_again(app, world, possible_repeat) -
     assert len(_entries("referral:repeat_dismissed")) == 1
 
 
-def test_only_the_coordinator_sees_or_answers_possible_repeats(
-    app, world, possible_repeat
-) -> None:
+def test_only_the_coordinator_sees_or_answers_possible_repeats(app, world, possible_repeat) -> None:
     first, second = possible_repeat
     idva = _signed_in(app, world["idva"])
     assert "Possibly a repeat of" not in text(idva.get(f"/cases/{second}"))

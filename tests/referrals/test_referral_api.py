@@ -158,7 +158,7 @@ def test_a_partner_system_records_and_withdraws_consent(client, headers) -> None
     assert consent["state"] == "given" and consent["categories"] == ["identity", "health"]
     assert consent["recipient_agency_types"] == ["acute_health"]
     listed = _consents(client, headers, referral_id)
-    assert [c["id"] for c in listed][0] == consent["id"] and len(listed) == 2
+    assert len(listed) == 2 and listed[0]["id"] == consent["id"]  # newest first
 
     withdrawn = client.post(
         f"/api/v1/referrals/{referral_id}/consents/{consent['id']}/withdraw", headers=headers
