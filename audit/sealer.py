@@ -44,9 +44,7 @@ def run_sealer(
         return  # SQLite seals inline in each writer's transaction
     while not stop.is_set():
         try:
-            _lead(
-                database, stop, poll_seconds, (gather_seconds, gather_from), on_batch, on_leader
-            )
+            _lead(database, stop, poll_seconds, (gather_seconds, gather_from), on_batch, on_leader)
         except psycopg.OperationalError:
             # The lock's connection died (server restart, network): leadership went with it.
             # Reconnect and wait for it again rather than leave the ledger unsealed.

@@ -162,8 +162,9 @@ def _relation(actor: Actor, facts: CaseFacts, agency: Agency) -> _Relation | Non
             return _Relation("referrer")  # the agency's own records system
         if actor.member_id == facts.referrer_id or on_team or is_rep:
             return _Relation("referrer")
-        if facts.status != "draft" and (actor.has_role(Role.COORDINATOR)
-                                        or actor.has_role(Role.CHAIR)):
+        if facts.status != "draft" and (
+            actor.has_role(Role.COORDINATOR) or actor.has_role(Role.CHAIR)
+        ):
             return _Relation("marac")  # the area's chair may work for the referring agency
         return None  # a colleague outside the case team: no need to know
     if facts.status == "draft":
