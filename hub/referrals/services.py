@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -581,8 +581,9 @@ def missing_for_submission(referral: Referral) -> dict[str, str]:
     return missing
 
 
-def _referrals_to_match(area_id: int) -> list[Referral]:
-    """The area's referrals a new one may repeat: submitted at some point, not rejected."""
+def _referrals_to_match(area_id: int, on: date) -> list[Referral]:
+    """The area's referrals one made ``on`` that day may repeat: submitted, not rejected,
+    and recent enough (the repeat window is 12 months; a year back and a little more)."""
     return list(
         session()
         .execute(
@@ -591,6 +592,7 @@ def _referrals_to_match(area_id: int) -> list[Referral]:
             .where(
                 Referral.area_id == area_id,
                 Referral.status.notin_([ReferralStatus.DRAFT.value, ReferralStatus.REJECTED.value]),
+                Referral.referred_on >= on - timedelta(days=370),
             )
             .order_by(Referral.referred_on.desc())
         )
@@ -610,9 +612,9 @@ def _find_previous(
     perpetrators = referral.people_in(PartyRole.PERPETRATOR)
     if victim is None or not perpetrators:
         return None, []
-    if earlier is None:
-        earlier = _referrals_to_match(referral.area_id)
     today = referral.referred_on or today_london()
+    if earlier is None:
+        earlier = _referrals_to_match(referral.area_id, today)
     automatic: Referral | None = None
     candidates: list[dict[str, Any]] = []
     for other in earlier:
@@ -1180,7 +1182,10 @@ def possible_repeats(actor: Actor, referrals: list[Referral]) -> set[int]:
     """Which of these referrals have a possible repeat still to answer (for the inbox)."""
     if not actor.can(Permission.REFERRALS_TRIAGE) or not referrals:
         return set()
-    earlier = _referrals_to_match(actor.area_id) if actor.area_id is not None else []
+    days = [r.referred_on for r in referrals if r.referred_on is not None]
+    if actor.area_id is None or not days:
+        return set()
+    earlier = _referrals_to_match(actor.area_id, min(days))
     return {r.id for r in referrals if r.area_id == actor.area_id and _unanswered(r, earlier)}
 
 
