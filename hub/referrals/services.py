@@ -776,7 +776,8 @@ def accept_referral(actor: Actor, referral: Referral, *, version: int | None = N
         .all()
     )
     for idva in idva_services:
-        share_case(actor, referral, idva.id, Purpose.IDVA_SUPPORT, allow_triage=True)
+        if idva.id != referral.referring_agency_id:  # an IDVA's own referral is already theirs
+            share_case(actor, referral, idva.id, Purpose.IDVA_SUPPORT, allow_triage=True)
     return referral
 
 

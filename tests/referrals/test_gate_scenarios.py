@@ -363,6 +363,18 @@ def test_accepting_offers_the_case_to_the_idva_service(world) -> None:
     assert not idva.allows(Category.DIVERSITY)  # monitoring data is for the data return only
 
 
+def test_a_referral_from_the_idva_service_itself_can_be_accepted(world) -> None:
+    idva = actor_of(world["idva"])
+    referral_id = cases.draft(idva)
+    cases.with_consent(idva, referral_id)
+    cases.submit(idva, referral_id)
+    cases.accept(actor_of(world["coordinator"]), referral_id)
+    with db.unit_of_work():
+        referral = services.get_referral(referral_id)
+        assert referral.status == "accepted"
+        assert referral.shares == []  # not shared with the agency that made it
+
+
 def test_disclosures_made_outside_the_gate_are_refused_by_the_case_file(world, idva_case) -> None:
     from consent.gate import CategoryDecision, Disclosure, NotDisclosed
     from hub.referrals import casefile
