@@ -131,6 +131,7 @@ def case_view(referral: Referral, disclosure: Disclosure) -> CaseView:
             ("Not safe to talk to", referral.unsafe_to_contact),
             ("Previous MARAC", referral.previous_marac),
             ("Primary-aggressor note", referral.primary_aggressor_note),
+            ("Why the case was closed", referral.closure_reason),
         ):
             if value:
                 risk.append((label, value))

@@ -16,7 +16,14 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from agencies.models import AgencyType
-from consent.categories import CASE_CATEGORIES, Article6, Article9, ConsentState, Purpose
+from consent.categories import (
+    CASE_CATEGORIES,
+    STATUTORY_BASES,
+    VOLUNTARY_BASES,
+    Article9,
+    ConsentState,
+    Purpose,
+)
 from hub.core.forms import ChoiceMessageMixin, GovDateField, choices
 
 DIVERSITY = [("not_known", "Not known"), ("yes", "Yes"), ("no", "No")]
@@ -147,14 +154,13 @@ class SharingForm(FlaskForm):  # type: ignore[misc]
     rationale = _area("Why sharing without consent is necessary and proportionate", 4000)
     basis_statutory = Radio(
         "Lawful basis for statutory agencies",
-        choices=choices(
-            [(b.value, b.label) for b in Article6 if b is not Article6.LEGITIMATE_INTERESTS]
-        ),
+        choices=choices([(b.value, b.label) for b in STATUTORY_BASES]),
         validators=[Optional()],
     )
     basis_voluntary = Radio(
         "Lawful basis for voluntary-sector agencies",
-        choices=choices([(b.value, b.label) for b in Article6]),
+        # A voluntary-sector agency cannot rely on public task, so it is not offered.
+        choices=choices([(b.value, b.label) for b in VOLUNTARY_BASES]),
         validators=[Optional()],
     )
     condition_special = Radio(
@@ -251,14 +257,13 @@ class WithoutConsentForm(FlaskForm):  # type: ignore[misc]
     recipient_agency_ids = Checkboxes("Agencies", coerce=int, choices=[])
     basis_statutory = Radio(
         "Lawful basis for statutory agencies",
-        choices=choices(
-            [(b.value, b.label) for b in Article6 if b is not Article6.LEGITIMATE_INTERESTS]
-        ),
+        choices=choices([(b.value, b.label) for b in STATUTORY_BASES]),
         validators=[Optional()],
     )
     basis_voluntary = Radio(
         "Lawful basis for voluntary-sector agencies",
-        choices=choices([(b.value, b.label) for b in Article6]),
+        # A voluntary-sector agency cannot rely on public task, so it is not offered.
+        choices=choices([(b.value, b.label) for b in VOLUNTARY_BASES]),
         validators=[Optional()],
     )
     condition_special = Radio(

@@ -132,6 +132,10 @@ class Referral(Base):
     counter_allegation_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"))
     #: risk: the coordinator's note on who appears to be the primary aggressor.
     primary_aggressor_note: Mapped[str] = mapped_column(Text, default="")
+    #: When the coordinator closed the case, who did, and why (risk: free text).
+    closed_at: Mapped[datetime | None]
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    closure_reason: Mapped[str] = mapped_column(Text, default="")
 
     # Victim awareness and the risk picture (risk)
     victim_aware: Mapped[bool | None]

@@ -811,6 +811,47 @@ def defer_referral(actor: Actor, referral: Referral, reason: str) -> Referral:
     return referral
 
 
+def close_referral(actor: Actor, referral: Referral, reason: str) -> Referral:
+    """Close a case the MARAC has dealt with: it leaves the active lists, and stays on record."""
+    _triage(actor, referral)
+    if referral.status not in {ReferralStatus.ACCEPTED.value, ReferralStatus.HEARD.value}:
+        raise ValidationFailed("Only an accepted or heard case can be closed.")
+    if len(reason.strip()) < 10:
+        raise ValidationFailed({"reason": "Say why the case is being closed"})
+    if len(reason) > 2000:
+        raise ValidationFailed({"reason": "Keep the reason to 2,000 characters or fewer"})
+    referral.status = ReferralStatus.CLOSED.value
+    referral.closed_at = now()
+    referral.closed_by_id = actor.member_id
+    referral.closure_reason = reason.strip()
+    session().flush()
+    record(actor, "referral:closed", Subject("case", referral.id), case=referral.id)
+    return referral
+
+
+@dataclass(frozen=True)
+class RelatedCase:
+    label: str
+    referral_id: int
+    reference: str
+
+
+def related_cases(actor: Actor, referral: Referral) -> list[RelatedCase]:
+    """The earlier referral this one repeats and its counter-allegation pair, each only when
+    the reader may know that case exists."""
+    related: list[RelatedCase] = []
+    for label, other_id in (
+        ("Repeat of", referral.previous_referral_id),
+        ("Counter-allegation with", referral.counter_allegation_id),
+    ):
+        if other_id is None:
+            continue
+        other = session().get(Referral, other_id)
+        if other is not None and gate.would_know(actor, case_facts(other)):
+            related.append(RelatedCase(label, other.id, other.reference))
+    return related
+
+
 def note_primary_aggressor(actor: Actor, referral: Referral, note: str) -> Referral:
     _triage(actor, referral)
     if referral.counter_allegation_id is None:

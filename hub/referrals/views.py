@@ -344,8 +344,10 @@ def triage(referral_id: int) -> Any:
             services.reject_referral(who, referral, reason)
         elif decision == "defer":
             services.defer_referral(who, referral, reason)
+        elif decision == "close":
+            services.close_referral(who, referral, reason)
         else:
-            raise ValidationFailed({"decision": "Choose accept, reject or defer"})
+            raise ValidationFailed({"decision": "Choose accept, reject, defer or close"})
     except (ValidationFailed, Conflict) as error:
         flash(error.message, "info")
         return redirect(url_for("referrals.case", referral_id=referral_id)), 303
@@ -367,6 +369,7 @@ def _case_page(referral: Any, disclosure: Any, reveal_form: Any, status: int = 2
         purposes=list(Purpose),
         wall_candidates=services.wall_candidates(who, referral),
         repeat_candidates=services.repeat_candidates(who, referral),
+        related=services.related_cases(who, referral),
     ), status
 
 
@@ -396,6 +399,22 @@ def answer_repeat(referral_id: int) -> Any:
             else "Recorded: not the same people. The hub will not suggest that match again.",
             "success",
         )
+    return redirect(url_for("referrals.case", referral_id=referral_id)), 303
+
+
+@bp.route("/cases/<int:referral_id>/primary-aggressor", methods=["POST"])
+@require(Permission.REFERRALS_TRIAGE)
+def primary_aggressor(referral_id: int) -> Any:
+    who = actor()
+    referral, _ = services.open_case(
+        who, referral_id, [Category.RISK], action="referral:aggressor_opened"
+    )
+    try:
+        services.note_primary_aggressor(who, referral, request.form.get("note") or "")
+    except ValidationFailed as error:
+        flash(error.message, "info")
+    else:
+        flash("The primary-aggressor note has been saved.", "success")
     return redirect(url_for("referrals.case", referral_id=referral_id)), 303
 
 

@@ -165,8 +165,10 @@ def test_asking_to_share_without_consent_goes_to_someone_else_to_approve(
         },
         form_url=url,
     )
-    assert wrong.status_code == 422
-    assert "cannot rely on public task" in text(wrong)
+    assert wrong.status_code == 422  # public task is not even offered to the voluntary sector
+    assert "Select one option" in text(wrong)
+    assert 'value="6(1)(e)"' in text(wrong)  # offered for statutory agencies only
+    assert text(wrong).count('value="6(1)(e)"') == 1
 
     asked = submit(
         officer,
@@ -271,3 +273,86 @@ def test_only_the_coordinator_sees_or_answers_possible_repeats(app, world, possi
     assert response.status_code == 403
     with db.unit_of_work():
         assert not services.get_referral(second).is_repeat
+
+
+# --- closing a case, counter-allegations ---------------------------------------------------
+
+
+def test_the_coordinator_closes_an_accepted_case_with_a_reason(app, world) -> None:
+    officer = actor_of(world["police_officer"])
+    referral_id = cases.draft(officer)
+    cases.with_consent(officer, referral_id)
+    cases.submit(officer, referral_id)
+    coordinator = _signed_in(app, world["coordinator"])
+    early = submit(
+        coordinator,
+        f"/referrals/{referral_id}/triage",
+        {"decision": "close", "reason": "Safety plan actions complete"},
+        form_url=f"/cases/{referral_id}",
+        follow=True,
+    )
+    assert "Only an accepted or heard case can be closed" in text(early)
+    cases.accept(actor_of(world["coordinator"]), referral_id)
+    page = text(coordinator.get(f"/cases/{referral_id}"))
+    assert "Close the case" in page
+    short = submit(
+        coordinator,
+        f"/referrals/{referral_id}/triage",
+        {"decision": "close", "reason": "done"},
+        form_url=f"/cases/{referral_id}",
+        follow=True,
+    )
+    assert "Say why the case is being closed" in text(short)
+    with db.unit_of_work():
+        assert services.get_referral(referral_id).status == "accepted"
+    closed = submit(
+        coordinator,
+        f"/referrals/{referral_id}/triage",
+        {"decision": "close", "reason": "Safety plan actions complete; IDVA support ended"},
+        form_url=f"/cases/{referral_id}",
+    )
+    assert closed.status_code == 302
+    with db.unit_of_work():
+        referral = services.get_referral(referral_id)
+        assert referral.status == "closed" and referral.closed_at is not None
+    assert "IDVA support ended" in text(coordinator.get(f"/cases/{referral_id}"))
+    assert [e["case"] for e in _entries("referral:closed")] == [referral_id]
+    officer_page = text(_signed_in(app, world["police_officer"]).get(f"/cases/{referral_id}"))
+    assert "Close the case" not in officer_page  # only the coordinator closes cases
+
+
+def test_counter_allegation_pair_linked_and_noted_by_the_coordinator(app, world) -> None:
+    officer = actor_of(world["police_officer"])
+    first = cases.draft(officer)
+    cases.with_consent(officer, first)
+    cases.submit(officer, first)
+    idva = actor_of(world["idva"])
+    second = cases.draft(idva, victim=cases.PERPETRATOR, perpetrator=cases.VICTIM)
+    cases.with_consent(idva, second)
+    cases.submit(idva, second)
+
+    coordinator = _signed_in(app, world["coordinator"])
+    page = text(coordinator.get(f"/cases/{second}"))
+    with db.unit_of_work():
+        first_reference = services.get_referral(first).reference
+    assert f'Counter-allegation with <a class="govuk-link" href="/cases/{first}">' in page
+    assert first_reference in page
+    saved = submit(
+        coordinator,
+        f"/cases/{second}/primary-aggressor",
+        {"note": "Police records and the IDVA's contact point to John as primary aggressor."},
+        form_url=f"/cases/{second}",
+    )
+    assert saved.status_code == 303
+    assert "point to John as primary aggressor" in text(coordinator.get(f"/cases/{second}"))
+
+    # The police officer knows only their own referral: the flag, never a link to the other.
+    own = text(_signed_in(app, world["police_officer"]).get(f"/cases/{first}"))
+    assert "Counter-allegation" in own and f"/cases/{second}" not in own
+    refused = submit(
+        _signed_in(app, world["idva"]),
+        f"/cases/{second}/primary-aggressor",
+        {"note": "An IDVA may not write this note"},
+        form_url=f"/cases/{second}",
+    )
+    assert refused.status_code == 403

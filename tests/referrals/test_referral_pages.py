@@ -185,19 +185,20 @@ ROUTES = [
     ("POST", "/cases/{id}/consent"),
     ("POST", "/cases/{id}/without-consent"),
     ("POST", "/cases/{id}/repeat"),
+    ("POST", "/cases/{id}/primary-aggressor"),
 ]
 #: Expected status per persona for each route above (302 = sent to sign in). The consent
 #: posts carry no answers, so the referring agency gets its form back with errors (422);
 #: anyone else is refused before the form is read.
 EXPECTED = {
-    "anonymous": [302, 302, 302, 302, 302, 302, 302, 302, 302, 302, 302],
-    "police_officer": [200, 403, 200, 200, 403, 200, 403, 200, 422, 422, 403],
-    "coordinator": [200, 200, 200, 200, 403, 200, 302, 200, 403, 403, 303],
-    "nurse": [200, 403, 403, 403, 403, 200, 403, 403, 403, 403, 403],
-    "auditor": [403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
-    "admin": [403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
-    "police_rep": [200, 403, 200, 200, 200, 200, 403, 200, 422, 422, 403],
-    "housing_officer": [200, 403, 403, 403, 403, 200, 403, 403, 403, 403, 403],
+    "anonymous": [302, 302, 302, 302, 302, 302, 302, 302, 302, 302, 302, 302],
+    "police_officer": [200, 403, 200, 200, 403, 200, 403, 200, 422, 422, 403, 403],
+    "coordinator": [200, 200, 200, 200, 403, 200, 302, 200, 403, 403, 303, 303],
+    "nurse": [200, 403, 403, 403, 403, 200, 403, 403, 403, 403, 403, 403],
+    "auditor": [403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
+    "admin": [403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
+    "police_rep": [200, 403, 200, 200, 200, 200, 403, 200, 422, 422, 403, 403],
+    "housing_officer": [200, 403, 403, 403, 403, 200, 403, 403, 403, 403, 403, 403],
 }
 
 
