@@ -120,6 +120,28 @@ def withdraw_consent(actor: Actor, consent: ConsentRecord) -> ConsentRecord:
     return consent
 
 
+def discard_draft_basis(referral_id: int) -> tuple[list[int], list[int]] | None:
+    """Remove a draft referral's consent records and requests (the caller checks it is a
+    draft, which nobody else can see); return their ids, or None when there were none."""
+    consents = list(
+        session()
+        .execute(select(ConsentRecord).where(ConsentRecord.referral_id == referral_id))
+        .scalars()
+    )
+    decisions = list(
+        session()
+        .execute(select(SharingDecision).where(SharingDecision.referral_id == referral_id))
+        .scalars()
+    )
+    if not consents and not decisions:
+        return None
+    ids = ([c.id for c in consents], [d.id for d in decisions])
+    for row in [*consents, *decisions]:
+        session().delete(row)
+    session().flush()
+    return ids
+
+
 def consents_for(referral_id: int) -> list[ConsentRecord]:
     return list(
         session()

@@ -92,6 +92,23 @@ class SharingSchema(ma.Schema):
     condition_special = ma.fields.String(
         load_default=None, validate=ma.validate.OneOf([c.value for c in Article9])
     )
+    # What consent covers when given; left out, it covers every purpose, category and kind
+    # of agency of a MARAC referral.
+    purposes = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf([p.value for p in Purpose])),
+        load_default=None,
+        validate=ma.validate.Length(max=len(Purpose)),
+    )
+    categories = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf([c.value for c in CASE_CATEGORIES])),
+        load_default=None,
+        validate=ma.validate.Length(max=len(CASE_CATEGORIES)),
+    )
+    recipient_agency_types = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf([t.value for t in AgencyType])),
+        load_default=None,
+        validate=ma.validate.Length(max=len(AgencyType)),
+    )
 
 
 class ReferralInSchema(ma.Schema):
@@ -289,6 +306,13 @@ def create(data: dict[str, Any]) -> Any:
             condition_special=Article9(sharing["condition_special"])
             if sharing["condition_special"]
             else None,
+            purposes=None
+            if sharing["purposes"] is None
+            else [Purpose(p) for p in sharing["purposes"]],
+            categories=None
+            if sharing["categories"] is None
+            else [Category(c) for c in sharing["categories"]],
+            recipient_agency_types=sharing["recipient_agency_types"],
         ),
     )
     return {"id": referral.id, "reference": referral.reference, "status": referral.status}

@@ -146,6 +146,21 @@ class SharingForm(FlaskForm):  # type: ignore[misc]
         choices=choices((s.value, s.label) for s in ConsentState),
         validators=[InputRequired("Say whether the victim has consented")],
     )
+    purposes = Checkboxes(
+        "What did the victim agree it may be used for?",
+        choices=choices((p.value, p.label) for p in Purpose),
+        default=[Purpose.MARAC.value, Purpose.IDVA_SUPPORT.value],
+    )
+    categories = Checkboxes(
+        "Which information did the victim agree may be shared?",
+        choices=choices((c.value, c.label.capitalize()) for c in CASE_CATEGORIES),
+        default=[c.value for c in CASE_CATEGORIES],
+    )
+    recipient_agency_types = Checkboxes(
+        "With which kinds of agency?",
+        choices=choices((t.value, t.label) for t in AgencyType),
+        default=[t.value for t in AgencyType],
+    )
     evidence = _area(
         "How consent was given, or why it was not sought",
         2000,

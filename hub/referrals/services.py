@@ -518,6 +518,11 @@ class SharingChoice:
     basis_statutory: Any = None
     basis_voluntary: Any = None
     condition_special: Any = None
+    #: What consent covers (when given); None means every purpose, category or agency type
+    #: of a MARAC referral.
+    purposes: list[Purpose] | None = None
+    categories: list[Category] | None = None
+    recipient_agency_types: list[str] | None = None
 
 
 def save_sharing(actor: Actor, referral: Referral, choice: SharingChoice) -> Referral:
@@ -525,16 +530,32 @@ def save_sharing(actor: Actor, referral: Referral, choice: SharingChoice) -> Ref
     _own_draft(actor, referral)
     if referral.victim_id is None:
         raise ValidationFailed({"state": "Enter the victim's details first"})
+    # Saving this page again replaces what it said before: a draft is shown to nobody, so
+    # its earlier consent and request were never relied on (the ledger keeps both).
+    replaced = consent_services.discard_draft_basis(referral.id)
+    if replaced:
+        record(
+            actor,
+            "consent:draft_replaced",
+            Subject("case", referral.id),
+            case=referral.id,
+            consents=replaced[0],
+            decisions=replaced[1],
+        )
     consent_services.record_consent(
         actor,
         referral_id=referral.id,
         subject_id=referral.victim_id,
         data=consent_services.ConsentData(
             state=choice.state,
-            purposes=[Purpose.MARAC, Purpose.IDVA_SUPPORT],
-            categories=list(CASE_CATEGORIES),
+            purposes=[Purpose.MARAC, Purpose.IDVA_SUPPORT]
+            if choice.purposes is None
+            else choice.purposes,
+            categories=list(CASE_CATEGORIES) if choice.categories is None else choice.categories,
             recipient_agency_ids=[],
-            recipient_agency_types=[t.value for t in AgencyType],
+            recipient_agency_types=[t.value for t in AgencyType]
+            if choice.recipient_agency_types is None
+            else choice.recipient_agency_types,
             evidence=choice.evidence,
         ),
     )

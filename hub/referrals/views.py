@@ -114,6 +114,8 @@ def page(referral_id: int, slug: str) -> Any:
         "whereabouts": WhereaboutsForm,
         "sharing": SharingForm,
     }[slug]
+    if slug == "sharing":
+        values = {**values, **_sharing_initial(referral.id)}
     form = form_class(data=_initial(slug, values)) if request.method == "GET" else form_class()
     if request.method == "POST" and form.validate():
         try:
@@ -160,6 +162,31 @@ def _apply(form: Any, error: ValidationFailed, slug: str) -> None:
         apply_errors(form, mapped)
     else:
         apply_errors(form, error)
+
+
+def _sharing_initial(referral_id: int) -> dict[str, Any]:
+    """What the draft's sharing page said last time (its consent record and request)."""
+    saved = consent_services.consents_for(referral_id)
+    if not saved:
+        return {}
+    consent = saved[0]
+    data: dict[str, Any] = {"state": consent.state, "evidence": consent.evidence}
+    if consent.state == ConsentState.GIVEN.value:
+        data.update(
+            purposes=consent.purposes,
+            categories=consent.categories,
+            recipient_agency_types=consent.recipient_agency_types,
+        )
+    requests = consent_services.decisions_for(referral_id)
+    if requests:
+        request_row = requests[0]
+        data.update(
+            rationale=request_row.rationale,
+            basis_statutory=request_row.basis_statutory,
+            basis_voluntary=request_row.basis_voluntary,
+            condition_special=request_row.condition_special,
+        )
+    return data
 
 
 def _initial(slug: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -283,6 +310,9 @@ def _save(slug: str, who: Any, referral: Any, form: Any, checklist: Any) -> None
                 condition_special=Article9(form.condition_special.data)
                 if form.condition_special.data
                 else None,
+                purposes=[Purpose(p) for p in form.purposes.data or []],
+                categories=[Category(c) for c in form.categories.data or []],
+                recipient_agency_types=list(form.recipient_agency_types.data or []),
             ),
         )
 

@@ -74,6 +74,8 @@ def test_refer_accept_reveal_and_audit(page: Page, live_server: str, world, shoo
     page.get_by_label("How consent was given, or why it was not sought").fill(
         "In person, alone, with an interpreter"
     )
+    page.locator("input[name='categories'][value='diversity']").uncheck()
+    shoot(page, "05b-sharing")
     page.get_by_role("button", name="Save and continue").click()
 
     expect(page.get_by_role("heading", name="Check your answers before sending")).to_be_visible()

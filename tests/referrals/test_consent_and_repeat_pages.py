@@ -356,3 +356,53 @@ def test_counter_allegation_pair_linked_and_noted_by_the_coordinator(app, world)
         form_url=f"/cases/{second}",
     )
     assert refused.status_code == 403
+
+
+def test_consent_on_the_referral_covers_only_what_was_ticked_and_a_resave_replaces_it(
+    app, world
+) -> None:
+    from consent import services as consent_services
+
+    officer_actor = actor_of(world["police_officer"])
+    referral_id = cases.draft(officer_actor)
+    officer = _signed_in(app, world["police_officer"])
+    url = f"/referrals/{referral_id}/sharing"
+    first = submit(
+        officer,
+        url,
+        {
+            "state": "given",
+            "evidence": "In person, alone",
+            "purposes": "marac",
+            "categories": ["identity", "risk", "children"],
+            "recipient_agency_types": ["police", "idva_service", "childrens_social_care"],
+        },
+    )
+    assert first.status_code == 302, text(first)[:2000]
+    again = submit(
+        officer,
+        url,
+        {
+            "state": "given",
+            "evidence": "In person, alone; she did not want health told",
+            "purposes": "marac",
+            "categories": ["identity", "risk"],
+            "recipient_agency_types": ["police", "idva_service"],
+        },
+    )
+    assert again.status_code == 302
+    with db.unit_of_work():
+        rows = consent_services.consents_for(referral_id)
+        assert len(rows) == 1  # the draft's basis was replaced, not added to
+        assert rows[0].categories == ["identity", "risk"]
+        assert rows[0].recipient_agency_types == ["idva_service", "police"]
+        assert rows[0].purposes == ["marac"]
+    replaced = _entries("consent:draft_replaced")
+    assert len(replaced) == 1 and replaced[0]["case"] == referral_id
+    assert len(_entries("consent:recorded")) == 2  # the ledger keeps both
+
+    # Coming back to the page shows what was saved, not the page's first defaults.
+    page = text(officer.get(url))
+    assert re.search(r'value="risk"\s+checked', page)
+    assert not re.search(r'value="health"\s+checked', page)
+    assert "she did not want health told" in page

@@ -7,6 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from agencies.models import AgencyType
+from consent.categories import CASE_CATEGORIES
 from hub.referrals import checklists
 from tests.support import cases
 from tests.support.web import sign_in, submit, text
@@ -47,7 +49,14 @@ WHERE = {
     "safe_phone": "07700 900555",
     "safe_times": "Mornings",
 }
-SHARING = {"state": "given", "evidence": "In person, alone, with a Urdu interpreter"}
+SHARING = {
+    "state": "given",
+    "evidence": "In person, alone, with a Urdu interpreter",
+    # What the page arrives with ticked; the victim agreed to all of it.
+    "purposes": ["marac", "idva_support"],
+    "categories": [c.value for c in CASE_CATEGORIES],
+    "recipient_agency_types": [t.value for t in AgencyType],
+}
 
 
 def _signed_in(client, person):
