@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.core.access import Role
@@ -105,6 +105,9 @@ class MaracArea(Base):
     band_medium_max: Mapped[int] = mapped_column(default=13)
     #: Yes answers on the checklist that make a visible-high-risk referral.
     high_risk_threshold: Mapped[int] = mapped_column(default=14)
+    #: Risk checklists the area offers besides the default SafeLives 24-question one: the
+    #: 27-question police DASH as another main checklist, the stalking add-on beside either.
+    extra_checklists: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=now)
 
     agencies: Mapped[list[Agency]] = relationship(back_populates="area", order_by="Agency.name")

@@ -225,6 +225,12 @@ NAVIGATION: list[tuple[str, str, Permission, str]] = [
         "Add people, give them roles, and disable those who leave.",
     ),
     (
+        "referrals.risk_settings",
+        "Risk settings",
+        Permission.AGENCIES_MANAGE,
+        "The area's referral criteria, risk bands and the risk checklists it offers.",
+    ),
+    (
         "audit.search",
         "Ledger",
         Permission.AUDIT_READ,

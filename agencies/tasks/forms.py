@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from agencies.tasks.catalogue import MAX_OFFSET
 from agencies.tasks.models import NotificationMode, Priority, TaskState
-from hub.core.forms import ChoiceMessageMixin, GovDateField, choices
+from hub.core.forms import ChoiceMessageMixin, GovDateField, WholeNumberField, choices
 
 
 class Radio(ChoiceMessageMixin, RadioField):
@@ -21,20 +21,6 @@ class Select(ChoiceMessageMixin, SelectField):
 
 NOTE_TOO_LONG = "The note must be 2000 characters or fewer"
 PRIORITY_CHOICES = [(p.value, p.label) for p in Priority]
-
-
-class WholeNumberField(IntegerField):
-    """An integer box that says what to type rather than WTForms' "Not a valid integer"."""
-
-    def process_formdata(self, valuelist: list[str]) -> None:
-        if not valuelist or not valuelist[0].strip():
-            self.data = None
-            return
-        try:
-            self.data = int(valuelist[0].strip())
-        except ValueError:
-            self.data = None
-            raise ValueError("Enter the number of working days as a whole number, like 3") from None
 
 
 class TaskUpdateForm(FlaskForm):
@@ -75,6 +61,7 @@ class TemplateItemForm(FlaskForm):
     )
     due_in_working_days = WholeNumberField(
         "Due after (working days)",
+        number_message="Enter the number of working days as a whole number, like 3",
         validators=[
             InputRequired("Enter the number of working days as a whole number"),
             NumberRange(

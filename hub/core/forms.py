@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import Field
+from wtforms import Field, IntegerField
 from wtforms.fields.choices import SelectChoice
 from wtforms.utils import unset_value
 from wtforms.validators import ValidationError
@@ -92,3 +92,23 @@ class ChoiceMessageMixin:
 def choices(pairs: Any) -> list[SelectChoice]:
     """Build WTForms choices from (value, label) pairs."""
     return [SelectChoice(value=value, label=label) for value, label in pairs]
+
+
+class WholeNumberField(IntegerField):  # type: ignore[misc]
+    """An integer box that says what to type rather than WTForms' "Not a valid integer"."""
+
+    def __init__(
+        self, *args: Any, number_message: str = "Enter a whole number, like 3", **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.number_message = number_message
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        if not valuelist or not valuelist[0].strip():
+            self.data = None
+            return
+        try:
+            self.data = int(valuelist[0].strip())
+        except ValueError:
+            self.data = None
+            raise ValueError(self.number_message) from None

@@ -120,6 +120,20 @@ def case_view(referral: Referral, disclosure: Disclosure) -> CaseView:
                 ]
                 if yes:
                     risk.append(("Answered Yes", "; ".join(yes)))
+            for key, answers in (assessment.addon_answers or {}).items():
+                addon = checklists.load_checklists().get(key)
+                if addon is None:
+                    continue
+                yes = [
+                    q.label for q in addon.questions if answers.get(q.id, {}).get("answer") == "yes"
+                ]
+                risk.append(
+                    (
+                        addon.name,
+                        f"{len(yes)} Yes of {len(addon.questions)} (not part of the score)"
+                        + (": " + "; ".join(yes) if yes else ""),
+                    )
+                )
         if referral.professional_judgement:
             risk.append(("Professional judgement", referral.judgement_reasons))
         if referral.incidents_12m is not None:
@@ -288,6 +302,7 @@ def draft_values(referral: Referral, disclosure: Disclosure) -> dict[str, Any]:
     if referral.assessment is not None:
         values["checklist"] = referral.assessment.checklist
         values["answers"] = referral.assessment.answers
+        values["addon_answers"] = referral.assessment.addon_answers or {}
     return values
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -58,7 +58,10 @@ HIGH_RISK_THRESHOLD = 14
 
 Band = Literal["standard", "medium", "high"]
 
-_CHECKLIST_FIELDS = frozenset({"key", "name", "version", "source", "questions"})
+_CHECKLIST_FIELDS = frozenset({"key", "name", "version", "source", "questions", "kind"})
+#: A main checklist gives the score that decides visible high risk; an add-on is answered
+#: beside one and scored on its own.
+KINDS = ("main", "addon")
 _QUESTION_FIELDS = frozenset({"id", "label", "hint", "group"})
 _ANSWER_FIELDS = frozenset({"answer", "source"})
 _KEY_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
@@ -87,6 +90,11 @@ class Checklist:
     version: str
     source: str
     questions: tuple[Question, ...]
+    kind: str = "main"
+
+    @property
+    def is_addon(self) -> bool:
+        return self.kind == "addon"
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -173,12 +181,16 @@ def _parse_checklist(data: Any, *, where: str, expected_key: str) -> Checklist:
         if question.id in seen:
             raise ChecklistError(f"{where}: question id {question.id!r} is used more than once")
         seen.add(question.id)
+    kind = fields.get("kind", "main")
+    if kind not in KINDS:
+        raise ChecklistError(f"{where}: kind must be one of {', '.join(KINDS)}")
     return Checklist(
         key=key,
         name=_text(fields, "name", where=where),
         version=_text(fields, "version", where=where),
         source=_text(fields, "source", where=where),
         questions=questions,
+        kind=kind,
     )
 
 
@@ -335,3 +347,11 @@ def judgement_check(
     if professional_judgement and not reasons.strip():
         return "Write down your reasons for referring on professional judgement"
     return None
+
+
+def offered(extra: Iterable[str]) -> tuple[list[Checklist], list[Checklist]]:
+    """The main checklists and add-ons an area offers: the default, and those it enabled."""
+    everything = load_checklists()
+    keys = [DEFAULT_CHECKLIST, *[k for k in extra if k != DEFAULT_CHECKLIST]]
+    chosen = [everything[k] for k in keys if k in everything]
+    return [c for c in chosen if not c.is_addon], [c for c in chosen if c.is_addon]

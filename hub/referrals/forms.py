@@ -24,7 +24,7 @@ from consent.categories import (
     ConsentState,
     Purpose,
 )
-from hub.core.forms import ChoiceMessageMixin, GovDateField, choices
+from hub.core.forms import ChoiceMessageMixin, GovDateField, WholeNumberField, choices
 
 DIVERSITY = [("not_known", "Not known"), ("yes", "Yes"), ("no", "No")]
 YES_NO = [("yes", "Yes"), ("no", "No")]
@@ -287,3 +287,25 @@ class WithoutConsentForm(FlaskForm):  # type: ignore[misc]
         validators=[Optional()],
     )
     expires_at = GovDateField("The decision lasts until (leave blank for the life of the case)")
+
+
+class RiskSettingsForm(FlaskForm):  # type: ignore[misc]
+    """The area's referral criteria and the risk checklists it offers (administrators)."""
+
+    escalation_threshold = WholeNumberField(
+        "Potential escalation: incidents in 12 months that meet the criterion",
+        validators=[InputRequired("Enter a number of incidents from 1 to 20")],
+    )
+    band_standard_max = WholeNumberField(
+        "Highest score in the standard band",
+        validators=[InputRequired("Enter the highest standard score")],
+    )
+    band_medium_max = WholeNumberField(
+        "Highest score in the medium band",
+        validators=[InputRequired("Enter the highest medium score")],
+    )
+    high_risk_threshold = WholeNumberField(
+        "Yes answers that make a case visible high risk",
+        validators=[InputRequired("Enter the high-risk threshold")],
+    )
+    extra_checklists = Checkboxes("Checklists offered besides the SafeLives 24-question one")

@@ -257,6 +257,9 @@ class RiskAssessment(Base):
     score: Mapped[int] = mapped_column(default=0)
     #: risk: standard, medium or high (area settings).
     band: Mapped[str] = mapped_column(String(20), default="standard")
+    #: risk: answers to add-on checklists (the stalking add-on), by checklist key; scored
+    #: on their own and never added to ``score``.
+    addon_answers: Mapped[dict[str, dict[str, dict[str, str]]]] = mapped_column(JSON, default=dict)
     assessed_on: Mapped[date | None]
     assessor_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
 

@@ -343,6 +343,8 @@ class RiskData:
     incidents_12m: int | None = None
     #: "Do not treat as high risk despite the Yes answers": always refused (never downgrade).
     downgrade: bool = False
+    #: Answers to add-on checklists the area offers (the stalking add-on), by checklist key.
+    addon_answers: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
 
 
 def save_risk(
@@ -350,11 +352,20 @@ def save_risk(
 ) -> Referral:
     """Save the checklist (partial answers are fine in a draft) and the judgement."""
     _own_draft(actor, referral)
-    lists = checklists.load_checklists()
-    if data.checklist not in lists:
-        raise ValidationFailed({"checklist": "Choose a risk checklist"})
-    checklist = lists[data.checklist]
+    area = session().get(MaracArea, referral.area_id)
+    assert area is not None
+    mains, addons = checklists.offered(area.extra_checklists)
+    offered_main = {c.key: c for c in mains}
+    if data.checklist not in offered_main:
+        raise ValidationFailed({"checklist": "Choose one of the risk checklists your area uses"})
+    checklist = offered_main[data.checklist]
     errors = checklists.validate_answers(checklist, data.answers, complete=complete)
+    offered_addons = {c.key: c for c in addons}
+    for key, answers in data.addon_answers.items():
+        if key not in offered_addons:
+            errors["addon_answers"] = "Your area does not use that add-on checklist"
+        else:
+            errors.update(checklists.validate_answers(offered_addons[key], answers))
     score = 0 if errors else checklists.score(checklist, data.answers)
     problem = checklists.judgement_check(
         score, data.professional_judgement, data.judgement_reasons, downgrade=data.downgrade
@@ -365,11 +376,14 @@ def save_risk(
         errors["incidents_12m"] = "Enter the number of incidents, from 0 to 500"
     if errors:
         raise ValidationFailed(errors)
-    area = session().get(MaracArea, referral.area_id)
-    assert area is not None
     assessment = referral.assessment or RiskAssessment(referral_id=referral.id)
     assessment.checklist = checklist.key
     assessment.answers = {k: dict(v) for k, v in data.answers.items()}
+    assessment.addon_answers = {
+        key: {k: dict(v) for k, v in answers.items()}
+        for key, answers in data.addon_answers.items()
+        if answers
+    }
     assessment.score = score
     assessment.band = checklists.band(
         score, standard_max=area.band_standard_max, medium_max=area.band_medium_max
@@ -830,6 +844,74 @@ def defer_referral(actor: Actor, referral: Referral, reason: str) -> Referral:
     session().flush()
     record(actor, "referral:deferred", Subject("case", referral.id), case=referral.id)
     return referral
+
+
+@dataclass
+class AreaRiskSettings:
+    escalation_threshold: int
+    band_standard_max: int
+    band_medium_max: int
+    high_risk_threshold: int
+    extra_checklists: list[str]
+
+
+def area_checklists(
+    referral: Referral,
+) -> tuple[list[checklists.Checklist], list[checklists.Checklist]]:
+    """The main checklists and add-ons the referral's area offers (default first)."""
+    area = session().get(MaracArea, referral.area_id)
+    return checklists.offered(area.extra_checklists if area is not None else [])
+
+
+def risk_settings(actor: Actor) -> tuple[MaracArea, list[checklists.Checklist]]:
+    """The administrator's area, and the checklists it could enable besides the default."""
+    if not actor.can(Permission.AGENCIES_MANAGE) or actor.area_id is None:
+        raise Forbidden("Only a hub administrator changes the area's risk settings.")
+    area = session().get(MaracArea, actor.area_id)
+    if area is None:
+        raise NotFound("There is no such area.")
+    optional = [
+        c
+        for key, c in sorted(checklists.load_checklists().items())
+        if key != checklists.DEFAULT_CHECKLIST
+    ]
+    return area, optional
+
+
+def update_risk_settings(actor: Actor, data: AreaRiskSettings) -> MaracArea:
+    """Change the thresholds, bands and checklists of the actor's area (recorded)."""
+    area, optional = risk_settings(actor)
+    errors: dict[str, str] = {}
+    if not 1 <= data.escalation_threshold <= 20:
+        errors["escalation_threshold"] = "Enter a number of incidents from 1 to 20"
+    if not 0 <= data.band_standard_max < data.band_medium_max:
+        errors["band_medium_max"] = "The medium band must start above the standard band"
+    if not data.band_medium_max < data.high_risk_threshold <= 30:
+        errors["high_risk_threshold"] = (
+            "The high-risk threshold must be above the medium band, and 30 or less"
+        )
+    known = {c.key for c in optional}
+    if any(key not in known for key in data.extra_checklists):
+        errors["extra_checklists"] = "Select only checklists from the list"
+    if errors:
+        raise ValidationFailed(errors)
+    area.escalation_threshold = data.escalation_threshold
+    area.band_standard_max = data.band_standard_max
+    area.band_medium_max = data.band_medium_max
+    area.high_risk_threshold = data.high_risk_threshold
+    area.extra_checklists = sorted(set(data.extra_checklists))
+    session().flush()
+    record(
+        actor,
+        "area:risk_settings_changed",
+        Subject("area", area.id),
+        escalation_threshold=area.escalation_threshold,
+        band_standard_max=area.band_standard_max,
+        band_medium_max=area.band_medium_max,
+        high_risk_threshold=area.high_risk_threshold,
+        checklists=area.extra_checklists,
+    )
+    return area
 
 
 def close_referral(actor: Actor, referral: Referral, reason: str) -> Referral:

@@ -29,6 +29,7 @@ from hub.referrals.forms import (
     PerpetratorForm,
     RevealForm,
     RiskForm,
+    RiskSettingsForm,
     SearchForm,
     SharingForm,
     VictimForm,
@@ -56,7 +57,9 @@ def _next_page(slug: str) -> str:
     return slugs[index + 1] if index + 1 < len(slugs) else "check"
 
 
-def _risk_form_class(checklist: checklists.Checklist) -> type[RiskForm]:
+def _risk_form_class(
+    checklist: checklists.Checklist, addons: list[checklists.Checklist]
+) -> type[RiskForm]:
     fields: dict[str, Any] = {}
     for number, question in enumerate(checklist.questions, start=1):
         fields[f"q_{question.id}"] = RadioField(
@@ -68,6 +71,14 @@ def _risk_form_class(checklist: checklists.Checklist) -> type[RiskForm]:
         fields[f"src_{question.id}"] = StringField(
             "Source, if not the victim", validators=[Optional(), Length(max=200)]
         )
+    for addon in addons:
+        for number, question in enumerate(addon.questions, start=1):
+            fields[f"a_{question.id}"] = RadioField(
+                f"S{number}. {question.label}",
+                choices=choices(ANSWER_CHOICES),
+                validate_choice=False,
+                validators=[Optional()],
+            )
     return type("ChecklistForm", (RiskForm,), fields)
 
 
@@ -103,13 +114,14 @@ def page(referral_id: int, slug: str) -> Any:
     who = actor()
     referral, disclosure = _draft(referral_id)
     values = casefile.draft_values(referral, disclosure)
-    checklist = checklists.load_checklists()[
-        values.get("checklist") or checklists.DEFAULT_CHECKLIST
-    ]
+    mains, addons = services.area_checklists(referral)
+    # The referrer may switch between the main checklists the area uses (?checklist=...).
+    wanted = request.args.get("checklist") or values.get("checklist")
+    checklist = next((c for c in mains if c.key == wanted), mains[0])
     form_class: Any = {
         "victim": VictimForm,
         "perpetrator": PerpetratorForm,
-        "risk": _risk_form_class(checklist),
+        "risk": _risk_form_class(checklist, addons),
         "details": DetailsForm,
         "whereabouts": WhereaboutsForm,
         "sharing": SharingForm,
@@ -119,7 +131,7 @@ def page(referral_id: int, slug: str) -> Any:
     form = form_class(data=_initial(slug, values)) if request.method == "GET" else form_class()
     if request.method == "POST" and form.validate():
         try:
-            _save(slug, who, referral, form, checklist)
+            _save(slug, who, referral, form, checklist, addons)
         except ValidationFailed as error:
             _apply(form, error, slug)
         else:
@@ -143,6 +155,8 @@ def page(referral_id: int, slug: str) -> Any:
         referral=referral,
         pages=PAGES,
         checklist=checklist,
+        checklists_offered=mains,
+        addons=addons,
         filled=filled,
         article6=Article6,
         article9=Article9,
@@ -195,6 +209,9 @@ def _initial(slug: str, values: dict[str, Any]) -> dict[str, Any]:
         for qid, entry in (values.get("answers") or {}).items():
             data[f"q_{qid}"] = entry.get("answer")
             data[f"src_{qid}"] = entry.get("source", "")
+        for answers in (values.get("addon_answers") or {}).values():
+            for qid, entry in answers.items():
+                data[f"a_{qid}"] = entry.get("answer")
     if slug == "details":
         aware = values.get("victim_aware")
         data["victim_aware"] = None if aware is None else ("yes" if aware else "no")
@@ -223,7 +240,7 @@ def _person_data(form: Any, prefix: str = "") -> services.PersonData:
     )
 
 
-def _save(slug: str, who: Any, referral: Any, form: Any, checklist: Any) -> None:
+def _save(slug: str, who: Any, referral: Any, form: Any, checklist: Any, addons: Any = ()) -> None:
     if slug == "victim":
         services.save_victim(who, referral, _person_data(form))
     elif slug == "perpetrator":
@@ -255,6 +272,14 @@ def _save(slug: str, who: Any, referral: Any, form: Any, checklist: Any) -> None
                 judgement_reasons=form.judgement_reasons.data or "",
                 incidents_12m=form.incidents_12m.data,
                 downgrade=bool(form.downgrade.data),
+                addon_answers={
+                    addon.key: {
+                        q.id: {"answer": form[f"a_{q.id}"].data}
+                        for q in addon.questions
+                        if form[f"a_{q.id}"].data
+                    }
+                    for addon in addons
+                },
             ),
         )
     elif slug == "details":
@@ -724,3 +749,46 @@ def search() -> Any:
         else:
             status = 422
     return render_template("referrals/search.html", form=form, hits=hits), status
+
+
+@bp.route("/admin/risk-settings", methods=["GET", "POST"])
+@require(Permission.AGENCIES_MANAGE)
+def risk_settings() -> Any:
+    """The area's thresholds, bands and risk checklists, for the hub administrator."""
+    who = actor()
+    area, optional = services.risk_settings(who)
+    if request.method == "GET":
+        form = RiskSettingsForm(
+            data={
+                "escalation_threshold": area.escalation_threshold,
+                "band_standard_max": area.band_standard_max,
+                "band_medium_max": area.band_medium_max,
+                "high_risk_threshold": area.high_risk_threshold,
+                "extra_checklists": list(area.extra_checklists or []),
+            }
+        )
+    else:
+        form = RiskSettingsForm()
+    form.extra_checklists.choices = choices(
+        (c.key, f"{c.name} ({'add-on' if c.is_addon else 'main checklist'})") for c in optional
+    )
+    if request.method == "POST" and form.validate():
+        try:
+            services.update_risk_settings(
+                who,
+                services.AreaRiskSettings(
+                    escalation_threshold=form.escalation_threshold.data,
+                    band_standard_max=form.band_standard_max.data,
+                    band_medium_max=form.band_medium_max.data,
+                    high_risk_threshold=form.high_risk_threshold.data,
+                    extra_checklists=list(form.extra_checklists.data or []),
+                ),
+            )
+        except ValidationFailed as error:
+            apply_errors(form, error)
+        else:
+            flash("The area's risk settings have been saved. New referrals use them.", "success")
+            return redirect(url_for("referrals.risk_settings")), 303
+    return render_template("referrals/risk_settings.html", form=form, area=area), (
+        422 if request.method == "POST" else 200
+    )
