@@ -118,6 +118,9 @@ def page(referral_id: int, slug: str) -> Any:
     # The referrer may switch between the main checklists the area uses (?checklist=...).
     wanted = request.args.get("checklist") or values.get("checklist")
     checklist = next((c for c in mains if c.key == wanted), mains[0])
+    if values.get("checklist") and values["checklist"] != checklist.key:
+        # Another checklist's answers say nothing about this one's questions.
+        values = {k: v for k, v in values.items() if k != "answers"}
     form_class: Any = {
         "victim": VictimForm,
         "perpetrator": PerpetratorForm,

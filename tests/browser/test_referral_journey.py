@@ -177,3 +177,32 @@ def test_consent_after_referral_and_a_possible_repeat(
     expect(page.locator(".govuk-notification-banner")).to_contain_text("flagged as a repeat")
     expect(page.locator("main")).to_contain_text("Repeat")
     shoot(page, "05-repeat-confirmed")
+
+
+def test_risk_settings_and_choosing_a_checklist(page: Page, live_server: str, world, shoot) -> None:
+    from tests.support import cases
+    from tests.support.world import actor_of
+
+    _sign_in(page, live_server, world["admin"])
+    page.get_by_role("link", name="Risk settings").first.click()
+    page.get_by_label("Highest score in the medium band").fill("8")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text(
+        "The medium band must start above the standard band"
+    )
+    shoot(page, "01-settings-error")
+    page.get_by_label("Highest score in the medium band").fill("13")
+    page.get_by_label(re.compile("Police DASH")).check()
+    page.get_by_label(re.compile("Stalking and harassment add-on")).check()
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("saved")
+    shoot(page, "02-settings-saved")
+
+    referral_id = cases.draft(actor_of(world["police_officer"]), yes=0)
+    _sign_in(page, live_server, world["police_officer"])
+    page.goto(live_server + f"/referrals/{referral_id}/risk")
+    page.get_by_label(re.compile("Police DASH")).check()
+    page.get_by_role("button", name="Use this checklist").click()
+    expect(page.locator("main")).to_contain_text("27.")
+    expect(page.locator("main")).to_contain_text("Stalking and harassment add-on")
+    shoot(page, "03-police-dash-and-stalking")

@@ -117,6 +117,8 @@ def test_a_referrer_uses_the_police_dash_once_the_area_offers_it(app, world) -> 
     assert "Which risk checklist are you using?" in page
     page = text(officer.get(url + f"?checklist={POLICE_DASH}"))
     assert len(re.findall(r'name="q_[^"]+" type="radio" value="yes"', page)) == 27
+    # The draft's answers were to the SafeLives questions: nothing is carried across.
+    assert not re.search(r'name="q_[^"]+" type="radio" value="no" checked', page)
     saved = submit(
         officer, url + f"?checklist={POLICE_DASH}", _risk_answers(POLICE_DASH, 16), form_url=url
     )
