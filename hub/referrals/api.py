@@ -138,6 +138,9 @@ class ReferralInSchema(ma.Schema):
     victim_aware = StrictBoolean(required=True)
     victim_unaware_reason = _text(2000)
     must_not_receive_names = _text(2000)
+    must_not_receive_member_ids = ma.fields.List(
+        ma.fields.Integer(strict=True), load_default=list, validate=ma.validate.Length(max=50)
+    )
     whereabouts = ma.fields.Nested(WhereaboutsSchema, load_default=None)
     sharing = ma.fields.Nested(SharingSchema, required=True)
 
@@ -283,6 +286,7 @@ def create(data: dict[str, Any]) -> Any:
                     "victim_aware",
                     "victim_unaware_reason",
                     "must_not_receive_names",
+                    "must_not_receive_member_ids",
                 )
             }
         ),

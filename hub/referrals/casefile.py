@@ -297,6 +297,9 @@ def draft_values(referral: Referral, disclosure: Disclosure) -> dict[str, Any]:
             "must_not_receive_names": "\n".join(
                 m.name for m in referral.must_not_receive if m.name
             ),
+            "must_not_receive_member_ids": [
+                m.member_id for m in referral.must_not_receive if m.member_id
+            ],
         }
     )
     if referral.assessment is not None:

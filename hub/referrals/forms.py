@@ -113,6 +113,11 @@ class DetailsForm(FlaskForm):  # type: ignore[misc]
     must_not_receive_names = _area(
         "People who must never be told about this referral (one per line)", 2000
     )
+    must_not_receive_member_ids = Checkboxes(
+        "Tick anyone who uses the hub and must never see this case, nor learn it exists",
+        coerce=int,
+        choices=[],
+    )
     health_notes = _area("Injuries and health needs (physical, mental, substance use, pregnancy)")
     reported_to_police = Radio(
         "Has the incident been reported to the police?",

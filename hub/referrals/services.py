@@ -1079,6 +1079,18 @@ def shareable_agencies(actor: Actor, referral: Referral) -> list[Agency]:
     ]
 
 
+def blockable_members(actor: Actor, referral: Referral) -> list[tuple[int, str]]:
+    """People of the area who could be put on the case's must-not-receive list, as
+    (member id, "name – agency"): everyone but the referrer themselves."""
+    rows = session().execute(
+        select(Member.id, Member.name, Agency.name)
+        .join(Agency, Agency.id == Member.agency_id)
+        .where(Agency.area_id == referral.area_id, Member.disabled_at.is_(None))
+        .order_by(Member.name)
+    )
+    return [(mid, f"{name} – {agency}") for mid, name, agency in rows if mid != actor.member_id]
+
+
 def team_candidates(actor: Actor, referral: Referral) -> list[Member]:
     """Colleagues a MARAC representative could put on the case team."""
     if not actor.has_role(Role.MARAC_REP) or actor.agency_id is None:

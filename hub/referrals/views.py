@@ -132,6 +132,10 @@ def page(referral_id: int, slug: str) -> Any:
     if slug == "sharing":
         values = {**values, **_sharing_initial(referral.id)}
     form = form_class(data=_initial(slug, values)) if request.method == "GET" else form_class()
+    if slug == "details":
+        form.must_not_receive_member_ids.choices = choices(
+            services.blockable_members(who, referral)
+        )
     if request.method == "POST" and form.validate():
         try:
             _save(slug, who, referral, form, checklist, addons)
@@ -307,6 +311,7 @@ def _save(slug: str, who: Any, referral: Any, form: Any, checklist: Any, addons:
                 line_manager_consulted=bool(form.line_manager_consulted.data),
                 marac_rep_consulted=bool(form.marac_rep_consulted.data),
                 must_not_receive_names=form.must_not_receive_names.data or "",
+                must_not_receive_member_ids=list(form.must_not_receive_member_ids.data or []),
             ),
         )
     elif slug == "whereabouts":

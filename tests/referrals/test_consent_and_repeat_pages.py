@@ -406,3 +406,37 @@ def test_consent_on_the_referral_covers_only_what_was_ticked_and_a_resave_replac
     assert re.search(r'value="risk"\s+checked', page)
     assert not re.search(r'value="health"\s+checked', page)
     assert "she did not want health told" in page
+
+
+def test_a_hub_member_ticked_on_the_details_page_never_sees_the_case(app, world) -> None:
+    officer_actor = actor_of(world["police_officer"])
+    referral_id = cases.draft(officer_actor)
+    officer = _signed_in(app, world["police_officer"])
+    url = f"/referrals/{referral_id}/details"
+    page = text(officer.get(url))
+    blocked = world["health_rep"]
+    assert f'value="{blocked.member_id}"' in page
+    assert f'value="{world["police_officer"].member_id}"' not in page  # not themselves
+    saved = submit(
+        officer,
+        url,
+        {
+            "incident": "Assault at home on Friday night; police attended.",
+            "victim_aware": "yes",
+            "reported_to_police": "yes",
+            "must_not_receive_member_ids": str(blocked.member_id),
+        },
+    )
+    assert saved.status_code == 302, text(saved)[:2000]
+    assert re.search(rf'value="{blocked.member_id}"\s+checked', text(officer.get(url)))
+    cases.with_consent(officer_actor, referral_id)
+    cases.submit(officer_actor, referral_id)
+    submit(
+        officer,
+        f"/cases/{referral_id}/share",
+        {"agency_id": str(world.agencies["health"]), "purpose": "marac"},
+        form_url=f"/cases/{referral_id}",
+    )
+    assert _signed_in(app, blocked).get(f"/cases/{referral_id}").status_code == 404
+    refusal = _entries("access:denied")[-1]
+    assert refusal["reason"] == "must_not_receive" and refusal["case"] == referral_id
