@@ -7,6 +7,7 @@ template only through ``casefile`` from a gate decision.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -96,13 +97,17 @@ def index() -> str:
         "referrals/index.html",
         referrals=services.my_referrals(who),
         can_triage=who.can(Permission.REFERRALS_TRIAGE),
+        once=uuid.uuid4().hex,
     )
 
 
 @bp.route("/referrals/new", methods=["POST"])
 @require(Permission.REFERRALS_CREATE)
 def new() -> Any:
-    referral = services.start_referral(actor())
+    # The page's one-time token: a double click or a resent form opens the same draft.
+    once = (request.form.get("once") or "").strip()
+    key = f"web:{once}" if once.isalnum() and len(once) <= 64 else None
+    referral = services.start_referral(actor(), idempotency_key=key)
     return redirect(url_for("referrals.page", referral_id=referral.id, slug="victim"))
 
 

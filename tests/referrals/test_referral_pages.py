@@ -312,3 +312,16 @@ def test_a_rep_walls_off_the_perpetrators_caseworker_from_the_case_page(
     assert "can no longer see this case" in text(walled)
     nurse = _signed_in(app.test_client(), world["nurse"])
     assert nurse.get(f"/cases/{submitted_case}").status_code == 404  # not even that it exists
+
+
+def test_a_double_click_on_refer_a_case_opens_one_draft(app, world) -> None:
+    officer = _signed_in(app.test_client(), world["police_officer"])
+    page = text(officer.get("/referrals"))
+    once = re.search(r'name="once" value="([0-9a-f]+)"', page).group(1)
+    first = submit(officer, "/referrals/new", {"once": once}, form_url="/referrals")
+    second = submit(officer, "/referrals/new", {"once": once}, form_url="/referrals")
+    assert first.headers["Location"] == second.headers["Location"]
+    fresh = re.search(r'name="once" value="([0-9a-f]+)"', text(officer.get("/referrals"))).group(1)
+    assert fresh != once  # the next visit to the page opens a new draft
+    third = submit(officer, "/referrals/new", {"once": fresh}, form_url="/referrals")
+    assert third.headers["Location"] != first.headers["Location"]
