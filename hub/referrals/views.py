@@ -83,6 +83,12 @@ def _risk_form_class(
     return type("ChecklistForm", (RiskForm,), fields)
 
 
+def _sent_already(referral: Any) -> Any:
+    """A sent referral's form pages are closed: go to the case instead."""
+    flash(f"Referral {referral.reference} has been sent and can no longer be changed.", "info")
+    return redirect(url_for("referrals.case", referral_id=referral.id))
+
+
 def _draft(referral_id: int) -> tuple[Any, Any]:
     return services.open_case(
         actor(), referral_id, [Category.IDENTITY], action="referral:draft_opened"
@@ -118,6 +124,8 @@ def page(referral_id: int, slug: str) -> Any:
         abort(404)
     who = actor()
     referral, disclosure = _draft(referral_id)
+    if referral.status != "draft":
+        return _sent_already(referral)
     values = casefile.draft_values(referral, disclosure)
     mains, addons = services.area_checklists(referral)
     # The referrer may switch between the main checklists the area uses (?checklist=...).
@@ -360,6 +368,8 @@ def _save(slug: str, who: Any, referral: Any, form: Any, checklist: Any, addons:
 def check(referral_id: int) -> Any:
     who = actor()
     referral, disclosure = services.open_case(who, referral_id, action="referral:checked")
+    if referral.status != "draft":
+        return _sent_already(referral)
     view = casefile.case_view(referral, disclosure)
     missing = services.missing_for_submission(referral)
     status = 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import subprocess
 import sys
 import textwrap
@@ -161,3 +162,39 @@ def test_a_view_importing_case_models_breaks_the_gate_contract(tmp_path: Path) -
     )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "hub.referrals.views -> hub.referrals.models" in result.stdout
+
+
+#: What a template may read straight off a referral row: identifiers and workflow state,
+#: never case content (that reaches a page only through the gate's case file view).
+REFERRAL_ATTRIBUTES_ALLOWED_IN_TEMPLATES = frozenset(
+    {"id", "reference", "status", "version", "counter_allegation_id", "previous_referral_id"}
+)
+
+
+def referral_content_read_by_templates(templates: dict[str, str]) -> list[str]:
+    """Every ``referral.<attribute>`` a template reads beyond the allowed identifiers."""
+    found = []
+    for name, source in templates.items():
+        for match in re.finditer(r"\breferral\.([a-z_]+)", source):
+            if match.group(1) not in REFERRAL_ATTRIBUTES_ALLOWED_IN_TEMPLATES:
+                found.append(f"{name}: referral.{match.group(1)}")
+    return found
+
+
+def _all_templates() -> dict[str, str]:
+    return {
+        str(path.relative_to(ROOT)): path.read_text()
+        for package in ("hub", "agencies", "audit", "consent", "meetings")
+        for path in (ROOT / package).rglob("templates/**/*.html")
+    }
+
+
+def test_no_template_reads_case_content_off_a_referral_row() -> None:
+    templates = _all_templates()
+    assert len(templates) > 20  # the scan sees the real templates
+    assert referral_content_read_by_templates(templates) == []
+
+
+def test_the_template_check_catches_a_page_that_shows_the_victim_directly() -> None:
+    bad = {"case.html": "<h1>{{ referral.victim.display_name }}</h1> {{ referral.reference }}"}
+    assert referral_content_read_by_templates(bad) == ["case.html: referral.victim"]
