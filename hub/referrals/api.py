@@ -111,10 +111,19 @@ class SharingSchema(ma.Schema):
     )
 
 
+class OtherPerpetratorSchema(PersonSchema):
+    relationship = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
+
+
 class ReferralInSchema(ma.Schema):
     victim = ma.fields.Nested(PersonSchema, required=True)
     perpetrator = ma.fields.Nested(PersonSchema, required=True)
     relationship = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
+    other_perpetrators = ma.fields.List(
+        ma.fields.Nested(OtherPerpetratorSchema),
+        load_default=list,
+        validate=ma.validate.Length(max=5),
+    )
     children_count = ma.fields.Integer(load_default=None, validate=ma.validate.Range(0, 30))
     children = _text(4000)
     checklist = ma.fields.String(load_default=checklists.DEFAULT_CHECKLIST)
@@ -255,6 +264,13 @@ def create(data: dict[str, Any]) -> Any:
         relationship=data["relationship"],
         children=data["children"],
         children_count=data["children_count"],
+        others=[
+            (
+                _person({k: v for k, v in other.items() if k != "relationship"}),
+                other["relationship"],
+            )
+            for other in data["other_perpetrators"]
+        ],
     )
     services.save_risk(
         who,

@@ -92,16 +92,20 @@ def case_view(referral: Referral, disclosure: Disclosure) -> CaseView:
     """Build the page's view of a case from the gate's decision; withheld parts say why."""
     require_disclosure(disclosure, case_id=referral.id)
     agency = session().get(Agency, referral.referring_agency_id)
-    perpetrators = referral.people_in(PartyRole.PERPETRATOR)
     sections = []
 
     identity: list[tuple[str, str]] = []
     if disclosure.allows(Category.IDENTITY):
         identity += _person_rows(referral.victim, "Victim")
-        for person in perpetrators:
-            identity += _person_rows(person, "Perpetrator")
-        if referral.perpetrator_relationship:
-            identity.append(("Relationship to the victim", referral.perpetrator_relationship))
+        parties = [p for p in referral.parties if p.role == PartyRole.PERPETRATOR.value]
+        for number, party in enumerate(parties, start=1):
+            label = "Perpetrator" if len(parties) == 1 else f"Perpetrator {number}"
+            identity += _person_rows(party.person, label)
+            relationship = (
+                referral.perpetrator_relationship if number == 1 else party.relationship_to_victim
+            )
+            if relationship:
+                identity.append((f"{label}: relationship to the victim", relationship))
     sections.append(_section(disclosure, Category.IDENTITY, "People", identity))
 
     risk: list[tuple[str, str]] = []
@@ -271,6 +275,24 @@ def draft_values(referral: Referral, disclosure: Disclosure) -> dict[str, Any]:
                 "p_born_on": p.born_on,
                 "p_gender": p.gender,
                 "p_police_person_id": p.police_person_id,
+            }
+        )
+    others = (
+        [
+            party
+            for party in referral.parties
+            if party.role == PartyRole.PERPETRATOR.value and party.person is not perpetrators[0]
+        ]
+        if perpetrators
+        else []
+    )
+    if others:
+        values.update(
+            {
+                "p2_given_name": others[0].person.given_name,
+                "p2_family_name": others[0].person.family_name,
+                "p2_born_on": others[0].person.born_on,
+                "p2_relationship": others[0].relationship_to_victim,
             }
         )
     values.update(

@@ -85,6 +85,10 @@ class PerpetratorForm(FlaskForm):  # type: ignore[misc]
         validators=[Optional(), NumberRange(min=0, max=30, message="Enter a number from 0 to 30")],
     )
     children = _area("About the children: names, ages, schools, relationship to each party", 4000)
+    p2_given_name = _text("Another perpetrator the victim fears, if any: first name", 120)
+    p2_family_name = _text("Their last name", 120)
+    p2_born_on = GovDateField("Their date of birth")
+    p2_relationship = _text("Their relationship to the victim", 120)
 
 
 class RiskForm(FlaskForm):  # type: ignore[misc]

@@ -304,11 +304,26 @@ def save_perpetrator(
     relationship: str,
     children: str,
     children_count: int | None,
+    others: list[tuple[PersonData, str]] | None = None,
 ) -> Referral:
+    """The perpetrator, and any others the victim fears (each with their relationship):
+    saving again replaces the others given before."""
     _own_draft(actor, referral)
     errors = _validate_person(data)
     if not relationship.strip():
         errors["relationship"] = "Say how they are connected to the victim, like ex-partner"
+    others = others or []
+    if len(others) > 5:
+        errors["others"] = "Name up to 5 other perpetrators here; say more in the incident"
+    for number, (other, other_relationship) in enumerate(others, start=2):
+        prefix = f"p{number}_"
+        errors.update(_validate_person(other, prefix))
+        if not other_relationship.strip():
+            errors[prefix + "relationship"] = (
+                "Say how they are connected to the victim, like brother-in-law"
+            )
+        elif len(other_relationship) > 120:
+            errors[prefix + "relationship"] = "Keep this to 120 characters or fewer"
     if children_count is not None and not 0 <= children_count <= 30:
         errors["children_count"] = "Enter the number of children, from 0 to 30"
     if len(children) > 4000:
@@ -327,6 +342,22 @@ def save_perpetrator(
         )
     else:
         party.relationship_to_victim = relationship.strip()
+    first = next(p for p in referral.parties if p.role == PartyRole.PERPETRATOR.value)
+    earlier = [
+        p for p in referral.parties if p.role == PartyRole.PERPETRATOR.value and p is not first
+    ]
+    for extra in earlier:
+        referral.parties.remove(extra)
+    for (other, other_relationship), before in zip(
+        others, [*earlier, *[None] * len(others)], strict=False
+    ):
+        referral.parties.append(
+            ReferralParty(
+                person=_person(referral.area_id, other, before.person if before else None),
+                role=PartyRole.PERPETRATOR.value,
+                relationship_to_victim=other_relationship.strip(),
+            )
+        )
     referral.perpetrator_relationship = relationship.strip()
     referral.children = children.strip()
     referral.children_count = children_count

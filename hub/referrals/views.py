@@ -271,6 +271,12 @@ def _save(slug: str, who: Any, referral: Any, form: Any, checklist: Any, addons:
             relationship=form.relationship.data or "",
             children=form.children.data or "",
             children_count=form.children_count.data,
+            others=[(_person_data(form, "p2_"), form.p2_relationship.data or "")]
+            if any(
+                (form[f"p2_{n}"].data or "") for n in ("given_name", "family_name", "relationship")
+            )
+            or form.p2_born_on.data
+            else [],
         )
     elif slug == "risk":
         answers = {}

@@ -48,9 +48,13 @@ def test_refer_accept_reveal_and_audit(page: Page, live_server: str, world, shoo
     shoot(page, "03-victim")
     page.get_by_role("button", name="Save and continue").click()
 
-    page.get_by_label("First name").fill("Karl")
-    page.get_by_label("Last name").fill("Browser")
-    page.get_by_label("Relationship to the victim").fill("Husband")
+    page.get_by_label("First name", exact=True).fill("Karl")
+    page.get_by_label("Last name", exact=True).fill("Browser")
+    page.get_by_label("Relationship to the victim", exact=True).fill("Husband")
+    page.get_by_label("Another perpetrator the victim fears, if any: first name").fill("Otto")
+    page.get_by_label("Their last name").fill("Browser")
+    page.get_by_label("Their relationship to the victim").fill("Brother-in-law")
+    shoot(page, "03b-perpetrators")
     page.get_by_label("Number of children in the household").fill("1")
     page.get_by_role("button", name="Save and continue").click()
 
@@ -79,6 +83,7 @@ def test_refer_accept_reveal_and_audit(page: Page, live_server: str, world, shoo
     page.get_by_role("button", name="Save and continue").click()
 
     expect(page.get_by_role("heading", name="Check your answers before sending")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("Otto BROWSER")
     expect(page.locator("main")).not_to_contain_text("Hidden Road")
     shoot(page, "06-check")
     page.get_by_role("button", name="Send referral to the MARAC coordinator").click()

@@ -440,3 +440,41 @@ def test_a_hub_member_ticked_on_the_details_page_never_sees_the_case(app, world)
     assert _signed_in(app, blocked).get(f"/cases/{referral_id}").status_code == 404
     refusal = _entries("access:denied")[-1]
     assert refusal["reason"] == "must_not_receive" and refusal["case"] == referral_id
+
+
+def test_a_second_perpetrator_is_named_replaced_and_shown(app, world) -> None:
+    from hub.referrals.models import PartyRole
+
+    officer_actor = actor_of(world["police_officer"])
+    referral_id = cases.draft(officer_actor)
+    officer = _signed_in(app, world["police_officer"])
+    url = f"/referrals/{referral_id}/perpetrator"
+    base = {"p_given_name": "John", "p_family_name": "Sample", "relationship": "Husband"}
+    missing = submit(officer, url, {**base, "p2_given_name": "Otto"})
+    assert missing.status_code == 422
+    assert "Enter the last name" in text(missing)
+    saved = submit(
+        officer,
+        url,
+        {**base, "p2_given_name": "Otto", "p2_family_name": "Sample", "p2_relationship": "Brother"},
+    )
+    assert saved.status_code == 302, text(saved)[:2000]
+    with db.unit_of_work():
+        names = [
+            p.given_name
+            for p in services.get_referral(referral_id).people_in(PartyRole.PERPETRATOR)
+        ]
+        assert names == ["John", "Otto"]
+    assert submit(officer, url, base).status_code == 302  # saved again without Otto
+    with db.unit_of_work():
+        referral = services.get_referral(referral_id)
+        assert [p.given_name for p in referral.people_in(PartyRole.PERPETRATOR)] == ["John"]
+    submit(
+        officer,
+        url,
+        {**base, "p2_given_name": "Otto", "p2_family_name": "Sample", "p2_relationship": "Brother"},
+    )
+    cases.with_consent(officer_actor, referral_id)
+    cases.submit(officer_actor, referral_id)
+    page = text(officer.get(f"/cases/{referral_id}"))
+    assert "Perpetrator 2" in page and "Otto SAMPLE" in page and "Brother" in page

@@ -204,3 +204,23 @@ def test_bad_consent_is_a_422_naming_the_field_and_records_nothing(
     assert response.mimetype == "application/problem+json"
     assert field in response.get_json()["errors"]
     assert len(_consents(client, headers, referral_id)) == 1  # only the referral's own
+
+
+def test_a_partner_system_names_other_perpetrators(client, headers) -> None:
+    body = {
+        **_body(),
+        "other_perpetrators": [
+            {"given_name": "Second", "family_name": "Perpetrator", "relationship": "Brother"}
+        ],
+    }
+    created = client.post("/api/v1/referrals", json=body, headers=headers)
+    assert created.status_code == 201, created.get_json()
+    case = client.get(f"/api/v1/referrals/{created.get_json()['id']}", headers=headers).get_json()
+    people = json.dumps(case["sections"]["identity"])
+    assert "Second PERPETRATOR" in people and "Perpetrator 2" in people
+    missing = client.post(
+        "/api/v1/referrals",
+        json={**_body(), "other_perpetrators": [{"given_name": "No", "family_name": "Link"}]},
+        headers=headers,
+    )
+    assert missing.status_code == 422 and "other_perpetrators" in missing.get_json()["errors"]
