@@ -115,6 +115,11 @@ class OtherPerpetratorSchema(PersonSchema):
     relationship = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
 
 
+class HouseholdSchema(PersonSchema):
+    role = ma.fields.String(required=True, validate=ma.validate.OneOf(["child", "household"]))
+    relationship = _text(120)
+
+
 class ReferralInSchema(ma.Schema):
     victim = ma.fields.Nested(PersonSchema, required=True)
     perpetrator = ma.fields.Nested(PersonSchema, required=True)
@@ -123,6 +128,12 @@ class ReferralInSchema(ma.Schema):
         ma.fields.Nested(OtherPerpetratorSchema),
         load_default=list,
         validate=ma.validate.Length(max=5),
+    )
+    household = ma.fields.List(
+        ma.fields.Nested(HouseholdSchema),
+        load_default=list,
+        validate=ma.validate.Length(max=12),
+        metadata={"description": "Children and other members of the household, as people."},
     )
     children_count = ma.fields.Integer(load_default=None, validate=ma.validate.Range(0, 30))
     children = _text(4000)
@@ -270,6 +281,18 @@ def create(data: dict[str, Any]) -> Any:
                 other["relationship"],
             )
             for other in data["other_perpetrators"]
+        ],
+    )
+    services.save_household(
+        who,
+        referral,
+        [
+            services.HouseholdMember(
+                person=_person({k: v for k, v in m.items() if k not in ("role", "relationship")}),
+                role=services.PartyRole(m["role"]),
+                relationship=m["relationship"],
+            )
+            for m in data["household"]
         ],
     )
     services.save_risk(

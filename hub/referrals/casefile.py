@@ -106,6 +106,13 @@ def case_view(referral: Referral, disclosure: Disclosure) -> CaseView:
             )
             if relationship:
                 identity.append((f"{label}: relationship to the victim", relationship))
+        for party in referral.parties:
+            if party.role == PartyRole.HOUSEHOLD.value:
+                identity += _person_rows(party.person, "Household member")
+                if party.relationship_to_victim:
+                    identity.append(
+                        ("Household member: who they are", party.relationship_to_victim)
+                    )
     sections.append(_section(disclosure, Category.IDENTITY, "People", identity))
 
     risk: list[tuple[str, str]] = []
@@ -169,6 +176,8 @@ def case_view(referral: Referral, disclosure: Disclosure) -> CaseView:
                 "Not known" if referral.children_count is None else str(referral.children_count),
             )
         )
+        for number, person in enumerate(referral.people_in(PartyRole.CHILD), start=1):
+            children += _person_rows(person, f"Child {number}")
         if referral.children:
             children.append(("About the children", referral.children))
     sections.append(_section(disclosure, Category.CHILDREN, "Children", children))
@@ -286,6 +295,24 @@ def draft_values(referral: Referral, disclosure: Disclosure) -> dict[str, Any]:
         if perpetrators
         else []
     )
+    children = [p for p in referral.parties if p.role == PartyRole.CHILD.value]
+    for number, party in enumerate(children[:3], start=1):
+        values.update(
+            {
+                f"c{number}_given_name": party.person.given_name,
+                f"c{number}_family_name": party.person.family_name,
+                f"c{number}_born_on": party.person.born_on,
+            }
+        )
+    adults = [p for p in referral.parties if p.role == PartyRole.HOUSEHOLD.value]
+    if adults:
+        values.update(
+            {
+                "h1_given_name": adults[0].person.given_name,
+                "h1_family_name": adults[0].person.family_name,
+                "h1_relationship": adults[0].relationship_to_victim,
+            }
+        )
     if others:
         values.update(
             {

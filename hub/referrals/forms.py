@@ -89,6 +89,18 @@ class PerpetratorForm(FlaskForm):  # type: ignore[misc]
     p2_family_name = _text("Their last name", 120)
     p2_born_on = GovDateField("Their date of birth")
     p2_relationship = _text("Their relationship to the victim", 120)
+    c1_given_name = _text("Child 1, if any: first name", 120)
+    c1_family_name = _text("Child 1: last name", 120)
+    c1_born_on = GovDateField("Child 1: date of birth")
+    c2_given_name = _text("Child 2, if any: first name", 120)
+    c2_family_name = _text("Child 2: last name", 120)
+    c2_born_on = GovDateField("Child 2: date of birth")
+    c3_given_name = _text("Child 3, if any: first name", 120)
+    c3_family_name = _text("Child 3: last name", 120)
+    c3_born_on = GovDateField("Child 3: date of birth")
+    h1_given_name = _text("Another adult in the household, if any: first name", 120)
+    h1_family_name = _text("The adult's last name", 120)
+    h1_relationship = _text("Who they are to the victim, like mother", 120)
 
 
 class RiskForm(FlaskForm):  # type: ignore[misc]

@@ -366,6 +366,49 @@ def save_perpetrator(
 
 
 @dataclass
+class HouseholdMember:
+    """A child or another member of the household, as a person the hub can match."""
+
+    person: PersonData
+    role: PartyRole  # CHILD or HOUSEHOLD
+    relationship: str = ""
+
+
+def save_household(actor: Actor, referral: Referral, members: list[HouseholdMember]) -> Referral:
+    """The children and other household members: saving again replaces those given before."""
+    _own_draft(actor, referral)
+    errors: dict[str, str] = {}
+    if len(members) > 12:
+        errors["household"] = "Name up to 12 people here; say more about the children below"
+    counters = {PartyRole.CHILD: 0, PartyRole.HOUSEHOLD: 0}
+    for member in members:
+        if member.role not in counters:
+            errors["household"] = "A household member is a child or another adult"
+            continue
+        counters[member.role] += 1
+        prefix = ("c" if member.role is PartyRole.CHILD else "h") + f"{counters[member.role]}_"
+        errors.update(_validate_person(member.person, prefix))
+        if len(member.relationship) > 120:
+            errors[prefix + "relationship"] = "Keep this to 120 characters or fewer"
+    if errors:
+        raise ValidationFailed(errors)
+    roles = {PartyRole.CHILD.value, PartyRole.HOUSEHOLD.value}
+    earlier = [p for p in referral.parties if p.role in roles]
+    for party in earlier:
+        referral.parties.remove(party)
+    for member, before in zip(members, [*earlier, *[None] * len(members)], strict=False):
+        referral.parties.append(
+            ReferralParty(
+                person=_person(referral.area_id, member.person, before.person if before else None),
+                role=member.role.value,
+                relationship_to_victim=member.relationship.strip(),
+            )
+        )
+    session().flush()
+    return referral
+
+
+@dataclass
 class RiskData:
     checklist: str
     answers: dict[str, dict[str, str]]

@@ -278,6 +278,24 @@ def _save(slug: str, who: Any, referral: Any, form: Any, checklist: Any, addons:
             or form.p2_born_on.data
             else [],
         )
+        household = []
+        for prefix, role in (("c1_", "child"), ("c2_", "child"), ("c3_", "child"), ("h1_", "h")):
+            given = form[prefix + "given_name"].data or ""
+            family = form[prefix + "family_name"].data or ""
+            born = form[prefix + "born_on"].data if prefix + "born_on" in form else None
+            if given or family or born:
+                household.append(
+                    services.HouseholdMember(
+                        person=_person_data(form, prefix),
+                        role=services.PartyRole.CHILD
+                        if role == "child"
+                        else services.PartyRole.HOUSEHOLD,
+                        relationship=(form[prefix + "relationship"].data or "")
+                        if prefix + "relationship" in form
+                        else "",
+                    )
+                )
+        services.save_household(who, referral, household)
     elif slug == "risk":
         answers = {}
         for question in checklist.questions:

@@ -478,3 +478,49 @@ def test_a_second_perpetrator_is_named_replaced_and_shown(app, world) -> None:
     cases.submit(officer_actor, referral_id)
     page = text(officer.get(f"/cases/{referral_id}"))
     assert "Perpetrator 2" in page and "Otto SAMPLE" in page and "Brother" in page
+
+
+def test_children_and_another_adult_are_people_on_the_referral(app, world) -> None:
+    from hub.referrals.models import PartyRole
+
+    officer_actor = actor_of(world["police_officer"])
+    referral_id = cases.draft(officer_actor)
+    officer = _signed_in(app, world["police_officer"])
+    url = f"/referrals/{referral_id}/perpetrator"
+    base = {"p_given_name": "John", "p_family_name": "Sample", "relationship": "Husband"}
+    child = {
+        "c1_given_name": "Amy",
+        "c1_family_name": "Sample",
+        "c1_born_on-day": "2",
+        "c1_born_on-month": "3",
+        "c1_born_on-year": "2019",
+    }
+    half = submit(officer, url, {**base, **child, "c2_given_name": "Ben"})
+    assert half.status_code == 422 and "Enter the last name" in text(half)
+    with db.unit_of_work():
+        referral = services.get_referral(referral_id)
+        assert referral.people_in(PartyRole.CHILD) == []  # nothing half-saved
+    saved = submit(
+        officer,
+        url,
+        {
+            **base,
+            **child,
+            "h1_given_name": "Rita",
+            "h1_family_name": "Example",
+            "h1_relationship": "Mother",
+        },
+    )
+    assert saved.status_code == 302, text(saved)[:2000]
+    with db.unit_of_work():
+        referral = services.get_referral(referral_id)
+        assert [p.given_name for p in referral.people_in(PartyRole.CHILD)] == ["Amy"]
+        assert [p.given_name for p in referral.people_in(PartyRole.HOUSEHOLD)] == ["Rita"]
+        person_ids = services.case_facts(referral).person_ids
+        assert len(person_ids) == 4  # victim, perpetrator, child, adult: all searchable
+    assert 'value="Amy"' in text(officer.get(url))  # the page shows what was saved
+    cases.with_consent(officer_actor, referral_id)
+    cases.submit(officer_actor, referral_id)
+    page = text(officer.get(f"/cases/{referral_id}"))
+    assert "Child 1" in page and "Amy SAMPLE" in page and "2 March 2019" in page
+    assert "Household member" in page and "Mother" in page

@@ -212,12 +212,16 @@ def test_a_partner_system_names_other_perpetrators(client, headers) -> None:
         "other_perpetrators": [
             {"given_name": "Second", "family_name": "Perpetrator", "relationship": "Brother"}
         ],
+        "household": [
+            {"given_name": "Api", "family_name": "Child", "born_on": "2018-05-01", "role": "child"}
+        ],
     }
     created = client.post("/api/v1/referrals", json=body, headers=headers)
     assert created.status_code == 201, created.get_json()
     case = client.get(f"/api/v1/referrals/{created.get_json()['id']}", headers=headers).get_json()
     people = json.dumps(case["sections"]["identity"])
     assert "Second PERPETRATOR" in people and "Perpetrator 2" in people
+    assert "Api CHILD" in json.dumps(case["sections"]["children"])
     missing = client.post(
         "/api/v1/referrals",
         json={**_body(), "other_perpetrators": [{"given_name": "No", "family_name": "Link"}]},
