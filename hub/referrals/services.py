@@ -442,7 +442,11 @@ def save_risk(
             errors.update(checklists.validate_answers(offered_addons[key], answers))
     score = 0 if errors else checklists.score(checklist, data.answers)
     problem = checklists.judgement_check(
-        score, data.professional_judgement, data.judgement_reasons, downgrade=data.downgrade
+        score,
+        data.professional_judgement,
+        data.judgement_reasons,
+        high_risk_threshold=area.high_risk_threshold,
+        downgrade=data.downgrade,
     )
     if problem:
         errors["judgement_reasons"] = problem

@@ -168,3 +168,23 @@ def test_saving_answers_on_a_checklist_the_area_does_not_offer_is_refused(app, w
             services.RiskData(checklist=POLICE_DASH, answers={}),
         )
     assert "checklist" in raised.value.errors
+
+
+def test_the_refused_downgrade_names_the_areas_own_threshold(app, world) -> None:
+    with db.unit_of_work():
+        services.update_risk_settings(
+            actor_of(world["admin"]), services.AreaRiskSettings(3, 7, 11, 12, [])
+        )
+    officer_actor = actor_of(world["police_officer"])
+    referral_id = cases.draft(officer_actor, yes=0)
+    with db.unit_of_work(), pytest.raises(services.ValidationFailed) as raised:
+        services.save_risk(
+            officer_actor,
+            services.get_referral(referral_id),
+            services.RiskData(
+                checklist=checklists.DEFAULT_CHECKLIST,
+                answers={},
+                downgrade=True,
+            ),
+        )
+    assert "12 or more Yes answers" in raised.value.errors["judgement_reasons"]
