@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from agencies.models import Agency, AgencyType, MaracArea, Member
@@ -144,16 +144,19 @@ def _area_code(area: MaracArea) -> str:
 
 
 def _new_reference(area: MaracArea) -> str:
+    """The area's next reference this year. The area's row is locked until the transaction
+    ends, so two referrals made at the same moment on PostgreSQL never take the same number
+    (SQLite already runs one writer at a time)."""
+    session().execute(select(MaracArea.id).where(MaracArea.id == area.id).with_for_update())
     year = today_london().year
     prefix = f"{_area_code(area)}-{year}-"
-    count = (
+    taken = (
         session()
-        .execute(
-            select(func.count()).select_from(Referral).where(Referral.reference.like(prefix + "%"))
-        )
-        .scalar_one()
+        .execute(select(Referral.reference).where(Referral.reference.like(prefix + "%")))
+        .scalars()
     )
-    return f"{prefix}{count + 1:04d}"
+    numbers = [int(ref[len(prefix) :]) for ref in taken if ref[len(prefix) :].isdigit()]
+    return f"{prefix}{max(numbers, default=0) + 1:04d}"
 
 
 def _referring_agency(actor: Actor) -> Agency:

@@ -325,3 +325,42 @@ def test_a_double_click_on_refer_a_case_opens_one_draft(app, world) -> None:
     assert fresh != once  # the next visit to the page opens a new draft
     third = submit(officer, "/referrals/new", {"once": fresh}, form_url="/referrals")
     assert third.headers["Location"] != first.headers["Location"]
+
+
+def test_referrals_started_at_the_same_moment_get_different_references(app, world) -> None:
+    import contextvars
+    import threading
+
+    from hub.core import db
+    from hub.referrals import services
+
+    holding, release = threading.Event(), threading.Event()
+    made: dict[str, str] = {}
+    failed: list[BaseException] = []
+
+    def refer(name: str, hold: bool) -> None:
+        try:
+            with db.unit_of_work():
+                referral = services.start_referral(actor_of(world[name]))
+                made[name] = referral.reference
+                if hold:  # keep the first transaction open while the second starts
+                    holding.set()
+                    release.wait(10)
+        except BaseException as error:  # report it in the test's own thread
+            failed.append(error)
+
+    first = threading.Thread(
+        target=contextvars.copy_context().run, args=(refer, "police_officer", True)
+    )
+    second = threading.Thread(
+        target=contextvars.copy_context().run, args=(refer, "health_rep", False)
+    )
+    first.start()
+    assert holding.wait(10)
+    second.start()
+    second.join(0.5)  # it waits for the first to finish numbering
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert failed == []
+    assert len(set(made.values())) == 2, made
