@@ -181,6 +181,11 @@ def start_referral(actor: Actor, *, idempotency_key: str | None = None) -> Refer
         raise Forbidden("You cannot refer cases.")
     agency = _referring_agency(actor)
     if idempotency_key:
+        # Under the area's lock (see _new_reference), so a retry arriving while the first
+        # call is still running waits for it and then finds its referral.
+        session().execute(
+            select(MaracArea.id).where(MaracArea.id == agency.area_id).with_for_update()
+        )
         existing = (
             session()
             .execute(

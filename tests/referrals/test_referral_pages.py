@@ -338,10 +338,10 @@ def test_referrals_started_at_the_same_moment_get_different_references(app, worl
     made: dict[str, str] = {}
     failed: list[BaseException] = []
 
-    def refer(name: str, hold: bool) -> None:
+    def refer(name: str, hold: bool, key: str | None = None) -> None:
         try:
             with db.unit_of_work():
-                referral = services.start_referral(actor_of(world[name]))
+                referral = services.start_referral(actor_of(world[name]), idempotency_key=key)
                 made[name] = referral.reference
                 if hold:  # keep the first transaction open while the second starts
                     holding.set()
@@ -364,3 +364,40 @@ def test_referrals_started_at_the_same_moment_get_different_references(app, worl
     second.join(10)
     assert failed == []
     assert len(set(made.values())) == 2, made
+
+
+def test_a_retry_arriving_while_the_first_call_runs_gets_the_same_referral(app, world) -> None:
+    import contextvars
+    import threading
+
+    from hub.core import db
+    from hub.referrals import services
+
+    holding, release = threading.Event(), threading.Event()
+    made: list[int] = []
+    failed: list[BaseException] = []
+
+    def refer(hold: bool) -> None:
+        try:
+            with db.unit_of_work():
+                referral = services.start_referral(
+                    actor_of(world["police_officer"]), idempotency_key="web:samekey"
+                )
+                made.append(referral.id)
+                if hold:
+                    holding.set()
+                    release.wait(10)
+        except BaseException as error:
+            failed.append(error)
+
+    first = threading.Thread(target=contextvars.copy_context().run, args=(refer, True))
+    second = threading.Thread(target=contextvars.copy_context().run, args=(refer, False))
+    first.start()
+    assert holding.wait(10)
+    second.start()
+    second.join(0.5)
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert failed == []
+    assert len(made) == 2 and made[0] == made[1]
