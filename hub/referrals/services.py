@@ -144,10 +144,7 @@ def _area_code(area: MaracArea) -> str:
 
 
 def _new_reference(area: MaracArea) -> str:
-    """The area's next reference this year. The area's row is locked until the transaction
-    ends, so two referrals made at the same moment on PostgreSQL never take the same number
-    (SQLite already runs one writer at a time)."""
-    session().execute(select(MaracArea.id).where(MaracArea.id == area.id).with_for_update())
+    """The area's next reference this year (the caller holds the area's lock)."""
     year = today_london().year
     prefix = f"{_area_code(area)}-{year}-"
     taken = (
@@ -180,12 +177,12 @@ def start_referral(actor: Actor, *, idempotency_key: str | None = None) -> Refer
     ):
         raise Forbidden("You cannot refer cases.")
     agency = _referring_agency(actor)
+    # Lock the area's row until this transaction ends: on PostgreSQL, two referrals started
+    # at the same moment then never take the same reference, and a retry arriving while the
+    # first call still runs waits for it and finds its referral (SQLite already runs one
+    # writer at a time).
+    session().execute(select(MaracArea.id).where(MaracArea.id == agency.area_id).with_for_update())
     if idempotency_key:
-        # Under the area's lock (see _new_reference), so a retry arriving while the first
-        # call is still running waits for it and then finds its referral.
-        session().execute(
-            select(MaracArea.id).where(MaracArea.id == agency.area_id).with_for_update()
-        )
         existing = (
             session()
             .execute(
@@ -1375,19 +1372,31 @@ class RepeatCandidate:
     reasons: list[str]
 
 
-def _unanswered(referral: Referral, earlier: list[Referral] | None = None) -> list[dict[str, Any]]:
+def _answered(referral_ids: list[int]) -> set[tuple[int, int]]:
+    """(referral, earlier referral) pairs the coordinator has answered, in one query."""
+    rows = session().execute(
+        select(RepeatReview.referral_id, RepeatReview.earlier_id).where(
+            RepeatReview.referral_id.in_(referral_ids)
+        )
+    )
+    return {(referral_id, earlier_id) for referral_id, earlier_id in rows}
+
+
+def _unanswered(
+    referral: Referral,
+    earlier: list[Referral] | None = None,
+    answered: set[tuple[int, int]] | None = None,
+) -> list[dict[str, Any]]:
     if referral.status == ReferralStatus.DRAFT.value or referral.submitted_at is None:
         return []
     _, candidates = _find_previous(referral, earlier)
-    answered = set(
-        session()
-        .execute(select(RepeatReview.earlier_id).where(RepeatReview.referral_id == referral.id))
-        .scalars()
-    )
+    if answered is None:
+        answered = _answered([referral.id])
     return [
         c
         for c in candidates
-        if c["referral"] not in answered and c["referral"] != referral.previous_referral_id
+        if (referral.id, c["referral"]) not in answered
+        and c["referral"] != referral.previous_referral_id
     ]
 
 
@@ -1429,7 +1438,10 @@ def possible_repeats(actor: Actor, referrals: list[Referral]) -> set[int]:
     if actor.area_id is None or not days:
         return set()
     earlier = _referrals_to_match(actor.area_id, min(days))
-    return {r.id for r in referrals if r.area_id == actor.area_id and _unanswered(r, earlier)}
+    answered = _answered([r.id for r in referrals])
+    return {
+        r.id for r in referrals if r.area_id == actor.area_id and _unanswered(r, earlier, answered)
+    }
 
 
 def answer_repeat(

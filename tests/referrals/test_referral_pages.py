@@ -327,7 +327,9 @@ def test_a_double_click_on_refer_a_case_opens_one_draft(app, world) -> None:
     assert third.headers["Location"] != first.headers["Location"]
 
 
-def test_referrals_started_at_the_same_moment_get_different_references(app, world) -> None:
+def _start_overlapping(world, first: tuple[str, str | None], second: tuple[str, str | None]):
+    """Start two referrals in two real transactions, the second while the first is still
+    open; return (the referrals made, in order of starting, and any errors raised)."""
     import contextvars
     import threading
 
@@ -335,69 +337,43 @@ def test_referrals_started_at_the_same_moment_get_different_references(app, worl
     from hub.referrals import services
 
     holding, release = threading.Event(), threading.Event()
-    made: dict[str, str] = {}
+    made: dict[int, tuple[int, str]] = {}
     failed: list[BaseException] = []
 
-    def refer(name: str, hold: bool, key: str | None = None) -> None:
+    def refer(slot: int, name: str, key: str | None) -> None:
         try:
             with db.unit_of_work():
                 referral = services.start_referral(actor_of(world[name]), idempotency_key=key)
-                made[name] = referral.reference
-                if hold:  # keep the first transaction open while the second starts
+                made[slot] = (referral.id, referral.reference)
+                if slot == 0:  # keep the first transaction open while the second starts
                     holding.set()
                     release.wait(10)
         except BaseException as error:  # report it in the test's own thread
             failed.append(error)
 
-    first = threading.Thread(
-        target=contextvars.copy_context().run, args=(refer, "police_officer", True)
-    )
-    second = threading.Thread(
-        target=contextvars.copy_context().run, args=(refer, "health_rep", False)
-    )
-    first.start()
+    threads = [
+        threading.Thread(target=contextvars.copy_context().run, args=(refer, slot, *who))
+        for slot, who in enumerate((first, second))
+    ]
+    threads[0].start()
     assert holding.wait(10)
-    second.start()
-    second.join(0.5)  # it waits for the first to finish numbering
+    threads[1].start()
+    threads[1].join(0.5)  # it waits for the first to finish
     release.set()
-    first.join(10)
-    second.join(10)
+    for thread in threads:
+        thread.join(10)
+    return [made[slot] for slot in sorted(made)], failed
+
+
+def test_referrals_started_at_the_same_moment_get_different_references(app, world) -> None:
+    made, failed = _start_overlapping(world, ("police_officer", None), ("health_rep", None))
     assert failed == []
-    assert len(set(made.values())) == 2, made
+    assert len({reference for _, reference in made}) == 2, made
 
 
 def test_a_retry_arriving_while_the_first_call_runs_gets_the_same_referral(app, world) -> None:
-    import contextvars
-    import threading
-
-    from hub.core import db
-    from hub.referrals import services
-
-    holding, release = threading.Event(), threading.Event()
-    made: list[int] = []
-    failed: list[BaseException] = []
-
-    def refer(hold: bool) -> None:
-        try:
-            with db.unit_of_work():
-                referral = services.start_referral(
-                    actor_of(world["police_officer"]), idempotency_key="web:samekey"
-                )
-                made.append(referral.id)
-                if hold:
-                    holding.set()
-                    release.wait(10)
-        except BaseException as error:
-            failed.append(error)
-
-    first = threading.Thread(target=contextvars.copy_context().run, args=(refer, True))
-    second = threading.Thread(target=contextvars.copy_context().run, args=(refer, False))
-    first.start()
-    assert holding.wait(10)
-    second.start()
-    second.join(0.5)
-    release.set()
-    first.join(10)
-    second.join(10)
+    made, failed = _start_overlapping(
+        world, ("police_officer", "web:samekey"), ("police_officer", "web:samekey")
+    )
     assert failed == []
-    assert len(made) == 2 and made[0] == made[1]
+    assert len(made) == 2 and made[0][0] == made[1][0]
