@@ -10,6 +10,13 @@ global lock. Sealing gives committed entries their dense leaf indexes:
   snapshot's xmin and at or above the previous batch's horizon. Every transaction below
   xmin has ended, so an entry still in flight is never skipped and a rolled-back one never
   appears; the unique leaf-per-entry and index primary keys make a fork impossible.
+  Writers take no lock at all, not even at commit: the sealer polls rather than being
+  woken by NOTIFY, since every notifying transaction takes one database-wide lock from
+  just before its commit until the commit is flushed, one commit per disk flush.
+
+The search references (which case, person, agency, member an entry names) are written with
+the entry, in the same statement, and derived from the entry itself (``refs_of``): they can
+be rebuilt from the ledger, and nothing can file an entry under identifiers it does not hold.
 """
 
 from __future__ import annotations
@@ -44,6 +51,8 @@ REF_KINDS = (
     "idp",
     "client",
 )
+#: The plural detail key that holds a list of a kind's identifiers, where not kind + "s".
+PLURALS = {"agency": "agencies"}
 MAX_TEXT = 200
 SEALER_LOCK_KEY = 0x4D41524143  # "MARAC": the advisory lock of the one PostgreSQL sealer
 
@@ -93,31 +102,44 @@ class Subject:
         return {"type": self.type, "id": self.id}
 
 
-def _refs(
-    actor: Actor, subject: Subject | None, details: Mapping[str, Any]
-) -> set[tuple[str, str]]:
+def refs_of(entry: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """The identifiers an entry names, as (kind, value) pairs, for the auditor's search.
+
+    The acting member and agency, the subject, and every detail named after a REF_KINDS
+    kind: singular for one identifier, plural (``agencies``, ``cases``) for a list. Read
+    from the entry itself, never from elsewhere.
+    """
     refs: set[tuple[str, str]] = set()
-    if actor.member_id is not None:
-        refs.add(("member", str(actor.member_id)))
-    if actor.agency_id is not None:
-        refs.add(("agency", str(actor.agency_id)))
-    if subject is not None:
-        refs.add((subject.type, str(subject.id)))
+    actor = entry.get("actor")
+    if isinstance(actor, Mapping):
+        for kind in ("member", "agency"):
+            if isinstance(actor.get(kind), int | str) and not isinstance(actor.get(kind), bool):
+                refs.add((kind, str(actor[kind])))
+    subject = entry.get("subject")
+    if isinstance(subject, Mapping) and "type" in subject and "id" in subject:
+        refs.add((str(subject["type"]), str(subject["id"])))
     for kind in REF_KINDS:
-        for key in (kind, kind + "s"):
-            value = details.get(key)
+        for key in (kind, PLURALS.get(kind, kind + "s")):
+            value = entry.get(key)
             if value is None:
                 continue
             values = value if isinstance(value, list | tuple) else [value]
             for item in values:
                 if isinstance(item, int | str) and not isinstance(item, bool):
                     refs.add((kind, str(item)))
-    return refs
+    return {(kind[:30], ref[:64]) for kind, ref in refs}
 
 
 def build_entry(
     actor: Actor, action: str, subject: Subject | None, details: Mapping[str, Any]
-) -> tuple[bytes, set[tuple[str, str]]]:
+) -> bytes:
+    """The entry's canonical bytes, exactly as they are stored and hashed."""
+    return canonical_json(_entry(actor, action, subject, details))
+
+
+def _entry(
+    actor: Actor, action: str, subject: Subject | None, details: Mapping[str, Any]
+) -> dict[str, Any]:
     if not ACTION_PATTERN.match(action):
         raise LedgerError(f"action {action!r} is not named subject:verb")
     reserved = {"v", "id", "at", "action", "actor", "subject", "request"} & set(details)
@@ -134,7 +156,7 @@ def build_entry(
     if subject is not None:
         body["subject"] = subject.as_json()
     body.update(details)
-    return canonical_json(body), _refs(actor, subject, details)
+    return body
 
 
 def record(actor: Actor, action: str, subject: Subject | None = None, **details: Any) -> AuditEntry:
@@ -161,54 +183,46 @@ def record_in(
     subject: Subject | None,
     details: Mapping[str, Any],
 ) -> AuditEntry:
-    body, refs = build_entry(actor, action, subject, details)
+    fields = _entry(actor, action, subject, details)
+    body = canonical_json(fields)
+    refs = sorted(refs_of(fields))
+    moment = now()
     if session.get_bind().dialect.name == "postgresql":
-        return _record_pg(session, body, action, refs)
-    entry = AuditEntry(body=body, action=action, at=now())
+        # On the driver's own connection, inside the session's transaction: this runs for
+        # every disclosure, and the ORM's statement machinery would cost more client CPU than
+        # the insert costs the server. One round trip, prepared once per connection.
+        raw: Any = session.connection().connection.driver_connection
+        row = raw.execute(
+            _RECORD_PG,
+            # References as one JSON text: identifiers may hold commas, quotes and braces.
+            (body, action, moment, json.dumps(refs)),
+            prepare=True,
+        ).fetchone()
+        # A transient copy for callers that want the id or bytes; the row is already written.
+        return AuditEntry(id=row[0], body=body, action=action, at=moment)
+    entry = AuditEntry(body=body, action=action, at=moment)
     session.add(entry)
     session.flush()
     if refs:
         session.execute(
             insert(AuditEntryRef),
-            [{"entry_id": entry.id, "kind": k, "ref": r[:64]} for k, r in sorted(refs)],
+            [{"entry_id": entry.id, "kind": kind, "ref": ref} for kind, ref in refs],
         )
-    if session.get_bind().dialect.name == "sqlite":
-        _seal_entries(session, [(entry.id, body)], horizon=None)
-    else:
-        # Wake the sealer when this transaction commits (NOTIFY is delivered only then).
-        session.execute(text("NOTIFY audit_entries"))
+    # SQLite runs one writer at a time: seal at once, in the same transaction.
+    _seal_entries(session, [(entry.id, body)], horizon=None)
     return entry
 
 
-#: One round trip on PostgreSQL: the entry (stamped with this transaction's id, so the sealer
-#: can wait for it), its search references, and the NOTIFY that wakes the sealer at commit.
-_RECORD_PG = text(
+#: The entry, stamped with this transaction's id so the sealer can wait for it, and its
+#: search references. No NOTIFY (see the module's docstring).
+_RECORD_PG = (
     "WITH e AS (INSERT INTO audit_entries (body, action, at, txid) "
-    "VALUES (:body, :action, :at, pg_current_xact_id()::text::bigint) RETURNING id), "
+    "VALUES (%s, %s, %s, pg_current_xact_id()::text::bigint) RETURNING id), "
     "r AS (INSERT INTO audit_entry_refs (entry_id, kind, ref) "
     "SELECT e.id, w.value ->> 0, w.value ->> 1 "
-    "FROM e, json_array_elements(CAST(:refs AS json)) AS w) "
-    "SELECT e.id, pg_notify('audit_entries', '') FROM e"
+    "FROM e, json_array_elements(CAST(%s AS json)) AS w) "
+    "SELECT e.id FROM e"
 )
-
-
-def _record_pg(
-    session: Session, body: bytes, action: str, refs: set[tuple[str, str]]
-) -> AuditEntry:
-    ordered = sorted(refs)
-    moment = now()
-    entry_id = session.execute(
-        _RECORD_PG,
-        {
-            "body": body,
-            "action": action,
-            "at": moment,
-            # As one JSON text: the driver's array adapter costs more than the rest of this.
-            "refs": json.dumps([[kind, ref[:64]] for kind, ref in ordered]),
-        },
-    ).scalar_one()
-    # A transient copy for callers that want the id or bytes; the row is already written.
-    return AuditEntry(id=entry_id, body=body, action=action, at=moment)
 
 
 _PREFETCH_PG = text(

@@ -41,12 +41,18 @@ class AuditEntry(Base):
 
 
 class AuditEntryRef(Base):
-    """An identifier an entry names (case, person, agency, member), for the auditor's search."""
+    """An identifier an entry names (case, person, agency, member), for the auditor's search.
+
+    Derived from the entry itself (audit.ledger.refs_of) and written with it. No foreign
+    key: entries can never be deleted, and the key would cost each reference a row lock.
+    """
 
     __tablename__ = "audit_entry_refs"
     __table_args__ = (Index("ix_audit_entry_refs_kind_ref", "kind", "ref"),)
 
-    entry_id: Mapped[int] = mapped_column(ForeignKey("audit_entries.id"), primary_key=True)
+    entry_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False
+    )
     #: case, person, agency, member, referral, meeting, ...
     kind: Mapped[str] = mapped_column(String(30), primary_key=True)
     ref: Mapped[str] = mapped_column(String(64), primary_key=True)

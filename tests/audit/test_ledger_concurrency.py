@@ -325,7 +325,7 @@ def _bulk_unsealed(database: Database, total: int, per_transaction: int) -> None
     """Insert unsealed entries quickly, each transaction with its own txid."""
     actor = Actor.system("bulk")
     bodies = [
-        build_entry(actor, "referral:viewed", Subject("referral", n), {"seq": n})[0]
+        build_entry(actor, "referral:viewed", Subject("referral", n), {"seq": n})
         for n in range(total)
     ]
     with database.engine.connect() as conn:

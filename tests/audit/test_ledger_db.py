@@ -19,7 +19,15 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from audit import merkle, note, services, verifier
-from audit.ledger import LedgerError, NodeStore, Subject, record, record_in, record_refusal
+from audit.ledger import (
+    LedgerError,
+    NodeStore,
+    Subject,
+    record,
+    record_in,
+    record_refusal,
+    refs_of,
+)
 from audit.models import LEDGER_TABLES
 from hub.app import HubFlask
 from hub.cli import main
@@ -490,3 +498,39 @@ def test_search_finds_an_entry_by_identifiers_with_awkward_characters(app: HubFl
         )
         assert [entry.entry_id for entry in found] == [entry_id]
         assert services.search(uow.session, services.SearchFilters(person="P-1")) == []
+
+
+def test_search_references_are_exactly_what_each_entry_names(app: HubFlask) -> None:
+    # An auditor's search by case, person, agency or member reads the references: they must
+    # be the identifiers each entry's own bytes hold, no more and no fewer.
+    member = Actor(kind="member", member_id=41, agency_id=7, area_id=1, roles=frozenset(), name="x")
+    database = database_of(app)
+    with unit_of_work(database):
+        shared = record(
+            member,
+            "referral:shared",
+            Subject("referral", 4),
+            case="C-9",
+            agencies=[2, 3],
+            person="P-7",
+            purpose="safety_planning",
+        ).id
+        record(ACTOR, "checkpoint:signed", None, size=3)
+    with database.engine.connect() as conn:
+        bodies = dict(conn.execute(text("SELECT id, body FROM audit_entries")).all())
+        stored: dict[int, set[tuple[str, str]]] = {entry_id: set() for entry_id in bodies}
+        for entry_id, kind, ref in conn.execute(
+            text("SELECT entry_id, kind, ref FROM audit_entry_refs")
+        ):
+            stored[entry_id].add((kind, ref))
+    assert stored[shared] == {
+        ("member", "41"),
+        ("agency", "7"),
+        ("referral", "4"),
+        ("case", "C-9"),
+        ("agency", "2"),
+        ("agency", "3"),
+        ("person", "P-7"),
+    }
+    for entry_id, body in bodies.items():
+        assert stored[entry_id] == refs_of(json.loads(bytes(body))), entry_id

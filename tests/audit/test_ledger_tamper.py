@@ -129,7 +129,7 @@ def shift_leaves(conn: Connection, start: int, by: int) -> None:
 
 
 def forged_body() -> bytes:
-    body, _ = build_entry(ACTOR, "referral:viewed", Subject("referral", 1), {"case": 1})
+    body = build_entry(ACTOR, "referral:viewed", Subject("referral", 1), {"case": 1})
     return body
 
 
