@@ -39,6 +39,9 @@ GOALS: list[tuple[str, float, str, str]] = [
     ("seal_latency_ms_p99", 250, "max", "commit to sealed, 99th percentile"),
     ("seal_latency_ms_p99_paced", 250, "max", "the same, writers paced below saturation"),
     ("cpu_ratio", 0.85, "min", "CPU per unaudited / per audited disclosure"),
+    ("pgbench_ratio_entry_only", 0, "min", "pgbench (C client): + a bare entry row / none"),
+    ("pgbench_ratio_entry", 0, "min", "pgbench: + the entry as recorded (with references)"),
+    ("pgbench_ratio_entry_notify", 0, "min", "pgbench: the same, plus a NOTIFY at commit"),
     ("inclusion_proof_ms_postgres", 1.0, "max", "inclusion proof at 1M entries in PostgreSQL"),
 ]
 

@@ -412,6 +412,117 @@ def _rounded(run: dict[str, Any]) -> dict[str, Any]:
     return {k: round(v, 2) if isinstance(v, float) else v for k, v in run.items()}
 
 
+# --- what PostgreSQL alone allows on this machine -------------------------------------------
+
+#: pgbench scripts: the benchmark's transactions from a C client, so client-side Python
+#: costs nothing and no sealer runs. "entry_only" adds a bare ledger entry shaped like
+#: record_in's (about 200 bytes, stamped with the transaction id); "entry" adds it as
+#: record_in writes it, with its four search references in the same statement;
+#: "entry_notify" adds a NOTIFY to that, as writers did to wake the sealer before it polled.
+#: The simple protocol for all: pgbench cannot type the entry's parameters.
+PGBENCH_SCRIPTS = {
+    "plain": """\\set r random(1, 100000)
+BEGIN;
+INSERT INTO bench_disclosures (referral_id, member_id, purpose) VALUES (:r, 1001, 'triage');
+COMMIT;
+""",
+    "entry": """\\set r random(1, 100000)
+\\set c :r % 5000
+BEGIN;
+INSERT INTO bench_disclosures (referral_id, member_id, purpose) VALUES (:r, 1001, 'triage');
+WITH e AS (INSERT INTO audit_entries (body, action, at, txid) VALUES (convert_to(format(
+'{"action":"referral%1$sviewed","actor":{"agency":2,"kind":"member","member":1001},"at":"%2$s",'
+'"case":%3$s,"id":"%4$s","purpose":"triage","request":null,"subject":{"id":%5$s,"type":"referral"},'
+'"v":1}', chr(58), clock_timestamp()::text, :c,
+md5(clock_timestamp()::text), :r), 'UTF8'), 'referral' || chr(58) || 'viewed', now(),
+pg_current_xact_id()::text::bigint) RETURNING id),
+r AS (INSERT INTO audit_entry_refs (entry_id, kind, ref) SELECT e.id, w.value ->> 0, w.value ->> 1
+FROM e, json_array_elements(json_build_array(json_build_array('agency', '2'),
+json_build_array('case', :c::text), json_build_array('member', '1001'),
+json_build_array('referral', :r::text))) AS w)
+SELECT e.id FROM e;
+COMMIT;
+""",
+}
+_ENTRY_ONLY_TAIL = "RETURNING id) SELECT e.id FROM e;\nCOMMIT;\n"
+PGBENCH_SCRIPTS["entry_only"] = (
+    PGBENCH_SCRIPTS["entry"].split("RETURNING id),")[0] + _ENTRY_ONLY_TAIL
+)
+PGBENCH_SCRIPTS["entry_notify"] = PGBENCH_SCRIPTS["entry"].replace(
+    "COMMIT;", "NOTIFY audit_entries;\nCOMMIT;"
+)
+
+
+def measure_ceiling(server: Any, *, writers: int, seconds: float, rounds: int) -> dict[str, Any]:
+    """The same transactions from pgbench: the ratio PostgreSQL itself allows on this machine."""
+    import re
+    import subprocess
+    import tempfile
+
+    from hub.core.migrate import upgrade
+    from tests.support.pgserver import find_bindir
+
+    pgbench = find_bindir() / "pgbench"
+    if not pgbench.is_file():
+        print("  pgbench not found: ceiling skipped", file=sys.stderr)
+        return {}
+    template = "bench_ceiling_template"
+    server.create_database(template)
+    upgrade(server.admin_url(template))
+    with server.connect(template) as conn:
+        conn.execute(DOMAIN_TABLE)
+    tps: dict[str, list[float]] = {name: [] for name in PGBENCH_SCRIPTS}
+    with tempfile.TemporaryDirectory() as folder:
+        for name, script in PGBENCH_SCRIPTS.items():
+            Path(folder, f"{name}.sql").write_text(script)
+        for round_ in range(rounds):
+            for name in PGBENCH_SCRIPTS:
+                database = f"bench_ceiling_{name}_{round_}"
+                server.create_database(database, template=template)
+                url = server.admin_url(database).replace("postgresql+psycopg://", "postgresql://")
+                try:
+                    done = subprocess.run(
+                        [
+                            str(pgbench),
+                            "-n",
+                            "-c",
+                            str(writers),
+                            "-j",
+                            "2",
+                            "-T",
+                            f"{seconds:g}",
+                            "-M",
+                            "simple",
+                            "-f",
+                            str(Path(folder, f"{name}.sql")),
+                            url,
+                        ],
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                        timeout=seconds + 120,
+                    )
+                finally:
+                    server.drop_database(database)
+                found = re.search(r"tps = ([0-9.]+)", done.stdout)
+                if found is None or "failed transactions: 0 " not in done.stdout:
+                    raise RuntimeError(f"pgbench {name}: {done.stdout[-500:]}{done.stderr[-500:]}")
+                tps[name].append(float(found.group(1)))
+                print(
+                    f"  round {round_ + 1} pgbench {name:>5}: {tps[name][-1]:8.1f} tps",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    server.drop_database(template)
+    plain = statistics.mean(tps["plain"])
+    results: dict[str, Any] = {"pgbench_tps_unaudited": round(plain, 1)}
+    for name in ("entry_only", "entry", "entry_notify"):
+        mean = statistics.mean(tps[name])
+        results[f"pgbench_tps_{name}"] = round(mean, 1)
+        results[f"pgbench_ratio_{name}"] = round(mean / plain, 3)
+    return results
+
+
 # --- inclusion proofs at a million entries -----------------------------------------------------
 
 
@@ -591,6 +702,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fast", action="store_true", help="non-durable server settings")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-proofs", action="store_true")
+    parser.add_argument("--skip-ceiling", action="store_true", help="no pgbench comparison")
     parser.add_argument("--no-save", action="store_true", help="print only; leave results alone")
     args = parser.parse_args(argv)
 
@@ -616,6 +728,15 @@ def main(argv: list[str] | None = None) -> int:
                     seconds=args.seconds,
                     rounds=args.rounds,
                     paced_rate=args.paced_rate,
+                )
+            )
+        if not args.skip_ceiling:
+            print(
+                "what PostgreSQL alone allows: the same transactions from pgbench", file=sys.stderr
+            )
+            results.update(
+                measure_ceiling(
+                    server, writers=args.writers, seconds=args.seconds, rounds=args.rounds
                 )
             )
         if not args.skip_proofs:
