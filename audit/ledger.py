@@ -112,9 +112,9 @@ def refs_of(entry: Mapping[str, Any]) -> set[tuple[str, str]]:
     refs: set[tuple[str, str]] = set()
     actor = entry.get("actor")
     if isinstance(actor, Mapping):
-        for kind in ("member", "agency"):
-            if isinstance(actor.get(kind), int | str) and not isinstance(actor.get(kind), bool):
-                refs.add((kind, str(actor[kind])))
+        refs.update(
+            (kind, str(actor[kind])) for kind in ("member", "agency") if _is_id(actor.get(kind))
+        )
     subject = entry.get("subject")
     if isinstance(subject, Mapping) and "type" in subject and "id" in subject:
         refs.add((str(subject["type"]), str(subject["id"])))
@@ -124,10 +124,12 @@ def refs_of(entry: Mapping[str, Any]) -> set[tuple[str, str]]:
             if value is None:
                 continue
             values = value if isinstance(value, list | tuple) else [value]
-            for item in values:
-                if isinstance(item, int | str) and not isinstance(item, bool):
-                    refs.add((kind, str(item)))
+            refs.update((kind, str(item)) for item in values if _is_id(item))
     return {(kind[:30], ref[:64]) for kind, ref in refs}
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int | str) and not isinstance(value, bool)
 
 
 def build_entry(
