@@ -40,6 +40,7 @@ from hub.core.clock import now
 ACTION_PATTERN = re.compile(r"^[a-z][a-z_]*:[a-z][a-z_]*$")
 #: Detail keys whose values are identifiers the auditor can search by.
 REF_KINDS = (
+    "area",
     "case",
     "person",
     "agency",
@@ -113,7 +114,9 @@ def refs_of(entry: Mapping[str, Any]) -> set[tuple[str, str]]:
     actor = entry.get("actor")
     if isinstance(actor, Mapping):
         refs.update(
-            (kind, str(actor[kind])) for kind in ("member", "agency") if _is_id(actor.get(kind))
+            (kind, str(actor[kind]))
+            for kind in ("member", "agency", "area")
+            if _is_id(actor.get(kind))
         )
     subject = entry.get("subject")
     if isinstance(subject, Mapping) and "type" in subject and "id" in subject:

@@ -133,3 +133,47 @@ STATUTORY_BASES = (
     Article6.LAW_ENFORCEMENT,
 )
 VOLUNTARY_BASES = (Article6.LEGITIMATE_INTERESTS, Article6.VITAL_INTERESTS)
+#: Vital interests (Article 6(1)(d), Article 9(2)(c)) are for life-or-death cases where the
+#: person cannot be asked: they lack capacity, or asking is unsafe or impossible. A person
+#: who was asked and refused while able to decide keeps that refusal (practice file section 4).
+VITAL_INTERESTS_STATES = frozenset(
+    {ConsentState.LACKS_CAPACITY.value, ConsentState.NOT_SOUGHT_UNSAFE.value}
+)
+
+#: Which category each free-text field of a case belongs to, wherever it is shown; every
+#: presenter withholds a field with its category (the canary crawl checks this).
+FREE_TEXT_CATEGORIES: dict[str, Category] = {
+    # the referral
+    "referral.incident": Category.RISK,
+    "referral.victim_fears": Category.RISK,
+    "referral.safe_to_contact": Category.RISK,
+    "referral.unsafe_to_contact": Category.RISK,
+    "referral.previous_marac": Category.RISK,
+    "referral.judgement_reasons": Category.RISK,
+    "referral.victim_unaware_reason": Category.RISK,
+    "referral.primary_aggressor_note": Category.RISK,
+    "referral.decision_reason": Category.RISK,  # why it was rejected or deferred
+    "referral.closure_reason": Category.RISK,
+    "must_not_receive.name": Category.RISK,
+    "referral.children": Category.CHILDREN,
+    "referral.health_notes": Category.HEALTH,
+    "referral.crime_reference": Category.CRIMINAL_JUSTICE,
+    "referral.justice_notes": Category.CRIMINAL_JUSTICE,
+    # consent and decisions to share without consent: they tell the risk story
+    "consent.evidence": Category.RISK,
+    "decision.rationale": Category.RISK,
+    "decision.decision_note": Category.RISK,
+    # the meeting: what the conference recorded about the case
+    "agenda_item.late_reason": Category.MINUTES,
+    "agenda_item.deferral_reason": Category.MINUTES,
+    "discussion.*": Category.MINUTES,
+    "contribution.text": Category.MINUTES,
+    "action.text": Category.MINUTES,
+    "action_review.note": Category.MINUTES,
+    "minutes_revision.content": Category.MINUTES,
+    "minutes_revision.reason": Category.MINUTES,  # kept with the case sections it amends
+    "task.details": Category.MINUTES,  # a meeting action's wording, copied to the task
+    # an agency's own work: shown only inside that agency
+    "research.*": Category.RESEARCH,
+    "task_event.note": Category.RESEARCH,
+}

@@ -52,12 +52,22 @@ class HubFlask(Flask):
                 uow.commit()
             else:
                 uow.rollback()
+                if response.status_code < 500 and not g.get("hub_error_page", False):
+                    # The view itself answered 4xx (a form shown again with its errors): what
+                    # it shows was disclosed, so its ledger entries stay, in their own
+                    # transaction. Error pages show no case data and keep none.
+                    uow.keep_disclosures(status=response.status_code)
             return response
         except BaseException:
             uow.rollback()
             raise
         finally:
             dbmod.end_request_unit(uow, token)
+
+    def handle_user_exception(self, e: Exception) -> Any:
+        # Whatever an error handler renders is an error page, never case data.
+        g.hub_error_page = True
+        return super().handle_user_exception(e)
 
 
 def create_app(config: Settings | dict[str, Any] | None = None) -> HubFlask:

@@ -23,8 +23,8 @@ direction)``, ``defer_item(actor, meeting, item_id, reason)``, ``remove_item(...
     The coordinator's changes. After the cut-off a case is added only with a reason.
 ``circulate_agenda(actor, meeting, agency_ids=None) -> list[MeetingInvitation]``
     Invite agencies (by default every active agency of the area; the referring agencies are
-    always invited). From then on they need to know every case on the agenda
-    (``invited_agencies``, registered with the gate), and their to-do templates run.
+    always invited). From then on they need to know every case on the agenda (a grant row
+    per case and agency, which the gate reads), and their to-do templates run.
 ``agenda_rows(actor, meeting) -> list[AgendaRow]``
     What this person may see of the agenda: one gate decision per case (identity only).
 """
@@ -44,13 +44,13 @@ from agencies.tasks.catalogue import CaseContext
 from agencies.tasks.models import Trigger
 from audit.ledger import Subject, record
 from consent import gate
-from consent.categories import Category
+from consent.categories import Category, Purpose
 from hub.core.access import Actor, Permission, Role
 from hub.core.clock import now, today_london
 from hub.core.db import session
 from hub.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.referrals import services as referrals
-from hub.referrals.models import Referral, ReferralStatus
+from hub.referrals.models import GrantKind, Referral, ReferralStatus
 from meetings.models import (
     AgendaItem,
     DeferralKind,
@@ -72,25 +72,25 @@ NO_MEETING = "There is no such meeting."
 # --- the gate's need to know --------------------------------------------------------------
 
 
-def invited_agencies(referral_id: int) -> set[int]:
-    """Agencies invited to a circulated meeting whose agenda holds this case (gate rule 3).
+def _grant_invited(actor: Actor, meeting: Meeting, items: Iterable[AgendaItem]) -> None:
+    """Every agency invited to a circulated meeting needs to know every case on its agenda.
 
-    Once an agency has received an agenda it keeps its need to know for that case: it may
-    hold actions from the meeting, and the minutes about the case go to it.
+    Written as grant rows the gate reads: once an agency has received an agenda it keeps its
+    need to know for that case (it may hold actions from the meeting, and the minutes about
+    the case go to it), even if the case later leaves the agenda.
     """
-    rows = (
-        session()
-        .execute(
-            select(MeetingInvitation.agency_id)
-            .join(AgendaItem, AgendaItem.meeting_id == MeetingInvitation.meeting_id)
-            .where(AgendaItem.referral_id == referral_id)
-        )
-        .scalars()
-    )
-    return set(rows)
-
-
-gate.register_need_to_know(invited_agencies)
+    if meeting.circulated_at is None:
+        return
+    for item in items:
+        for agency_id in sorted(meeting.invited_agency_ids):
+            referrals.grant_need_to_know(
+                actor,
+                item.referral_id,
+                agency_id,
+                GrantKind.INVITED,
+                purpose=Purpose.MARAC,
+                source=f"meeting:{meeting.id}",
+            )
 
 
 # --- access -------------------------------------------------------------------------------
@@ -337,6 +337,7 @@ def _new_item(
     )
     meeting.items.append(item)
     session().flush()
+    _grant_invited(actor, meeting, [item])
     record(
         actor,
         "agenda:case_added",
@@ -373,6 +374,10 @@ def build_agenda(actor: Actor, meeting: Meeting) -> list[AgendaItem]:
         .scalars()
         .all()
     )
+    # Never a case this person may not know (walls, must-not-receive): another coordinator
+    # of the area lists it. Nothing here says that such a case exists.
+    known = referrals.facts_many(accepted)
+    accepted = [r for r in accepted if gate.would_know(actor, known[r.id])]
     by_id = {r.id: r for r in accepted}
     added: list[AgendaItem] = []
     for referral in accepted:
@@ -433,8 +438,19 @@ def add_case(actor: Actor, meeting: Meeting, reference: str, reason: str = "") -
         )
         .scalar_one_or_none()
     )
+    no_case = "There is no case with that reference in this MARAC"
     if referral is None:
-        raise ValidationFailed({"reference": "There is no case with that reference in this MARAC"})
+        raise ValidationFailed({"reference": no_case})
+    if not gate.would_know(actor, referrals.case_facts(referral)):
+        # Exactly as if it did not exist, and recorded.
+        gate.refuse(
+            actor,
+            referral.id,
+            "no_need_to_know",
+            area_id=referral.area_id,
+            attempted="agenda:case_added",
+        )
+        raise ValidationFailed({"reference": no_case})
     if referral.status != ReferralStatus.ACCEPTED.value:
         raise ValidationFailed(
             {
@@ -646,6 +662,7 @@ def circulate_agenda(
         meeting.circulated_at = now()
         meeting.circulated_by_id = actor.member_id
     session().flush()
+    _grant_invited(actor, meeting, meeting.items)
     record(
         actor,
         "agenda:circulated",

@@ -171,6 +171,8 @@ class Actor:
             ref["member"] = self.member_id
         if self.agency_id is not None:
             ref["agency"] = self.agency_id
+        if self.area_id is not None:
+            ref["area"] = self.area_id  # which MARAC area's auditors may read the entry
         if self.client_id is not None:
             ref["client"] = self.client_id
         if self.kind == "system":

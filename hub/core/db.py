@@ -127,6 +127,10 @@ class UnitOfWork:
         self.session: Session = database.session_factory()
         self._after_commit: list[Callable[[], None]] = []
         self._after_end: list[Callable[[], None]] = []
+        #: Ledger entries of disclosures made in this transaction, to be written again in
+        #: their own transaction when the request rolls back but its response still shows
+        #: the case data (a form re-rendered with its errors): ``keep_disclosures``.
+        self._disclosures: list[Callable[[Session, dict[str, Any]], None]] = []
         self.closed = False
 
     def after_commit(self, effect: Callable[[], None]) -> None:
@@ -142,7 +146,29 @@ class UnitOfWork:
         """
         self._after_end.append(work)
 
+    def disclosed(self, write: Callable[[Session, dict[str, Any]], None]) -> None:
+        """Remember how to write a disclosure's entry again (see ``keep_disclosures``)."""
+        self._disclosures.append(write)
+
+    def keep_disclosures(self, **extra: Any) -> int:
+        """After a rollback, write this transaction's disclosure entries in their own.
+
+        A response that carries case data must have its committed ledger entry whatever its
+        status; the request's own transaction rolls back on a 4xx, taking the entries with
+        it. ``extra`` details (the response status) are added to each. Returns how many.
+        """
+        writes, self._disclosures = self._disclosures, []
+        database = self.database
+        for write in writes:
+
+            def again(write: Callable[[Session, dict[str, Any]], None] = write) -> None:
+                _write_alone(database, lambda session: write(session, extra))
+
+            self.after_end(again)
+        return len(writes)
+
     def commit(self) -> None:
+        self._disclosures.clear()
         self.session.commit()
         effects, self._after_commit = self._after_commit, []
         for effect in effects:
@@ -154,6 +180,9 @@ class UnitOfWork:
     def rollback(self) -> None:
         self.session.rollback()
         self._after_commit.clear()
+
+    def discard_disclosures(self) -> None:
+        self._disclosures.clear()
 
     def close(self) -> None:
         if self.closed:
@@ -229,26 +258,33 @@ def end_request_unit(uow: UnitOfWork, token: contextvars.Token[Any]) -> None:
     uow.close()
 
 
+def _write_alone(database: Database, work: Callable[[Session], None]) -> None:
+    uow = UnitOfWork(database)
+    try:
+        work(uow.session)
+        uow.commit()
+    except BaseException:
+        uow.rollback()
+        raise
+    finally:
+        uow.close()
+
+
 def in_own_transaction(work: Callable[[Session], None], database: Database | None = None) -> None:
     """Run work in a short transaction of its own, after the current one ends (if any)."""
     target = database or current_database()
-
-    def run() -> None:
-        uow = UnitOfWork(target)
-        try:
-            work(uow.session)
-            uow.commit()
-        except BaseException:
-            uow.rollback()
-            raise
-        finally:
-            uow.close()
-
     outer = _current.get()
     if outer is not None and not outer.closed:
-        outer.after_end(run)
+        outer.after_end(lambda: _write_alone(target, work))
     else:
-        run()
+        _write_alone(target, work)
+
+
+def keep_disclosure(write: Callable[[Session, dict[str, Any]], None]) -> None:
+    """Register a disclosure's entry with the current unit of work (see keep_disclosures)."""
+    uow = _current.get()
+    if uow is not None and not uow.closed:
+        uow.disclosed(write)
 
 
 def session() -> Session:

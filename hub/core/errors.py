@@ -57,3 +57,32 @@ class StepUpRequired(HubError):
             f"For this action you need to have signed in within the last {minutes} minutes."
         )
         self.minutes = minutes
+
+
+#: The one message a person gets for a case they may not learn exists, and for one that does
+#: not exist: the two must be indistinguishable.
+NO_SUCH_CASE = "There is no such case."
+
+
+class Refused(Exception):
+    """The disclosure gate refused a read or a write on a case.
+
+    Deliberately not a ``HubError``: views catch ``HubError`` to show a message and go on,
+    and a refusal must never turn into a flash message that names the case. The shell
+    renders it as a 404 when the person must not learn that the case exists (``conceal``),
+    else as a 403. The gate has already written the refusal into the ledger.
+    """
+
+    def __init__(self, message: str, *, conceal: bool, code: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.conceal = conceal
+        self.code = code
+
+    @property
+    def status(self) -> int:
+        return 404 if self.conceal else 403
+
+    @property
+    def title(self) -> str:
+        return "Not found" if self.conceal else "Forbidden"

@@ -361,3 +361,36 @@ class RepeatReview(Base):
     same_people: Mapped[bool]
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     reviewed_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class GrantKind(StrEnum):
+    """Why an agency needs to know a case (the referring agency needs no grant)."""
+
+    SHARED = "shared"  # the referrer or the coordinator gave it the case
+    INVITED = "invited"  # it received a circulated agenda that lists the case
+
+
+class NeedToKnowGrant(Base):
+    """That an agency needs to know a case, and why: written by the operation that creates
+    the relation (sharing, circulating an agenda), read by the gate through ``case_facts``.
+
+    Grants are never removed by later changes to the agenda: an agency that received an
+    agenda listing the case may hold actions from the meeting and gets its minutes.
+    """
+
+    __tablename__ = "need_to_know_grants"
+    __table_args__ = (UniqueConstraint("referral_id", "agency_id", "kind", "source"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(
+        ForeignKey("referrals.id", ondelete="CASCADE"), index=True
+    )
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    #: One of GrantKind.
+    kind: Mapped[str] = mapped_column(String(20))
+    #: The purpose the agency holds the case for (consent is judged for it).
+    purpose: Mapped[str] = mapped_column(String(30))
+    #: What made it: "share:<id>" or "meeting:<id>".
+    source: Mapped[str] = mapped_column(String(40))
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    granted_at: Mapped[datetime] = mapped_column(default=now)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import false, or_, select
 from sqlalchemy.orm import selectinload
 
 from agencies.models import Agency, AgencyType, MaracArea, Member
@@ -23,12 +23,15 @@ from consent.models import ConsentRecord, SharingDecision
 from hub.core.access import Actor, Permission, Role
 from hub.core.clock import now, today_london
 from hub.core.db import session
-from hub.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from hub.core.errors import NO_SUCH_CASE, Conflict, Forbidden, NotFound, Refused, ValidationFailed
 from hub.referrals import checklists, matching
+from hub.referrals.facts import case_facts, facts_many, knowable
 from hub.referrals.models import (
     CaseTeamMember,
     ConflictWall,
+    GrantKind,
     MustNotReceive,
+    NeedToKnowGrant,
     PartyRole,
     Person,
     Referral,
@@ -59,44 +62,18 @@ def _notify_case_given(actor: Actor, referral: Referral, agency_id: int, trigger
 # --- loading ------------------------------------------------------------------------------
 
 
+def find_referral(referral_id: int) -> Referral | None:
+    """A referral by id, or None: for code that decides access, never for display."""
+    return session().get(Referral, referral_id)
+
+
 def get_referral(referral_id: int) -> Referral:
+    """Load a referral by id for code that has already been through the gate (or is the
+    hub itself); never for showing or changing a case on someone's behalf."""
     referral = session().get(Referral, referral_id)
     if referral is None:
-        raise NotFound("There is no such case.")
+        raise NotFound(NO_SUCH_CASE)
     return referral
-
-
-def case_facts(referral: Referral) -> gate.CaseFacts:
-    """The identifiers the gate decides on; the only place they are gathered."""
-    walled = (
-        session()
-        .execute(
-            select(ConflictWall.perpetrator_worker_id).where(
-                ConflictWall.referral_id == referral.id
-            )
-        )
-        .scalars()
-        .all()
-    )
-    people = [referral.victim_id] if referral.victim_id else []
-    people += [p.person_id for p in referral.parties]
-    return gate.CaseFacts(
-        id=referral.id,
-        reference=referral.reference,
-        area_id=referral.area_id,
-        status=referral.status,
-        referring_agency_id=referral.referring_agency_id,
-        referrer_id=referral.referrer_id,
-        victim_id=referral.victim_id,
-        person_ids=tuple(dict.fromkeys(people)),
-        meets_criteria=referral.meets_criteria,
-        shared_agency_ids=frozenset(s.agency_id for s in referral.shares),
-        team_member_ids=frozenset(t.member_id for t in referral.team),
-        blocked_member_ids=frozenset(
-            m.member_id for m in referral.must_not_receive if m.member_id is not None
-        ),
-        walled_member_ids=frozenset(walled),
-    )
 
 
 def open_case(
@@ -104,14 +81,15 @@ def open_case(
     referral_id: int,
     categories: list[Category] | None = None,
     *,
-    purpose: Purpose = Purpose.MARAC,
+    purpose: Purpose | None = None,
     reveal_reason: str | None = None,
     action: str = "case:viewed",
 ) -> tuple[Referral, gate.Disclosure]:
-    """Load a case through the gate. A refusal that must conceal the case is a 404."""
+    """Load a case through the gate. Every refusal is the concealed 404 of a missing case."""
     referral = session().get(Referral, referral_id)
     if referral is None:
-        raise NotFound("There is no such case.")
+        gate.refuse(actor, referral_id, "no_such_case", attempted=action)
+        raise Refused(NO_SUCH_CASE, conceal=True, code="no_such_case")
     disclosure = gate.disclose(
         actor,
         case_facts(referral),
@@ -121,9 +99,7 @@ def open_case(
         action=action,
     )
     if disclosure.refused:
-        if disclosure.conceal:
-            raise NotFound("There is no such case.")
-        raise Forbidden(disclosure.refusal_message)
+        raise Refused(NO_SUCH_CASE, conceal=True, code=disclosure.refusal_code)
     if reveal_reason and disclosure.allows(Category.WHEREABOUTS):
         session().add(
             WhereaboutsReveal(
@@ -133,6 +109,70 @@ def open_case(
             )
         )
     return referral, disclosure
+
+
+def case_for_action(actor: Actor, referral_id: int, operation: str) -> Referral:
+    """Load a case the actor is about to act on, through the gate (a refusal is a 404)."""
+    referral = session().get(Referral, referral_id)
+    if referral is None:
+        gate.refuse(actor, referral_id, "no_such_case", attempted=operation)
+        raise Refused(NO_SUCH_CASE, conceal=True, code="no_such_case")
+    act_on(actor, referral, operation)
+    return referral
+
+
+def forbid(actor: Actor, referral: Referral, operation: str, message: str) -> Forbidden:
+    """Record that someone who may know the case was refused an operation on it, and give
+    the error to raise (every refusal is in the ledger, not only the gate's)."""
+    gate.refuse(actor, referral.id, "not_permitted", area_id=referral.area_id, attempted=operation)
+    return Forbidden(message)
+
+
+def act_on(actor: Actor, referral: Referral, operation: str) -> gate.Permit:
+    """Ask the gate whether the actor may act on this case at all, before anything else.
+
+    Every service that writes on a case calls this first: walls, must-not-receive, the area
+    and need to know refuse a write exactly as they refuse a read.
+    """
+    return gate.authorise(actor, case_facts(referral), operation)
+
+
+def grant_need_to_know(
+    actor: Actor,
+    referral_id: int,
+    agency_id: int,
+    kind: GrantKind,
+    *,
+    purpose: Purpose,
+    source: str,
+) -> NeedToKnowGrant:
+    """Record that an agency needs to know a case, and why (read by the gate)."""
+    existing = (
+        session()
+        .execute(
+            select(NeedToKnowGrant).where(
+                NeedToKnowGrant.referral_id == referral_id,
+                NeedToKnowGrant.agency_id == agency_id,
+                NeedToKnowGrant.kind == kind.value,
+                NeedToKnowGrant.source == source,
+            )
+        )
+        .scalar_one_or_none()
+    )
+    if existing is not None:
+        return existing
+    grant = NeedToKnowGrant(
+        referral_id=referral_id,
+        agency_id=agency_id,
+        kind=kind.value,
+        purpose=purpose.value,
+        source=source,
+        granted_by_id=actor.member_id,
+        granted_at=now(),
+    )
+    session().add(grant)
+    session().flush()
+    return grant
 
 
 # --- drafts -------------------------------------------------------------------------------
@@ -213,15 +253,19 @@ def start_referral(actor: Actor, *, idempotency_key: str | None = None) -> Refer
 
 
 def _own_draft(actor: Actor, referral: Referral) -> None:
+    act_on(actor, referral, "referral:draft_changed")
     if referral.referring_agency_id != actor.agency_id:
-        raise NotFound("There is no such case.")
+        raise NotFound(NO_SUCH_CASE)
     if (
         actor.kind == "member"
         and referral.referrer_id != actor.member_id
         and not actor.has_role(Role.MARAC_REP)
     ):
-        raise Forbidden(
-            "Only the referrer or their agency's MARAC representative can change this referral."
+        raise forbid(
+            actor,
+            referral,
+            "referral:draft_changed",
+            "Only the referrer or their agency's MARAC representative can change this referral.",
         )
     if referral.status != ReferralStatus.DRAFT.value:
         raise ValidationFailed("This referral has been submitted and can no longer be changed.")
@@ -860,9 +904,15 @@ def submit_referral(actor: Actor, referral: Referral) -> Referral:
     return referral
 
 
-def _triage(actor: Actor, referral: Referral) -> None:
+def _triage(actor: Actor, referral: Referral, operation: str = "referral:triaged") -> None:
+    act_on(actor, referral, operation)
     if not actor.can(Permission.REFERRALS_TRIAGE):
-        raise Forbidden("Only the MARAC coordinator can accept, reject or defer referrals.")
+        raise forbid(
+            actor,
+            referral,
+            operation,
+            "Only the MARAC coordinator can accept, reject or defer referrals.",
+        )
     if referral.area_id != actor.area_id:
         raise NotFound("There is no such case.")
 
@@ -999,7 +1049,7 @@ def update_risk_settings(actor: Actor, data: AreaRiskSettings) -> MaracArea:
 
 def close_referral(actor: Actor, referral: Referral, reason: str) -> Referral:
     """Close a case the MARAC has dealt with: it leaves the active lists, and stays on record."""
-    _triage(actor, referral)
+    _triage(actor, referral, "referral:closed")
     if referral.status not in {ReferralStatus.ACCEPTED.value, ReferralStatus.HEARD.value}:
         raise ValidationFailed("Only an accepted or heard case can be closed.")
     if len(reason.strip()) < 10:
@@ -1039,7 +1089,7 @@ def related_cases(actor: Actor, referral: Referral) -> list[RelatedCase]:
 
 
 def note_primary_aggressor(actor: Actor, referral: Referral, note: str) -> Referral:
-    _triage(actor, referral)
+    _triage(actor, referral, "referral:primary_aggressor_noted")
     if referral.counter_allegation_id is None:
         raise ValidationFailed("Only a counter-allegation carries a primary-aggressor note.")
     if len(note) > 4000:
@@ -1061,7 +1111,11 @@ def inbox(actor: Actor, statuses: tuple[str, ...] = ("submitted", "deferred")) -
         .execute(
             select(Referral)
             .options(selectinload(Referral.assessment))
-            .where(Referral.area_id == actor.area_id, Referral.status.in_(statuses))
+            .where(
+                Referral.area_id == actor.area_id,
+                Referral.status.in_(statuses),
+                knowable(actor),
+            )
             .order_by(Referral.submitted_at)
         )
         .scalars()
@@ -1076,7 +1130,7 @@ def agency_referrals(actor: Actor) -> list[Referral]:
         session()
         .execute(
             select(Referral)
-            .where(Referral.referring_agency_id == actor.agency_id)
+            .where(Referral.referring_agency_id == actor.agency_id, knowable(actor))
             .order_by(Referral.created_at.desc())
         )
         .scalars()
@@ -1084,18 +1138,26 @@ def agency_referrals(actor: Actor) -> list[Referral]:
 
 
 def my_referrals(actor: Actor) -> list[Referral]:
-    """Referrals the actor's agency made (drafts only for their author)."""
-    return [
-        r
-        for r in session()
+    """Referrals of the actor's agency that the actor may know (drafts only for their
+    author): walls, must-not-receive and the case team apply here as on the case page."""
+    return list(
+        session()
         .execute(
             select(Referral)
-            .where(Referral.referring_agency_id == actor.agency_id)
+            .where(
+                Referral.referring_agency_id == actor.agency_id,
+                knowable(actor),
+                or_(
+                    Referral.status != ReferralStatus.DRAFT.value,
+                    Referral.referrer_id == actor.member_id
+                    if actor.member_id is not None
+                    else false(),
+                ),
+            )
             .order_by(Referral.created_at.desc())
         )
         .scalars()
-        if r.status != ReferralStatus.DRAFT.value or r.referrer_id == actor.member_id
-    ]
+    )
 
 
 # --- sharing, teams, walls ----------------------------------------------------------------
@@ -1110,11 +1172,17 @@ def share_case(
     allow_triage: bool = False,
 ) -> ReferralShare:
     """Give an agency the case: it then has need to know (the gate still needs a basis)."""
+    act_on(actor, referral, "referral:shared")
     allowed = (
         actor.agency_id == referral.referring_agency_id and actor.can(Permission.REFERRALS_READ)
     ) or (allow_triage or actor.can(Permission.REFERRALS_TRIAGE))
     if not allowed:
-        raise Forbidden("Only the referring agency or the coordinator can share this case.")
+        raise forbid(
+            actor,
+            referral,
+            "referral:shared",
+            "Only the referring agency or the coordinator can share this case.",
+        )
     agency = session().get(Agency, agency_id)
     if agency is None or agency.area_id != referral.area_id or agency.is_disabled:
         raise ValidationFailed({"agency_id": "Select an agency of this MARAC"})
@@ -1129,6 +1197,9 @@ def share_case(
     )
     referral.shares.append(share)
     session().flush()
+    grant_need_to_know(
+        actor, referral.id, agency.id, GrantKind.SHARED, purpose=purpose, source=f"share:{share.id}"
+    )
     record(
         actor,
         "referral:shared",
@@ -1213,8 +1284,14 @@ def wall_candidates(actor: Actor, referral: Referral) -> list[Member]:
 
 def add_to_team(actor: Actor, referral: Referral, member_id: int) -> CaseTeamMember:
     """A MARAC representative puts a colleague on the case team (need to know in the agency)."""
+    act_on(actor, referral, "case_team:added")
     if not actor.has_role(Role.MARAC_REP):
-        raise Forbidden("Only your agency's MARAC representative can change the case team.")
+        raise forbid(
+            actor,
+            referral,
+            "case_team:added",
+            "Only your agency's MARAC representative can change the case team.",
+        )
     member = session().get(Member, member_id)
     if member is None or member.agency_id != actor.agency_id:
         raise ValidationFailed({"member_id": "Select someone from your own agency"})
@@ -1237,8 +1314,14 @@ def add_conflict_wall(
     actor: Actor, referral: Referral, *, perpetrator_worker_id: int, victim_worker_id: int | None
 ) -> ConflictWall:
     """Record that the agency serves both parties: the perpetrator's worker never sees this."""
+    act_on(actor, referral, "conflict_wall:added")
     if not actor.has_role(Role.MARAC_REP):
-        raise Forbidden("Only your agency's MARAC representative can set up a conflict wall.")
+        raise forbid(
+            actor,
+            referral,
+            "conflict_wall:added",
+            "Only your agency's MARAC representative can set up a conflict wall.",
+        )
     worker = session().get(Member, perpetrator_worker_id)
     if worker is None or worker.agency_id != actor.agency_id:
         raise ValidationFailed({"perpetrator_worker_id": "Select someone from your own agency"})
@@ -1299,28 +1382,39 @@ def search_before_create(
         .scalars()
         .all()
     )
-    hits: dict[int, tuple[Referral, list[str]]] = {}
-    for person in people:
-        score = matching.score_match(_match_input(person), query)
-        if score.level == "none":
-            continue
-        referrals = (
-            session()
-            .execute(
-                select(Referral).where(
-                    Referral.victim_id == person.id, Referral.status != ReferralStatus.DRAFT.value
-                )
+    scores = {
+        person.id: score
+        for person in people
+        if (score := matching.score_match(_match_input(person), query)).level != "none"
+    }
+    # Only cases the searcher may know: the answer itself says "a MARAC case exists".
+    referrals = (
+        session()
+        .execute(
+            select(Referral)
+            .where(
+                Referral.victim_id.in_(list(scores)),
+                Referral.status != ReferralStatus.DRAFT.value,
+                knowable(actor),
             )
-            .scalars()
-            .all()
+            .order_by(Referral.id)
         )
-        for referral in referrals:
-            hits.setdefault(referral.id, (referral, score.reasons))
-    facts = {rid: case_facts(r) for rid, (r, _) in hits.items()}
-    visible = gate.visible_to(actor, facts.values())
+        .scalars()
+        .all()
+        if scores
+        else []
+    )
+    found = facts_many(referrals)
+    visible = [f for f in found.values() if gate.would_know(actor, f)]
     gate.record_search(actor, "name_and_birth_date", visible)
+    by_id = {r.id: r for r in referrals}
     return [
-        SearchHit(hits[f.id][0].reference, f.id, hits[f.id][0].status, hits[f.id][1])
+        SearchHit(
+            by_id[f.id].reference,
+            f.id,
+            by_id[f.id].status,
+            scores[by_id[f.id].victim_id or 0].reasons,
+        )
         for f in visible
     ]
 
@@ -1343,7 +1437,9 @@ def approvals_for(actor: Actor) -> list[ApprovalRow]:
     referrals = {
         r.id: r
         for r in session()
-        .execute(select(Referral).where(Referral.referring_agency_id == actor.agency_id))
+        .execute(
+            select(Referral).where(Referral.referring_agency_id == actor.agency_id, knowable(actor))
+        )
         .scalars()
     }
     rows = []
@@ -1409,6 +1505,20 @@ def repeat_candidates(actor: Actor, referral: Referral) -> list[RepeatCandidate]
     if not actor.can(Permission.REFERRALS_TRIAGE) or referral.area_id != actor.area_id:
         return []
     found = _unanswered(referral)
+    if found:
+        # Name only earlier cases this coordinator may know (walls, must-not-receive).
+        earlier = facts_many(
+            list(
+                session()
+                .execute(select(Referral).where(Referral.id.in_([c["referral"] for c in found])))
+                .scalars()
+            )
+        )
+        found = [
+            c
+            for c in found
+            if c["referral"] in earlier and gate.would_know(actor, earlier[c["referral"]])
+        ]
     if not found:
         return []
     rows = session().execute(
@@ -1448,7 +1558,7 @@ def answer_repeat(
     actor: Actor, referral: Referral, earlier_id: int, *, same_people: bool
 ) -> RepeatReview:
     """Record the coordinator's answer; "the same people" makes the referral a repeat."""
-    _triage(actor, referral)
+    _triage(actor, referral, "referral:repeat_answered")
     if earlier_id not in {c["referral"] for c in _unanswered(referral)}:
         raise ValidationFailed(
             {"earlier": "That referral is not a possible repeat of this one, or was answered"}
@@ -1493,8 +1603,14 @@ def area_agencies(referral: Referral) -> list[Agency]:
 
 def require_referring_agency(actor: Actor, referral: Referral) -> None:
     """Consent is recorded by the agency that referred (it holds the victim's words)."""
+    act_on(actor, referral, "consent:recorded")
     if referral.referring_agency_id != actor.agency_id:
-        raise Forbidden("Only the referring agency records consent for this case.")
+        raise forbid(
+            actor,
+            referral,
+            "consent:recorded",
+            "Only the referring agency records consent for this case.",
+        )
     if referral.victim_id is None:
         raise ValidationFailed({"state": "Enter the victim's details first"})
 
@@ -1538,6 +1654,7 @@ def decide_sharing(actor: Actor, decision_id: int, *, approve: bool, note: str) 
     referral = get_referral(decision.referral_id)
     if referral.referring_agency_id != actor.agency_id:
         raise NotFound("There is no such request.")
+    act_on(actor, referral, "decision:decided")
     if approve and not referral.meets_criteria:
         raise ValidationFailed(
             {

@@ -24,7 +24,7 @@ from werkzeug.exceptions import HTTPException
 from hub.core import requestctx
 from hub.core.access import Permission, public, require
 from hub.core.clock import now, to_london
-from hub.core.errors import HubError, ValidationFailed
+from hub.core.errors import NO_SUCH_CASE, HubError, Refused, ValidationFailed
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -94,6 +94,36 @@ def _error_page(status: int, detail: str | None = None, headers: Any = None) -> 
     return response
 
 
+#: URL variables that name a case: a refused request for one of them is a case refusal.
+CASE_VARIABLES = ("referral_id", "case_id")
+
+
+def _refuse_case_route(error: HubError) -> Response | None:
+    """A role without access to a case page (an administrator, an auditor) is refused like
+    anyone else: recorded in the ledger, and answered as if the case did not exist."""
+    who = requestctx.current_actor()
+    values = request.view_args or {}
+    case_id = next((values[k] for k in CASE_VARIABLES if isinstance(values.get(k), int)), None)
+    if who is None or case_id is None:
+        return None
+    from consent import gate
+    from hub.referrals import services as cases
+
+    referral = cases.find_referral(case_id)
+    facts = cases.case_facts(referral) if referral is not None else None
+    known = facts is not None and gate.would_know(who, facts)
+    gate.refuse(
+        who,
+        case_id,
+        "no_permission" if known else "no_need_to_know" if facts else "no_such_case",
+        area_id=facts.area_id if facts else None,
+        attempted=request.endpoint or "",
+    )
+    if known:
+        return None  # they know the case: a plain 403 tells them nothing new
+    return _error_page(404, NO_SUCH_CASE)
+
+
 def init_app(app: Flask) -> None:
     app.jinja_loader = ChoiceLoader(
         [
@@ -140,10 +170,21 @@ def init_app(app: Flask) -> None:
             target = target[:-1]
         return redirect(url_for("auth.sign_in", next=target) if target else url_for("auth.sign_in"))
 
+    @app.errorhandler(Refused)
+    def _refused(error: Refused) -> Response:
+        # The gate has recorded the refusal; a concealed one is the page of a missing case.
+        return _error_page(error.status, error.message)
+
     @app.errorhandler(HubError)
     def _hub_error(error: HubError) -> Response:
         if _wants_json() and isinstance(error, ValidationFailed):
             return problem(error.status, error.title, error.message, errors=error.errors)
+        if isinstance(error, requestctx.AccessDenied) and not isinstance(
+            error, requestctx.InsufficientScope
+        ):
+            concealed = _refuse_case_route(error)
+            if concealed is not None:
+                return concealed
         return _error_page(error.status, error.message)
 
     @app.errorhandler(CSRFError)

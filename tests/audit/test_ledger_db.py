@@ -526,6 +526,7 @@ def test_search_references_are_exactly_what_each_entry_names(app: HubFlask) -> N
     assert stored[shared] == {
         ("member", "41"),
         ("agency", "7"),
+        ("area", "1"),
         ("referral", "4"),
         ("case", "C-9"),
         ("agency", "2"),

@@ -11,6 +11,7 @@ from consent import services as consent_services
 from hub.core import db
 from hub.referrals import services
 from tests.support import cases
+from tests.support.ledger import refusals_of
 from tests.support.web import sign_in, text
 from tests.support.world import actor_of
 
@@ -71,16 +72,18 @@ EXPECTED = {
     # The chair works for the police, the referring agency, so has its practitioners'
     # rights over the case.
     "chair": [302, 302, 302, 303, 303, 303, 403, 302, 403],
-    # Agencies not given the case: refused outright (403); their representatives may
-    # decide their own agency's requests (none here: 303 with a message).
-    "nurse": [302, 403, 403, 403, 403, 403, 403, 403, 403],
-    "health_rep": [302, 403, 403, 403, 403, 403, 303, 403, 403],
-    "housing_officer": [302, 403, 403, 403, 403, 403, 403, 403, 403],
-    "idva": [302, 403, 403, 403, 403, 403, 303, 403, 403],
-    # The auditor and the administrator see no case data by their roles; the
-    # administrator keeps the area's risk settings.
-    "auditor": [403, 403, 403, 403, 403, 403, 403, 403, 403],
-    "admin": [403, 403, 403, 403, 403, 403, 403, 403, 200],
+    # Agencies not given the case do not learn that it exists: every route for it is the
+    # 404 of a missing case (and recorded); their representatives may decide their own
+    # agency's requests (none here: 303 with a message).
+    "nurse": [302, 404, 404, 404, 404, 404, 403, 404, 403],
+    "health_rep": [302, 404, 404, 404, 404, 404, 303, 404, 403],
+    "housing_officer": [302, 404, 404, 404, 404, 404, 403, 404, 403],
+    "idva": [302, 404, 404, 404, 404, 404, 303, 404, 403],
+    # The auditor and the administrator see no case data by their roles: a case route is
+    # the same 404 for them, recorded as a refusal; the administrator keeps the area's
+    # risk settings.
+    "auditor": [403, 404, 404, 404, 404, 404, 403, 404, 403],
+    "admin": [403, 404, 404, 404, 404, 404, 403, 404, 200],
 }
 
 
@@ -100,6 +103,9 @@ def test_access_matrix_for_the_other_referral_routes(app, world, case_and_consen
         else:
             got.append(client.post(url, data={"csrf_token": token, **data}).status_code)
     assert got == EXPECTED[persona], (persona, got)
+    if persona != "anonymous":
+        # Every concealed refusal is in the ledger, whoever was refused.
+        assert refusals_of(world[persona].member_id, referral_id) >= got.count(404)
     # The refusals shown as messages changed nothing: nobody joined the team or a wall.
     with db.unit_of_work():
         facts = services.case_facts(services.get_referral(referral_id))

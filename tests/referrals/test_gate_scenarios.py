@@ -17,7 +17,7 @@ from consent.models import SharingDecision
 from hub.core import db
 from hub.core.access import Actor
 from hub.core.clock import now
-from hub.core.errors import Forbidden, NotFound, ValidationFailed
+from hub.core.errors import Refused, ValidationFailed
 from hub.referrals import services
 from hub.referrals.models import WhereaboutsReveal
 from tests.support import cases
@@ -122,6 +122,7 @@ def test_no_consent_but_high_risk_with_approved_decision_is_shared_with_basis(wo
     assert after.decisions[Category.HEALTH].basis == {
         "basis": "decision",
         "decision": decision_id,
+        "purpose": "marac",
         "art6": "6(1)(e)",
         "art9": "sch1-para18",
     }
@@ -173,8 +174,9 @@ def test_perpetrators_caseworker_in_a_dual_client_agency_is_refused_and_recorded
             perpetrator_worker_id=world["housing_officer"].member_id,
             victim_worker_id=None,
         )
-    with pytest.raises(NotFound), db.unit_of_work():
+    with pytest.raises(Refused) as refused, db.unit_of_work():
         services.open_case(actor_of(world["housing_officer"]), referral_id)
+    assert refused.value.conceal and refused.value.status == 404
     denied = _entries("access:denied")[-1]
     assert denied["reason"] == "conflict_wall" and denied["case"] == referral_id
     # Nor does a search reveal that the case exists.
@@ -208,8 +210,11 @@ def test_an_agency_whose_protocol_lapsed_is_refused(world, idva_case) -> None:
     with db.unit_of_work():
         agency = agencies.get_agency(world.agencies["police"])
         agency.isp_review_due_on = date(2020, 1, 1)
-    with pytest.raises(Forbidden, match="information sharing protocol"), db.unit_of_work():
+    # A lapsed protocol is the same concealed 404 as any other refusal: the agency does not
+    # even learn that a case it once knew is still there.
+    with pytest.raises(Refused) as refused, db.unit_of_work():
         services.open_case(actor_of(world["police_rep"]), idva_case)
+    assert refused.value.conceal
     assert _entries("access:denied")[-1]["reason"] == "isp_not_current"
 
 
@@ -260,8 +265,9 @@ def test_a_must_not_receive_member_is_refused_as_if_no_case_existed(world) -> No
         )
     cases.with_consent(officer, referral_id)
     cases.submit(officer, referral_id)
-    with pytest.raises(NotFound), db.unit_of_work():
+    with pytest.raises(Refused) as refused, db.unit_of_work():
         services.open_case(actor_of(world["chair"]), referral_id)
+    assert str(refused.value) == "There is no such case."
     assert _entries("access:denied")[-1]["reason"] == "must_not_receive"
     assert _open(actor_of(world["coordinator"]), referral_id).allows(Category.RISK)
 
@@ -338,8 +344,9 @@ def test_a_colleague_outside_the_case_team_does_not_need_to_know(world) -> None:
     referral_id = cases.draft(rep)
     cases.with_consent(rep, referral_id)
     cases.submit(rep, referral_id)
-    with pytest.raises(Forbidden, match="need to know"), db.unit_of_work():
+    with pytest.raises(Refused), db.unit_of_work():
         services.open_case(actor_of(world["police_officer"]), referral_id)
+    assert _entries("access:denied")[-1]["reason"] == "no_need_to_know"
     with db.unit_of_work():
         services.add_to_team(
             rep, services.get_referral(referral_id), world["police_officer"].member_id
@@ -348,8 +355,9 @@ def test_a_colleague_outside_the_case_team_does_not_need_to_know(world) -> None:
 
 
 def test_an_agency_not_given_the_case_is_refused(world, idva_case) -> None:
-    with pytest.raises(Forbidden), db.unit_of_work():
+    with pytest.raises(Refused) as refused, db.unit_of_work():
         services.open_case(actor_of(world["housing_officer"]), idva_case)
+    assert refused.value.conceal
 
 
 def test_accepting_offers_the_case_to_the_idva_service(world) -> None:

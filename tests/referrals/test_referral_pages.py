@@ -11,6 +11,7 @@ from agencies.models import AgencyType
 from consent.categories import CASE_CATEGORIES
 from hub.referrals import checklists
 from tests.support import cases
+from tests.support.ledger import refusals_of
 from tests.support.web import sign_in, submit, text
 from tests.support.world import actor_of
 
@@ -160,15 +161,18 @@ def test_search_before_create_says_only_that_a_case_exists_and_is_recorded(app, 
     referral_id = cases.draft(officer)
     cases.with_consent(officer, referral_id)
     cases.submit(officer, referral_id)
-    nurse = _signed_in(app.test_client(), world["nurse"])
-    page = text(
-        nurse.get(
-            "/referrals/search?given_name=jane&family_name=EXAMPLE"
-            "&born_on-day=17&born_on-month=5&born_on-year=1990"
-        )
+    query = (
+        "/referrals/search?given_name=jane&family_name=EXAMPLE"
+        "&born_on-day=17&born_on-month=5&born_on-year=1990"
     )
+    police = _signed_in(app.test_client(), world["police_rep"])
+    page = text(police.get(query))
     assert "A MARAC case exists" in page
     assert "Secret Street" not in page and "Bruised" not in page
+    # An agency that was never given the case does not learn from a search that it exists.
+    nurse = _signed_in(app.test_client(), world["nurse"])
+    page = text(nurse.get(query))
+    assert "A MARAC case exists" not in page and "TS-" not in page
     auditor = _signed_in(app.test_client(), world["auditor"])
     assert "case:searched" in text(auditor.get(f"/ledger?case={referral_id}"))
 
@@ -203,11 +207,13 @@ EXPECTED = {
     "anonymous": [302, 302, 302, 302, 302, 302, 302, 302, 302, 302, 302, 302],
     "police_officer": [200, 403, 200, 200, 403, 200, 403, 200, 422, 422, 403, 403],
     "coordinator": [200, 200, 200, 200, 403, 200, 302, 200, 403, 403, 303, 303],
-    "nurse": [200, 403, 403, 403, 403, 200, 403, 403, 403, 403, 403, 403],
-    "auditor": [403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
-    "admin": [403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
+    # Not given the case: every route for it is the 404 of a missing case.
+    "nurse": [200, 403, 404, 404, 403, 200, 404, 404, 404, 404, 404, 404],
+    # No case data by their roles: the same 404 for a case route, and recorded.
+    "auditor": [403, 403, 404, 404, 403, 403, 404, 404, 404, 404, 404, 404],
+    "admin": [403, 403, 404, 404, 403, 403, 404, 404, 404, 404, 404, 404],
     "police_rep": [200, 403, 200, 200, 200, 200, 403, 200, 422, 422, 403, 403],
-    "housing_officer": [200, 403, 403, 403, 403, 200, 403, 403, 403, 403, 403, 403],
+    "housing_officer": [200, 403, 404, 404, 403, 200, 404, 404, 404, 404, 404, 404],
 }
 
 
@@ -228,6 +234,16 @@ def test_access_matrix_for_referral_routes(app, world, submitted_case, persona) 
                 data={"csrf_token": token, "decision": "defer", "reason": "Referrer not available"},
             ).status_code
         assert status == expected, (persona, method, url, status)
+    if persona != "anonymous":
+        case_routes = [
+            e
+            for (_, pattern), e in zip(ROUTES, EXPECTED[persona], strict=True)
+            if "{id}" in pattern
+        ]
+        # Every refusal of a case route, 403 or 404, is in the ledger.
+        assert refusals_of(world[persona].member_id, submitted_case) >= sum(
+            1 for e in case_routes if e in (403, 404)
+        )
 
 
 def test_referrer_shares_with_an_agency_whose_rep_puts_a_colleague_on_the_team(
@@ -242,7 +258,7 @@ def test_referrer_shares_with_an_agency_whose_rep_puts_a_colleague_on_the_team(
     )
     assert shared.status_code == 303
     nurse = _signed_in(app.test_client(), world["nurse"])
-    assert nurse.get(f"/cases/{submitted_case}").status_code == 403  # not on the team yet
+    assert nurse.get(f"/cases/{submitted_case}").status_code == 404  # not on the team yet
     rep = _signed_in(app.test_client(), world["health_rep"])
     page = text(rep.get(f"/cases/{submitted_case}"))
     assert "Jane EXAMPLE" in page and "Add to case team" in page
