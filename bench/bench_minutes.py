@@ -389,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     import logging
 
     logging.getLogger("weasyprint").setLevel(logging.WARNING)
-    logging.getLogger("agencies.notify").setLevel(logging.ERROR)
+    logging.getLogger("todo.notify").setLevel(logging.ERROR)
     sixteen = measure(16, args.runs)
     forty = measure(40, args.runs)
     results: dict[str, Any] = {

@@ -136,8 +136,8 @@ def add_tasks(app: Any, people: dict[str, Any], count: int, start: int, seed: in
     """Insert ``count`` tasks in batches, numbered from ``start``."""
     from sqlalchemy import insert
 
-    from agencies.tasks.models import Task
     from hub.core import db
+    from todo.models import Task
 
     rng = random.Random(seed)
     today = date.today()

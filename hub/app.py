@@ -102,7 +102,9 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> HubFlask:
     )
     app.extensions["hub.settings"] = settings
     database = dbmod.Database(settings.database_url)
+    database.bus = _wire_events()
     app.extensions["hub.db"] = database
+    app.extensions["hub.events"] = database.bus
     dbmod.bind_database(database)
 
     csrf.init_app(app)
@@ -152,7 +154,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> HubFlask:
 
     app.register_blueprint(agency_views.bp)
 
-    from agencies.tasks import views as task_views
+    from todo import views as task_views
 
     task_views.init_app(app)
 
@@ -161,12 +163,6 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> HubFlask:
 
     app.register_blueprint(referral_views.bp)
     hub_api.register_api_blueprint(app, referral_api.bp)
-
-    from hub.referrals import todo as referral_todo
-
-    referral_todo.register()
-    app.extensions["hub.case_visibility"] = referral_todo.can_see_case
-    app.extensions["hub.case_reference"] = referral_todo.case_reference
 
     from audit import views as audit_views
 
@@ -188,6 +184,24 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> HubFlask:
         return None
 
     return app
+
+
+def _wire_events() -> Any:
+    """Subscribe every package's handlers to the events of the packages below it: the one
+    place where a lower package's action causes work above it."""
+    from hub.core.events import Bus
+    from hub.referrals.events import CaseGiven
+    from meetings.events import ActionAgreed, CasesCirculated, MeetingClosed, MinutesDistributed
+    from todo import cases as case_tasks
+    from todo import meetings as meeting_tasks
+
+    bus = Bus()
+    bus.subscribe(CaseGiven, case_tasks.case_given)
+    bus.subscribe(CasesCirculated, meeting_tasks.cases_circulated)
+    bus.subscribe(ActionAgreed, meeting_tasks.action_agreed)
+    bus.subscribe(MeetingClosed, meeting_tasks.meeting_closed)
+    bus.subscribe(MinutesDistributed, meeting_tasks.minutes_distributed)
+    return bus
 
 
 #: (endpoint, text, permission, home-page description); shown when the actor may use it.

@@ -32,10 +32,10 @@ JOBS: list[tuple[str, str, dict[str, Any]]] = [
     ("ledger-checkpoint", "hub.scheduler:sign_checkpoint_job", {"minutes": 5}),
     # To-do lists (#6): reminders 1 working day before the due date, escalation of overdue
     # tasks to the agency's MARAC representatives, hub-made rule tasks, daily digests.
-    ("task-reminders", "agencies.jobs:send_reminders", {"minutes": 15}),
-    ("task-escalations", "agencies.jobs:escalate_overdue", {"minutes": 15}),
-    ("task-system-rules", "agencies.jobs:generate_system_rule_tasks", {"minutes": 30}),
-    ("task-digests", "agencies.jobs:send_digests", {"minutes": 15}),
+    ("task-reminders", "todo.jobs:send_reminders", {"minutes": 15}),
+    ("task-escalations", "todo.jobs:escalate_overdue", {"minutes": 15}),
+    ("task-system-rules", "todo.jobs:generate_system_rule_tasks", {"minutes": 30}),
+    ("task-digests", "todo.jobs:send_digests", {"minutes": 15}),
 ]
 
 

@@ -17,16 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import or_, select
 
-from agencies.jobs import RULE_PROVIDERS
 from agencies.models import Agency, Member, MemberStatus
-from agencies.tasks import rules
-from agencies.tasks import services as tasks
-from agencies.tasks.models import Priority, Task, TaskSource
 from audit.ledger import Subject, record
 from consent import gate
 from consent.categories import Category
@@ -35,9 +31,11 @@ from hub.core.access import Actor, Permission, Role
 from hub.core.clock import now, today_london
 from hub.core.db import session
 from hub.core.errors import Conflict, ValidationFailed
+from hub.core.events import publish
 from hub.referrals import services as referrals
 from hub.referrals.models import Referral, ReferralStatus
 from meetings import services
+from meetings.events import ActionAgreed, MeetingClosed
 from meetings.models import (
     DISCUSSION_FIELDS,
     Action,
@@ -250,7 +248,6 @@ def review_rows(
         referral, disclosure = decided[row.referral_id]
         if disclosure.refused and disclosure.conceal:
             continue
-        task = session().get(Task, row.task_id) if row.task_id else None
         shown = disclosure.allows(Category.MINUTES)
         rows.append(
             ReviewRow(
@@ -258,7 +255,7 @@ def review_rows(
                 reference=referral.reference,
                 agency=names["agency"].get(row.agency_id, ""),
                 owner=names["member"].get(row.owner_member_id, ""),
-                task_state=task.state.replace("_", " ") if task else "",
+                task_state=row.task_state.replace("_", " "),
                 review=reviews.get(row.id),
                 text=row.text if shown else "",
                 withheld=""
@@ -525,22 +522,7 @@ def add_action(actor: Actor, meeting: Meeting, item: AgendaItem, data: ActionDat
     )
     session().add(action)
     session().flush()
-    band = referral.assessment.band if referral.assessment is not None else None
-    title = text if len(text) <= tasks.MAX_TITLE else text[: tasks.MAX_TITLE - 1] + "…"
-    task = tasks.create_task(
-        actor,
-        agency_id=owner.agency_id,
-        owner_member_id=owner.id,
-        referral_id=referral.id,
-        source=TaskSource.MEETING_ACTION,
-        title=" ".join(title.split()),
-        due_on=data.due_on,
-        priority=Priority.HIGH if band == "high" else Priority.NORMAL,
-        details=f"Agreed at the MARAC meeting on {meeting.held_on:%d %B %Y}.\n\n{text}",
-        source_key=f"action-{action.id}",
-    )
-    action.task_id = task.id
-    session().flush()
+    publish(ActionAgreed(actor, action.id))  # the owner's to-do list takes it
     record(
         actor,
         "meeting:action_agreed",
@@ -549,7 +531,7 @@ def add_action(actor: Actor, meeting: Meeting, item: AgendaItem, data: ActionDat
         case=referral.id,
         agency=owner.agency_id,
         member=owner.id,
-        task=task.id,
+        task=action.task_id,
         action_id=action.id,
     )
     return action
@@ -650,72 +632,8 @@ def close_meeting(actor: Actor, meeting: Meeting) -> Meeting:
         discussed=sum(i.status == ItemStatus.DISCUSSED.value for i in meeting.items),
         deferred=sum(i.status == ItemStatus.DEFERRED.value for i in meeting.items),
     )
-    _minutes_due_task(actor, meeting)
+    publish(MeetingClosed(actor, meeting.id))  # the minutes are due: the coordinator's task
     return meeting
-
-
-def _coordinator(meeting: Meeting) -> Member | None:
-    if meeting.coordinator_id is not None:
-        member = session().get(Member, meeting.coordinator_id)
-        if member is not None and member.disabled_at is None:
-            return member
-    return services.default_chair_and_coordinator(meeting.area_id)[1]
-
-
-def minutes_rule(meeting: Meeting) -> rules.RuleTask | None:
-    """The coordinator's "send out the minutes within 3 working days" task, as a rule."""
-    coordinator = _coordinator(meeting)
-    if coordinator is None:
-        return None
-    spec = rules.minutes_due(
-        meeting_id=meeting.id,
-        held_on=meeting.held_on,
-        agency_id=coordinator.agency_id,
-        owner_member_id=coordinator.id,
-    )
-    minutes = session().get(Minutes, meeting.id)
-    if minutes is not None and minutes.status == MinutesStatus.DISTRIBUTED.value:
-        return rules.RuleTask(rule_key=spec.rule_key, agency_id=spec.agency_id, resolved=True)
-    return spec
-
-
-def _minutes_due_task(actor: Actor, meeting: Meeting) -> None:
-    spec = minutes_rule(meeting)
-    if spec is None or spec.resolved or spec.due_on is None:
-        return
-    tasks.system_rule_task(
-        actor,
-        rule_key=spec.rule_key,
-        agency_id=spec.agency_id,
-        title=spec.title,
-        due_on=spec.due_on,
-        owner_member_id=spec.owner_member_id,
-        priority=spec.priority,
-    )
-
-
-def minutes_due_provider(today: date) -> list[rules.RuleTask]:
-    """For the scheduler: a task for each held meeting whose minutes are not yet sent out,
-    and the task resolved once they are (``agencies.jobs.RULE_PROVIDERS``)."""
-    found = []
-    held = (
-        session()
-        .execute(
-            select(Meeting).where(
-                Meeting.status == MeetingStatus.HELD.value,
-                Meeting.held_on >= today - timedelta(days=366),
-            )
-        )
-        .scalars()
-    )
-    for meeting in held:
-        spec = minutes_rule(meeting)
-        if spec is not None:
-            found.append(spec)
-    return found
-
-
-RULE_PROVIDERS["meetings-minutes-due"] = minutes_due_provider
 
 
 def can_record(actor: Actor, meeting: Meeting) -> bool:

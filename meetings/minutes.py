@@ -27,7 +27,6 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from agencies.models import Agency, MaracArea, Member
-from agencies.tasks import services as tasks
 from audit.ledger import Subject, record
 from consent import gate
 from consent.categories import Category
@@ -36,9 +35,11 @@ from hub.core.access import Actor
 from hub.core.clock import now, to_london
 from hub.core.db import session
 from hub.core.errors import Conflict, NotFound, ValidationFailed
+from hub.core.events import publish
 from hub.referrals import services as referrals
 from hub.referrals.models import Referral, Whereabouts
 from meetings import conduct, pdf, services
+from meetings.events import MinutesDistributed
 from meetings.models import (
     DISCUSSION_FIELDS,
     Action,
@@ -401,9 +402,7 @@ def distribute_minutes(actor: Actor, meeting: Meeting) -> Minutes:
     minutes.distributed_at = now()
     minutes.distributed_by_id = actor.member_id
     session().flush()
-    spec = conduct.minutes_rule(meeting)
-    if spec is not None:
-        tasks.resolve_system_rule_task(actor, rule_key=spec.rule_key, agency_id=spec.agency_id)
+    publish(MinutesDistributed(actor, meeting.id))
     record(
         actor,
         "minutes:distributed",

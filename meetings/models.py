@@ -427,6 +427,8 @@ class Action(Base):
     status: Mapped[str] = mapped_column(String(20), default=ActionStatus.OPEN.value, index=True)
     #: The task on the owning agency's to-do list.
     task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"))
+    #: That task's state, kept by the to-do lists (which sit above meetings) for the review.
+    task_state: Mapped[str] = mapped_column(String(40), default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     created_at: Mapped[datetime] = mapped_column(default=now)
 

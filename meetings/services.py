@@ -39,9 +39,6 @@ from datetime import date, time, timedelta
 from sqlalchemy import select
 
 from agencies.models import Agency, Cadence, MaracArea, Member
-from agencies.tasks import services as tasks
-from agencies.tasks.catalogue import CaseContext
-from agencies.tasks.models import Trigger
 from audit.ledger import Subject, record
 from consent import gate
 from consent.categories import Category, Purpose
@@ -49,8 +46,10 @@ from hub.core.access import Actor, Permission, Role
 from hub.core.clock import now, today_london
 from hub.core.db import session
 from hub.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from hub.core.events import publish
 from hub.referrals import services as referrals
 from hub.referrals.models import GrantKind, Referral, ReferralStatus
+from meetings.events import CasesCirculated
 from meetings.models import (
     AgendaItem,
     DeferralKind,
@@ -687,32 +686,15 @@ def _give_invited(
     *,
     only_agencies: set[int] | None = None,
 ) -> None:
-    """Run each invited agency's to-do template for each case it now knows (#6)."""
-    agencies = {
-        a.id: a
-        for a in area_agencies(meeting.area_id)
-        if a.id in meeting.invited_agency_ids and (only_agencies is None or a.id in only_agencies)
-    }
-    for item in items:
-        referral = session().get(Referral, item.referral_id)
-        if referral is None:
-            continue
-        involved = {referral.referring_agency_id, *meeting.invited_agency_ids}
-        band = referral.assessment.band if referral.assessment is not None else None
-        for agency in agencies.values():
-            if agency.id == referral.referring_agency_id:
-                continue  # the referrer's own template ran when the referral was accepted
-            others = frozenset(
-                a.type for a_id, a in agencies.items() if a_id in involved and a_id != agency.id
-            )
-            tasks.generate_from_template(
-                actor,
-                agency=agency,
-                referral_id=referral.id,
-                trigger=Trigger.CASE_SHARED,
-                risk_band=band,
-                context=CaseContext(agency_types_involved=others),
-            )
+    """Each invited agency's to-do template runs for each case it now knows."""
+    publish(
+        CasesCirculated(
+            actor,
+            meeting.id,
+            tuple(i.id for i in items),
+            tuple(sorted(only_agencies)) if only_agencies is not None else None,
+        )
+    )
 
 
 # --- what a person sees of the agenda -----------------------------------------------------

@@ -110,6 +110,8 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        #: The application's domain-event bus (hub.core.events), set by create_app.
+        self.bus: Any = None
 
     @property
     def dialect(self) -> str:

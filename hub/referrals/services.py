@@ -6,7 +6,6 @@ content for display: ``hub.referrals.casefile`` does that, and only from a gate 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -24,7 +23,9 @@ from hub.core.access import Actor, Permission, Role
 from hub.core.clock import now, today_london
 from hub.core.db import session
 from hub.core.errors import NO_SUCH_CASE, Conflict, Forbidden, NotFound, Refused, ValidationFailed
+from hub.core.events import publish
 from hub.referrals import checklists, matching
+from hub.referrals.events import CaseGiven, GivenBy
 from hub.referrals.facts import case_facts, facts_many, knowable
 from hub.referrals.models import (
     CaseTeamMember,
@@ -43,21 +44,6 @@ from hub.referrals.models import (
     Whereabouts,
     WhereaboutsReveal,
 )
-
-#: Called after a referral is accepted or an agency is given a case, so higher layers (and
-#: the to-do lists) can act: fn(actor, referral, agency_id, trigger).
-_case_given_hooks: list[Callable[[Actor, Referral, int, str], None]] = []
-
-
-def on_case_given(hook: Callable[[Actor, Referral, int, str], None]) -> None:
-    if hook not in _case_given_hooks:
-        _case_given_hooks.append(hook)
-
-
-def _notify_case_given(actor: Actor, referral: Referral, agency_id: int, trigger: str) -> None:
-    for hook in _case_given_hooks:
-        hook(actor, referral, agency_id, trigger)
-
 
 # --- loading ------------------------------------------------------------------------------
 
@@ -930,7 +916,7 @@ def accept_referral(actor: Actor, referral: Referral, *, version: int | None = N
     referral.decision_reason = ""
     session().flush()
     record(actor, "referral:accepted", Subject("case", referral.id), case=referral.id)
-    _notify_case_given(actor, referral, referral.referring_agency_id, "referral_accepted")
+    publish(CaseGiven(actor, referral.id, referral.referring_agency_id, GivenBy.ACCEPTED))
     idva_services = (
         session()
         .execute(
@@ -1209,7 +1195,7 @@ def share_case(
         purpose=purpose.value,
         blocked_members=len(blocked),
     )
-    _notify_case_given(actor, referral, agency.id, "case_shared")
+    publish(CaseGiven(actor, referral.id, agency.id, GivenBy.SHARED))
     return share
 
 

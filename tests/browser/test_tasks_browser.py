@@ -10,16 +10,15 @@ import pytest
 import time_machine
 from playwright.sync_api import Page, expect
 
-from agencies import jobs
 from agencies.services import get_agency
-from agencies.tasks import services
-from agencies.tasks.models import TaskSource, Trigger
 from hub.core import db
 from hub.core.clock import now, today_london
 from hub.core.workdays import add_working_days
 from tests.support.web import current_code
 from tests.support.world import actor_of
 from tests.tasks.conftest import CaseGate, make_referral
+from todo import jobs, services
+from todo.models import TaskSource, Trigger
 
 pytestmark = pytest.mark.browser
 

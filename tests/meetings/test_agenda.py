@@ -285,7 +285,7 @@ def test_circulation_gives_invited_agencies_need_to_know_and_no_one_else(world) 
 
 
 def test_a_circulated_agenda_makes_template_tasks_for_invited_agencies(world) -> None:
-    from agencies.tasks.models import Task
+    from todo.models import Task
 
     referral_id = accepted_case(world, "nurse")
     (meeting_id,) = schedule(world)

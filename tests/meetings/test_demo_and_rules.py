@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from agencies import jobs
-from agencies.tasks.models import Task
 from hub import demo
 from hub.core import db
 from hub.core.clock import today_london
-from meetings import conduct, minutes
+from meetings import minutes
 from meetings.demo import seed_meetings
 from meetings.models import Meeting
 from tests.meetings.conftest import run_to_close
 from tests.support.world import actor_of
+from todo import jobs
+from todo.models import Task
 
 
 def test_the_demo_gets_one_upcoming_meeting_however_often_it_is_seeded(app) -> None:
@@ -30,7 +30,9 @@ def test_the_demo_gets_one_upcoming_meeting_however_often_it_is_seeded(app) -> N
 
 
 def test_the_minutes_due_rule_is_resolved_once_the_minutes_are_sent_out(world, conference) -> None:
-    assert jobs.RULE_PROVIDERS["meetings-minutes-due"] is conduct.minutes_due_provider
+    from todo import meetings as meeting_tasks
+
+    assert jobs.rule_providers()["meetings-minutes-due"] is meeting_tasks.minutes_due_provider
     run_to_close(world, conference)
     key = f"rule:minutes-due:meeting-{conference.meeting_id}"
     jobs.generate_system_rule_tasks()  # already made at closing: nothing new

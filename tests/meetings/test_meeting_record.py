@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from agencies.tasks.models import Task
 from hub.core import db
 from hub.core.clock import today_london
 from hub.core.errors import Conflict, Forbidden, ValidationFailed
@@ -18,6 +17,7 @@ from meetings import conduct, services
 from meetings.models import Action, ActionStatus, ItemStatus, Meeting
 from tests.meetings.conftest import FULL_DISCUSSION, circulated_meeting, run_to_close, schedule
 from tests.support.world import actor_of
+from todo.models import Task
 
 
 def _with(conference, fn):

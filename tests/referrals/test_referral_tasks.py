@@ -6,13 +6,13 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from agencies import jobs
-from agencies.tasks.models import Task
 from hub.core import db
 from hub.core.clock import today_london
 from tests.support import cases
 from tests.support.web import sign_in, text
 from tests.support.world import actor_of
+from todo import jobs
+from todo.models import Task
 
 
 def _tasks(agency_id: int) -> list[Task]:

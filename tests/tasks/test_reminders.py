@@ -16,18 +16,17 @@ import time_machine
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from agencies import jobs, notify
-from agencies.tasks import services
-from agencies.tasks.models import (
+from hub.core import db
+from hub.core.clock import LONDON
+from tests.support.world import AGENCIES
+from tests.tasks.conftest import make_referral
+from todo import jobs, notify, services
+from todo.models import (
     NotificationMode,
     Task,
     TaskNotification,
     TaskSource,
 )
-from hub.core import db
-from hub.core.clock import LONDON
-from tests.support.world import AGENCIES
-from tests.tasks.conftest import make_referral
 
 
 class Inbox:

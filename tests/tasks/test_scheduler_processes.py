@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from agencies.tasks import services
-from agencies.tasks.models import Task, TaskNotification, TaskSource
 from hub.core import db
 from hub.core.clock import today_london
 from hub.core.workdays import add_working_days
 from tests.tasks.test_reminders import Inbox, _free_port
+from todo import services
+from todo.models import Task, TaskNotification, TaskSource
 
 HUB = Path(sys.executable).with_name("hub")
 LEADER = "Scheduler is running."
@@ -140,7 +140,7 @@ def test_exactly_one_scheduler_runs_jobs_and_the_other_takes_over(
         )
         other = next(s for s in schedulers if s is not leader)
         wait_for(lambda: _reminded(first), what="the leader's reminder job")
-        # agencies.jobs logs each run that did something ("reminded 1 tasks").
+        # todo.jobs logs each run that did something ("reminded 1 tasks").
         wait_for(lambda: "reminded 1 tasks" in leader.output, what="the leader's job log")
         time.sleep(2)  # give the other every chance to run something it should not
         assert not other.is_leader, other.output

@@ -8,13 +8,13 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from agencies.tasks import services
-from agencies.tasks.models import Task, TaskSource
 from hub.core import db
 from hub.core.clock import today_london
 from hub.core.workdays import add_working_days
 from tests.support.web import sign_in, submit, text
 from tests.tasks.conftest import make_referral
+from todo import services
+from todo.models import Task, TaskSource
 
 POLICE_TITLE = "Check the address markers are in place"
 QUEUE_TITLE = "Brief the response team about the address"
@@ -156,7 +156,7 @@ def test_access_matrix_for_task_routes(app, world, case_tasks, persona) -> None:
             }
             if "/template/" in url:
                 with db.unit_of_work():
-                    from agencies.tasks.models import TodoTemplate
+                    from todo.models import TodoTemplate
 
                     versions = (
                         db.session()
@@ -228,7 +228,7 @@ def test_the_representative_sees_the_agencys_overdue_tasks_and_the_escalation(
 ) -> None:
     import time_machine
 
-    from agencies import jobs
+    from todo import jobs
 
     today = today_london()
     with time_machine.travel(today - timedelta(days=20)):

@@ -8,15 +8,14 @@ import pytest
 import time_machine
 from sqlalchemy import select, update
 
-from agencies import jobs
-from agencies.tasks import rules, services
-from agencies.tasks.models import Priority, Task, TaskEvent, TaskSource, TaskState
-from agencies.tasks.rules import RuleTask
 from audit.models import AuditEntry
 from hub.core import db
 from hub.core.access import Actor
 from hub.core.clock import LONDON, today_london
 from hub.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from todo import jobs, rules, services
+from todo.models import Priority, Task, TaskEvent, TaskSource, TaskState
+from todo.rules import RuleTask
 
 SYSTEM = Actor.system("test")
 
@@ -349,7 +348,9 @@ def test_the_rules_job_runs_registered_providers_and_survives_a_broken_one(
         raise RuntimeError("provider bug")
 
     monkeypatch.setattr(
-        jobs, "RULE_PROVIDERS", {"minutes": meetings, "consent": consent, "broken": broken}
+        jobs,
+        "rule_providers",
+        lambda: {"minutes": meetings, "consent": consent, "broken": broken},
     )
     with time_machine.travel(datetime(2026, 12, 24, 18, tzinfo=LONDON), tick=False):
         assert jobs.generate_system_rule_tasks() == 2
@@ -370,7 +371,7 @@ def test_the_rules_job_runs_registered_providers_and_survives_a_broken_one(
             resolved=True,
         )
 
-    monkeypatch.setattr(jobs, "RULE_PROVIDERS", {"consent": renewed})
+    monkeypatch.setattr(jobs, "rule_providers", lambda: {"consent": renewed})
     jobs.generate_system_rule_tasks()
     with db.unit_of_work():
         assert db.session().get(Task, consent_task.id).state == "done"

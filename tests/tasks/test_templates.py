@@ -11,14 +11,14 @@ import time_machine
 from sqlalchemy import select
 
 from agencies.models import AgencyType
-from agencies.tasks import catalogue, services
-from agencies.tasks.catalogue import CaseContext, CatalogueError
-from agencies.tasks.models import Task, TaskSource, TodoTemplate, Trigger
 from audit.models import AuditEntry
 from hub.core import db
 from hub.core.access import Actor
 from hub.core.clock import LONDON
 from hub.core.errors import Conflict, Forbidden, ValidationFailed
+from todo import catalogue, services
+from todo.catalogue import CaseContext, CatalogueError
+from todo.models import Task, TaskSource, TodoTemplate, Trigger
 
 ACCEPTED = Trigger.REFERRAL_ACCEPTED.value
 SHARED = Trigger.CASE_SHARED.value

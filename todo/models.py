@@ -2,7 +2,7 @@
 
 A task points at a case by a foreign key to the table ``referrals`` by name only: agencies
 sit below hub.referrals in the import order, so nothing here loads a case. Whatever needs
-case details is passed in by the higher layers (see ``agencies.tasks.services``).
+case details is passed in by the higher layers (see ``todo.services``).
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ class TodoTemplateItem(Base):
     #: Trigger values this item answers.
     triggers: Mapped[list[str]] = mapped_column(JSON, default=list)
     #: Conditions: {"unless_agency_types": [...], "only_if": [...], "unless": [...],
-    #: "agency_types": [...]}; see agencies.tasks.catalogue.applies.
+    #: "agency_types": [...]}; see todo.catalogue.applies.
     conditions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: Due this many working days after the trigger.
     due_in_working_days: Mapped[int] = mapped_column(default=5)

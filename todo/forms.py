@@ -6,9 +6,9 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from agencies.tasks.catalogue import MAX_OFFSET
-from agencies.tasks.models import NotificationMode, Priority, TaskState
 from hub.core.forms import ChoiceMessageMixin, GovDateField, WholeNumberField, choices
+from todo.catalogue import MAX_OFFSET
+from todo.models import NotificationMode, Priority, TaskState
 
 
 class Radio(ChoiceMessageMixin, RadioField):

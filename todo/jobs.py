@@ -9,16 +9,12 @@ escalations are stamped on the task, rule tasks are keyed.
 System-rule providers
 =====================
 
-``RULE_PROVIDERS`` maps a name to a callable ``provider(today: date) -> Iterable[RuleTask]``.
-A provider runs inside the job's unit of work (``hub.core.db.session()`` is available), reads
-its own tables and builds ``RuleTask`` values with ``agencies.tasks.rules`` (``minutes_due``,
-``consent_expiring``, ``repeat_window_ending``, ``approval_waiting``). The packages above
-agencies register theirs at import time, for example in ``consent/services.py``::
-
-    from agencies.jobs import RULE_PROVIDERS
-    RULE_PROVIDERS["consent-expiry"] = consent_expiry_tasks
-
-Each provider runs in its own transaction: one that fails is logged and the others still run.
+``rule_providers()`` names each callable ``provider(today: date) -> Iterable[RuleTask]``. A
+provider runs inside the job's unit of work, reads the tables of the package it is about
+(the to-do lists sit above cases and meetings, so they read them directly) and builds
+``RuleTask`` values with ``todo.rules`` (``minutes_due``, ``consent_expiring``,
+``repeat_window_ending``, ``approval_waiting``). Each runs in its own transaction: one that
+fails is logged and the others still run.
 """
 
 from __future__ import annotations
@@ -28,18 +24,28 @@ from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
 
-from agencies import notify
-from agencies.tasks import services
-from agencies.tasks.rules import RuleTask
 from hub.core.access import Actor
 from hub.core.clock import today_london
 from hub.core.db import Database, unit_of_work
+from todo import notify, services
+from todo.rules import RuleTask
 
 log = logging.getLogger(__name__)
 
 RuleProvider = Callable[[date], Iterable[RuleTask]]
-#: name -> provider; filled by higher layers (consent, hub.referrals, meetings).
-RULE_PROVIDERS: dict[str, RuleProvider] = {}
+
+
+def rule_providers() -> dict[str, RuleProvider]:
+    """Every system rule, by name."""
+    from todo import cases, meetings
+
+    return {
+        "consent-expiry": cases.consent_expiry_tasks,
+        "repeat-window": cases.repeat_window_tasks,
+        "sharing-approval": cases.approval_tasks,
+        "meetings-minutes-due": meetings.minutes_due_provider,
+    }
+
 
 SCHEDULER = Actor.system("scheduler")
 
@@ -80,7 +86,7 @@ def generate_system_rule_tasks(
     """Ask every registered provider which rule tasks should exist; make the missing ones."""
     today = today or today_london()
     made = 0
-    for name, provider in sorted(RULE_PROVIDERS.items()):
+    for name, provider in sorted(rule_providers().items()):
         try:
             with unit_of_work(database):
                 for spec in provider(today):

@@ -1,4 +1,4 @@
-"""The shipped to-do templates (``agencies/data/todo_templates.json``) and their rules.
+"""The shipped to-do templates (``todo/data/todo_templates.json``) and their rules.
 
 Pure functions, no database: which shipped items an agency type starts with, whether an item
 applies to a trigger and a case context, and which priority it gets for a risk band.
@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from agencies.models import AgencyType
-from agencies.tasks.models import Priority, Trigger
+from todo.models import Priority, Trigger
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "todo_templates.json"
+DATA = Path(__file__).resolve().parent / "data" / "todo_templates.json"
 DEFAULT_TRIGGERS = (Trigger.REFERRAL_ACCEPTED.value, Trigger.CASE_SHARED.value)
 RISK_BANDS = ("standard", "medium", "high")
 CONDITION_KEYS = frozenset({"unless_agency_types", "only_if", "unless", "agency_types"})

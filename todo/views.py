@@ -1,27 +1,18 @@
 """To-do pages: my list, the agency's queue, a case's tasks, overdue tasks, one task, the
 agency's template, and notification settings.
 
-Case visibility belongs to the disclosure gate, which sits above agencies. The app wires it:
-
-* ``app.extensions["hub.case_visibility"]``: ``(actor, referral_id) -> bool``. Without it,
-  :func:`can_see_case` denies, so no task about a case is shown until the gate is wired.
-* ``app.extensions["hub.case_reference"]``: ``(actor, referral_id) -> str | None``, the
-  reference that names no one (e.g. "NB-2026-0042"); without it a case shows as "Case <id>".
+Case visibility belongs to the disclosure gate: the to-do lists sit above the cases and ask
+it directly (``todo.cases``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 
-from agencies import notify
 from agencies.models import Agency, AgencyType
-from agencies.tasks import catalogue, services
-from agencies.tasks.forms import NotificationForm, ReassignForm, TaskUpdateForm, TemplateItemForm
-from agencies.tasks.models import NotificationMode, Priority, Task, TaskState, Trigger
 from audit.ledger import Subject, record
 from hub.core.access import Actor, Permission, require
 from hub.core.clock import today_london
@@ -29,6 +20,9 @@ from hub.core.db import session
 from hub.core.errors import Conflict, NotFound, ValidationFailed
 from hub.core.forms import apply_errors, choices
 from hub.core.requestctx import actor, current_actor
+from todo import cases, catalogue, notify, services
+from todo.forms import NotificationForm, ReassignForm, TaskUpdateForm, TemplateItemForm
+from todo.models import NotificationMode, Priority, Task, TaskState, Trigger
 
 bp = Blueprint("tasks", __name__, template_folder="templates", url_prefix="/tasks")
 
@@ -36,20 +30,13 @@ bp = Blueprint("tasks", __name__, template_folder="templates", url_prefix="/task
 # --------------------------------------------------------------------------- case hooks
 
 
-def _deny(_actor: Actor, _referral_id: int) -> bool:
-    return False
-
-
 def can_see_case(who: Actor, referral_id: int) -> bool:
-    """Whether the gate lets this person see this case (the app wires the gate; default: no)."""
-    hook: Callable[[Actor, int], bool] = current_app.extensions.get("hub.case_visibility", _deny)
-    return bool(hook(who, referral_id))
+    """Whether the gate lets this person know this case (nothing shown, nothing recorded)."""
+    return cases.can_see_case(who, referral_id)
 
 
 def _case_reference(who: Actor, referral_id: int) -> str:
-    hook = current_app.extensions.get("hub.case_reference")
-    found = hook(who, referral_id) if hook is not None else None
-    return found or f"Case {referral_id}"
+    return cases.case_reference(who, referral_id) or f"Case {referral_id}"
 
 
 class _CaseView:
@@ -194,7 +181,7 @@ def _render_task(
     names = services.member_names(m for m in mentioned if isinstance(m, int))
     template_version = None
     if task.template_id is not None:
-        from agencies.tasks.models import TodoTemplate
+        from todo.models import TodoTemplate
 
         found = session().get(TodoTemplate, task.template_id)
         template_version = found.version if found else None

@@ -37,8 +37,8 @@ referral_id=None, priority=Priority.NORMAL, details="") -> tuple[Task, bool]``
     A task the hub itself raises (minutes due, consent expiring, a repeat window ending, an
     approval waiting), idempotent by ``rule_key`` within the agency; returns (task, created).
     A due date already past becomes today. ``resolve_system_rule_task`` closes it when the
-    condition no longer holds. ``agencies.tasks.rules`` builds these for the four known rules, and
-    ``agencies.jobs.RULE_PROVIDERS`` is where the higher layers register what finds them.
+    condition no longer holds. ``todo.rules`` builds these for the four known rules, and
+    ``todo.jobs.RULE_PROVIDERS`` is where the higher layers register what finds them.
 
 ``CaseVisibility = Callable[[Actor, int], bool]``: the gate's answer to "may this person
 see this case?", passed in by the web layer (``app.extensions["hub.case_visibility"]``).
@@ -56,10 +56,15 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.exc import IntegrityError
 
 from agencies.models import Agency, Member, MemberRole, MemberStatus
-from agencies.notify import notify_member
-from agencies.tasks import catalogue
-from agencies.tasks.catalogue import CaseContext, ItemSpec
-from agencies.tasks.models import (
+from audit.ledger import Subject, record
+from hub.core.access import Actor, Permission, Role
+from hub.core.clock import now, today_london
+from hub.core.db import session
+from hub.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from hub.core.workdays import add_working_days, is_working_day
+from todo import catalogue
+from todo.catalogue import CaseContext, ItemSpec
+from todo.models import (
     ACTIVE_STATE_VALUES,
     Priority,
     Task,
@@ -70,12 +75,7 @@ from agencies.tasks.models import (
     TodoTemplateItem,
     Trigger,
 )
-from audit.ledger import Subject, record
-from hub.core.access import Actor, Permission, Role
-from hub.core.clock import now, today_london
-from hub.core.db import session
-from hub.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from hub.core.workdays import add_working_days, is_working_day
+from todo.notify import notify_member
 
 CaseVisibility = Callable[[Actor, int], bool]
 STALE = (
@@ -941,6 +941,10 @@ def update_task(actor: Actor, task: Task, *, version: int | None, change: TaskCh
     if changes:
         task.updated_at = now()
     _flush_versioned()
+    if "state" in changes:
+        from todo.meetings import task_changed  # a meeting action mirrors its task's state
+
+        task_changed(task)
     _event(task, actor, "updated" if changes else "noted", note=note, **changes)
     if changes:
         record(

@@ -2,7 +2,7 @@
 
 The rows these rules look at (meetings, consent records, referrals, sharing decisions) live in
 packages above agencies, so the rules here are pure: a provider registered in
-``agencies.jobs.RULE_PROVIDERS`` by a higher layer reads its own tables and turns each row
+``todo.jobs.RULE_PROVIDERS`` by a higher layer reads its own tables and turns each row
 into a ``RuleTask`` with the builders below; the scheduler's ``task-system-rules`` job then
 calls ``services.system_rule_task`` (idempotent by rule key) or, for a ``RuleTask`` marked
 ``resolved``, ``services.resolve_system_rule_task``.
@@ -26,8 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from agencies.tasks.models import Priority
 from hub.core.workdays import add_working_days
+from todo.models import Priority
 
 MINUTES_WORKING_DAYS = 3
 CONSENT_WINDOW_DAYS = 7

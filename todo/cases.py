@@ -1,9 +1,8 @@
-"""Referrals and consent feed the to-do lists: template tasks when an agency gets a case,
-and the system rules the scheduler checks (consent expiring, a repeat window ending, an
-approval waiting).
+"""Cases feed the to-do lists: template tasks when an agency gets a case, and the system
+rules the scheduler checks (consent expiring, a repeat window ending, an approval waiting).
 
-The to-do service lives below referrals in the import order, so this module calls it and
-registers the providers; nothing in agencies reaches up here.
+The to-do lists sit above cases in the import order: this module reads the case tables
+directly, and ``case_given`` is subscribed to ``CaseGiven`` by the app shell.
 """
 
 from __future__ import annotations
@@ -13,18 +12,18 @@ from datetime import date
 
 from sqlalchemy import select
 
-from agencies.jobs import RULE_PROVIDERS
 from agencies.models import Agency
-from agencies.tasks import rules
-from agencies.tasks import services as tasks
-from agencies.tasks.catalogue import CaseContext
-from agencies.tasks.models import Trigger
 from consent import gate
 from consent.models import ConsentRecord, DecisionStatus, SharingDecision
 from hub.core.access import Actor
 from hub.core.db import session
 from hub.referrals import matching, services
+from hub.referrals.events import CaseGiven, GivenBy
 from hub.referrals.models import Referral, ReferralStatus
+from todo import rules
+from todo import services as tasks
+from todo.catalogue import CaseContext
+from todo.models import Trigger
 
 
 def _context(referral: Referral, agency_id: int) -> CaseContext:
@@ -42,12 +41,14 @@ def _context(referral: Referral, agency_id: int) -> CaseContext:
     return CaseContext(agency_types_involved=types, flags=flags)
 
 
-def case_given(actor: Actor, referral: Referral, agency_id: int, trigger: str) -> None:
+def case_given(event: CaseGiven) -> None:
     """Make the agency's template tasks for a case it has just been given."""
+    actor, agency_id = event.actor, event.agency_id
+    referral = session().get(Referral, event.referral_id)
     agency = session().get(Agency, agency_id)
-    if agency is None:
+    if agency is None or referral is None:
         return
-    accepted = trigger == "referral_accepted"
+    accepted = event.how is GivenBy.ACCEPTED
     tasks.generate_from_template(
         actor,
         agency=agency,
@@ -141,11 +142,3 @@ def approval_tasks(today: date) -> Iterable[rules.RuleTask]:
             agency_id=referral.referring_agency_id,
             referral_id=referral.id,
         )
-
-
-def register() -> None:
-    """Connect referrals to the to-do lists (called once by the app shell)."""
-    services.on_case_given(case_given)
-    RULE_PROVIDERS["consent-expiry"] = consent_expiry_tasks
-    RULE_PROVIDERS["repeat-window"] = repeat_window_tasks
-    RULE_PROVIDERS["sharing-approval"] = approval_tasks

@@ -1,0 +1,175 @@
+"""Conferences feed the to-do lists: each invited agency's template for the cases it now
+knows, a task for each agreed action, and the coordinator's "send out the minutes" task.
+
+The to-do lists sit above meetings in the import order: these handlers read the meeting
+tables directly and are subscribed to the meetings' events by the app shell.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from agencies.models import Agency, Member
+from hub.core.db import session
+from hub.referrals.models import Referral
+from meetings import services as meeting_services
+from meetings.events import ActionAgreed, CasesCirculated, MeetingClosed, MinutesDistributed
+from meetings.models import Action, AgendaItem, Meeting, MeetingStatus, Minutes, MinutesStatus
+from todo import rules
+from todo import services as tasks
+from todo.catalogue import CaseContext
+from todo.models import Priority, Task, TaskSource, Trigger
+
+
+def cases_circulated(event: CasesCirculated) -> None:
+    """Run each invited agency's to-do template for each case it now knows."""
+    meeting = session().get(Meeting, event.meeting_id)
+    if meeting is None:
+        return
+    only = set(event.agency_ids) if event.agency_ids is not None else None
+    agencies = {
+        a.id: a
+        for a in meeting_services.area_agencies(meeting.area_id)
+        if a.id in meeting.invited_agency_ids and (only is None or a.id in only)
+    }
+    for item_id in event.item_ids:
+        item = session().get(AgendaItem, item_id)
+        referral = session().get(Referral, item.referral_id) if item is not None else None
+        if referral is None:
+            continue
+        involved = {referral.referring_agency_id, *meeting.invited_agency_ids}
+        band = referral.assessment.band if referral.assessment is not None else None
+        for agency in agencies.values():
+            if agency.id == referral.referring_agency_id:
+                continue  # the referrer's own template ran when the referral was accepted
+            others = frozenset(
+                a.type for a_id, a in agencies.items() if a_id in involved and a_id != agency.id
+            )
+            tasks.generate_from_template(
+                event.actor,
+                agency=agency,
+                referral_id=referral.id,
+                trigger=Trigger.CASE_SHARED,
+                risk_band=band,
+                context=CaseContext(agency_types_involved=others),
+            )
+
+
+def action_agreed(event: ActionAgreed) -> None:
+    """Put an agreed action on its owner's to-do list."""
+    action = session().get(Action, event.action_id)
+    if action is None:
+        return
+    meeting = session().get(Meeting, action.meeting_id)
+    referral = session().get(Referral, action.referral_id)
+    assert meeting is not None and referral is not None
+    band = referral.assessment.band if referral.assessment is not None else None
+    text = action.text
+    title = text if len(text) <= tasks.MAX_TITLE else text[: tasks.MAX_TITLE - 1] + "…"
+    task = tasks.create_task(
+        event.actor,
+        agency_id=action.agency_id,
+        owner_member_id=action.owner_member_id,
+        referral_id=referral.id,
+        source=TaskSource.MEETING_ACTION,
+        title=" ".join(title.split()),
+        due_on=action.due_on,
+        priority=Priority.HIGH if band == "high" else Priority.NORMAL,
+        details=f"Agreed at the MARAC meeting on {meeting.held_on:%d %B %Y}.\n\n{text}",
+        source_key=f"action-{action.id}",
+    )
+    action.task_id = task.id
+    action.task_state = task.state
+    session().flush()
+
+
+def task_changed(task: Task) -> None:
+    """Keep a meeting action's view of its task's state (shown at the next review)."""
+    if task.source != TaskSource.MEETING_ACTION.value:
+        return
+    for action in session().execute(select(Action).where(Action.task_id == task.id)).scalars():
+        action.task_state = task.state
+
+
+def _coordinator(meeting: Meeting) -> Member | None:
+    if meeting.coordinator_id is not None:
+        member = session().get(Member, meeting.coordinator_id)
+        if member is not None and member.disabled_at is None:
+            return member
+    return meeting_services.default_chair_and_coordinator(meeting.area_id)[1]
+
+
+def minutes_rule(meeting: Meeting) -> rules.RuleTask | None:
+    """The coordinator's "send out the minutes within 3 working days" task, as a rule."""
+    coordinator = _coordinator(meeting)
+    if coordinator is None:
+        return None
+    spec = rules.minutes_due(
+        meeting_id=meeting.id,
+        held_on=meeting.held_on,
+        agency_id=coordinator.agency_id,
+        owner_member_id=coordinator.id,
+    )
+    minutes = session().get(Minutes, meeting.id)
+    if minutes is not None and minutes.status == MinutesStatus.DISTRIBUTED.value:
+        return rules.RuleTask(rule_key=spec.rule_key, agency_id=spec.agency_id, resolved=True)
+    return spec
+
+
+def meeting_closed(event: MeetingClosed) -> None:
+    meeting = session().get(Meeting, event.meeting_id)
+    spec = minutes_rule(meeting) if meeting is not None else None
+    if spec is None or spec.resolved or spec.due_on is None:
+        return
+    tasks.system_rule_task(
+        event.actor,
+        rule_key=spec.rule_key,
+        agency_id=spec.agency_id,
+        title=spec.title,
+        due_on=spec.due_on,
+        owner_member_id=spec.owner_member_id,
+        priority=spec.priority,
+    )
+
+
+def minutes_distributed(event: MinutesDistributed) -> None:
+    meeting = session().get(Meeting, event.meeting_id)
+    spec = minutes_rule(meeting) if meeting is not None else None
+    if spec is not None:
+        tasks.resolve_system_rule_task(
+            event.actor, rule_key=spec.rule_key, agency_id=spec.agency_id
+        )
+
+
+def minutes_due_provider(today: date) -> list[rules.RuleTask]:
+    """For the scheduler: a task for each held meeting whose minutes are not yet sent out,
+    and the task resolved once they are."""
+    found = []
+    held = (
+        session()
+        .execute(
+            select(Meeting).where(
+                Meeting.status == MeetingStatus.HELD.value,
+                Meeting.held_on >= today - timedelta(days=366),
+            )
+        )
+        .scalars()
+    )
+    for meeting in held:
+        spec = minutes_rule(meeting)
+        if spec is not None:
+            found.append(spec)
+    return found
+
+
+__all__ = [
+    "Agency",
+    "action_agreed",
+    "cases_circulated",
+    "meeting_closed",
+    "minutes_distributed",
+    "minutes_due_provider",
+    "task_changed",
+]
