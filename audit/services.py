@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from audit import merkle, note
@@ -233,6 +233,19 @@ class SearchFilters:
     action: str = ""
     date_from: datetime | None = None
     date_to: datetime | None = None
+    #: The searcher's MARAC area: only entries filed under it, or under no area at all
+    #: (hub-wide events such as checkpoints). None searches everything (the CLI).
+    area: int | None = None
+
+
+def _in_area(area: int) -> Any:
+    """Entries an auditor of this area may read: filed under the area, or under none."""
+    refs = AuditEntryRef.__table__
+    mine = exists().where(
+        refs.c.entry_id == AuditEntry.id, refs.c.kind == "area", refs.c.ref == str(area)
+    )
+    anywhere = exists().where(refs.c.entry_id == AuditEntry.id, refs.c.kind == "area")
+    return or_(mine, ~anywhere)
 
 
 @dataclass
@@ -266,6 +279,8 @@ def search(
                     ref.c.entry_id == AuditEntry.id, ref.c.kind == kind, ref.c.ref == value.strip()
                 ),
             )
+    if filters.area is not None:
+        query = query.where(_in_area(filters.area))
     if filters.action:
         query = query.where(AuditEntry.action == filters.action.strip())
     if filters.date_from:
@@ -290,12 +305,15 @@ def search(
     return found
 
 
-def get_entry(session: Session, entry_id: int) -> FoundEntry | None:
-    row = session.execute(
+def get_entry(session: Session, entry_id: int, *, area: int | None = None) -> FoundEntry | None:
+    query = (
         select(AuditEntry, AuditLeaf.idx)
         .outerjoin(AuditLeaf, AuditLeaf.entry_id == AuditEntry.id)
         .where(AuditEntry.id == entry_id)
-    ).first()
+    )
+    if area is not None:
+        query = query.where(_in_area(area))
+    row = session.execute(query).first()
     if row is None:
         return None
     entry, index = row

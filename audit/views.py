@@ -41,6 +41,8 @@ def public_key() -> Response:
 
 
 def _filters(form: LedgerSearchForm) -> services.SearchFilters:
+    """The form's filters, within the auditor's own MARAC area."""
+
     def start(day: Any) -> datetime | None:
         return datetime.combine(day, time.min, LONDON) if day else None
 
@@ -52,7 +54,16 @@ def _filters(form: LedgerSearchForm) -> services.SearchFilters:
         action=form.action.data or "",
         date_from=start(form.date_from.data),
         date_to=start(form.date_to.data + timedelta(days=1)) if form.date_to.data else None,
+        area=_area(),
     )
+
+
+def _area() -> int:
+    """Each area's auditors read their own area's ledger (and hub-wide entries) only."""
+    who = actor()
+    if who.area_id is None:
+        abort(404)
+    return who.area_id
 
 
 def _describe(found: list[services.FoundEntry]) -> list[dict[str, Any]]:
@@ -126,7 +137,7 @@ def search() -> Any:
 @bp.route("/ledger/entries/<int:entry_id>")
 @require(Permission.AUDIT_READ)
 def entry(entry_id: int) -> str:
-    found = services.get_entry(session(), entry_id)
+    found = services.get_entry(session(), entry_id, area=_area())
     if found is None:
         abort(404)
     proof = services.prove_inclusion(session(), found.index) if found.index is not None else None
@@ -178,7 +189,9 @@ def who_has_seen(case_ref: str) -> str:
     """Every disclosure of one case, grouped by agency and then member."""
     if len(case_ref) > 64 or not case_ref.replace("-", "").replace("_", "").isalnum():
         abort(404)
-    found = services.search(session(), services.SearchFilters(case=case_ref), limit=50_000)
+    found = services.search(
+        session(), services.SearchFilters(case=case_ref, area=_area()), limit=50_000
+    )
     rows = _describe(found)
     groups: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for row in rows:

@@ -19,6 +19,7 @@ from consent.categories import (
     ConsentState,
     Purpose,
 )
+from consent.gate import vital_interests_open
 from consent.models import ConsentRecord, DecisionStatus, SharingDecision
 from hub.core.access import Actor, Permission
 from hub.core.clock import now
@@ -179,7 +180,9 @@ def allowed_bases(sector: Sector) -> tuple[Article6, ...]:
     return VOLUNTARY_BASES if sector is Sector.VOLUNTARY else STATUTORY_BASES
 
 
-def _validate_decision(data: DecisionData, area_id: int, meets_criteria: bool) -> None:
+def _validate_decision(
+    data: DecisionData, area_id: int, meets_criteria: bool, referral_id: int
+) -> None:
     errors: dict[str, str] = {}
     if not meets_criteria:
         errors["rationale"] = (
@@ -213,6 +216,22 @@ def _validate_decision(data: DecisionData, area_id: int, meets_criteria: bool) -
                 "A voluntary-sector agency cannot rely on public task "
                 "or other public-authority bases"
             )
+    vital = {
+        name
+        for name, value in (
+            ("basis_statutory", data.basis_statutory),
+            ("basis_voluntary", data.basis_voluntary),
+        )
+        if value is Article6.VITAL_INTERESTS
+    }
+    if data.condition_special is Article9.VITAL_INTERESTS:
+        vital.add("condition_special")
+    if vital and not vital_interests_open(consents_for(referral_id)):
+        for name in sorted(vital):
+            errors[name] = (
+                "Vital interests apply only when the victim lacks capacity, or asking her would "
+                "be unsafe or impossible, and her life is at risk: choose another basis"
+            )
     if any(c.is_special for c in data.categories) and data.condition_special is None:
         errors["condition_special"] = (
             "Select the Article 9 / Schedule 1 condition for "
@@ -230,7 +249,7 @@ def request_decision(
     """Ask to share without consent: reasons and bases in writing, for someone else to approve."""
     if not actor.can(Permission.CONSENT_RECORD):
         raise Forbidden("You cannot ask to share without consent.")
-    _validate_decision(data, area_id, meets_criteria)
+    _validate_decision(data, area_id, meets_criteria, referral_id)
     row = SharingDecision(
         referral_id=referral_id,
         all_partners=data.all_partners,

@@ -223,13 +223,7 @@ def case_view(referral: Referral, disclosure: Disclosure) -> CaseView:
     sections.append(_section(disclosure, Category.WHEREABOUTS, "Whereabouts", where))
     decision = disclosure.decisions.get(Category.WHEREABOUTS)
 
-    flags = []
-    if referral.is_repeat:
-        flags.append("Repeat")
-    if referral.counter_allegation_id is not None:
-        flags.append("Counter-allegation")
-    if referral.transferred_from:
-        flags.append(f"Transferred from {referral.transferred_from}")
+    flags = _flags(referral, disclosure)
     heading = (
         referral.victim.display_name
         if disclosure.allows(Category.IDENTITY) and referral.victim is not None
@@ -250,6 +244,20 @@ def case_view(referral: Referral, disclosure: Disclosure) -> CaseView:
         whereabouts_revealed=revealed,
         heading=heading,
     )
+
+
+def _flags(referral: Referral, disclosure: Disclosure) -> list[str]:
+    """Repeat, counter-allegation and transfer tags tell the risk story: shown with risk."""
+    if not disclosure.allows(Category.RISK):
+        return []
+    flags = []
+    if referral.is_repeat:
+        flags.append("Repeat")
+    if referral.counter_allegation_id is not None:
+        flags.append("Counter-allegation")
+    if referral.transferred_from:
+        flags.append(f"Transferred from {referral.transferred_from}")
+    return flags
 
 
 def draft_values(referral: Referral, disclosure: Disclosure) -> dict[str, Any]:
@@ -396,12 +404,13 @@ def inbox_row(
     """One line of the coordinator's inbox: criteria and score only when the gate allows risk."""
     require_disclosure(disclosure, case_id=referral.id)
     flags = []
-    if referral.is_repeat:
-        flags.append("Repeat")
-    if possible_repeat:
-        flags.append("Possible repeat: check")
-    if referral.counter_allegation_id is not None:
-        flags.append("Counter-allegation")
+    if disclosure.allows(Category.RISK):
+        if referral.is_repeat:
+            flags.append("Repeat")
+        if possible_repeat:
+            flags.append("Possible repeat: check")
+        if referral.counter_allegation_id is not None:
+            flags.append("Counter-allegation")
     if referral.status == "deferred":
         flags.append("Deferred")
     if disclosure.allows(Category.RISK):
@@ -428,3 +437,101 @@ def inbox_row(
         flags,
         decision.message if decision else "Withheld.",
     )
+
+
+# --- consent and decisions to share without consent ----------------------------------------
+
+
+@dataclass
+class ConsentRow:
+    """One consent record as a reader may see it: its scope in codes, its free text (how it
+    was given, which tells the risk story) only where the gate allows risk."""
+
+    id: int
+    state: str
+    recorded_at: Any
+    categories: list[str]
+    purposes: list[str]
+    recipient_agency_types: list[str]
+    recipient_agency_ids: list[int]
+    withdrawn_at: Any
+    is_withdrawable: bool
+    evidence: str
+    withheld: str = ""
+
+
+@dataclass
+class DecisionRow:
+    """One request to share without consent: bases in codes; reasons only with risk."""
+
+    id: int
+    status: str
+    status_label: str
+    requested_at: Any
+    decided_at: Any
+    categories: list[str]
+    all_partners: bool
+    recipient_agency_ids: list[int]
+    basis_statutory: str | None
+    basis_voluntary: str | None
+    condition_special: str | None
+    rationale: str
+    note: str
+    withheld: str = ""
+
+
+def consent_rows(
+    referral: Referral, disclosure: Disclosure, consents: list[Any]
+) -> list[ConsentRow]:
+    require_disclosure(disclosure, case_id=referral.id)
+    shown = disclosure.allows(Category.RISK)
+    withheld = "" if shown else disclosure.reason_withheld(Category.RISK)
+    return [
+        ConsentRow(
+            id=c.id,
+            state=c.state,
+            recorded_at=c.recorded_at,
+            categories=list(c.categories),
+            purposes=list(c.purposes),
+            recipient_agency_types=list(c.recipient_agency_types),
+            recipient_agency_ids=list(c.recipient_agency_ids),
+            withdrawn_at=c.withdrawn_at,
+            is_withdrawable=c.state == "given" and c.withdrawn_at is None,
+            evidence=c.evidence if shown else "",
+            withheld=withheld,
+        )
+        for c in consents
+        if c.referral_id == referral.id
+    ]
+
+
+def decision_rows(
+    referral: Referral, disclosure: Disclosure, decisions: list[Any], moment: Any
+) -> list[DecisionRow]:
+    require_disclosure(disclosure, case_id=referral.id)
+    shown = disclosure.allows(Category.RISK)
+    withheld = "" if shown else disclosure.reason_withheld(Category.RISK)
+    rows = []
+    for d in decisions:
+        if d.referral_id != referral.id:
+            continue
+        status = d.current_status(moment)
+        rows.append(
+            DecisionRow(
+                id=d.id,
+                status=status.value,
+                status_label=status.label,
+                requested_at=d.requested_at,
+                decided_at=d.decided_at,
+                categories=list(d.categories),
+                all_partners=d.all_partners,
+                recipient_agency_ids=list(d.recipient_agency_ids),
+                basis_statutory=d.basis_statutory,
+                basis_voluntary=d.basis_voluntary,
+                condition_special=d.condition_special,
+                rationale=d.rationale if shown else "",
+                note=d.decision_note if shown else "",
+                withheld=withheld,
+            )
+        )
+    return rows

@@ -314,16 +314,35 @@ def _person(area_id: int, data: PersonData, existing: Person | None) -> Person:
     return person
 
 
+#: Domestic abuse under the Domestic Abuse Act 2021 s.1-2 is between people aged 16 or over who
+#: are personally connected; anyone younger goes through child safeguarding (practice rule 1).
+MIN_AGE = 16
+UNDER_16_VICTIM = (
+    "MARAC is for people aged 16 or over: domestic abuse is between people aged 16 or over "
+    "(Domestic Abuse Act 2021). Refer a younger person to children's social care through "
+    "your child safeguarding procedures"
+)
+UNDER_16_PERPETRATOR = (
+    "A person under 16 cannot be the perpetrator in a MARAC case: domestic abuse is between "
+    "people aged 16 or over (Domestic Abuse Act 2021). A younger person harming a parent or "
+    "relative is a child safeguarding matter: refer them to children's social care"
+)
+
+
+def age_on(born_on: date, day: date) -> int:
+    """Age in whole years on a day (a birthday on 29 February counts from 1 March)."""
+    return day.year - born_on.year - ((day.month, day.day) < (born_on.month, born_on.day))
+
+
+def _under_age(born_on: date | None, day: date | None = None) -> bool:
+    return born_on is not None and age_on(born_on, day or today_london()) < MIN_AGE
+
+
 def save_victim(actor: Actor, referral: Referral, data: PersonData) -> Referral:
     _own_draft(actor, referral)
     errors = _validate_person(data)
-    if data.born_on:
-        age = (today_london() - data.born_on).days / 365.25
-        if age < 16:
-            errors["born_on"] = (
-                "MARAC is for people aged 16 or over: refer a younger person "
-                "through child safeguarding procedures"
-            )
+    if "born_on" not in errors and _under_age(data.born_on):
+        errors["born_on"] = UNDER_16_VICTIM
     if errors:
         raise ValidationFailed(errors)
     referral.victim = _person(referral.area_id, data, referral.victim)
@@ -345,6 +364,8 @@ def save_perpetrator(
     saving again replaces the others given before."""
     _own_draft(actor, referral)
     errors = _validate_person(data)
+    if "born_on" not in errors and _under_age(data.born_on):
+        errors["born_on"] = UNDER_16_PERPETRATOR
     if not relationship.strip():
         errors["relationship"] = "Say how they are connected to the victim, like ex-partner"
     others = others or []
@@ -353,6 +374,8 @@ def save_perpetrator(
     for number, (other, other_relationship) in enumerate(others, start=2):
         prefix = f"p{number}_"
         errors.update(_validate_person(other, prefix))
+        if prefix + "born_on" not in errors and _under_age(other.born_on):
+            errors[prefix + "born_on"] = UNDER_16_PERPETRATOR
         if not other_relationship.strip():
             errors[prefix + "relationship"] = (
                 "Say how they are connected to the victim, like brother-in-law"
@@ -722,6 +745,10 @@ def missing_for_submission(referral: Referral) -> dict[str, str]:
         checklist = checklists.load_checklists()[assessment.checklist]
         if checklists.validate_answers(checklist, assessment.answers, complete=True):
             missing["risk"] = "Answer every question on the risk checklist"
+    if referral.victim is not None and _under_age(referral.victim.born_on):
+        missing["victim"] = UNDER_16_VICTIM
+    if any(_under_age(p.born_on) for p in referral.people_in(PartyRole.PERPETRATOR)):
+        missing["perpetrator"] = UNDER_16_PERPETRATOR
     if not referral.incident:
         missing["details"] = "Describe the incident and who the victim fears"
     if not consent_services.consents_for(referral.id):
@@ -1408,16 +1435,10 @@ def search_before_create(
 # --- approvals of sharing without consent -------------------------------------------------
 
 
-@dataclass
-class ApprovalRow:
-    decision: Any
-    reference: str
-    referral_id: int
-    status: str
-
-
-def approvals_for(actor: Actor) -> list[ApprovalRow]:
-    """Requests to share without consent made in the actor's agency, newest first."""
+def approvals_for(actor: Actor) -> list[tuple[Referral, list[SharingDecision]]]:
+    """Requests to share without consent made in the actor's agency, for cases the actor may
+    know (a representative on a case's must-not-receive list never sees its request),
+    pending first, newest first."""
     if not actor.can(Permission.CONSENT_APPROVE):
         raise Forbidden("Only a MARAC representative or manager sees approvals.")
     referrals = {
@@ -1428,17 +1449,33 @@ def approvals_for(actor: Actor) -> list[ApprovalRow]:
         )
         .scalars()
     }
-    rows = []
-    moment = now()
-    for referral_id, referral in referrals.items():
-        for decision in consent_services.decisions_for(referral_id):
-            rows.append(
-                ApprovalRow(
-                    decision, referral.reference, referral_id, decision.current_status(moment).value
-                )
+    found: dict[int, list[SharingDecision]] = {}
+    if referrals:
+        for decision in (
+            session()
+            .execute(
+                select(SharingDecision)
+                .where(SharingDecision.referral_id.in_(list(referrals)))
+                .order_by(SharingDecision.id.desc())
             )
-    rows.sort(key=lambda r: (r.status != "pending", -r.decision.id))
-    return rows
+            .scalars()
+        ):
+            found.setdefault(decision.referral_id, []).append(decision)
+    moment = now()
+
+    def first(referral_id: int) -> tuple[bool, int]:
+        pending = any(d.current_status(moment).value == "pending" for d in found[referral_id])
+        return (not pending, -max(d.id for d in found[referral_id]))
+
+    return [(referrals[rid], found[rid]) for rid in sorted(found, key=first)]
+
+
+def disclose_list(
+    actor: Actor, referrals: list[Referral], categories: list[Category], *, action: str
+) -> dict[int, gate.Disclosure]:
+    """One gate decision per case of a list, in constant queries (refused ones left out)."""
+    facts = facts_many(referrals)
+    return gate.disclose_many(actor, [facts[r.id] for r in referrals], categories, action=action)
 
 
 # --- possible repeats: the coordinator confirms or dismisses -------------------------------
@@ -1585,6 +1622,11 @@ def area_agencies(referral: Referral) -> list[Agency]:
         )
         .scalars()
     )
+
+
+def vital_interests_open(referral_id: int) -> bool:
+    """Whether a decision for this case may rest on vital interests (see consent.gate)."""
+    return gate.vital_interests_open(consent_services.consents_for(referral_id))
 
 
 def require_referring_agency(actor: Actor, referral: Referral) -> None:

@@ -18,7 +18,7 @@ from agencies.models import AgencyType
 from consent import services as consent_services
 from consent.categories import Article6, Article9, Category, ConsentState, Purpose
 from hub.core.access import Permission, require, require_recent_sign_in
-from hub.core.clock import end_of_day_london
+from hub.core.clock import end_of_day_london, now
 from hub.core.errors import Conflict, HubError, ValidationFailed
 from hub.core.forms import apply_errors, choices
 from hub.core.requestctx import actor
@@ -422,13 +422,14 @@ def check(referral_id: int) -> Any:
 @require(Permission.REFERRALS_TRIAGE)
 def inbox() -> str:
     who = actor()
-    rows = []
     waiting = services.inbox(who)
     possible = services.possible_repeats(who, waiting)
-    for referral in waiting:
-        _, disclosure = services.open_case(who, referral.id, [Category.RISK], action="inbox:listed")
-        row = casefile.inbox_row(referral, disclosure, possible_repeat=referral.id in possible)
-        rows.append(row)
+    shown = services.disclose_list(who, waiting, [Category.RISK], action="inbox:listed")
+    rows = [
+        casefile.inbox_row(referral, shown[referral.id], possible_repeat=referral.id in possible)
+        for referral in waiting
+        if referral.id in shown
+    ]
     return render_template("referrals/inbox.html", rows=rows)
 
 
@@ -554,13 +555,18 @@ def _consent_page(
     who = actor()
     agencies = services.area_agencies(referral)
     decision_form.recipient_agency_ids.choices = choices((a.id, a.name) for a in agencies)
+    _offer_bases(decision_form, referral.id)
     own_agency = referral.referring_agency_id == who.agency_id
     return render_template(
         "referrals/consent.html",
         referral=referral,
         view=casefile.case_view(referral, disclosure),
-        consents=consent_services.consents_for(referral.id),
-        decisions=consent_services.decisions_for(referral.id),
+        consents=casefile.consent_rows(
+            referral, disclosure, consent_services.consents_for(referral.id)
+        ),
+        decisions=casefile.decision_rows(
+            referral, disclosure, consent_services.decisions_for(referral.id), now()
+        ),
         own_agency=own_agency,
         can_record=own_agency and who.can(Permission.CONSENT_RECORD),
         consent_form=consent_form,
@@ -577,8 +583,21 @@ def _consent_page(
     ), status
 
 
+def _offer_bases(form: WithoutConsentForm, referral_id: int) -> None:
+    """Offer vital interests only where the victim could not be asked (lacks capacity, or
+    asking was unsafe or impossible): someone who was asked keeps her answer."""
+    if services.vital_interests_open(referral_id):
+        return
+    vital = {Article6.VITAL_INTERESTS.value, Article9.VITAL_INTERESTS.value}
+    for field in (form.basis_statutory, form.basis_voluntary, form.condition_special):
+        field.choices = [c for c in field.choices if c.value not in vital]
+
+
 def _open_for_consent(referral_id: int, action: str) -> tuple[Any, Any]:
-    return services.open_case(actor(), referral_id, [Category.IDENTITY], action=action)
+    # Consent records and requests tell the risk story: they follow the risk category.
+    return services.open_case(
+        actor(), referral_id, [Category.IDENTITY, Category.RISK], action=action
+    )
 
 
 @bp.route("/cases/<int:referral_id>/consent", methods=["GET"])
@@ -636,6 +655,7 @@ def ask_without_consent(referral_id: int) -> Any:
     form.recipient_agency_ids.choices = choices(
         (a.id, a.name) for a in services.area_agencies(referral)
     )
+    _offer_bases(form, referral.id)
     if form.validate():
         until = form.expires_at.data
         try:
@@ -691,7 +711,20 @@ def withdraw(referral_id: int, consent_id: int) -> Any:
 @require(Permission.CONSENT_APPROVE)
 def approvals() -> str:
     who = actor()
-    rows = services.approvals_for(who)
+    waiting = services.approvals_for(who)
+    shown = services.disclose_list(
+        who, [r for r, _ in waiting], [Category.RISK], action="approvals:listed"
+    )
+    moment = now()
+    rows = [
+        (
+            referral.reference,
+            referral.id,
+            casefile.decision_rows(referral, shown[referral.id], ds, moment),
+        )
+        for referral, ds in waiting
+        if referral.id in shown
+    ]
     return render_template("referrals/approvals.html", rows=rows, form=DecisionForm())
 
 
