@@ -8,7 +8,7 @@ ASSETS := hub/web/static/govuk/.installed-stamp
 IDP := tools/dev-idp/node_modules/.installed-stamp
 export HUB_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: install run test lint format bench system-deps constraints clean idp
+.PHONY: install run test check lint format bench system-deps constraints clean idp
 
 install: $(STAMP) $(ASSETS) ## virtualenv, Python packages and front-end assets
 
@@ -55,10 +55,19 @@ run: install $(if $(shell command -v npm),$(IDP)) ## set up and start the hub on
 test: install system-deps $(IDP) ## set up and run the whole suite
 	$(BIN)/pytest
 
+# The fast lane: lint, then every test that needs neither a browser nor PostgreSQL, on the
+# embedded SQLite database only. `make test` stays the whole suite.
+check: install $(IDP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	HUB_TEST_DATABASES=sqlite $(BIN)/pytest -m "not browser and not postgres_only" -x
+
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format:
 	$(BIN)/ruff format .

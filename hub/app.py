@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 from flask_wtf.csrf import CSRFProtect
+from jinja2.bccache import Bucket, BytecodeCache
 
 from hub.core import db as dbmod
 from hub.core.access import Permission, public
@@ -17,6 +18,25 @@ from hub.core.logs import configure_logging
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()
+
+
+class _ProcessBytecodeCache(BytecodeCache):
+    """Compiled templates shared by every app in the process (keyed by name and source
+    checksum): a second app (a test, a worker restart in place) does not compile again."""
+
+    def __init__(self) -> None:
+        self._store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        found = self._store.get(bucket.key)
+        if found is not None:
+            bucket.bytecode_from_string(found)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._store[bucket.key] = bucket.bytecode_to_string()
+
+
+_BYTECODE = _ProcessBytecodeCache()
 
 
 class HubFlask(Flask):
@@ -28,6 +48,7 @@ class HubFlask(Flask):
     """
 
     _ledger_key: Any = None
+    jinja_options = {**Flask.jinja_options, "bytecode_cache": _BYTECODE}
 
     def ledger_key(self) -> Any:
         """The checkpoint signing key from configuration (generated once off production)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -56,6 +57,7 @@ def test_the_models_match_the_migrated_sqlite_schema(tmp_path: Path) -> None:
     assert _drift(url) == []
 
 
+@pytest.mark.postgres_only
 def test_the_models_match_the_migrated_postgresql_schema(pg_server) -> None:
     pg_server.create_database("hub_drift")
     try:

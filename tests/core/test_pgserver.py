@@ -12,6 +12,9 @@ import sqlalchemy
 
 from tests.support.pgserver import ENV_URL, PostgresServer, find_bindir, free_port
 
+#: These start and stop real PostgreSQL servers: not for the SQLite-only fast lane.
+pytestmark = pytest.mark.postgres_only
+
 
 def _new_server() -> PostgresServer:
     """Start a private server; without PostgreSQL binaries this fails (make test installs them)."""
