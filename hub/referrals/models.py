@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.core.clock import now
@@ -43,6 +43,10 @@ class Person(Base):
     """A person named in a referral. Matching never merges people silently."""
 
     __tablename__ = "people"
+    __table_args__ = (
+        Index("ix_people_area_nhs", "area_id", "nhs_number"),
+        Index("ix_people_area_police", "area_id", "police_person_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     area_id: Mapped[int] = mapped_column(ForeignKey("marac_areas.id"), index=True)
@@ -99,7 +103,10 @@ class Referral(Base):
     """A referral of one victim to the MARAC: the unit the agenda, minutes and tasks follow."""
 
     __tablename__ = "referrals"
-    __table_args__ = (UniqueConstraint("referring_agency_id", "idempotency_key"),)
+    __table_args__ = (
+        UniqueConstraint("referring_agency_id", "idempotency_key"),
+        Index("ix_referrals_area_referred_on", "area_id", "referred_on"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     area_id: Mapped[int] = mapped_column(ForeignKey("marac_areas.id"), index=True)
@@ -394,3 +401,21 @@ class NeedToKnowGrant(Base):
     source: Mapped[str] = mapped_column(String(40))
     granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     granted_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class PossibleRepeat(Base):
+    """An earlier referral, within 12 months, that may name the same victim and perpetrator:
+    found once, at submission, by indexed keys (``RepeatReview`` holds the coordinator's
+    answer). Lists read these rows instead of matching the area's history again."""
+
+    __tablename__ = "possible_repeats"
+    __table_args__ = (UniqueConstraint("referral_id", "earlier_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(
+        ForeignKey("referrals.id", ondelete="CASCADE"), index=True
+    )
+    earlier_id: Mapped[int] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"))
+    #: Why the hub thinks so, in plain words ("same family name and first initial", ...).
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    found_at: Mapped[datetime] = mapped_column(default=now)

@@ -35,6 +35,7 @@ from hub.referrals.models import (
     NeedToKnowGrant,
     PartyRole,
     Person,
+    PossibleRepeat,
     Referral,
     ReferralParty,
     ReferralShare,
@@ -756,28 +757,62 @@ def missing_for_submission(referral: Referral) -> dict[str, str]:
     return missing
 
 
-def _referrals_to_match(area_id: int, on: date) -> list[Referral]:
-    """The area's referrals one made ``on`` that day may repeat: submitted, not rejected,
-    and recent enough (the repeat window is 12 months; a year back and a little more)."""
+#: How far back a referral may repeat an earlier one: the 12-month window, and a few days.
+WINDOW_DAYS = 370
+
+
+def _people_like(area_id: int, person: Person) -> Any:
+    """People of the area who could match this one at all (``matching.score_match`` never
+    matches without a shared name-and-initial key, NHS number or police identifier): the
+    indexed pre-filter, so no comparison ever reads the area's whole history."""
+    keys = matching.name_keys(person.given_name, person.family_name, person.aliases)
+    shown = [
+        Person.match_key.like(matching.match_key_pattern(k))
+        for k in sorted(keys)
+        if len(k.split(" ", 1)[0]) == 1  # the initial-and-family keys cover the full ones
+    ]
+    if person.nhs_number:
+        shown.append(Person.nhs_number == person.nhs_number)
+    if person.police_person_id:
+        shown.append(Person.police_person_id == person.police_person_id)
+    if not shown:
+        return select(Person.id).where(false())
+    return select(Person.id).where(Person.area_id == area_id, or_(*shown))
+
+
+def _earlier_naming(
+    referral: Referral, victims: Any, perpetrators: Any, on: date
+) -> list[Referral]:
+    """Sent referrals of the area within the window whose victim is one of ``victims`` and
+    one of whose perpetrators is one of ``perpetrators`` (both subqueries of people)."""
+    named = select(ReferralParty.referral_id).where(
+        ReferralParty.role == PartyRole.PERPETRATOR.value,
+        ReferralParty.person_id.in_(perpetrators),
+    )
     return list(
         session()
         .execute(
             select(Referral)
-            .options(selectinload(Referral.parties))
-            .where(
-                Referral.area_id == area_id,
-                Referral.status.notin_([ReferralStatus.DRAFT.value, ReferralStatus.REJECTED.value]),
-                Referral.referred_on >= on - timedelta(days=370),
+            .options(
+                selectinload(Referral.victim),
+                selectinload(Referral.parties).selectinload(ReferralParty.person),
             )
-            .order_by(Referral.referred_on.desc())
+            .where(
+                Referral.area_id == referral.area_id,
+                Referral.id != referral.id,
+                Referral.status.notin_([ReferralStatus.DRAFT.value, ReferralStatus.REJECTED.value]),
+                Referral.referred_on >= on - timedelta(days=WINDOW_DAYS),
+                Referral.referred_on <= on,
+                Referral.victim_id.in_(victims),
+                Referral.id.in_(named),
+            )
+            .order_by(Referral.referred_on.desc(), Referral.id.desc())
         )
         .scalars()
     )
 
 
-def _find_previous(
-    referral: Referral, earlier: list[Referral] | None = None
-) -> tuple[Referral | None, list[dict[str, Any]]]:
+def _find_previous(referral: Referral) -> tuple[Referral | None, list[dict[str, Any]]]:
     """A repeat: same victim and perpetrator within 12 months of the last referral.
 
     Returns the earlier referral that is certainly the same people (strong matches on both),
@@ -788,16 +823,19 @@ def _find_previous(
     if victim is None or not perpetrators:
         return None, []
     today = referral.referred_on or today_london()
-    if earlier is None:
-        earlier = _referrals_to_match(referral.area_id, today)
+    like_perpetrators = _people_like(referral.area_id, perpetrators[0])
+    for other_person in perpetrators[1:]:
+        like_perpetrators = like_perpetrators.union(_people_like(referral.area_id, other_person))
+    earlier = _earlier_naming(
+        referral, _people_like(referral.area_id, victim), like_perpetrators, today
+    )
     automatic: Referral | None = None
     candidates: list[dict[str, Any]] = []
     for other in earlier:
-        if other.id == referral.id or other.victim is None or other.referred_on is None:
+        if other.victim is None or other.referred_on is None:
             continue
-        if other.referred_on > today or (
-            other.referred_on == today
-            and referral.submitted_at is not None
+        if other.referred_on == today and (
+            referral.submitted_at is not None
             and other.submitted_at is not None
             and other.submitted_at > referral.submitted_at
         ):
@@ -829,21 +867,17 @@ def _find_previous(
 
 
 def _find_counter_allegation(referral: Referral) -> Referral | None:
+    """A sent referral, within the window, naming this one's victim as its perpetrator and
+    this one's perpetrator as its victim (both strongly)."""
     victim = referral.victim
     perpetrators = referral.people_in(PartyRole.PERPETRATOR)
     if victim is None or not perpetrators:
         return None
-    others = (
-        session()
-        .execute(
-            select(Referral).where(
-                Referral.area_id == referral.area_id,
-                Referral.id != referral.id,
-                Referral.status.notin_([ReferralStatus.DRAFT.value, ReferralStatus.REJECTED.value]),
-            )
-        )
-        .scalars()
-        .all()
+    like_ours = _people_like(referral.area_id, perpetrators[0])
+    for other_person in perpetrators[1:]:
+        like_ours = like_ours.union(_people_like(referral.area_id, other_person))
+    others = _earlier_naming(
+        referral, like_ours, _people_like(referral.area_id, victim), today_london()
     )
     for other in others:
         if other.victim is None:
@@ -880,7 +914,7 @@ def submit_referral(actor: Actor, referral: Referral) -> Referral:
     if missing:
         raise ValidationFailed(missing)
     referral.referred_on = today_london()
-    previous, _candidates = _find_previous(referral)
+    previous, candidates = _find_previous(referral)
     if previous is not None:
         referral.is_repeat = True
         referral.previous_referral_id = previous.id
@@ -903,6 +937,15 @@ def submit_referral(actor: Actor, referral: Referral) -> Referral:
         counter.counter_allegation_id = referral.id
     referral.status = ReferralStatus.SUBMITTED.value
     referral.submitted_at = now()
+    for candidate in candidates:
+        session().add(
+            PossibleRepeat(
+                referral_id=referral.id,
+                earlier_id=candidate["referral"],
+                reasons=candidate["reasons"],
+                found_at=now(),
+            )
+        )
     session().flush()
     record(
         actor,
@@ -1501,65 +1544,72 @@ def _answered(referral_ids: list[int]) -> set[tuple[int, int]]:
     return {(referral_id, earlier_id) for referral_id, earlier_id in rows}
 
 
-def _unanswered(
-    referral: Referral,
-    earlier: list[Referral] | None = None,
-    answered: set[tuple[int, int]] | None = None,
-) -> list[dict[str, Any]]:
-    if referral.status == ReferralStatus.DRAFT.value or referral.submitted_at is None:
-        return []
-    _, candidates = _find_previous(referral, earlier)
-    if answered is None:
-        answered = _answered([referral.id])
-    return [
-        c
-        for c in candidates
-        if (referral.id, c["referral"]) not in answered
-        and c["referral"] != referral.previous_referral_id
-    ]
+def _unanswered(referral_ids: list[int]) -> dict[int, list[PossibleRepeat]]:
+    """Stored possible repeats the coordinator has not answered, by referral (one query)."""
+    if not referral_ids:
+        return {}
+    answered = select(RepeatReview.id).where(
+        RepeatReview.referral_id == PossibleRepeat.referral_id,
+        RepeatReview.earlier_id == PossibleRepeat.earlier_id,
+    )
+    rows = session().execute(
+        select(PossibleRepeat)
+        .join(Referral, Referral.id == PossibleRepeat.referral_id)
+        .where(
+            PossibleRepeat.referral_id.in_(referral_ids),
+            ~answered.exists(),
+            or_(
+                Referral.previous_referral_id.is_(None),
+                Referral.previous_referral_id != PossibleRepeat.earlier_id,
+            ),
+        )
+        .order_by(PossibleRepeat.id)
+    )
+    found: dict[int, list[PossibleRepeat]] = {}
+    for (row,) in rows:
+        found.setdefault(row.referral_id, []).append(row)
+    return found
 
 
 def repeat_candidates(actor: Actor, referral: Referral) -> list[RepeatCandidate]:
     """Possible earlier referrals of the same people that the coordinator has not answered.
 
-    Only the area's coordinator sees them (they triage every referral of the area). The
-    ledger records which cases the list named, as it does for a search.
+    Only the area's coordinator sees them (they triage every referral of the area), and only
+    earlier cases this coordinator may know. The ledger records which cases the list named,
+    as it does for a search.
     """
     if not actor.can(Permission.REFERRALS_TRIAGE) or referral.area_id != actor.area_id:
         return []
-    found = _unanswered(referral)
-    if found:
-        # Name only earlier cases this coordinator may know (walls, must-not-receive).
-        earlier = facts_many(
-            list(
-                session()
-                .execute(select(Referral).where(Referral.id.in_([c["referral"] for c in found])))
-                .scalars()
-            )
-        )
-        found = [
-            c
-            for c in found
-            if c["referral"] in earlier and gate.would_know(actor, earlier[c["referral"]])
-        ]
-    if not found:
+    stored = _unanswered([referral.id]).get(referral.id, [])
+    if not stored:
         return []
-    rows = session().execute(
-        select(Referral.id, Referral.referred_on).where(
-            Referral.id.in_([c["referral"] for c in found])
-        )
-    )
-    referred: dict[int, date] = dict(rows.all())
+    earlier = {
+        r.id: r
+        for r in session()
+        .execute(select(Referral).where(Referral.id.in_([c.earlier_id for c in stored])))
+        .scalars()
+    }
+    facts = facts_many(list(earlier.values()))
+    shown = [
+        c for c in stored if c.earlier_id in facts and gate.would_know(actor, facts[c.earlier_id])
+    ]
+    if not shown:
+        return []
     record(
         actor,
         "referral:repeat_candidates_listed",
         Subject("case", referral.id),
         case=referral.id,
-        cases=[c["referral"] for c in found],
+        cases=[c.earlier_id for c in shown],
     )
     return [
-        RepeatCandidate(c["referral"], c["reference"], referred[c["referral"]], c["reasons"])
-        for c in found
+        RepeatCandidate(
+            c.earlier_id,
+            earlier[c.earlier_id].reference,
+            earlier[c.earlier_id].referred_on or today_london(),
+            list(c.reasons),
+        )
+        for c in shown
     ]
 
 
@@ -1567,14 +1617,8 @@ def possible_repeats(actor: Actor, referrals: list[Referral]) -> set[int]:
     """Which of these referrals have a possible repeat still to answer (for the inbox)."""
     if not actor.can(Permission.REFERRALS_TRIAGE) or not referrals:
         return set()
-    days = [r.referred_on for r in referrals if r.referred_on is not None]
-    if actor.area_id is None or not days:
-        return set()
-    earlier = _referrals_to_match(actor.area_id, min(days))
-    answered = _answered([r.id for r in referrals])
-    return {
-        r.id for r in referrals if r.area_id == actor.area_id and _unanswered(r, earlier, answered)
-    }
+    mine = [r.id for r in referrals if r.area_id == actor.area_id]
+    return set(_unanswered(mine))
 
 
 def answer_repeat(
@@ -1582,7 +1626,7 @@ def answer_repeat(
 ) -> RepeatReview:
     """Record the coordinator's answer; "the same people" makes the referral a repeat."""
     _triage(actor, referral, "referral:repeat_answered")
-    if earlier_id not in {c["referral"] for c in _unanswered(referral)}:
+    if earlier_id not in {c.earlier_id for c in _unanswered([referral.id]).get(referral.id, [])}:
         raise ValidationFailed(
             {"earlier": "That referral is not a possible repeat of this one, or was answered"}
         )
