@@ -4,7 +4,8 @@ For a persona and a response (page, PDF, CSV, JSON, e-mail):
 
 * ``whereabouts``: a whereabouts marker appears at all (the crawl never reveals);
 * ``content``: a marker appears whose category the persona's case page withholds, or of a
-  case the persona must not know exists;
+  case the persona must not know exists; or a case's own page shows its counter-allegation
+  flag to someone whose case page withholds its risk;
 * ``private``: an agency's research or task note appears to someone outside that agency;
 * ``reference``: the reference of a case the persona must not know appears;
 * ``ledger-case``: a ledger page names (by id) a case the persona must not know;
@@ -23,6 +24,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from tests.canary.crawler import Crawl, Page, shape
 from tests.canary.markers import PRIVATE, WHEREABOUTS
@@ -31,6 +33,9 @@ from tests.canary.scenario import Scenario
 
 #: A case reference: the area's code, the year, the number ("TE-2026-0042"), standing alone.
 REFERENCE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}-\d{4}-\d{4}(?![0-9])", re.IGNORECASE)
+#: A case's own page, on the web or through the API.
+CASE_PAGE = re.compile(r"^/(?:cases|api/v1/referrals)/(\d+)(?:/consent)?$")
+COUNTER_ALLEGATION = "Counter-allegation"
 #: Where the ledger names a case: ``case: 12`` on the search page, ``"case": 12`` in an
 #: entry's JSON and the CSV (whose quotes are doubled), ``cases: [3, 4]`` for lists.
 LEDGER_CASES = re.compile(r'"*\bcases?"*\s*:\s*(\[[0-9,\s]*\]|\d+)')
@@ -74,18 +79,33 @@ class Checker:
                 seen_here.add(("error-content", marker))
                 owner = next(iter(owners))
                 found.append(
-                    Finding("error-content", page.persona, page.url, marker, owner.case,
-                            owner.category, f"case text in a {page.status} response", owner.field)
+                    Finding(
+                        "error-content",
+                        page.persona,
+                        page.url,
+                        marker,
+                        owner.case,
+                        owner.category,
+                        f"case text in a {page.status} response",
+                        owner.field,
+                    )
                 )
             if any(self.oracle.allows(persona, o) for o in owners):
                 continue
             owner = min(
                 owners,
-                key=lambda o: (o.category != WHEREABOUTS, o.category == PRIVATE, o.case, o.category),
+                key=lambda o: (
+                    o.category != WHEREABOUTS,
+                    o.category == PRIVATE,
+                    o.case,
+                    o.category,
+                ),
             )
             kind = (
-                "whereabouts" if owner.category == WHEREABOUTS
-                else "private" if owner.category == PRIVATE
+                "whereabouts"
+                if owner.category == WHEREABOUTS
+                else "private"
+                if owner.category == PRIVATE
                 else "content"
             )
             if (kind, marker) in seen_here:
@@ -93,17 +113,32 @@ class Checker:
             seen_here.add((kind, marker))
             category = owner.category if kind != "private" else f"private:{owner.agency}"
             found.append(
-                Finding(kind, page.persona, page.url, marker, owner.case, category,
-                        self.oracle.why_not(persona, owner), owner.field)
+                Finding(
+                    kind,
+                    page.persona,
+                    page.url,
+                    marker,
+                    owner.case,
+                    category,
+                    self.oracle.why_not(persona, owner),
+                    owner.field,
+                )
             )
         named = {self._references.get(r.group(0).upper()) for r in REFERENCE.finditer(text)}
         for case in sorted(c for c in named if c is not None):
             if not self.oracle.may_know(persona, case):
                 found.append(
-                    Finding("reference", page.persona, page.url,
-                            self.scenario.cases[case].reference, case, "existence",
-                            f"{page.persona} must not learn that {case} exists")
+                    Finding(
+                        "reference",
+                        page.persona,
+                        page.url,
+                        self.scenario.cases[case].reference,
+                        case,
+                        "existence",
+                        f"{page.persona} must not learn that {case} exists",
+                    )
                 )
+        found += self._flags(page, persona)
         if page.url.startswith("/ledger"):
             ids: set[int] = set()
             for match in LEDGER_CASES.finditer(text):
@@ -112,17 +147,56 @@ class Checker:
                 case = self.scenario.case_by_id(case_id)
                 if case is not None and not self.oracle.may_know(persona, case.key):
                     found.append(
-                        Finding("ledger-case", page.persona, page.url, f"case {case_id}",
-                                case.key, "existence",
-                                f"the ledger names {case.key} ({case.area}) to "
-                                f"{page.persona} ({persona.area})")
+                        Finding(
+                            "ledger-case",
+                            page.persona,
+                            page.url,
+                            f"case {case_id}",
+                            case.key,
+                            "existence",
+                            f"the ledger names {case.key} ({case.area}) to "
+                            f"{page.persona} ({persona.area})",
+                        )
                     )
         if page.status >= 500:
             found.append(
-                Finding("server-error", page.persona, page.url, str(page.status), "", "",
-                        "the hub failed")
+                Finding(
+                    "server-error",
+                    page.persona,
+                    page.url,
+                    str(page.status),
+                    "",
+                    "",
+                    "the hub failed",
+                )
             )
         return found
+
+    def _flags(self, page: Page, persona: Any) -> list[Finding]:
+        """A case's own page (or API answer) shows the counter-allegation flag only to those
+        who may see its risk: it says the victim is also accused (the project files it under
+        risk)."""
+        found = CASE_PAGE.match(page.url)
+        if found is None or COUNTER_ALLEGATION not in page.text:
+            return []
+        case = self.scenario.case_by_id(int(found.group(1)))
+        if case is None or not case.counter_allegation:
+            return []
+        shown = self.oracle.allowed(persona.key, case.key)
+        if shown is not None and "risk" in shown:
+            return []
+        return [
+            Finding(
+                "content",
+                page.persona,
+                page.url,
+                COUNTER_ALLEGATION,
+                case.key,
+                "risk",
+                f"the flag shows although the gate withholds risk of {case.key}",
+                "flag",
+            )
+        ]
 
     # --- probes and bounds ----------------------------------------------------------------
 
@@ -138,9 +212,15 @@ class Checker:
             if expected is not None and status != expected:
                 url = template.format(id=self.scenario.cases[case].id)
                 found.append(
-                    Finding("existence", crawl.persona, url, str(status), case, "existence",
-                            f"answers {status} where a case that does not exist answers "
-                            f"{expected}")
+                    Finding(
+                        "existence",
+                        crawl.persona,
+                        url,
+                        str(status),
+                        case,
+                        "existence",
+                        f"answers {status} where a case that does not exist answers {expected}",
+                    )
                 )
         return found
 
@@ -166,15 +246,23 @@ class Checker:
                 )
                 if not any(json.loads(e.body).get("request") == page.request_id for e in entries):
                     found.append(
-                        Finding("refusal-unrecorded", crawl.persona, page.url, str(page.status),
-                                case, "ledger", "refused, and the ledger has no entry for it")
+                        Finding(
+                            "refusal-unrecorded",
+                            crawl.persona,
+                            page.url,
+                            str(page.status),
+                            case,
+                            "ledger",
+                            "refused, and the ledger has no entry for it",
+                        )
                     )
         return found
 
     def bounds(self, crawl: Crawl) -> list[Finding]:
         return [
-            Finding("crawl-bound", crawl.persona, what, str(count), "", "",
-                    f"{count} URLs left out")
+            Finding(
+                "crawl-bound", crawl.persona, what, str(count), "", "", f"{count} URLs left out"
+            )
             for what, count in crawl.cut
             if what.startswith("page limit")
         ]

@@ -14,7 +14,13 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from agencies import notify
-from tests.canary.scenario import API_CLIENT_ID, API_CLIENT_SECRET, Scenario, build_scenario, idp_clients
+from tests.canary.scenario import (
+    API_CLIENT_ID,
+    API_CLIENT_SECRET,
+    Scenario,
+    build_scenario,
+    idp_clients,
+)
 from tests.support.idp import DevIdP
 
 

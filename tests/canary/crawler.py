@@ -85,8 +85,8 @@ def pdf_text(data: bytes) -> str:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "page.pdf"
         path.write_bytes(data)
-        done = subprocess.run(  # noqa: S603 (a fixed tool on a file of our own)
-            ["pdftotext", "-enc", "UTF-8", str(path), "-"],  # noqa: S607
+        done = subprocess.run(
+            ["pdftotext", "-enc", "UTF-8", str(path), "-"],
             capture_output=True,
             check=True,
         )
@@ -151,7 +151,9 @@ class _Links(HTMLParser):
                 return
             if kind in {"checkbox", "radio"} and "checked" not in a:
                 return
-            self._form.fields.append((a["name"], a.get("value", "on" if kind == "checkbox" else "")))
+            self._form.fields.append(
+                (a["name"], a.get("value", "on" if kind == "checkbox" else ""))
+            )
         elif tag == "select" and a.get("name"):
             self._form.names.add(a["name"])
             self._select = (a["name"], [], [])
@@ -205,7 +207,7 @@ def shape(url: str) -> str:
     """A URL with its numbers taken out, to group findings and sample pages."""
     path, _, query = url.partition("?")
     path = re.sub(r"/\d+(?=/|$)", "/<n>", path)
-    keys = sorted({k for k, _ in parse_qsl(query, keep_blank_values=True)})
+    keys = sorted({k for k, v in parse_qsl(query, keep_blank_values=True) if v})
     return path + (("?" + "&".join(keys)) if keys else "")
 
 
@@ -246,8 +248,16 @@ def crawl_pages(client: Any, persona: str, probes: Probes, *, start: str = "/") 
         kind = kind_of(response)
         text = text_of(response, kind)
         result.pages.append(
-            Page(persona, url, response.status_code, kind, text, via, typed,
-                 response.headers.get("X-Request-Id", ""))
+            Page(
+                persona,
+                url,
+                response.status_code,
+                kind,
+                text,
+                via,
+                typed,
+                response.headers.get("X-Request-Id", ""),
+            )
         )
         found: list[tuple[str, str, tuple[str, ...]]] = []
         if response.status_code in {301, 302, 303, 307, 308}:
@@ -291,8 +301,16 @@ def crawl_pages(client: Any, persona: str, probes: Probes, *, start: str = "/") 
     for template, about, url in probes.urls():
         response = client.get(url)
         kind = kind_of(response)
-        page = Page(persona, url, response.status_code, kind, text_of(response, kind), "probe",
-                    (), response.headers.get("X-Request-Id", ""))
+        page = Page(
+            persona,
+            url,
+            response.status_code,
+            kind,
+            text_of(response, kind),
+            "probe",
+            (),
+            response.headers.get("X-Request-Id", ""),
+        )
         result.pages.append(page)
         result.probes[(template, about)] = page
     return result
@@ -310,8 +328,16 @@ def crawl_api(client: Any, persona: str, token: str, probes: Probes) -> Crawl:
 
     def read(url: str, via: str) -> Page:
         response = client.get(url, headers=headers)
-        page = Page(persona, url, response.status_code, "json", response.get_data(as_text=True),
-                    via, (), response.headers.get("X-Request-Id", ""))
+        page = Page(
+            persona,
+            url,
+            response.status_code,
+            "json",
+            response.get_data(as_text=True),
+            via,
+            (),
+            response.headers.get("X-Request-Id", ""),
+        )
         result.pages.append(page)
         return page
 

@@ -76,7 +76,9 @@ class Markers:
         self._digits.add(value)
         return value
 
-    def also(self, marker: str, case: str, category: str, what: str, *, agency: str | None = None) -> None:
+    def also(
+        self, marker: str, case: str, category: str, what: str, *, agency: str | None = None
+    ) -> None:
         """The same text belongs to another case or category too."""
         self.owners[marker].add(Owner(case, category, agency, what))
 

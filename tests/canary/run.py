@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -20,13 +19,11 @@ from tests.canary.oracle import Oracle
 from tests.canary.scenario import Persona, Scenario
 from tests.support.web import sign_in
 
-#: Forged GETs of a member: the case, its consent page (linked only from the case page, so
-#: reached this way by people who know the case through an agenda) and its to-do list
-#: (which asks the gate differently).
+#: Forged GETs of a member: the case and its consent page (linked only from the case page,
+#: so reached this way by people who know the case only through an agenda).
 MEMBER_PROBES = [
     "/cases/{id}",
     "/cases/{id}/consent",
-    "/tasks/case/{id}",
 ]
 #: ... and of an auditor, who reads the ledger instead.
 AUDITOR_PROBES = ["/ledger/cases/{id}", "/cases/{id}"]
@@ -144,5 +141,7 @@ def run_canary(
     unique = list(dict.fromkeys(result.findings))
     result.findings = unique
     strays = checker.strays(p for c in result.crawls.values() for p in c.pages)
-    result.notes += [f"marker-like text that is no whole marker: {s} x{n}" for s, n in strays.items()]
+    result.notes += [
+        f"marker-like text that is no whole marker: {s} x{n}" for s, n in strays.items()
+    ]
     return result

@@ -71,13 +71,28 @@ SYSTEM = Actor.system("canary-scenario")
 
 #: Agencies added to tests/support/world.py's: key -> (name, type, sector, domain, lapsed).
 MORE_AGENCIES: dict[str, tuple[str, AgencyType, Sector, str, bool]] = {
-    "social": ("Testshire Children's Services", AgencyType.CHILDRENS_SOCIAL_CARE,
-               Sector.STATUTORY, "social.test", False),
+    "social": (
+        "Testshire Children's Services",
+        AgencyType.CHILDRENS_SOCIAL_CARE,
+        Sector.STATUTORY,
+        "social.test",
+        False,
+    ),
     "gp": ("Testshire Surgery", AgencyType.PRIMARY_CARE, Sector.STATUTORY, "gp.test", False),
-    "refuge": ("Testshire Refuge", AgencyType.SPECIALIST_NGO, Sector.VOLUNTARY, "refuge.test",
-               True),
-    "probation": ("Testshire Probation", AgencyType.PROBATION, Sector.STATUTORY,
-                  "probation.test", False),
+    "refuge": (
+        "Testshire Refuge",
+        AgencyType.SPECIALIST_NGO,
+        Sector.VOLUNTARY,
+        "refuge.test",
+        True,
+    ),
+    "probation": (
+        "Testshire Probation",
+        AgencyType.PROBATION,
+        Sector.STATUTORY,
+        "probation.test",
+        False,
+    ),
 }
 #: The second area's agencies.
 OTHER_AREA = "Otherland MARAC"
@@ -101,8 +116,8 @@ MORE_PEOPLE: dict[str, tuple[str, set[Role]]] = {
 
 #: The partner system: the probation service's records system, with its own provider.
 API_CLIENT_ID = "probation-records"
-API_CLIENT_SECRET = "probation-records-secret-for-the-canary"  # noqa: S105 (a test secret)
-API_PROVIDER_SECRET_ENV = "HUB_TEST_CANARY_PROBATION_SECRET"  # noqa: S105 (a variable name)
+API_CLIENT_SECRET = "probation-records-secret-for-the-canary"
+API_PROVIDER_SECRET_ENV = "HUB_TEST_CANARY_PROBATION_SECRET"
 
 
 def idp_clients() -> list[dict[str, Any]]:
@@ -153,6 +168,7 @@ class Case:
     area: str
     #: The victim as a search would name her: given name, family name, date of birth.
     victim: tuple[str, str, date | None] = ("", "", None)
+    counter_allegation: bool = False
 
 
 @dataclass
@@ -195,15 +211,25 @@ def _add_member(scenario: Scenario, key: str, agency_key: str, roles: set[Role],
     credential.totp_secret = secret
     credential.totp_confirmed_at = now()
     scenario.personas[key] = Persona(
-        key, "member", agency_key, area, member.agency_id, email, PASSWORD, secret, member.id,
+        key,
+        "member",
+        agency_key,
+        area,
+        member.agency_id,
+        email,
+        PASSWORD,
+        secret,
+        member.id,
         frozenset(roles),
     )
 
 
-def _agency(area: Any, name: str, kind: AgencyType, sector: Sector, domain: str,
-            lapsed: bool = False) -> int:
-    signed, due = (date(2024, 1, 1), date(2025, 1, 1)) if lapsed else (date(2026, 1, 1),
-                                                                      date(2030, 1, 1))
+def _agency(
+    area: Any, name: str, kind: AgencyType, sector: Sector, domain: str, lapsed: bool = False
+) -> int:
+    signed, due = (
+        (date(2024, 1, 1), date(2025, 1, 1)) if lapsed else (date(2026, 1, 1), date(2030, 1, 1))
+    )
     agency = agencies.create_agency(
         SYSTEM,
         area,
@@ -229,8 +255,16 @@ def build_people(issuer: str) -> Scenario:
         agency_key = next(k for k, v in world.agencies.items() if v == person.agency_id)
         roles = PEOPLE[key][1]
         scenario.personas[key] = Persona(
-            key, "member", agency_key, "A", person.agency_id, person.email, person.password,
-            person.totp_secret, person.member_id, frozenset(roles),
+            key,
+            "member",
+            agency_key,
+            "A",
+            person.agency_id,
+            person.email,
+            person.password,
+            person.totp_secret,
+            person.member_id,
+            frozenset(roles),
         )
     with db.unit_of_work():
         area_a = agencies.get_area(world.area_id)
@@ -263,7 +297,11 @@ def build_people(issuer: str) -> Scenario:
             ),
         )
     scenario.personas["probation_api"] = Persona(
-        "probation_api", "api", "probation", "A", scenario.agencies["probation"],
+        "probation_api",
+        "api",
+        "probation",
+        "A",
+        scenario.agencies["probation"],
         client_id=API_CLIENT_ID,
     )
     return scenario
@@ -284,10 +322,9 @@ def trim_templates(scenario: Scenario) -> None:
             kinds: set[tuple[tuple[str, ...], bool]] = set()
             dropped = []
             for item in template.items:
-                spec = tasks._spec(item)
-                kind = (spec.triggers, spec.to_queue)
+                kind = (tuple(item.triggers), item.to_queue)
                 if kind in kinds or len(kinds) >= TEMPLATE_ITEMS_KEPT:
-                    dropped.append(spec.key)
+                    dropped.append(item.key)
                 else:
                     kinds.add(kind)
             version = template.version
@@ -355,8 +392,7 @@ def _people(scenario: Scenario, case: str, number: int) -> PeopleOfCase:
         born_on=date(1960 + number, 1 + (number + 5) % 12, 20),
         police_person_id=perpetrator_markers[3],
     )
-    return PeopleOfCase(victim, perpetrator, [*victim_markers, nhs, ethnicity],
-                        perpetrator_markers)
+    return PeopleOfCase(victim, perpetrator, [*victim_markers, nhs, ethnicity], perpetrator_markers)
 
 
 @dataclass
@@ -448,7 +484,8 @@ def draft_case(
                 else m.new(case, "risk", "why the victim has not been told"),
                 must_not_receive_names=m.new(case, "risk", "must-not-receive name"),
                 must_not_receive_member_ids=[
-                    scenario.personas[k].member_id for k in blocked  # type: ignore[misc]
+                    scenario.personas[k].member_id
+                    for k in blocked  # type: ignore[misc]
                 ],
             ),
         )
@@ -468,8 +505,9 @@ def draft_case(
             referrals.SharingChoice(
                 state=sharing.state,
                 evidence=m.new(case, "risk", "how consent was given"),
-                rationale=m.text(m.new(case, "risk", "rationale to share without consent"),
-                                 filler=filler)
+                rationale=m.text(
+                    m.new(case, "risk", "rationale to share without consent"), filler=filler
+                )
                 if sharing.rationale
                 else "",
                 basis_statutory=Article6.PUBLIC_TASK if sharing.rationale else None,
@@ -491,9 +529,17 @@ def _record(scenario: Scenario, case: str, referral_id: int) -> None:
         victim = referral.victim
         assert victim is not None
         scenario.cases[case] = Case(
-            case, referral.id, referral.reference, area,
+            case,
+            referral.id,
+            referral.reference,
+            area,
             (victim.given_name, victim.family_name, victim.born_on),
         )
+    for found in scenario.cases.values():
+        with db.unit_of_work():
+            found.counter_allegation = (
+                referrals.get_referral(found.id).counter_allegation_id is not None
+            )
 
 
 def submit(scenario: Scenario, referrer: str, referral_id: int) -> None:
@@ -516,10 +562,17 @@ def build_referrals(scenario: Scenario) -> None:
 
     # C1: consent for some agency types and categories only; shared; walled; blocked.
     c1 = draft_case(
-        scenario, "C1", "police_officer", 1,
+        scenario,
+        "C1",
+        "police_officer",
+        1,
         sharing=Sharing(
-            categories=[Category.IDENTITY, Category.RISK, Category.CHILDREN,
-                        Category.CRIMINAL_JUSTICE],
+            categories=[
+                Category.IDENTITY,
+                Category.RISK,
+                Category.CHILDREN,
+                Category.CRIMINAL_JUSTICE,
+            ],
             agency_types=limited_types,
         ),
         blocked=("police_blocked",),
@@ -530,18 +583,24 @@ def build_referrals(scenario: Scenario) -> None:
     with db.unit_of_work():
         referral = referrals.get_referral(c1)
         referrals.share_case(
-            actor(scenario, "police_officer"), referral, scenario.agencies["housing"],
+            actor(scenario, "police_officer"),
+            referral,
+            scenario.agencies["housing"],
             Purpose.MARAC,
         )
         referrals.add_conflict_wall(
-            actor(scenario, "housing_rep"), referral,
+            actor(scenario, "housing_rep"),
+            referral,
             perpetrator_worker_id=scenario.personas["housing_walled"].member_id or 0,
             victim_worker_id=scenario.personas["housing_rep"].member_id,
         )
 
     # C2: refused; all-partner request refused; named-agency decision approved.
     c2 = draft_case(
-        scenario, "C2", "police_officer", 2,
+        scenario,
+        "C2",
+        "police_officer",
+        2,
         sharing=Sharing(state=ConsentState.REFUSED, rationale=True),
         blocked=("police_blocked",),
     )
@@ -550,15 +609,18 @@ def build_referrals(scenario: Scenario) -> None:
     with db.unit_of_work():
         (first,) = decisions_for(c2)
         referrals.decide_sharing(
-            actor(scenario, "police_rep"), first.id, approve=False,
+            actor(scenario, "police_rep"),
+            first.id,
+            approve=False,
             note=m.new("C2", "risk", "approver's note on a refused request"),
         )
         requested = referrals.ask_to_share_without_consent(
             actor(scenario, "police_officer"),
             referrals.get_referral(c2),
             DecisionData(
-                rationale=m.text(m.new("C2", "risk", "rationale for named agencies"),
-                                 filler=filler),
+                rationale=m.text(
+                    m.new("C2", "risk", "rationale for named agencies"), filler=filler
+                ),
                 categories=list(CASE_CATEGORIES),
                 all_partners=False,
                 recipient_agency_ids=[scenario.agencies[k] for k in ("police", "idva", "csp")],
@@ -568,14 +630,19 @@ def build_referrals(scenario: Scenario) -> None:
             ),
         )
         referrals.decide_sharing(
-            actor(scenario, "police_rep"), requested.id, approve=True,
+            actor(scenario, "police_rep"),
+            requested.id,
+            approve=True,
             note=m.new("C2", "risk", "approver's note"),
         )
     accept(scenario, "coordinator", c2)
 
     # C3: not sought because unsafe; the request is still pending; the victim is unaware.
     c3 = draft_case(
-        scenario, "C3", "police_officer", 3,
+        scenario,
+        "C3",
+        "police_officer",
+        3,
         sharing=Sharing(state=ConsentState.NOT_SOUGHT_UNSAFE, rationale=True),
         victim_aware=False,
     )
@@ -607,7 +674,10 @@ def build_referrals(scenario: Scenario) -> None:
         m.also(marker, "C6", owner.category, owner.field + " (the other half of the pair)")
     flipped = PeopleOfCase(pair.perpetrator, pair.victim, [], [])
     c6 = draft_case(
-        scenario, "C6", "nurse", 6,
+        scenario,
+        "C6",
+        "nurse",
+        6,
         sharing=Sharing(agency_types=limited_types),
         people=flipped,
     )
@@ -618,7 +688,8 @@ def build_referrals(scenario: Scenario) -> None:
         referral = referrals.get_referral(c5)
         assert referral.counter_allegation_id == c6, "C5 and C6 must be a counter-allegation"
         referrals.note_primary_aggressor(
-            actor(scenario, "coordinator"), referral,
+            actor(scenario, "coordinator"),
+            referral,
             m.new("C5", "risk", "primary-aggressor note"),
         )
 
@@ -633,7 +704,8 @@ def build_referrals(scenario: Scenario) -> None:
     accept(scenario, "coordinator", c8)
     with db.unit_of_work():
         referrals.close_referral(
-            actor(scenario, "coordinator"), referrals.get_referral(c8),
+            actor(scenario, "coordinator"),
+            referrals.get_referral(c8),
             m.new("C8", "risk", "closure reason"),
         )
 
@@ -644,7 +716,8 @@ def build_referrals(scenario: Scenario) -> None:
     with db.unit_of_work():
         referral = referrals.get_referral(c9)
         referrals.add_conflict_wall(
-            actor(scenario, "housing_rep"), referral,
+            actor(scenario, "housing_rep"),
+            referral,
             perpetrator_worker_id=scenario.personas["housing_walled"].member_id or 0,
             victim_worker_id=scenario.personas["housing_rep"].member_id,
         )
@@ -658,7 +731,8 @@ def build_referrals(scenario: Scenario) -> None:
     submit(scenario, "nurse", c10)
     with db.unit_of_work():
         referrals.defer_referral(
-            actor(scenario, "coordinator"), referrals.get_referral(c10),
+            actor(scenario, "coordinator"),
+            referrals.get_referral(c10),
             m.new("C10", "risk", "deferral reason on the referral"),
         )
 
@@ -760,19 +834,25 @@ def build_first_meeting(scenario: Scenario) -> None:
         (meeting,) = meetings.schedule_meetings(
             chair,
             meetings.ScheduleData(
-                first_on=today_london(), start_time=time(10, 0), venue="Town Hall, Room 2",
+                first_on=today_london(),
+                start_time=time(10, 0),
+                venue="Town Hall, Room 2",
                 kind=MeetingKind.AD_HOC,
             ),
         )
         scenario.meetings["M1"] = meeting.id
         for case in ("C1", "C2", "C3", "C5", "C6"):
             meetings.add_case(
-                chair, meeting, scenario.cases[case].reference,
+                chair,
+                meeting,
+                scenario.cases[case].reference,
                 m.text(m.new(case, "minutes", "added late reason"), filler="cannot wait"),
             )
         meetings.circulate_agenda(chair, meeting)
         meetings.defer_item(
-            chair, meeting, _item(meeting, ids["C3"]).id,
+            chair,
+            meeting,
+            _item(meeting, ids["C3"]).id,
             m.text(m.new("C3", "minutes", "agenda deferral reason"), filler="awaiting checks"),
         )
 
@@ -783,7 +863,9 @@ def build_first_meeting(scenario: Scenario) -> None:
             item = _item(meeting, ids[case])
             to_share = m.new(case, PRIVATE, "research to share", agency=agency)
             research.save_research(
-                member, meeting, item,
+                member,
+                meeting,
+                item,
                 research.ResearchData(
                     facts=m.new(case, PRIVATE, "research facts", agency=agency),
                     opinions=m.new(case, PRIVATE, "research opinions", agency=agency),
@@ -817,28 +899,41 @@ def build_first_meeting(scenario: Scenario) -> None:
         conduct.mark_confidentiality_read(chair, meeting)
         for agency in ("police", "health", "idva", "housing"):
             conduct.record_attendance(
-                chair, meeting,
-                conduct.AttendanceData(kind="present", agency_id=scenario.agencies[agency],
-                                       name=f"{agency.title()} Representative", role="MARAC rep"),
+                chair,
+                meeting,
+                conduct.AttendanceData(
+                    kind="present",
+                    agency_id=scenario.agencies[agency],
+                    name=f"{agency.title()} Representative",
+                    role="MARAC rep",
+                ),
             )
         for case, who in owners.items():
             item = _item(meeting, ids[case])
             values: dict[str, Any] = {
-                name: m.new(case, "minutes", f"discussion: {name}") for name in conduct.TEXT_FIELDS
+                name: m.new(case, "minutes", f"discussion: {name}")
+                for name in conduct.TEXT_FIELDS
                 if name != "primary_aggressor"
             }
             if item.is_counter_allegation:
-                values["primary_aggressor"] = m.new(case, "minutes", "discussion: primary aggressor")
+                values["primary_aggressor"] = m.new(
+                    case, "minutes", "discussion: primary aggressor"
+                )
             values["informs_victim_agency_id"] = scenario.agencies["idva"]
             values["informs_victim_name"] = m.new(case, "minutes", "who tells the victim")
             conduct.save_discussion(chair, meeting, item, values)
             conduct.add_contribution(
-                chair, meeting, item, scenario.agencies[contributors[case]],
+                chair,
+                meeting,
+                item,
+                scenario.agencies[contributors[case]],
                 m.new(case, "minutes", f"what {contributors[case]} shared"),
             )
             for owner in who:
                 action = conduct.add_action(
-                    chair, meeting, item,
+                    chair,
+                    meeting,
+                    item,
                     conduct.ActionData(
                         text=m.new(case, "minutes", f"action for {owner}"),
                         owner_member_id=scenario.personas[owner].member_id,
@@ -853,20 +948,26 @@ def build_first_meeting(scenario: Scenario) -> None:
         minutes.approve_minutes(chair, meeting)
         item = _item(meeting, ids["C2"])
         minutes.amend_minutes(
-            chair, meeting,
+            chair,
+            meeting,
             {f"item-{item.id}.risk_victim": m.new("C2", "minutes", "amended risk to the victim")},
             m.text(m.new("C2", "minutes", "amendment reason"), filler="corrected at the review"),
         )
         minutes.distribute_minutes(chair, meeting)
     # The owning agencies work their tasks: notes are their own.
-    for key, agency in (("C1:health_rep", "health"), ("C1:housing_rep", "housing"),
-                        ("C6:nurse", "health")):
+    for key, agency in (
+        ("C1:health_rep", "health"),
+        ("C1:housing_rep", "housing"),
+        ("C6:nurse", "health"),
+    ):
         case, who = key.split(":")
         member = actor(scenario, who)
         with db.unit_of_work():
             task = _task_of(actions[key])
             tasks.update_task(
-                member, task, version=task.version,
+                member,
+                task,
+                version=task.version,
                 change=tasks.TaskChange(note=m.new(case, PRIVATE, "task note", agency=agency)),
             )
     scenario.actions.update(actions)
@@ -881,8 +982,10 @@ def build_second_meeting(scenario: Scenario) -> None:
         (meeting,) = meetings.schedule_meetings(
             chair,
             meetings.ScheduleData(
-                first_on=today_london() + timedelta(days=14), start_time=time(14, 0),
-                venue="Virtual", kind=MeetingKind.AD_HOC,
+                first_on=today_london() + timedelta(days=14),
+                start_time=time(14, 0),
+                venue="Virtual",
+                kind=MeetingKind.AD_HOC,
             ),
         )
         scenario.meetings["M2"] = meeting.id
@@ -892,11 +995,17 @@ def build_second_meeting(scenario: Scenario) -> None:
         assert on_agenda == expected, "M2's agenda is C3 (deferred), C4 and C12"
         meetings.circulate_agenda(chair, meeting)
         conduct.review_action(
-            chair, meeting, actions["C1:health_rep"], "done",
+            chair,
+            meeting,
+            actions["C1:health_rep"],
+            "done",
             m.new("C1", "minutes", "action review note"),
         )
         conduct.review_action(
-            chair, meeting, actions["C2:police_officer"], "not_possible",
+            chair,
+            meeting,
+            actions["C2:police_officer"],
+            "not_possible",
             m.new("C2", "minutes", "action review note"),
         )
     for who, agency in (("social_worker", "social"), ("gp", "gp")):
@@ -905,7 +1014,9 @@ def build_second_meeting(scenario: Scenario) -> None:
             meeting = db.session().get(Meeting, scenario.meetings["M2"])
             item = _item(meeting, scenario.cases["C12"].id)
             research.save_research(
-                member, meeting, item,
+                member,
+                meeting,
+                item,
                 research.ResearchData(
                     facts=m.new("C12", PRIVATE, "research facts", agency=agency),
                     opinions=m.new("C12", PRIVATE, "research opinions", agency=agency),

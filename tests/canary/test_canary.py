@@ -18,7 +18,11 @@ from tests.canary.scenario import Scenario
 
 
 def test_no_case_content_reaches_anyone_the_gate_would_refuse(
-    app: Any, scenario: Scenario, mailbox: Any, api_token: Any, database_url: str,
+    app: Any,
+    scenario: Scenario,
+    mailbox: Any,
+    api_token: Any,
+    database_url: str,
     output_dir: Path,
 ) -> None:
     result = run_canary(app, scenario, token_for=api_token, mail_to=mailbox.to)
@@ -42,5 +46,7 @@ def test_no_case_content_reaches_anyone_the_gate_would_refuse(
         for p in crawl.pages
     ]
     (output_dir / f"canary-crawl-{backend}.txt").write_text("\n".join(crawled) + "\n")
-    assert result.pages > 20 * len(result.crawls) // 2, "the crawl reached too little"
+    thin = [key for key, crawl in result.crawls.items() if len(crawl.pages) < 20]
+    assert not thin, f"these personas' crawls reached almost nothing: {thin}"
+    assert sum(result.mail.values()) > 0, "the crawl read no e-mail"
     assert not result.findings, summary

@@ -84,7 +84,8 @@ def scenario(app: Any, plant: Plant, mailbox: Any, probation_idp: Any, api_token
 
 def _marker(scenario: Scenario, case: str, category: str, what: str) -> str:
     return next(
-        m for m, owners in scenario.markers.owners.items()
+        m
+        for m, owners in scenario.markers.owners.items()
         if any(o.case == case and o.category == category and o.field == what for o in owners)
     )
 
@@ -130,8 +131,13 @@ def test_the_crawl_reports_each_planted_leak_and_nothing_allowed(
         {"kind": "content", "persona": "nurse", "url": "/canary-plant.pdf", "seen": in_pdf},
         {"kind": "content", "persona": "nurse", "url": "/canary-plant.json", "seen": in_json},
         {"kind": "content", "persona": "nurse", "url": "mail:MARAC Hub: a note", "seen": in_mail},
-        {"kind": "content", "persona": "chair", "url": f"/cases/{c1.id}", "seen": health,
-         "category": "health"},
+        {
+            "kind": "content",
+            "persona": "chair",
+            "url": f"/cases/{c1.id}",
+            "seen": health,
+            "category": "health",
+        },
     ]
     missed = [e for e in expected if not _reported(found, **e)]
     assert not missed, f"the crawl missed planted leaks: {missed}\n{summary}"
