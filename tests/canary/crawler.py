@@ -7,7 +7,7 @@ probe: a victim's name in the "does a case exist" search, a case id in the ledge
 within the hub. It never follows sign-out, sign-in
 or anything else that changes state, and never posts. PDFs are read with ``pdftotext``; CSV
 and JSON are read as text. Then it tries the forged GETs a curious person would (every case
-id of the scenario and one that does not exist, on the case and to-do pages, or the
+id of the scenario and one that does not exist, on the case and consent pages, or the
 auditor's "who has seen" page), recording those as probes.
 
 The partner system has no pages: it reads the API's list and read endpoints with its bearer
