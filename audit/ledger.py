@@ -106,16 +106,21 @@ class Subject:
 def refs_of(entry: Mapping[str, Any]) -> set[tuple[str, str]]:
     """The identifiers an entry names, as (kind, value) pairs, for the auditor's search.
 
-    The acting member and agency, the subject, and every detail named after a REF_KINDS
-    kind: singular for one identifier, plural (``agencies``, ``cases``) for a list. Read
-    from the entry itself, never from elsewhere.
+    The acting member and agency (and the actor's area, unless the entry names areas of its
+    own), the subject, and every detail named after a REF_KINDS kind: singular for one
+    identifier, plural (``agencies``, ``cases``) for a list. Read from the entry itself,
+    never from elsewhere.
     """
     refs: set[tuple[str, str]] = set()
     actor = entry.get("actor")
+    # An entry about a case is filed under the case's area ("area" / "areas"), which is not
+    # always the actor's: another area's refused attempt belongs to the area whose case it
+    # was, and must not show that area's case ids to the actor's own auditors.
+    own_area = "area" not in entry and "areas" not in entry
     if isinstance(actor, Mapping):
         refs.update(
             (kind, str(actor[kind]))
-            for kind in ("member", "agency", "area")
+            for kind in ("member", "agency", *(("area",) if own_area else ()))
             if _is_id(actor.get(kind))
         )
     subject = entry.get("subject")

@@ -460,9 +460,14 @@ def triage(referral_id: int) -> Any:
 
 def _case_page(referral: Any, disclosure: Any, reveal_form: Any, status: int = 200) -> Any:
     who = actor()
+    view = casefile.case_view(referral, disclosure)
+    # Links to a repeat's earlier referral and to a counter-allegation's pair tell the risk
+    # story: shown with risk, like the tags.
+    risk = disclosure.allows(Category.RISK)
     return render_template(
         "referrals/case.html",
-        view=casefile.case_view(referral, disclosure),
+        view=view,
+        risk_shown=risk,
         referral=referral,
         reveal_form=reveal_form,
         is_referrer_agency=referral.referring_agency_id == who.agency_id,
@@ -471,8 +476,8 @@ def _case_page(referral: Any, disclosure: Any, reveal_form: Any, status: int = 2
         colleagues=services.team_candidates(who, referral),
         purposes=list(Purpose),
         wall_candidates=services.wall_candidates(who, referral),
-        repeat_candidates=services.repeat_candidates(who, referral),
-        related=services.related_cases(who, referral),
+        repeat_candidates=services.repeat_candidates(who, referral) if risk else [],
+        related=services.related_cases(who, referral) if risk else [],
     ), status
 
 

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from agencies import notify
 from tests.canary.scenario import (
     API_CLIENT_ID,
     API_CLIENT_SECRET,
@@ -22,6 +21,7 @@ from tests.canary.scenario import (
     idp_clients,
 )
 from tests.support.idp import DevIdP
+from todo import notify
 
 
 class Mailbox:

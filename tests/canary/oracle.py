@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from consent.categories import CASE_CATEGORIES, Category
 from hub.core import db
 from hub.core.access import Actor, Role
-from hub.core.errors import Forbidden, NotFound
+from hub.core.errors import Forbidden, NotFound, Refused
 from hub.referrals import services as referrals
 from tests.canary.markers import PRIVATE, WHEREABOUTS, Owner
 from tests.canary.scenario import Persona, Scenario
@@ -29,7 +29,7 @@ def case_page(actor: Actor, referral_id: int) -> frozenset[str] | None:
     with db.unit_of_work():
         try:
             _referral, disclosure = referrals.open_case(actor, referral_id, list(ASKED))
-        except (NotFound, Forbidden):
+        except (NotFound, Forbidden, Refused):
             return None
         return frozenset(c.value for c in disclosure.shown)
 

@@ -49,8 +49,6 @@ from sqlalchemy import select
 from agencies import identity
 from agencies import services as agencies
 from agencies.models import AgencyType, Sector
-from agencies.tasks import services as tasks
-from agencies.tasks.models import Task
 from consent.categories import CASE_CATEGORIES, Article6, Article9, Category, ConsentState, Purpose
 from consent.services import DecisionData, consents_for, decisions_for
 from hub.auth import services as auth
@@ -66,6 +64,8 @@ from meetings.models import Action, AgendaItem, Meeting, MeetingKind
 from tests.canary.markers import PRIVATE, Markers
 from tests.support.cases import answers
 from tests.support.world import AGENCIES, PASSWORD, PEOPLE, World, build_world
+from todo import services as tasks
+from todo.models import Task
 
 SYSTEM = Actor.system("canary-scenario")
 

@@ -21,7 +21,6 @@ import pytest
 import weasyprint
 from flask import Response, jsonify, request
 
-from agencies import notify
 from hub.core import db
 from hub.core.access import Permission, require
 from hub.referrals import services as referrals
@@ -29,6 +28,7 @@ from tests.canary.checks import Finding, report
 from tests.canary.markers import PRIVATE
 from tests.canary.run import run_canary
 from tests.canary.scenario import Scenario, actor, build_scenario
+from todo import notify
 
 
 @dataclass
