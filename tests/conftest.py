@@ -59,18 +59,62 @@ DATABASES = [
 ] or ["sqlite", "postgresql"]
 
 
+def _build_world_in(url: str, instance: Path) -> Any:
+    """Build the personas' world once into a template database (through the services)."""
+    from tests.support.world import build_world
+
+    application = create_app(make_settings(url, instance))
+    try:
+        return build_world()
+    finally:
+        application.extensions["hub.db"].dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_world_template(
+    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory, _fast_password_hashing: None
+) -> tuple[Path, Any]:
+    folder = tmp_path_factory.mktemp("sqlite-world")
+    path = folder / "hub.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    return path, _build_world_in(f"sqlite:///{path}", folder / "instance")
+
+
+@pytest.fixture(scope="session")
+def pg_world_template(
+    pg_server: PostgresServer,
+    tmp_path_factory: pytest.TempPathFactory,
+    _fast_password_hashing: None,
+) -> tuple[str, Any]:
+    pg_server.create_database("hub_world_template", template="hub_template")
+    world = _build_world_in(
+        pg_server.admin_url("hub_world_template"), tmp_path_factory.mktemp("pg-world")
+    )
+    return "hub_world_template", world
+
+
 @pytest.fixture(params=DATABASES)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, migrated database for one test, on each backend."""
+    """A fresh, migrated database for one test, on each backend.
+
+    A test that asks for ``world`` gets a clone of a template that already holds it (built
+    once per run through the real services), instead of building it again.
+    """
+    wants_world = "world" in request.fixturenames
     if request.param == "sqlite":
-        template: Path = request.getfixturevalue("sqlite_template")
+        template: Path = (
+            request.getfixturevalue("sqlite_world_template")[0]
+            if wants_world
+            else request.getfixturevalue("sqlite_template")
+        )
         target = tmp_path / "hub.sqlite3"
         shutil.copyfile(template, target)
         yield f"sqlite:///{target}"
         return
     server: PostgresServer = request.getfixturevalue("pg_server")
+    source = request.getfixturevalue("pg_world_template")[0] if wants_world else "hub_template"
     name = f"hub_test_{os.getpid()}_{next(_counter)}"
-    server.create_database(name, template="hub_template")
+    server.create_database(name, template=source)
     try:
         yield server.admin_url(name)
     finally:
@@ -126,10 +170,12 @@ def _fast_password_hashing() -> None:
 
 
 @pytest.fixture
-def world(app: HubFlask) -> Any:
-    from tests.support.world import build_world
+def world(app: HubFlask, request: pytest.FixtureRequest, database_url: str) -> Any:
+    """The personas, already in this test's database (cloned from the world template)."""
+    import copy
 
-    return build_world()
+    key = "sqlite_world_template" if database_url.startswith("sqlite") else "pg_world_template"
+    return copy.deepcopy(request.getfixturevalue(key)[1])
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

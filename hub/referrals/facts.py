@@ -136,7 +136,7 @@ def knowable(actor: Actor, referral: type[Referral] | None = None) -> ColumnElem
     exist. Every list of cases is filtered by it in the query.
 
     Keep in step with ``consent.gate`` (``_first_refusal`` and ``_relation``);
-    tests/referrals/test_knowable.py checks the two agree for every persona and case.
+    tests/referrals/test_side_doors.py checks the two agree for every persona and case.
     """
     r = referral or Referral
     agency = session().get(Agency, actor.agency_id) if actor.agency_id is not None else None
