@@ -568,11 +568,10 @@ def add_contribution(
     return row
 
 
-def _owner_candidates(meeting: Meeting, referral: Referral) -> list[Member]:
+def _owner_candidates(meeting: Meeting, referral: Referral, facts: gate.CaseFacts) -> list[Member]:
     """People of the agencies at the table who work on the case: the referrer, its case team,
     each agency's MARAC representative, the area's coordinator; never anyone walled off or
     on the must-not-receive list."""
-    facts = case_facts(referral)
     agency_ids = meeting.invited_agency_ids | {referral.referring_agency_id}
     members = (
         session()
@@ -602,22 +601,25 @@ def _owner_candidates(meeting: Meeting, referral: Referral) -> list[Member]:
     return chosen
 
 
-def owner_may_read(member: Member, referral: Referral) -> gate.Disclosure:
+def owner_may_read(
+    member: Member, referral: Referral, facts: gate.CaseFacts | None = None
+) -> gate.Disclosure:
     """What the gate would decide on this case's minutes for this member (recording nothing).
 
     An action's text is MINUTES: its owner must be able to read it, on the task and in the
     extract, so an action goes only to someone the gate would give this case's minutes.
     """
-    return gate.preview(actor_for(member), case_facts(referral), [Category.MINUTES])
+    return gate.preview(actor_for(member), facts or case_facts(referral), [Category.MINUTES])
 
 
 def eligible_owners(meeting: Meeting, referral: Referral) -> list[Member]:
     """Who may own an action on this case: the people at the table who work on it and whom
     the gate would give its minutes (an action's text is MINUTES)."""
+    facts = case_facts(referral)
     return [
         m
-        for m in _owner_candidates(meeting, referral)
-        if owner_may_read(m, referral).allows(Category.MINUTES)
+        for m in _owner_candidates(meeting, referral, facts)
+        if owner_may_read(m, referral, facts).allows(Category.MINUTES)
     ]
 
 
@@ -645,11 +647,16 @@ def add_action(actor: Actor, meeting: Meeting, item: AgendaItem, data: ActionDat
     if data.owner_member_id is None:
         errors["owner_member_id"] = "Select who owns this action"
     else:
+        facts = case_facts(referral)
         owner = next(
-            (m for m in _owner_candidates(meeting, referral) if m.id == data.owner_member_id),
+            (
+                m
+                for m in _owner_candidates(meeting, referral, facts)
+                if m.id == data.owner_member_id
+            ),
             None,
         )
-        decided = owner_may_read(owner, referral) if owner is not None else None
+        decided = owner_may_read(owner, referral, facts) if owner is not None else None
         if owner is None or decided is None or decided.refused:
             errors["owner_member_id"] = (
                 "Select someone from the list: that person cannot see this case"

@@ -24,6 +24,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from agencies.models import Agency, MaracArea, Member
@@ -352,7 +353,11 @@ def amend_page(actor: Actor, meeting: Meeting) -> tuple[MinutesRevision | None, 
     known = {
         r.id: r
         for r in session()
-        .execute(select(Referral).where(Referral.id.in_(wanted or [0]), knowable(actor)))
+        .execute(
+            select(Referral)
+            .where(Referral.id.in_(wanted or [0]), knowable(actor))
+            .options(selectinload(Referral.victim))
+        )
         .scalars()
     }
     facts = facts_many(list(known.values()))
@@ -598,7 +603,11 @@ def build_document(
     known = {
         r.id: r
         for r in session()
-        .execute(select(Referral).where(Referral.id.in_(sorted(wanted) or [0]), knowable(actor)))
+        .execute(
+            select(Referral)
+            .where(Referral.id.in_(sorted(wanted) or [0]), knowable(actor))
+            .options(selectinload(Referral.victim))
+        )
         .scalars()
     }
     partners = services.partners_known(actor, known.values())

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from datetime import date, time, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from agencies.models import Agency, Cadence, MaracArea, Member
 from audit.ledger import Subject, record, record_refusal
@@ -219,7 +220,7 @@ def list_meetings(actor: Actor) -> list[MeetingRow]:
                 .where(AgendaItem.meeting_id.in_([m.id for m in found]), knowable(actor))
                 .group_by(AgendaItem.meeting_id)
             )
-                .all()
+            .all()
         )
     return [MeetingRow(m, counts.get(m.id, 0)) for m in found]
 
@@ -236,6 +237,7 @@ def known_items(actor: Actor, meeting: Meeting) -> list[tuple[AgendaItem, Referr
             .join(Referral, Referral.id == AgendaItem.referral_id)
             .where(AgendaItem.meeting_id == meeting.id, knowable(actor))
             .order_by(AgendaItem.position, AgendaItem.id)
+            .options(selectinload(Referral.victim))
         )
         .all()
     )

@@ -27,7 +27,7 @@ from hub.core.errors import ValidationFailed
 from hub.referrals import services as referrals
 from hub.referrals.facts import case_facts
 from meetings import conduct, minutes, services
-from meetings.models import Action, AgendaItem, Meeting
+from meetings.models import Action, AgendaItem, Meeting, ResearchSubmission
 from tests.meetings.conftest import (
     FULL_DISCUSSION,
     PEOPLE,
@@ -152,6 +152,23 @@ def test_an_agenda_leaves_out_a_case_the_reader_may_not_know_without_a_gap(
         assert [(r.referral_id, r.number) for r in rows] == [(a, 1), (c, 2)]
 
 
+def test_research_on_a_case_the_reader_may_not_know_is_the_concealed_404(
+    app, world, three_cases
+) -> None:
+    meeting_id, (a, b, _c) = three_cases
+    b_item, a_item = _item_of(meeting_id, b), _item_of(meeting_id, a)
+    client = _signed_in(app, world["police_officer"])
+    url = f"/meetings/{meeting_id}/research/{b_item}"
+    assert client.get(url).status_code == 404
+    form_url = f"/meetings/{meeting_id}/research/{a_item}"
+    for target in (url, f"{url}/share"):
+        answer = submit(client, target, {"facts": "FORGED-RESEARCH"}, form_url=form_url)
+        assert answer.status_code == 404 and "FORGED" not in text(answer)
+    with db.unit_of_work() as uow:
+        assert uow.session.execute(select(ResearchSubmission)).first() is None
+        assert not uow.session.get(AgendaItem, b_item).contributions
+
+
 def test_a_member_whose_agency_has_no_basis_sees_the_line_but_not_its_reasons(
     app, world, three_cases
 ) -> None:
@@ -234,13 +251,22 @@ def test_a_must_not_receive_coordinator_cannot_add_move_defer_or_remove_the_case
     run = text(client.get(f"{base}/run"))
     assert _reference(b) not in run and "Amira KHAN" not in run
     assert client.get(f"{base}/run/{b_item}").status_code == 404
-    forged = submit(
-        client, f"{base}/run/{b_item}/discussion", {"risk_victim": "FORGED"}, form_url=f"{base}/run"
-    )
-    assert forged.status_code == 404
+    refused_before = refusals_of(world["coordinator"].member_id, b)
+    forged = [
+        submit(client, f"{base}/run/{b_item}/{path}", data, form_url=f"{base}/run")
+        for path, data in (
+            ("discussion", {"risk_victim": "FORGED"}),
+            ("contributions", {"shared-agency_id": world.agencies["police"], "shared-text": "X"}),
+            ("actions", {"action-text": "FORGED", "action-owner_member_id": "0"}),
+            ("outcome", {"outcome": "discussed"}),
+        )
+    ]
+    assert [f.status_code for f in forged] == [404, 404, 404, 404]
+    assert refusals_of(world["coordinator"].member_id, b) == refused_before + 4
     with db.unit_of_work() as uow:
         item = uow.session.get(AgendaItem, b_item)
-        assert item.discussion is None or "FORGED" not in item.discussion.risk_victim
+        assert item.discussion is None and not item.contributions and item.status == "listed"
+        assert uow.session.execute(select(Action)).first() is None
 
 
 def test_ids_too_large_for_the_database_are_not_found_not_errors(app, world, conference) -> None:
@@ -578,6 +604,12 @@ def test_whereabouts_go_into_the_minutes_only_by_a_chair_who_could_reveal_them(
             conduct.save_discussion(
                 actor_of(world[persona]), meeting, services.get_item(meeting, item_id), wanted
             )
+
+    # Jane's referrer does not know John's counter-allegation: her line does not name it.
+    nurse = text(_signed_in(app, world["nurse"]).get(base))
+    assert _reference(a) in nurse and _reference(c) not in nurse
+    assert "Counter-allegation" not in nurse
+    assert "Counter-allegation" in text(_signed_in(app, world["health_rep"]).get(base))
 
     with pytest.raises(ValidationFailed, match="Only the chair"):
         save("coordinator", c_item)
