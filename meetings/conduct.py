@@ -10,7 +10,13 @@ coordinator then has 3 working days to send out the minutes (a system-rule task)
 
 Everything here refuses to change the record once the minutes are approved (they are locked;
 ``meetings.minutes.amend_minutes`` adds a revision instead). Every page that shows a case
-opens it through the gate first (``open_item``).
+opens it through the gate first (``open_item``) and shows it through ``meetings.presenters``.
+
+Every change to a case's record asks the gate first whether the actor may act on the case at
+all (``act_on``: walls, must-not-receive, need to know), so a forged post for a case the actor
+may not know gets the concealed 404 and changes nothing. Writing the record of a case
+(discussion, what was shared, actions, review notes) needs the minutes of that case too: a
+person whose case page withholds them cannot read what they would be changing.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from agencies.models import Agency, Member, MemberStatus
+from agencies.services import actor_for
 from audit.ledger import Subject, record
 from consent import gate
 from consent.categories import Category
@@ -30,11 +37,13 @@ from consent.gate import Disclosure
 from hub.core.access import Actor, Permission, Role
 from hub.core.clock import now, today_london
 from hub.core.db import session
-from hub.core.errors import Conflict, ValidationFailed
+from hub.core.errors import NO_SUCH_CASE, Conflict, Refused, ValidationFailed
 from hub.core.events import publish
+from hub.referrals import casefile
 from hub.referrals import services as referrals
+from hub.referrals.facts import case_facts, facts_many, knowable
 from hub.referrals.models import Referral, ReferralStatus
-from meetings import services
+from meetings import presenters, services
 from meetings.events import ActionAgreed, MeetingClosed
 from meetings.models import (
     DISCUSSION_FIELDS,
@@ -53,6 +62,7 @@ from meetings.models import (
     Minutes,
     MinutesStatus,
 )
+from meetings.presenters import CaseRecord, ReviewRow
 
 MAX_SECTION = 8000
 TEXT_FIELDS = [name for name, _label, _required in DISCUSSION_FIELDS]
@@ -73,6 +83,24 @@ def _editable(actor: Actor, meeting: Meeting) -> None:
     services.ensure_record_open(meeting)
 
 
+def writes_record(actor: Actor, referral: Referral, operation: str) -> None:
+    """The record of a case is written only by someone who may read it (its minutes).
+
+    Asked after ``act_on``: the actor knows the case, so the refusal is a plain 403 that
+    names what is missing, and it is recorded.
+    """
+    decided = gate.preview(actor, case_facts(referral), [Category.MINUTES])
+    if not decided.allows(Category.MINUTES):
+        raise referrals.forbid(
+            actor,
+            referral,
+            operation,
+            "The record of this case is withheld from you "
+            f"({decided.reason_withheld(Category.MINUTES)}): nothing was changed. "
+            "Someone who may read its minutes must write it.",
+        )
+
+
 def open_item(
     actor: Actor, meeting: Meeting, item: AgendaItem, action: str = "meeting:case_opened"
 ) -> tuple[Referral, Disclosure]:
@@ -84,6 +112,72 @@ def open_item(
         [Category.IDENTITY, Category.RISK, Category.CHILDREN, Category.MINUTES],
         action=action,
     )
+
+
+@dataclass
+class CasePage:
+    """The chair's page for one case: the case file's view, the record, and where it sits."""
+
+    referral_id: int
+    view: Any
+    record: CaseRecord
+    #: The number this person sees the case under, of how many they may know.
+    number: int
+    total: int
+    previous_item_id: int | None
+    next_item_id: int | None
+    owners: list[tuple[int, str]]
+    referrer_present: bool
+    #: May this person mark the case discussed or deferred now?
+    can_outcome: bool
+    #: May this person change the record of this case now (and read it)?
+    editable: bool
+    #: May this person put the victim's whereabouts in the minutes (the chair only)?
+    may_include_whereabouts: bool
+
+
+def case_page(actor: Actor, meeting: Meeting, item: AgendaItem) -> CasePage:
+    """The chair's page for a case: everything of the case through the gate's decision."""
+    referral, disclosure = open_item(actor, meeting, item)
+    agencies = {a.id: a.name for a in services.area_agencies(meeting.area_id)}
+    record = presenters.case_record(
+        item,
+        referral,
+        disclosure,
+        agencies=agencies,
+        members=names_for(item.actions)["member"],
+        partner_known=bool(services.partners_known(actor, [referral])),
+    )
+    ordered = [i.id for i, _referral in services.known_items(actor, meeting)]
+    index = ordered.index(item.id)
+    can_outcome = can_record(actor, meeting)
+    editable = can_outcome and record.shown
+    owners = (
+        [(m.id, f"{m.agency.name} – {m.name}") for m in eligible_owners(meeting, referral)]
+        if editable
+        else []
+    )
+    return CasePage(
+        referral_id=referral.id,
+        view=casefile.case_view(referral, disclosure),
+        record=record,
+        number=index + 1,
+        total=len(ordered),
+        previous_item_id=ordered[index - 1] if index > 0 else None,
+        next_item_id=ordered[index + 1] if index + 1 < len(ordered) else None,
+        owners=owners,
+        referrer_present=referrer_present(meeting, referral),
+        can_outcome=can_outcome,
+        editable=editable,
+        may_include_whereabouts=editable and may_include_whereabouts(actor, meeting, referral),
+    )
+
+
+def next_item_id(actor: Actor, meeting: Meeting, item: AgendaItem) -> int | None:
+    """The case after this one, as this person sees the agenda."""
+    ordered = [i.id for i, _referral in services.known_items(actor, meeting)]
+    index = ordered.index(item.id) if item.id in ordered else len(ordered)
+    return ordered[index + 1] if index + 1 < len(ordered) else None
 
 
 # --- opening ------------------------------------------------------------------------------
@@ -189,44 +283,33 @@ def remove_attendance(actor: Actor, meeting: Meeting, attendance_id: int) -> Non
 # --- review of outstanding actions --------------------------------------------------------
 
 
-@dataclass
-class ReviewRow:
-    action: Action
-    reference: str
-    agency: str
-    owner: str
-    task_state: str
-    review: ActionReview | None
-    #: What the viewer may see of the action's text (the gate decides minutes).
-    text: str
-    withheld: str = ""
+def outstanding_actions(meeting: Meeting, actor: Actor | None = None) -> list[Action]:
+    """Open actions from earlier meetings of the area, and those this meeting reviewed.
 
-
-def outstanding_actions(meeting: Meeting) -> list[Action]:
-    """Open actions from earlier meetings of the area, and those this meeting reviewed."""
+    With an actor: only those of cases the actor may know, filtered in the query.
+    """
     reviewed = select(ActionReview.action_id).where(ActionReview.meeting_id == meeting.id)
-    return list(
-        session()
-        .execute(
-            select(Action)
-            .join(Meeting, Meeting.id == Action.meeting_id)
-            .where(
-                Meeting.area_id == meeting.area_id,
-                Action.meeting_id != meeting.id,
-                Meeting.held_on <= meeting.held_on,
-                or_(Action.status == ActionStatus.OPEN.value, Action.id.in_(reviewed)),
-            )
-            .order_by(Meeting.held_on, Action.id)
+    query = (
+        select(Action)
+        .join(Meeting, Meeting.id == Action.meeting_id)
+        .where(
+            Meeting.area_id == meeting.area_id,
+            Action.meeting_id != meeting.id,
+            Meeting.held_on <= meeting.held_on,
+            or_(Action.status == ActionStatus.OPEN.value, Action.id.in_(reviewed)),
         )
-        .scalars()
+        .order_by(Meeting.held_on, Action.id)
     )
+    if actor is not None:
+        query = query.join(Referral, Referral.id == Action.referral_id).where(knowable(actor))
+    return list(session().execute(query).scalars())
 
 
 def review_rows(
     actor: Actor, meeting: Meeting, *, action: str = "meeting:review_viewed"
 ) -> list[ReviewRow]:
     """The review list as this person may see it: one gate decision per case."""
-    actions = outstanding_actions(meeting)
+    actions = outstanding_actions(meeting, actor)
     reviews = {
         r.action_id: r
         for r in session()
@@ -234,33 +317,27 @@ def review_rows(
         .scalars()
     }
     names = names_for(actions)
-    decided: dict[int, tuple[Referral, Disclosure]] = {}
+    cases = {
+        r.id: r
+        for r in session()
+        .execute(select(Referral).where(Referral.id.in_({a.referral_id for a in actions} or {0})))
+        .scalars()
+    }
+    facts = facts_many(list(cases.values()))
+    decided = gate.disclose_many(actor, list(facts.values()), [Category.MINUTES], action=action)
     rows = []
     for row in actions:
-        if row.referral_id not in decided:
-            referral = referrals.get_referral(row.referral_id)
-            decided[row.referral_id] = (
-                referral,
-                gate.disclose(
-                    actor, referrals.case_facts(referral), [Category.MINUTES], action=action
-                ),
-            )
-        referral, disclosure = decided[row.referral_id]
-        if disclosure.refused and disclosure.conceal:
+        disclosure = decided.get(row.referral_id)
+        if disclosure is None:
             continue
-        shown = disclosure.allows(Category.MINUTES)
         rows.append(
-            ReviewRow(
-                action=row,
-                reference=referral.reference,
+            presenters.review_row(
+                row,
+                cases[row.referral_id],
+                disclosure,
                 agency=names["agency"].get(row.agency_id, ""),
                 owner=names["member"].get(row.owner_member_id, ""),
-                task_state=row.task_state.replace("_", " "),
                 review=reviews.get(row.id),
-                text=row.text if shown else "",
-                withheld=""
-                if shown
-                else (disclosure.refusal_message or disclosure.decisions[Category.MINUTES].message),
             )
         )
     return rows
@@ -283,14 +360,35 @@ def names_for(actions: Iterable[Action]) -> dict[str, dict[int, str]]:
     return {"agency": agencies, "member": members}
 
 
+def outstanding_action(actor: Actor, meeting: Meeting, action_id: int, operation: str) -> Action:
+    """An action on this meeting's review, once the gate has said the actor may act on its
+    case; one that is not there answers as one whose case is concealed."""
+    target = next((a for a in outstanding_actions(meeting) if a.id == action_id), None)
+    if target is None:
+        from audit.ledger import record_refusal
+
+        record_refusal(
+            actor,
+            "access:denied",
+            Subject("meeting", meeting.id),
+            meeting=meeting.id,
+            action_id=action_id,
+            reason="no_such_action",
+            attempted=operation,
+        )
+        raise Refused(NO_SUCH_CASE, conceal=True, code="no_such_action")
+    referrals.act_on(actor, referrals.get_referral(target.referral_id), operation)
+    return target
+
+
 def review_action(
     actor: Actor, meeting: Meeting, action_id: int, outcome: str, note: str = ""
 ) -> ActionReview:
     """Record what became of an earlier action: done, not possible, not done, still open."""
+    operation = "meeting:action_reviewed"
+    target = outstanding_action(actor, meeting, action_id, operation)
     _editable(actor, meeting)
-    target = next((a for a in outstanding_actions(meeting) if a.id == action_id), None)
-    if target is None:
-        raise ValidationFailed({"outcome": "That action is not outstanding at this meeting"})
+    writes_record(actor, referrals.get_referral(target.referral_id), operation)
     try:
         status = ActionStatus(outcome)
     except ValueError:
@@ -341,11 +439,29 @@ def discussion_of(item: AgendaItem) -> CaseDiscussion:
     return item.discussion
 
 
+def may_include_whereabouts(actor: Actor, meeting: Meeting, referral: Referral) -> bool:
+    """Whether this person may put the victim's whereabouts into the minutes of this case.
+
+    Only the chair, and only one who could reveal them with a reason themself: not from the
+    other side of a counter-allegation, nor from an agency that knows the case only from an
+    agenda. Each copy of the minutes still reveals them through the gate for its recipient.
+    """
+    if not services.is_chair(actor, meeting) or not actor.can(Permission.WHEREABOUTS_REVEAL):
+        return False
+    decided = gate.preview(actor, case_facts(referral), [Category.WHEREABOUTS])
+    decision = decided.decisions.get(Category.WHEREABOUTS)
+    return not decided.refused and decision is not None and decision.code == "masked"
+
+
 def save_discussion(
     actor: Actor, meeting: Meeting, item: AgendaItem, values: Mapping[str, Any]
 ) -> CaseDiscussion:
     """Save some or all of a case's sections (the chair's page autosaves field by field)."""
+    operation = "meeting:discussion_saved"
+    referral = referrals.get_referral(item.referral_id)
+    referrals.act_on(actor, referral, operation)
     _editable(actor, meeting)
+    writes_record(actor, referral, operation)
     unknown = set(values) - set(TEXT_FIELDS) - set(OTHER_FIELDS)
     if unknown:
         raise ValidationFailed({sorted(unknown)[0]: "This is not part of the case record"})
@@ -364,7 +480,21 @@ def save_discussion(
         errors["informs_victim_name"] = "Keep the name to 160 characters or fewer"
     include = values.get("include_whereabouts")
     reason = str(values.get("whereabouts_reason") or "").strip()
-    if include and len(reason) < MIN_WHEREABOUTS_REASON:
+    current = item.discussion
+    changes_whereabouts = "include_whereabouts" in values and (
+        bool(include) != bool(current and current.include_whereabouts)
+        or (bool(include) and reason != (current.whereabouts_reason if current else ""))
+    )
+    if changes_whereabouts and not services.is_chair(actor, meeting):
+        errors["include_whereabouts"] = (
+            "Only the chair decides whether the victim's whereabouts are in the minutes"
+        )
+    elif changes_whereabouts and include and not may_include_whereabouts(actor, meeting, referral):
+        errors["include_whereabouts"] = (
+            "The victim's whereabouts cannot go into the minutes of this case: you could not "
+            "reveal them yourself"
+        )
+    elif include and len(reason) < MIN_WHEREABOUTS_REASON:
         errors["whereabouts_reason"] = (
             "Say why the victim's whereabouts must be in the "
             "minutes: they are left out unless there is a reason"
@@ -381,7 +511,7 @@ def save_discussion(
         )
     if "informs_victim_name" in values:
         discussion.informs_victim_name = " ".join(str(values["informs_victim_name"]).split())
-    if "include_whereabouts" in values:
+    if changes_whereabouts:
         if bool(include) != bool(discussion.include_whereabouts):
             record(
                 actor,
@@ -402,7 +532,11 @@ def add_contribution(
     actor: Actor, meeting: Meeting, item: AgendaItem, agency_id: int | None, text: str
 ) -> Contribution:
     """Record what an agency shared at the meeting (only this enters the minutes)."""
+    operation = "meeting:information_shared"
+    referral = referrals.get_referral(item.referral_id)
+    referrals.act_on(actor, referral, operation)
     _editable(actor, meeting)
+    writes_record(actor, referral, operation)
     agency = session().get(Agency, agency_id) if agency_id else None
     errors = {}
     if agency is None or agency.area_id != meeting.area_id:
@@ -434,14 +568,10 @@ def add_contribution(
     return row
 
 
-def eligible_owners(meeting: Meeting, referral: Referral) -> list[Member]:
-    """Who may own an action on this case: people of the agencies at the table who the gate
-    lets see the case (the referrer, its case team, each agency's MARAC representative, the
-    area's coordinator), never anyone walled off or on the must-not-receive list.
-
-    This only narrows the choice offered; the gate still decides every view of the case.
-    """
-    facts = referrals.case_facts(referral)
+def _owner_candidates(meeting: Meeting, referral: Referral, facts: gate.CaseFacts) -> list[Member]:
+    """People of the agencies at the table who work on the case: the referrer, its case team,
+    each agency's MARAC representative, the area's coordinator; never anyone walled off or
+    on the must-not-receive list."""
     agency_ids = meeting.invited_agency_ids | {referral.referring_agency_id}
     members = (
         session()
@@ -471,6 +601,28 @@ def eligible_owners(meeting: Meeting, referral: Referral) -> list[Member]:
     return chosen
 
 
+def owner_may_read(
+    member: Member, referral: Referral, facts: gate.CaseFacts | None = None
+) -> gate.Disclosure:
+    """What the gate would decide on this case's minutes for this member (recording nothing).
+
+    An action's text is MINUTES: its owner must be able to read it, on the task and in the
+    extract, so an action goes only to someone the gate would give this case's minutes.
+    """
+    return gate.preview(actor_for(member), facts or case_facts(referral), [Category.MINUTES])
+
+
+def eligible_owners(meeting: Meeting, referral: Referral) -> list[Member]:
+    """Who may own an action on this case: the people at the table who work on it and whom
+    the gate would give its minutes (an action's text is MINUTES)."""
+    facts = case_facts(referral)
+    return [
+        m
+        for m in _owner_candidates(meeting, referral, facts)
+        if owner_may_read(m, referral, facts).allows(Category.MINUTES)
+    ]
+
+
 @dataclass
 class ActionData:
     text: str
@@ -480,8 +632,11 @@ class ActionData:
 
 def add_action(actor: Actor, meeting: Meeting, item: AgendaItem, data: ActionData) -> Action:
     """Agree an action: it goes onto the owning agency's to-do list as a task."""
-    _editable(actor, meeting)
+    operation = "meeting:action_agreed"
     referral = referrals.get_referral(item.referral_id)
+    referrals.act_on(actor, referral, operation)
+    _editable(actor, meeting)
+    writes_record(actor, referral, operation)
     errors: dict[str, str] = {}
     text = data.text.replace("\r\n", "\n").strip()
     if not text:
@@ -492,13 +647,28 @@ def add_action(actor: Actor, meeting: Meeting, item: AgendaItem, data: ActionDat
     if data.owner_member_id is None:
         errors["owner_member_id"] = "Select who owns this action"
     else:
+        facts = case_facts(referral)
         owner = next(
-            (m for m in eligible_owners(meeting, referral) if m.id == data.owner_member_id), None
+            (
+                m
+                for m in _owner_candidates(meeting, referral, facts)
+                if m.id == data.owner_member_id
+            ),
+            None,
         )
-        if owner is None:
+        decided = owner_may_read(owner, referral, facts) if owner is not None else None
+        if owner is None or decided is None or decided.refused:
             errors["owner_member_id"] = (
                 "Select someone from the list: that person cannot see this case"
             )
+            owner = None
+        elif not decided.allows(Category.MINUTES):
+            errors["owner_member_id"] = (
+                f"{owner.agency.name} may not read the minutes of this case, so it cannot "
+                f"own an action on it: record consent or a decision to share covering "
+                f"{owner.agency.name} first"
+            )
+            owner = None
     if data.due_on is None:
         errors["due_on"] = "Enter the date the action is due"
     elif data.due_on < today_london():
@@ -541,6 +711,7 @@ def set_outcome(
     actor: Actor, meeting: Meeting, item: AgendaItem, outcome: str, reason: str = ""
 ) -> AgendaItem:
     """Mark a case discussed, deferred because the referrer is absent, or back to discuss."""
+    referrals.act_on(actor, referrals.get_referral(item.referral_id), "meeting:case_outcome")
     _editable(actor, meeting)
     if outcome == "discussed":
         item.status = ItemStatus.DISCUSSED.value
@@ -581,18 +752,37 @@ def referrer_present(meeting: Meeting, referral: Referral) -> bool:
 # --- closing ------------------------------------------------------------------------------
 
 
-def missing_for_close(meeting: Meeting) -> dict[str, str]:
+#: What closing or approving says about a line this person may not know: no reference, no count.
+RECORD_INCOMPLETE = "The meeting's record is not complete yet"
+
+
+def missing_for_close(meeting: Meeting, actor: Actor | None = None) -> dict[str, str]:
+    """What stops the meeting closing. A case the actor may not know is never named."""
     missing = {}
     if meeting.confidentiality_read_at is None:
         missing["confidentiality"] = "Record that the confidentiality statement was read"
     if not any(a.kind == AttendanceKind.PRESENT.value for a in meeting.attendance):
         missing["attendance"] = "Record who was present"
-    for item in meeting.items:
-        if item.status == ItemStatus.LISTED.value:
-            referral = session().get(Referral, item.referral_id)
-            reference = referral.reference if referral else str(item.referral_id)
-            missing[f"item-{item.id}"] = f"Case {reference}: mark it discussed or deferred"
+    listed = [i for i in meeting.items if i.status == ItemStatus.LISTED.value]
+    known = (
+        {r.id: r for _i, r in services.known_items(actor, meeting)}
+        if actor is not None
+        else {r.id: r for r in facts_referrals(listed)}
+    )
+    for item in listed:
+        referral = known.get(item.referral_id)
+        if referral is None:
+            missing["record"] = RECORD_INCOMPLETE
+            continue
+        missing[f"item-{item.id}"] = f"Case {referral.reference}: mark it discussed or deferred"
     return missing
+
+
+def facts_referrals(items: Iterable[AgendaItem]) -> list[Referral]:
+    ids = sorted({i.referral_id for i in items})
+    if not ids:
+        return []
+    return list(session().execute(select(Referral).where(Referral.id.in_(ids))).scalars())
 
 
 def close_meeting(actor: Actor, meeting: Meeting) -> Meeting:
@@ -602,7 +792,7 @@ def close_meeting(actor: Actor, meeting: Meeting) -> Meeting:
         raise Conflict(
             "Only a meeting whose agenda was circulated, and that is not yet closed, can be closed."
         )
-    missing = missing_for_close(meeting)
+    missing = missing_for_close(meeting, actor)
     if missing:
         raise ValidationFailed(missing)
     meeting.status = MeetingStatus.HELD.value

@@ -20,7 +20,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 
 from agencies.models import Cadence
 from hub.core.forms import ChoiceMessageMixin, GovDateField, choices
-from meetings.models import DISCUSSION_FIELDS, AttendanceKind, MeetingKind
+from meetings.codes import DISCUSSION_FIELDS, AttendanceKind, MeetingKind
 
 TIME = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)$")
 

@@ -24,6 +24,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from agencies.models import Agency, MaracArea, Member
@@ -37,13 +38,15 @@ from hub.core.db import session
 from hub.core.errors import Conflict, NotFound, ValidationFailed
 from hub.core.events import publish
 from hub.referrals import services as referrals
+from hub.referrals.facts import facts_many, knowable
 from hub.referrals.models import Referral, Whereabouts
-from meetings import conduct, pdf, services
+from meetings import conduct, pdf, presenters, services
 from meetings.events import MinutesDistributed
 from meetings.models import (
     DISCUSSION_FIELDS,
     Action,
     ActionReview,
+    ActionStatus,
     AttendanceKind,
     ItemStatus,
     Meeting,
@@ -52,6 +55,7 @@ from meetings.models import (
     MinutesRevision,
     MinutesStatus,
 )
+from meetings.presenters import AmendCase, AmendmentRow, CaseSection
 
 MIN_AMEND_REASON = 10
 LABELS = {name: label for name, label, _required in DISCUSSION_FIELDS}
@@ -231,8 +235,13 @@ def revisions(meeting: Meeting) -> list[MinutesRevision]:
     )
 
 
-def missing_for_approval(meeting: Meeting, content: dict[str, Any] | None = None) -> dict[str, str]:
-    """Every empty required section, each with a message saying where it is."""
+def missing_for_approval(
+    meeting: Meeting, content: dict[str, Any] | None = None, actor: Actor | None = None
+) -> dict[str, str]:
+    """Every empty required section, each with a message saying where it is.
+
+    With an actor: a case that person may not know is never named (nor counted).
+    """
     content = content or live_content(meeting)
     missing: dict[str, str] = {}
     if meeting.status != MeetingStatus.HELD.value:
@@ -241,19 +250,29 @@ def missing_for_approval(meeting: Meeting, content: dict[str, Any] | None = None
         missing["confidentiality"] = "Record that the confidentiality statement was read"
     if not any(a["kind"] == AttendanceKind.PRESENT.value for a in content["attendance"]):
         missing["attendance"] = "Record who was present"
+    known = (
+        services.known_case_ids(actor, [i["referral_id"] for i in content["items"]])
+        if actor is not None
+        else {i["referral_id"] for i in content["items"]}
+    )
     for item in content["items"]:
-        where = f"Case {item['reference']}"
-        key = f"item-{item['item_id']}"
         if item["status"] == ItemStatus.DEFERRED.value:
             continue
+        gaps = {}
+        key = f"item-{item['item_id']}"
         for name, label, required in DISCUSSION_FIELDS:
             needed = required or (name == "primary_aggressor" and item["counter_allegation"])
             if needed and not item["discussion"].get(name, "").strip():
-                missing[f"{key}.{name}"] = f"{where}: enter “{label}”"
+                gaps[f"{key}.{name}"] = f"enter “{label}”"
         if not item["informs_victim_agency_id"]:
-            missing[f"{key}.informs_victim"] = f"{where}: say who will tell the victim the outcome"
+            gaps[f"{key}.informs_victim"] = "say who will tell the victim the outcome"
         if not item["actions"]:
-            missing[f"{key}.actions"] = f"{where}: agree at least one action"
+            gaps[f"{key}.actions"] = "agree at least one action"
+        if gaps and item["referral_id"] not in known:
+            missing["record"] = conduct.RECORD_INCOMPLETE
+            continue
+        where = f"Case {item['reference']}"
+        missing.update({k: f"{where}: {message}" for k, message in gaps.items()})
     return missing
 
 
@@ -271,7 +290,7 @@ def approve_minutes(actor: Actor, meeting: Meeting) -> MinutesRevision:
     if minutes.is_locked:
         raise Conflict("These minutes are already approved.")
     content = live_content(meeting)
-    missing = missing_for_approval(meeting, content)
+    missing = missing_for_approval(meeting, content, actor)
     if missing:
         raise ValidationFailed(missing)
     revision = MinutesRevision(
@@ -304,37 +323,100 @@ def approve_minutes(actor: Actor, meeting: Meeting) -> MinutesRevision:
     return revision
 
 
-def amendable_sections(content: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    """(key, case reference, label, current text) for every section an amendment may change."""
-    sections = []
+def _section_keys(content: dict[str, Any]) -> dict[int, list[tuple[str, str]]]:
+    """Per agenda line, (key, field) of every section an amendment may change."""
+    keys: dict[int, list[tuple[str, str]]] = {}
     for item in content["items"]:
         if item["status"] == ItemStatus.DEFERRED.value:
             continue
-        for name, label, _required in DISCUSSION_FIELDS:
-            if name == "primary_aggressor" and not item["counter_allegation"]:
-                continue
-            sections.append(
-                (
-                    f"item-{item['item_id']}.{name}",
-                    item["reference"],
-                    label,
-                    item["discussion"].get(name, ""),
-                )
+        keys[item["item_id"]] = [
+            (f"item-{item['item_id']}.{name}", name)
+            for name, _label, _required in DISCUSSION_FIELDS
+            if name != "primary_aggressor" or item["counter_allegation"]
+        ]
+    return keys
+
+
+def amend_page(actor: Actor, meeting: Meeting) -> tuple[MinutesRevision | None, list[AmendCase]]:
+    """The latest revision and, case by case, what this chair may amend of it.
+
+    Only the cases they may know (filtered in the query); a case whose minutes their case
+    page withholds is shown by its reference with the reason, and no text.
+    """
+    services.require_chair(actor, meeting)
+    revision = latest_revision(meeting)
+    if revision is None:
+        return None, []
+    content = revision.content
+    keys = _section_keys(content)
+    wanted = [i["referral_id"] for i in content["items"] if i["item_id"] in keys]
+    known = {
+        r.id: r
+        for r in session()
+        .execute(
+            select(Referral)
+            .where(Referral.id.in_(wanted or [0]), knowable(actor))
+            .options(selectinload(Referral.victim))
+        )
+        .scalars()
+    }
+    facts = facts_many(list(known.values()))
+    decided = gate.disclose_many(
+        actor,
+        list(facts.values()),
+        [Category.IDENTITY, Category.MINUTES],
+        action="minutes:amend_viewed",
+    )
+    cases = []
+    for item in content["items"]:
+        disclosure = decided.get(item["referral_id"])
+        if item["item_id"] not in keys or disclosure is None:
+            continue
+        cases.append(
+            presenters.amend_case(
+                item, known[item["referral_id"]], disclosure, keys[item["item_id"]]
             )
-    return sections
+        )
+    return revision, cases
+
+
+def _item_of(key: str) -> int | None:
+    """The agenda line a section key names ("item-12.risk_victim" -> 12), if any."""
+    head, _dot, _name = key.partition(".")
+    number = head.removeprefix("item-")
+    wellformed = head.startswith("item-") and number.isascii() and number.isdigit()
+    return int(number) if wellformed else None
 
 
 def amend_minutes(
     actor: Actor, meeting: Meeting, changes: dict[str, str], reason: str
 ) -> MinutesRevision:
-    """Amend approved minutes: a new revision with who, when and why; nothing overwritten."""
+    """Amend approved minutes: a new revision with who, when and why; nothing overwritten.
+
+    First the gate, for each case whose sections the change names: a case the chair may not
+    know is the concealed 404, and one whose minutes they may not read a 403; either way
+    nothing is changed.
+    """
+    operation = "minutes:amended"
+    previous = latest_revision(meeting)
+    lines = {i["item_id"]: i["referral_id"] for i in previous.content["items"]} if previous else {}
+    named = sorted({lines[n] for n in map(_item_of, changes) if n is not None and n in lines})
+    touched = [referrals.get_referral(case_id) for case_id in named]
+    for referral in touched:
+        referrals.act_on(actor, referral, operation)
     services.require_chair(actor, meeting)
     minutes = _minutes_row(meeting)
     if not minutes.is_locked:
         raise Conflict("These minutes are still a draft: change the record directly.")
-    previous = latest_revision(meeting)
     assert previous is not None
-    current = {key: text for key, _ref, _label, text in amendable_sections(previous.content)}
+    for referral in touched:
+        conduct.writes_record(actor, referral, operation)
+    by_line = {i["item_id"]: i for i in previous.content["items"]}
+    current = {
+        key: by_line[item_id]["discussion"].get(name, "")
+        for item_id, keys in _section_keys(previous.content).items()
+        for key, name in keys
+    }
     errors: dict[str, str] = {}
     if len(reason.strip()) < MIN_AMEND_REASON:
         errors["reason"] = "Say why the minutes are being amended"
@@ -386,6 +468,7 @@ def amend_minutes(
         meeting=meeting.id,
         revision=revision.number,
         sections=sorted(changed),
+        cases=sorted({lines[n] for n in map(_item_of, changed) if n is not None and n in lines}),
     )
     return revision
 
@@ -418,22 +501,6 @@ def distribute_minutes(actor: Actor, meeting: Meeting) -> Minutes:
 
 
 @dataclass
-class CaseSection:
-    number: int
-    reference: str
-    heading: str
-    flags: list[str]
-    referring_agency: str
-    deferred: bool
-    deferral_reason: str
-    sections: list[tuple[str, str]]
-    contributions: list[tuple[str, str]]
-    informs_victim: str
-    actions: list[dict[str, str]]
-    whereabouts: list[tuple[str, str]] | None = None
-
-
-@dataclass
 class MinutesDocument:
     """Everything one recipient's PDF or page shows, decided case by case by the gate."""
 
@@ -454,10 +521,13 @@ class MinutesDocument:
     attendance: dict[str, list[dict[str, Any]]]
     review: list[dict[str, str]]
     cases: list[CaseSection]
-    #: Cases on the agenda left out for this recipient (not involved, or the gate refused).
+    #: Cases on the agenda this recipient may know of but that are not in this copy (an
+    #: extract: the agency is not involved). A case they may not know is never counted.
     left_out: int = 0
     case_ids: list[int] = field(default_factory=list)
-    amendments: list[dict[str, str]] = field(default_factory=list)
+    amendments: list[AmendmentRow] = field(default_factory=list)
+    #: When the minutes were approved (the amendments follow in ``amendments``).
+    approved_at: str = ""
 
 
 def _day(value: str | date) -> str:
@@ -491,10 +561,29 @@ def can_download_extract(actor: Actor, meeting: Meeting) -> bool:
     )
 
 
+def _amended_cases(revision: MinutesRevision) -> set[int]:
+    """The cases an amendment changed, from the sections it names ("item-12.risk_victim")."""
+    lines = {i["item_id"]: i["referral_id"] for i in revision.content["items"]}
+    return {lines[n] for n in map(_item_of, revision.changed) if n is not None and n in lines}
+
+
 def build_document(
-    actor: Actor, meeting: Meeting, scope: str, *, action: str = "minutes:rendered"
+    actor: Actor,
+    meeting: Meeting,
+    scope: str,
+    *,
+    action: str = "minutes:rendered",
+    with_whereabouts: bool = True,
 ) -> MinutesDocument:
-    """The minutes for this recipient: each case through the gate, recorded."""
+    """The minutes for this recipient: each case through the gate, recorded.
+
+    Only cases the recipient may know are in it (filtered in the query), numbered as they
+    see them; a case whose minutes the gate withholds from them is there by its number and
+    reference (and name, if identity is allowed) with the reason. An extract holds only the
+    agency's own cases and actions. An amendment's reason is shown only beside the cases it
+    changed. ``with_whereabouts``: the PDF reveals them where the chair included them; the
+    page only says so.
+    """
     if scope == SCOPE_FULL:
         services.require_runner(actor, meeting)
     elif scope == SCOPE_EXTRACT:
@@ -506,63 +595,110 @@ def build_document(
     minutes = services.minutes_of(meeting)
     agency = session().get(Agency, actor.agency_id) if actor.agency_id else None
     agency_name = agency.name if agency else ""
-    chosen = [i for i in content["items"] if scope == SCOPE_FULL or involved(i, actor.agency_id)]
-    left_out = len(content["items"]) - len(chosen)
-    decisions: dict[int, tuple[Referral, Disclosure]] = {}
+    extract = scope == SCOPE_EXTRACT
 
-    def decide(referral_id: int, item: dict[str, Any] | None) -> tuple[Referral, Disclosure]:
-        if referral_id not in decisions:
-            referral = referrals.get_referral(referral_id)
-            categories = [Category.IDENTITY, Category.MINUTES]
-            reason = None
-            if item is not None and item.get("include_whereabouts"):
-                categories.append(Category.WHEREABOUTS)
-                reason = item.get("whereabouts_reason") or None
-            decisions[referral_id] = (
-                referral,
-                gate.disclose(
-                    actor,
-                    referrals.case_facts(referral),
-                    categories,
-                    reveal_reason=reason,
-                    action=action,
-                ),
-            )
-        return decisions[referral_id]
+    wanted = {i["referral_id"] for i in content["items"]} | {
+        r["referral_id"] for r in content["review"]
+    }
+    known = {
+        r.id: r
+        for r in session()
+        .execute(
+            select(Referral)
+            .where(Referral.id.in_(sorted(wanted) or [0]), knowable(actor))
+            .options(selectinload(Referral.victim))
+        )
+        .scalars()
+    }
+    partners = services.partners_known(actor, known.values())
+    items = [i for i in content["items"] if i["referral_id"] in known]
+    chosen = [i for i in items if not extract or involved(i, actor.agency_id)]
+    review_rows = [
+        r
+        for r in content["review"]
+        if r["referral_id"] in known and (not extract or r["agency_id"] == actor.agency_id)
+    ]
+    facts = facts_many(list(known.values()))
+    decided: dict[int, Disclosure] = {}
+    revealing = {
+        i["referral_id"]: i.get("whereabouts_reason") or None
+        for i in chosen
+        if with_whereabouts and i.get("include_whereabouts")
+    }
+    for case_id, reason in revealing.items():
+        revealed = gate.disclose(
+            actor,
+            facts[case_id],
+            [Category.IDENTITY, Category.MINUTES, Category.WHEREABOUTS],
+            reveal_reason=reason,
+            action=action,
+        )
+        if not revealed.refused:
+            decided[case_id] = revealed
+    on_agenda = [i["referral_id"] for i in chosen if i["referral_id"] not in revealing]
+    decided.update(
+        gate.disclose_many(
+            actor,
+            [facts[c] for c in dict.fromkeys(on_agenda)],
+            [Category.IDENTITY, Category.MINUTES],
+            action=action,
+        )
+    )
+    review_only = {r["referral_id"] for r in review_rows} - set(decided)
+    decided.update(
+        gate.disclose_many(
+            actor, [facts[c] for c in sorted(review_only)], [Category.MINUTES], action=action
+        )
+    )
 
-    cases = []
-    shown: set[int] = set()
+    cases: list[CaseSection] = []
     for item in chosen:
-        referral, disclosure = decide(item["referral_id"], item)
-        if disclosure.refused or not disclosure.allows(Category.MINUTES):
-            left_out += 1
-            continue
-        shown.add(referral.id)
+        case_id = item["referral_id"]
+        found = decided.get(case_id)
+        if found is None:
+            continue  # refused after all: nothing of it, not even a number
+        referral = known[case_id]
+        whereabouts = None
+        if case_id in revealing and referral.victim_id is not None:
+            whereabouts = session().get(Whereabouts, referral.victim_id)
         cases.append(
-            _case_section(len(cases) + 1, item, referral, disclosure, scope, actor.agency_id)
+            presenters.minutes_case(
+                len(cases) + 1,
+                item,
+                referral,
+                found,
+                agency_id=actor.agency_id,
+                own_actions_only=extract,
+                partner_known=case_id in partners,
+                whereabouts=whereabouts,
+                day=_day,
+            )
         )
     review = []
-    for row in content["review"]:
-        if scope == SCOPE_EXTRACT and row["agency_id"] != actor.agency_id:
+    for row in review_rows:
+        seen = decided.get(row["referral_id"])
+        if seen is None:
             continue
-        _referral, disclosure = decide(row["referral_id"], None)
-        if disclosure.refused or not disclosure.allows(Category.MINUTES):
-            continue
-        shown.add(row["referral_id"])
         review.append(
-            {**row, "due_on": _day(row["due_on"]), "outcome_label": _outcome_label(row["outcome"])}
+            presenters.minutes_review_row(
+                row, seen, day=_day, outcome_label=_outcome_label(row["outcome"])
+            )
         )
+    shown = {c.referral_id for c in cases} | {int(r["referral_id"]) for r in review}
     attendance: dict[str, list[dict[str, Any]]] = {k.value: [] for k in AttendanceKind}
     for row in content["attendance"]:
         attendance[row["kind"]].append(
             {**row, "received_on": _day(row["received_on"]) if row["received_on"] else ""}
         )
     is_draft = revision is None
+    approved_at = (
+        _moment(minutes.approved_at) if minutes is not None and minutes.approved_at else ""
+    )
     status = (
         "DRAFT: not approved by the chair"
         if is_draft
-        else f"Approved by the chair on {_moment(minutes.approved_at)}"
-        if minutes is not None and minutes.approved_at
+        else f"Approved by the chair on {approved_at}"
+        if approved_at
         else "Approved"
     )
     if revision is not None and revision.number > 1:
@@ -570,26 +706,30 @@ def build_document(
     meeting_info = content["meeting"]
     amendments = []
     if revision is not None:
-        past_revisions = revisions(meeting)
+        in_copy = {c.referral_id: decided[c.referral_id] for c in cases}
+        references = {c.referral_id: c.reference for c in cases}
+        past_revisions = [r for r in revisions(meeting) if r.kind == "amendment"]
         names = dict(
             session()
             .execute(
                 select(Member.id, Member.name).where(
-                    Member.id.in_({r.created_by_id or 0 for r in past_revisions})
+                    Member.id.in_({r.created_by_id or 0 for r in past_revisions} or {0})
                 )
             )
             .all()
         )
         for past in past_revisions:
-            if past.kind == "amendment":
-                amendments.append(
-                    {
-                        "number": str(past.number),
-                        "when": _moment(past.created_at),
-                        "who": names.get(past.created_by_id or 0, ""),
-                        "reason": past.reason,
-                    }
-                )
+            row = presenters.amendment_row(
+                number=str(past.number),
+                when=_moment(past.created_at),
+                who=names.get(past.created_by_id or 0, ""),
+                reason=past.reason,
+                amended=_amended_cases(past),
+                disclosures=in_copy,
+                references=references,
+            )
+            if row is not None:
+                amendments.append(row)
     return MinutesDocument(
         area=meeting_info["area"],
         held_on=_day(meeting_info["held_on"]),
@@ -610,76 +750,15 @@ def build_document(
         attendance=attendance,
         review=review,
         cases=cases,
-        left_out=left_out,
+        left_out=len(items) - len(chosen),
         case_ids=sorted(shown),
         amendments=amendments,
+        approved_at=approved_at,
     )
 
 
 def _outcome_label(outcome: str) -> str:
-    from meetings.models import ActionStatus
-
     return "Still open" if outcome == "open" else ActionStatus(outcome).label
-
-
-def _case_section(
-    number: int,
-    item: dict[str, Any],
-    referral: Referral,
-    disclosure: Disclosure,
-    scope: str,
-    agency_id: int | None,
-) -> CaseSection:
-    gate.require_disclosure(disclosure, case_id=referral.id, category=Category.MINUTES)
-    heading = f"Case {referral.reference}"
-    if disclosure.allows(Category.IDENTITY) and referral.victim is not None:
-        heading = f"{referral.victim.display_name} ({referral.reference})"
-    sections = [
-        (LABELS[name], item["discussion"].get(name, ""))
-        for name, _label, _required in DISCUSSION_FIELDS
-        if name != "primary_aggressor" or item["counter_allegation"]
-    ]
-    informs = item.get("informs_victim_agency") or ""
-    if item.get("informs_victim_name"):
-        informs = (
-            f"{informs} – {item['informs_victim_name']}" if informs else item["informs_victim_name"]
-        )
-    actions = [
-        {**a, "due_on": _day(a["due_on"])}
-        for a in item["actions"]
-        if scope == SCOPE_FULL or a["agency_id"] == agency_id
-    ]
-    whereabouts = None
-    if (
-        item.get("include_whereabouts")
-        and disclosure.allows(Category.WHEREABOUTS)
-        and referral.victim_id is not None
-    ):
-        row = session().get(Whereabouts, referral.victim_id)
-        whereabouts = (
-            [
-                ("Address", row.address or "Not recorded"),
-                ("Refuge", "Yes" if row.is_refuge else "No"),
-                ("Safe phone", row.safe_phone or "Not recorded"),
-                ("Safe times to call", row.safe_times or "Not recorded"),
-            ]
-            if row is not None
-            else [("Whereabouts", "Not recorded")]
-        )
-    return CaseSection(
-        number=number,
-        reference=referral.reference,
-        heading=heading,
-        flags=item["flags"],
-        referring_agency=item["referring_agency"],
-        deferred=item["status"] == ItemStatus.DEFERRED.value,
-        deferral_reason=item["deferral_reason"],
-        sections=sections,
-        contributions=[(c["agency"], c["text"]) for c in item["contributions"]],
-        informs_victim=informs,
-        actions=actions,
-        whereabouts=whereabouts,
-    )
 
 
 @dataclass
@@ -725,4 +804,6 @@ def render_minutes(
 
 def documents_for_page(actor: Actor, meeting: Meeting) -> MinutesDocument:
     """The full minutes shown on the coordinator's and chair's page (a disclosure too)."""
-    return build_document(actor, meeting, SCOPE_FULL, action="minutes:viewed")
+    return build_document(
+        actor, meeting, SCOPE_FULL, action="minutes:viewed", with_whereabouts=False
+    )

@@ -1,11 +1,13 @@
 """Research before a meeting: each invited agency's own notes on each case.
 
-The gate does not decide research (``Category.RESEARCH`` is not case data it holds): research
-is private to the agency that wrote it, and this module enforces that. Every function looks
-research up by ``(agenda item, actor's agency)``, so no path returns another agency's rows.
-Opening the page is still a disclosure of the case (identity) through the gate, because the
-agency must need to know the case. Each view and save is in the ledger with the research
-row's id, so an auditor sees that research exists and who touched it, never its content.
+Research is private to the agency that wrote it (``Category.RESEARCH``: the gate allows it to
+every reader who may know the case, and the presenter shows only the reader's own agency's).
+Every function looks research up by ``(agenda item, actor's agency)``, so no path returns
+another agency's rows, and ``meetings.presenters.research_view`` refuses any other. Opening
+the page is a disclosure of the case (identity and research) through the gate, because the
+agency must need to know the case; saving and sharing ask the gate whether the actor may act
+on the case first. Each view and save is in the ledger with the research row's id, so an
+auditor sees that research exists and who touched it, never its content.
 
 Research leaves the agency only when the agency shares it at the meeting
 (``share_at_meeting``): then it is recorded as shared and enters the minutes.
@@ -27,7 +29,7 @@ from hub.core.db import session
 from hub.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.referrals import services as referrals
 from hub.referrals.models import Referral
-from meetings import services
+from meetings import presenters, services
 from meetings.models import (
     AgendaItem,
     Contribution,
@@ -62,16 +64,23 @@ class ResearchData:
     version: int | None = None
 
 
-def open_for_research(
-    actor: Actor, meeting: Meeting, item: AgendaItem
-) -> tuple[Referral, Disclosure]:
-    """The case, through the gate (identity), for a member of an invited agency."""
+def _may_research(actor: Actor, meeting: Meeting) -> None:
     if actor.agency_id is None or not actor.can(Permission.RESEARCH_WRITE):
         raise Forbidden("Only a member of an invited agency can research cases.")
     if not services.is_invited(actor, meeting):
         raise NotFound("There is no such meeting.")  # not invited: the agenda is not yours
+
+
+def open_for_research(
+    actor: Actor, meeting: Meeting, item: AgendaItem
+) -> tuple[Referral, Disclosure]:
+    """The case, through the gate (identity, research), for a member of an invited agency."""
+    _may_research(actor, meeting)
     return referrals.open_case(
-        actor, item.referral_id, [Category.IDENTITY], action="research:case_opened"
+        actor,
+        item.referral_id,
+        [Category.IDENTITY, Category.RESEARCH],
+        action="research:case_opened",
     )
 
 
@@ -89,20 +98,24 @@ def _own(actor: Actor, item: AgendaItem) -> ResearchSubmission | None:
     )
 
 
-def research_of(actor: Actor, meeting: Meeting, item: AgendaItem) -> ResearchSubmission | None:
-    """Read the actor's own agency's research on a case (recorded when there is some)."""
-    open_for_research(actor, meeting, item)
+def research_of(
+    actor: Actor, meeting: Meeting, item: AgendaItem
+) -> tuple[Referral, Disclosure, presenters.ResearchView | None]:
+    """Open the case and read the actor's own agency's research on it (recorded when there
+    is some)."""
+    referral, disclosure = open_for_research(actor, meeting, item)
     row = _own(actor, item)
-    if row is not None:
-        record(
-            actor,
-            "research:viewed",
-            Subject("research", row.id),
-            meeting=meeting.id,
-            case=item.referral_id,
-            agency=row.agency_id,
-        )
-    return row
+    if row is None:
+        return referral, disclosure, None
+    record(
+        actor,
+        "research:viewed",
+        Subject("research", row.id),
+        meeting=meeting.id,
+        case=item.referral_id,
+        agency=row.agency_id,
+    )
+    return referral, disclosure, presenters.research_view(row, item.referral_id, disclosure)
 
 
 def _validate(data: ResearchData) -> list[WithheldRow]:
@@ -133,7 +146,8 @@ def save_research(
     actor: Actor, meeting: Meeting, item: AgendaItem, data: ResearchData
 ) -> ResearchSubmission:
     """Save the agency's research: facts and opinion apart, and what it will not share."""
-    open_for_research(actor, meeting, item)
+    referrals.act_on(actor, referrals.get_referral(item.referral_id), "research:saved")
+    _may_research(actor, meeting)
     if meeting.status == MeetingStatus.HELD.value:
         raise Conflict("The meeting has been held: research for it is closed.")
     withheld = _validate(data)
@@ -175,7 +189,8 @@ def save_research(
 def share_at_meeting(actor: Actor, meeting: Meeting, item: AgendaItem) -> Contribution:
     """Share what the agency prepared to share: it is recorded as shared and enters the
     minutes. The rest of the research stays with the agency."""
-    open_for_research(actor, meeting, item)
+    referrals.act_on(actor, referrals.get_referral(item.referral_id), "research:shared")
+    _may_research(actor, meeting)
     if meeting.status != MeetingStatus.CIRCULATED.value:
         raise Conflict("Information is shared while the meeting is running.")
     services.ensure_record_open(meeting)

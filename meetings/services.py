@@ -1,8 +1,10 @@
 """Scheduling conferences, building and circulating agendas, and who may see a meeting.
 
 Every use case takes the actor explicitly, may flush, and never commits. Nothing here returns
-case content: agenda rows carry identity only when the gate allows it (``agenda_rows``), and
-each such row is a disclosure with its ledger entry.
+case content: agenda rows come from ``meetings.presenters`` with the gate's decision for each
+case, and each such row is a disclosure with its ledger entry. Every list of a meeting's
+cases is filtered in the query to the cases the person may know (``knowable``), and every
+change to a line of the agenda asks the gate first (``load_item``).
 
 API
 ===
@@ -20,35 +22,43 @@ API
     counter-allegation; flag each; keep counter-allegations adjacent. Safe to run again.
 ``add_case(actor, meeting, reference, reason="")``, ``move_item(actor, meeting, item_id,
 direction)``, ``defer_item(actor, meeting, item_id, reason)``, ``remove_item(...)``
-    The coordinator's changes. After the cut-off a case is added only with a reason.
+    The coordinator's changes. After the cut-off a case is added only with a reason. A case
+    the actor may not know answers as one that does not exist: a reference as "no case", an
+    agenda line as the concealed 404, recorded, and nothing changes.
+``load_item(actor, meeting, item_id, operation) -> AgendaItem``
+    An agenda line, once the gate has said the actor may act on its case.
 ``circulate_agenda(actor, meeting, agency_ids=None) -> list[MeetingInvitation]``
     Invite agencies (by default every active agency of the area; the referring agencies are
     always invited). From then on they need to know every case on the agenda (a grant row
     per case and agency, which the gate reads), and their to-do templates run.
 ``agenda_rows(actor, meeting) -> list[AgendaRow]``
-    What this person may see of the agenda: one gate decision per case (identity only).
+    What this person may see of the agenda: only the cases they may know, numbered as they
+    see them; identity, and the late and deferral reasons only with the minutes category.
 """
 
 from __future__ import annotations
 
 import calendar
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from agencies.models import Agency, Cadence, MaracArea, Member
-from audit.ledger import Subject, record
+from audit.ledger import Subject, record, record_refusal
 from consent import gate
 from consent.categories import Category, Purpose
 from hub.core.access import Actor, Permission, Role
 from hub.core.clock import now, today_london
 from hub.core.db import session
-from hub.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from hub.core.errors import NO_SUCH_CASE, Conflict, Forbidden, NotFound, Refused, ValidationFailed
 from hub.core.events import publish
 from hub.referrals import services as referrals
+from hub.referrals.facts import case_facts, facts_many, knowable
 from hub.referrals.models import GrantKind, Referral, ReferralStatus
+from meetings import presenters
 from meetings.events import CasesCirculated
 from meetings.models import (
     AgendaItem,
@@ -60,12 +70,15 @@ from meetings.models import (
     MeetingStatus,
     Minutes,
 )
+from meetings.presenters import AgendaRow
 
 #: Longest series scheduled in one go (a year of weekly meetings).
 MAX_SERIES = 52
 #: Shortest reason the coordinator may give for a late addition or a deferral.
 MIN_REASON = 10
 NO_MEETING = "There is no such meeting."
+#: The largest id a row can have (a 64-bit signed integer); a larger one in a URL names nothing.
+MAX_ID = 2**63 - 1
 
 
 # --- the gate's need to know --------------------------------------------------------------
@@ -114,12 +127,42 @@ def is_invited(actor: Actor, meeting: Meeting) -> bool:
 
 def get_meeting(actor: Actor, meeting_id: int) -> Meeting:
     """Load a meeting this person may know about; any other is simply not found."""
+    if not 0 < meeting_id <= MAX_ID:
+        raise NotFound(NO_MEETING)  # no row has such an id; never ask the database
     meeting = session().get(Meeting, meeting_id)
     if meeting is None or meeting.area_id != actor.area_id:
         raise NotFound(NO_MEETING)  # another area is another tenant
     if is_runner(actor, meeting) or is_invited(actor, meeting):
         return meeting
     raise NotFound(NO_MEETING)  # an agency not invited does not learn the meeting exists
+
+
+def _no_such_item(actor: Actor, meeting: Meeting, item_id: int, operation: str) -> Refused:
+    """An agenda line that is not there answers exactly as one whose case is concealed."""
+    record_refusal(
+        actor,
+        "access:denied",
+        Subject("meeting", meeting.id),
+        meeting=meeting.id,
+        item=item_id,
+        reason="no_such_item",
+        attempted=operation,
+    )
+    return Refused(NO_SUCH_CASE, conceal=True, code="no_such_item")
+
+
+def load_item(actor: Actor, meeting: Meeting, item_id: int, operation: str) -> AgendaItem:
+    """An agenda line of this meeting, once the gate has said the actor may act on its case.
+
+    A line that is not there, and one whose case the actor may not know (walls,
+    must-not-receive, no need to know), both get the concealed 404 of a missing case, and
+    both are recorded.
+    """
+    item = next((i for i in meeting.items if i.id == item_id), None)
+    if item is None:
+        raise _no_such_item(actor, meeting, item_id, operation)
+    referrals.act_on(actor, referrals.get_referral(item.referral_id), operation)
+    return item
 
 
 def require_runner(actor: Actor, meeting: Meeting) -> None:
@@ -146,18 +189,83 @@ def ensure_record_open(meeting: Meeting) -> None:
         )
 
 
-def list_meetings(actor: Actor) -> list[Meeting]:
+@dataclass
+class MeetingRow:
+    """A meeting in the list, with the number of its cases this person may know of."""
+
+    meeting: Meeting
+    cases: int
+
+
+def list_meetings(actor: Actor) -> list[MeetingRow]:
     """Meetings of the actor's area this person may see, soonest first."""
-    found = (
-        session()
+    found = [
+        m
+        for m in session()
         .execute(
             select(Meeting)
             .where(Meeting.area_id == actor.area_id)
             .order_by(Meeting.held_on, Meeting.start_time, Meeting.id)
         )
         .scalars()
+        if is_runner(actor, m) or is_invited(actor, m)
+    ]
+    counts: dict[int, int] = {}
+    if found:
+        counts = dict(
+            session()
+            .execute(
+                select(AgendaItem.meeting_id, func.count())
+                .join(Referral, Referral.id == AgendaItem.referral_id)
+                .where(AgendaItem.meeting_id.in_([m.id for m in found]), knowable(actor))
+                .group_by(AgendaItem.meeting_id)
+            )
+            .all()
+        )
+    return [MeetingRow(m, counts.get(m.id, 0)) for m in found]
+
+
+# --- what this person may know of an agenda ------------------------------------------------
+
+
+def known_items(actor: Actor, meeting: Meeting) -> list[tuple[AgendaItem, Referral]]:
+    """The agenda lines whose case this person may know, in order, filtered in the query."""
+    return list(
+        session()
+        .execute(
+            select(AgendaItem, Referral)
+            .join(Referral, Referral.id == AgendaItem.referral_id)
+            .where(AgendaItem.meeting_id == meeting.id, knowable(actor))
+            .order_by(AgendaItem.position, AgendaItem.id)
+            .options(selectinload(Referral.victim))
+        )
+        .all()
     )
-    return [m for m in found if is_runner(actor, m) or is_invited(actor, m)]
+
+
+def known_case_ids(actor: Actor, case_ids: Iterable[int]) -> set[int]:
+    """Which of these cases this person may know exist (one query)."""
+    wanted = sorted(set(case_ids))
+    if not wanted:
+        return set()
+    return set(
+        session()
+        .execute(select(Referral.id).where(Referral.id.in_(wanted), knowable(actor)))
+        .scalars()
+    )
+
+
+def partners_known(actor: Actor, referrals_: Iterable[Referral]) -> set[int]:
+    """The cases among these whose counter-allegation partner this person may know."""
+    pairs = {r.id: r.counter_allegation_id for r in referrals_ if r.counter_allegation_id}
+    known = known_case_ids(actor, pairs.values())
+    return {case_id for case_id, other in pairs.items() if other in known}
+
+
+def seen_number(actor: Actor, meeting: Meeting, item: AgendaItem) -> int:
+    """The number this person sees an agenda line under (counting only lines they may know)."""
+    ids = [i.id for i, _referral in known_items(actor, meeting)]
+    return ids.index(item.id) + 1 if item.id in ids else 0
 
 
 # --- scheduling ---------------------------------------------------------------------------
@@ -360,6 +468,8 @@ def build_agenda(actor: Actor, meeting: Meeting) -> list[AgendaItem]:
     require_runner(actor, meeting)
     _ensure_agenda_open(meeting)
     on_agenda = {i.referral_id for i in meeting.items}
+    # Never a case this person may not know (walls, must-not-receive): another coordinator
+    # of the area lists it. Filtered in the query; nothing here says that such a case exists.
     accepted = (
         session()
         .execute(
@@ -367,16 +477,13 @@ def build_agenda(actor: Actor, meeting: Meeting) -> list[AgendaItem]:
             .where(
                 Referral.area_id == meeting.area_id,
                 Referral.status == ReferralStatus.ACCEPTED.value,
+                knowable(actor),
             )
             .order_by(Referral.submitted_at, Referral.id)
         )
         .scalars()
         .all()
     )
-    # Never a case this person may not know (walls, must-not-receive): another coordinator
-    # of the area lists it. Nothing here says that such a case exists.
-    known = referrals.facts_many(accepted)
-    accepted = [r for r in accepted if gate.would_know(actor, known[r.id])]
     by_id = {r.id: r for r in accepted}
     added: list[AgendaItem] = []
     for referral in accepted:
@@ -389,12 +496,12 @@ def build_agenda(actor: Actor, meeting: Meeting) -> list[AgendaItem]:
             continue  # emergency meetings take named cases only; late ones wait
         added.append(_new_item(actor, meeting, referral))
         on_agenda.add(referral.id)
-    # Counter-allegations are heard together: bring in the other half if it is accepted.
-    for item in list(meeting.items):
+    # Counter-allegations are heard together: bring in the other half if it is accepted (and
+    # this person may know both halves).
+    for item, referral in known_items(actor, meeting):
         if not item.is_counter_allegation:
             continue
-        referral = session().get(Referral, item.referral_id)
-        other_id = referral.counter_allegation_id if referral else None
+        other_id = referral.counter_allegation_id
         other = by_id.get(other_id) if other_id else None
         if other is None or other.id in on_agenda or _waiting_elsewhere(other.id, meeting):
             continue
@@ -440,7 +547,7 @@ def add_case(actor: Actor, meeting: Meeting, reference: str, reason: str = "") -
     no_case = "There is no case with that reference in this MARAC"
     if referral is None:
         raise ValidationFailed({"reference": no_case})
-    if not gate.would_know(actor, referrals.case_facts(referral)):
+    if not gate.would_know(actor, case_facts(referral)):
         # Exactly as if it did not exist, and recorded.
         gate.refuse(
             actor,
@@ -484,15 +591,13 @@ def add_case(actor: Actor, meeting: Meeting, reference: str, reason: str = "") -
     return item
 
 
-def _item(meeting: Meeting, item_id: int) -> AgendaItem:
+def get_item(meeting: Meeting, item_id: int) -> AgendaItem:
+    """An agenda line by id, for code acting as the hub itself; people go through
+    ``load_item``, which asks the gate."""
     for item in meeting.items:
         if item.id == item_id:
             return item
     raise NotFound("There is no such case on this agenda.")
-
-
-def get_item(meeting: Meeting, item_id: int) -> AgendaItem:
-    return _item(meeting, item_id)
 
 
 def _partner(meeting: Meeting, item: AgendaItem) -> AgendaItem | None:
@@ -535,16 +640,23 @@ def _arrange(meeting: Meeting) -> None:
 
 
 def move_item(actor: Actor, meeting: Meeting, item_id: int, direction: str) -> None:
-    """Move a case (with its counter-allegation partner) one place up or down."""
+    """Move a case (with its counter-allegation partner) one place up or down.
+
+    One place as this person sees the agenda: lines they may not know keep their places,
+    so a move never seems to do nothing because of a case they cannot see.
+    """
+    item = load_item(actor, meeting, item_id, "agenda:reordered")
     require_runner(actor, meeting)
     _ensure_agenda_open(meeting)
     if direction not in {"up", "down"}:
         raise ValidationFailed({"direction": "Choose up or down"})
     blocks = _blocks(meeting)
-    index = next((n for n, block in enumerate(blocks) if any(i.id == item_id for i in block)), None)
-    if index is None:
-        raise NotFound("There is no such case on this agenda.")
-    target = index - 1 if direction == "up" else index + 1
+    known = {i.id for i, _referral in known_items(actor, meeting)}
+    index = next(n for n, block in enumerate(blocks) if any(i.id == item.id for i in block))
+    step = -1 if direction == "up" else 1
+    target = index + step
+    while 0 <= target < len(blocks) and not any(i.id in known for i in blocks[target]):
+        target += step
     if 0 <= target < len(blocks):
         blocks[index], blocks[target] = blocks[target], blocks[index]
     _renumber(blocks)
@@ -553,7 +665,7 @@ def move_item(actor: Actor, meeting: Meeting, item_id: int, direction: str) -> N
         "agenda:reordered",
         Subject("meeting", meeting.id),
         meeting=meeting.id,
-        case=_item(meeting, item_id).referral_id,
+        case=item.referral_id,
         direction=direction,
     )
 
@@ -567,9 +679,9 @@ def defer_item(
     kind: DeferralKind = DeferralKind.COORDINATOR,
 ) -> AgendaItem:
     """Defer a case to the next meeting, with the reason; it comes back flagged."""
+    item = load_item(actor, meeting, item_id, "agenda:case_deferred")
     require_runner(actor, meeting)
     ensure_record_open(meeting)
-    item = _item(meeting, item_id)
     if kind is DeferralKind.REFERRER_ABSENT and not reason.strip():
         reason = "The referrer was absent and had not briefed a representative."
     if len(reason.strip()) < MIN_REASON:
@@ -593,10 +705,10 @@ def defer_item(
 
 def remove_item(actor: Actor, meeting: Meeting, item_id: int) -> None:
     """Take a case off an agenda that has not been circulated (nobody has seen it yet)."""
+    item = load_item(actor, meeting, item_id, "agenda:case_removed")
     require_runner(actor, meeting)
     if meeting.status != MeetingStatus.PLANNED.value:
         raise Conflict("The agenda has been circulated: defer the case instead, with a reason.")
-    item = _item(meeting, item_id)
     meeting.items.remove(item)
     session().flush()
     _arrange(meeting)
@@ -700,65 +812,65 @@ def _give_invited(
 # --- what a person sees of the agenda -----------------------------------------------------
 
 
-@dataclass
-class AgendaRow:
-    """One line of the agenda as this person may see it."""
-
-    item_id: int
-    referral_id: int
-    position: int
-    reference: str
-    status: str
-    flags: list[str]
-    #: The victim's name when the gate allows identity; empty otherwise.
-    heading: str = ""
-    referring_agency: str = ""
-    #: Why identity is withheld, when it is.
-    withheld: str = ""
-    deferral_reason: str = ""
-    late_reason: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
+def _rows(
+    actor: Actor,
+    meeting: Meeting,
+    pairs: list[tuple[AgendaItem, Referral]],
+    *,
+    action: str,
+    numbers: dict[int, int] | None = None,
+) -> list[AgendaRow]:
+    referral_rows = [r for _item, r in pairs]
+    facts = facts_many(referral_rows)
+    # Only what each line shows is disclosed: identity, and the minutes where a line has a
+    # written reason to show.
+    reasons = [facts[r.id] for i, r in pairs if presenters.has_reasons(i)]
+    plain = [facts[r.id] for i, r in pairs if not presenters.has_reasons(i)]
+    decided = gate.disclose_many(
+        actor, reasons, [Category.IDENTITY, Category.MINUTES], action=action
+    )
+    decided.update(gate.disclose_many(actor, plain, [Category.IDENTITY], action=action))
+    partners = partners_known(actor, referral_rows)
+    agencies = {a.id: a.name for a in area_agencies(meeting.area_id)}
+    rows: list[AgendaRow] = []
+    for item, referral in pairs:
+        disclosure = decided.get(referral.id)
+        if disclosure is None:
+            continue  # refused after all (the list raced a change): nothing of it is shown
+        rows.append(
+            presenters.agenda_row(
+                item,
+                referral,
+                disclosure,
+                number=numbers[item.id] if numbers else len(rows) + 1,
+                referring_agency=agencies.get(referral.referring_agency_id, ""),
+                partner_known=referral.id in partners,
+            )
+        )
+    return rows
 
 
 def agenda_rows(
     actor: Actor, meeting: Meeting, *, action: str = "agenda:viewed"
 ) -> list[AgendaRow]:
-    """The agenda through the gate: one identity-only disclosure per case, each recorded.
+    """The agenda through the gate: one decision per case, each recorded.
 
-    Cases the gate conceals from this person (walls, must-not-receive) are left out
-    altogether; other refusals show the reference only, with the reason.
+    Only the cases this person may know are listed (filtered in the query), numbered 1, 2,
+    3 ... as they see them: a case they may not know leaves no gap, no count, no reference.
     """
-    rows = []
-    agencies = {a.id: a.name for a in area_agencies(meeting.area_id)}
-    for item in sorted(meeting.items, key=lambda i: i.position):
-        referral = session().get(Referral, item.referral_id)
-        if referral is None:
-            continue
-        disclosure = gate.disclose(
-            actor, referrals.case_facts(referral), [Category.IDENTITY], action=action
-        )
-        if disclosure.refused and disclosure.conceal:
-            continue
-        row = AgendaRow(
-            item.id,
-            referral.id,
-            item.position,
-            referral.reference,
-            item.status,
-            item.flags,
-            referring_agency=agencies.get(referral.referring_agency_id, ""),
-            deferral_reason=item.deferral_reason,
-            late_reason=item.late_reason,
-        )
-        if disclosure.allows(Category.IDENTITY) and referral.victim is not None:
-            row.heading = referral.victim.display_name
-        elif disclosure.refused:
-            row.withheld = disclosure.refusal_message
-        else:
-            decision = disclosure.decisions.get(Category.IDENTITY)
-            row.withheld = decision.message if decision else "Withheld."
-        rows.append(row)
-    return rows
+    return _rows(actor, meeting, known_items(actor, meeting), action=action)
+
+
+def agenda_row(actor: Actor, meeting: Meeting, item: AgendaItem, *, action: str) -> AgendaRow:
+    """One line of the agenda through the gate (the defer page); a concealed case is a 404."""
+    pairs = known_items(actor, meeting)
+    numbers = {i.id: n for n, (i, _referral) in enumerate(pairs, start=1)}
+    rows = _rows(
+        actor, meeting, [p for p in pairs if p[0].id == item.id], action=action, numbers=numbers
+    )
+    if not rows:
+        raise Refused(NO_SUCH_CASE, conceal=True, code="no_need_to_know")
+    return rows[0]
 
 
 def default_chair_and_coordinator(area_id: int) -> tuple[Member | None, Member | None]:

@@ -1,13 +1,19 @@
 """Conference pages: schedule, agenda, circulation, research, the chair's live pages, minutes.
 
 Views are thin: they parse a form, call one service, and render or redirect. Case content
-reaches a template only from a gate decision (``services.agenda_rows``,
-``hub.referrals.casefile``, ``minutes.build_document``). The chair's case page saves by plain
-form posts; ``meetings/static/meetings/chair.js`` adds autosave on top (JSON answers).
+reaches a template only from a gate decision, through ``meetings.presenters`` (agenda rows,
+the record of a case, the review, the amend page, the minutes) and
+``hub.referrals.casefile``; views never import the models. Each route loads its meeting, and
+its agenda line or action, once, through one loader (``with_meeting``, ``with_item``), which
+authorises as it loads: a line whose case the person may not know is the concealed 404. The
+chair's case page saves by plain form posts; ``meetings/static/meetings/chair.js`` adds
+autosave on top (JSON answers).
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -32,6 +38,14 @@ from hub.core.forms import apply_errors, choices
 from hub.core.requestctx import actor
 from hub.referrals import casefile
 from meetings import conduct, minutes, research, services
+from meetings.codes import (
+    DISCUSSION_FIELDS,
+    AttendanceKind,
+    ItemStatus,
+    MeetingKind,
+    MeetingStatus,
+    MinutesStatus,
+)
 from meetings.forms import (
     ActionForm,
     AddCaseForm,
@@ -46,14 +60,6 @@ from meetings.forms import (
     ScheduleForm,
     research_form,
 )
-from meetings.models import (
-    DISCUSSION_FIELDS,
-    AttendanceKind,
-    ItemStatus,
-    MeetingKind,
-    MeetingStatus,
-    MinutesStatus,
-)
 
 bp = Blueprint(
     "meetings",
@@ -62,6 +68,32 @@ bp = Blueprint(
     static_folder="static",
     static_url_path="/meetings/static",
 )
+
+
+def with_meeting(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Load the meeting the URL names for this person (a meeting they may not see is a 404)."""
+
+    @functools.wraps(view)
+    def loaded(meeting_id: int, **values: Any) -> Any:
+        return view(services.get_meeting(actor(), meeting_id), **values)
+
+    return loaded
+
+
+def with_item(operation: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Load the meeting and one line of its agenda, asking the gate whether this person may
+    act on its case (``operation`` names the attempt in a refusal)."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def loaded(meeting_id: int, item_id: int, **values: Any) -> Any:
+            who = actor()
+            meeting = services.get_meeting(who, meeting_id)
+            return view(meeting, services.load_item(who, meeting, item_id, operation), **values)
+
+        return loaded
+
+    return decorate
 
 
 def _see(endpoint: str, status: int = 303, anchor: str | None = None, **values: Any) -> Response:
@@ -155,17 +187,17 @@ def _meeting_page(
 
 @bp.route("/meetings/<int:meeting_id>")
 @require(Permission.MEETINGS_READ)
-def meeting(meeting_id: int) -> Any:
-    return _meeting_page(services.get_meeting(actor(), meeting_id))
+@with_meeting
+def meeting(found: Any) -> Any:
+    return _meeting_page(found)
 
 
 @bp.route("/meetings/<int:meeting_id>/agenda/build", methods=["POST"])
 @require(Permission.MEETINGS_RUN)
-def build(meeting_id: int) -> Any:
-    who = actor()
-    found = services.get_meeting(who, meeting_id)
+@with_meeting
+def build(found: Any) -> Any:
     try:
-        added = services.build_agenda(who, found)
+        added = services.build_agenda(actor(), found)
     except (ValidationFailed, Conflict) as error:
         _flash_error(error)
     else:
@@ -175,14 +207,14 @@ def build(meeting_id: int) -> Any:
             else "No more cases are ready for this agenda.",
             "success",
         )
-    return _see("meetings.meeting", meeting_id=meeting_id)
+    return _see("meetings.meeting", meeting_id=found.id)
 
 
 @bp.route("/meetings/<int:meeting_id>/agenda/add", methods=["POST"])
 @require(Permission.MEETINGS_RUN)
-def add(meeting_id: int) -> Any:
+@with_meeting
+def add(found: Any) -> Any:
     who = actor()
-    found = services.get_meeting(who, meeting_id)
     form = AddCaseForm()
     if form.validate():
         try:
@@ -191,73 +223,66 @@ def add(meeting_id: int) -> Any:
             apply_errors(form, error)
         except Conflict as error:
             _flash_error(error)
-            return _see("meetings.meeting", meeting_id=meeting_id)
+            return _see("meetings.meeting", meeting_id=found.id)
         else:
-            flash(f"Case added to the agenda as number {item.position}.", "success")
-            return _see("meetings.meeting", meeting_id=meeting_id)
+            flash(
+                f"Case added to the agenda as number {services.seen_number(who, found, item)}.",
+                "success",
+            )
+            return _see("meetings.meeting", meeting_id=found.id)
     return _meeting_page(found, add_form=form, status=422)
 
 
 @bp.route("/meetings/<int:meeting_id>/agenda/<int:item_id>/move", methods=["POST"])
 @require(Permission.MEETINGS_RUN)
-def move(meeting_id: int, item_id: int) -> Any:
-    who = actor()
-    found = services.get_meeting(who, meeting_id)
+@with_item("agenda:reordered")
+def move(found: Any, item: Any) -> Any:
     try:
-        services.move_item(who, found, item_id, request.form.get("direction", ""))
+        services.move_item(actor(), found, item.id, request.form.get("direction", ""))
     except (ValidationFailed, Conflict) as error:
         _flash_error(error)
-    return _see("meetings.meeting", meeting_id=meeting_id, anchor=f"item-{item_id}")
+    return _see("meetings.meeting", meeting_id=found.id, anchor=f"item-{item.id}")
 
 
 @bp.route("/meetings/<int:meeting_id>/agenda/<int:item_id>/defer", methods=["GET", "POST"])
 @require(Permission.MEETINGS_RUN)
-def defer(meeting_id: int, item_id: int) -> Any:
+@with_item("agenda:case_deferred")
+def defer(found: Any, item: Any) -> Any:
     who = actor()
-    found = services.get_meeting(who, meeting_id)
     services.require_runner(who, found)
-    item = services.get_item(found, item_id)
     form = ReasonForm()
     if request.method == "POST" and form.validate():
         try:
-            services.defer_item(who, found, item_id, form.reason.data or "")
+            services.defer_item(who, found, item.id, form.reason.data or "")
         except ValidationFailed as error:
             apply_errors(form, error)
         else:
             flash("The case is deferred to the next meeting.", "success")
-            return _see("meetings.meeting", meeting_id=meeting_id)
-    row = next(
-        (
-            r
-            for r in services.agenda_rows(who, found, action="agenda:viewed")
-            if r.item_id == item.id
-        ),
-        None,
-    )
-    return render_template("meetings/defer.html", meeting=found, item=item, row=row, form=form), (
+            return _see("meetings.meeting", meeting_id=found.id)
+    row = services.agenda_row(who, found, item, action="agenda:viewed")
+    return render_template("meetings/defer.html", meeting=found, row=row, form=form), (
         422 if request.method == "POST" else 200
     )
 
 
 @bp.route("/meetings/<int:meeting_id>/agenda/<int:item_id>/remove", methods=["POST"])
 @require(Permission.MEETINGS_RUN)
-def remove(meeting_id: int, item_id: int) -> Any:
-    who = actor()
-    found = services.get_meeting(who, meeting_id)
+@with_item("agenda:case_removed")
+def remove(found: Any, item: Any) -> Any:
     try:
-        services.remove_item(who, found, item_id)
+        services.remove_item(actor(), found, item.id)
     except (ValidationFailed, Conflict) as error:
         _flash_error(error)
     else:
         flash("The case is off this agenda.", "success")
-    return _see("meetings.meeting", meeting_id=meeting_id)
+    return _see("meetings.meeting", meeting_id=found.id)
 
 
 @bp.route("/meetings/<int:meeting_id>/circulate", methods=["GET", "POST"])
 @require(Permission.MEETINGS_RUN)
-def circulate(meeting_id: int) -> Any:
+@with_meeting
+def circulate(found: Any) -> Any:
     who = actor()
-    found = services.get_meeting(who, meeting_id)
     services.require_runner(who, found)
     agencies = services.area_agencies(found.area_id)
     form = CirculateForm()
@@ -271,7 +296,7 @@ def circulate(meeting_id: int) -> Any:
             apply_errors(form, error)
         except Conflict as error:
             _flash_error(error)
-            return _see("meetings.meeting", meeting_id=meeting_id)
+            return _see("meetings.meeting", meeting_id=found.id)
         else:
             flash(
                 f"Agenda circulated to {len(made)} agenc{'ies' if len(made) != 1 else 'y'}."
@@ -279,7 +304,7 @@ def circulate(meeting_id: int) -> Any:
                 else "The agenda has been circulated; no new agency was invited.",
                 "success",
             )
-            return _see("meetings.meeting", meeting_id=meeting_id)
+            return _see("meetings.meeting", meeting_id=found.id)
     return render_template(
         "meetings/circulate.html",
         meeting=found,
@@ -292,29 +317,32 @@ def circulate(meeting_id: int) -> Any:
 # --- research -----------------------------------------------------------------------------
 
 
-@bp.route("/meetings/<int:meeting_id>/research/<int:item_id>", methods=["GET", "POST"])
-@require(Permission.RESEARCH_WRITE)
-def research_page(meeting_id: int, item_id: int) -> Any:
-    who = actor()
-    found = services.get_meeting(who, meeting_id)
-    item = services.get_item(found, item_id)
-    referral, disclosure = research.open_for_research(who, found, item)
-    view = casefile.case_view(referral, disclosure)
-    own = research.research_of(who, found, item) if request.method == "GET" else None
-    rows = len(own.withheld) if own is not None else 0
-    if request.method == "POST":
-        posted = sum(1 for key in request.form if key.startswith("withheld_item_")) - 2
-        rows = min(posted, research.MAX_WITHHELD + 1)  # the service refuses more than that
-    form_class = research_form(max(rows, 0))
-    form = form_class()
+def _research_form(own: Any, rows: int) -> Any:
+    form = research_form(max(rows, 0))()
     if request.method == "GET" and own is not None:
         form.facts.data, form.opinions.data = own.facts, own.opinions
         form.to_share.data, form.version.data = own.to_share, own.version
         for number, held in enumerate(own.withheld):
             form[f"withheld_item_{number}"].data = held.item
             form[f"withheld_reason_{number}"].data = held.reason
-    status = 200
-    if request.method == "POST":
+    return form
+
+
+@bp.route("/meetings/<int:meeting_id>/research/<int:item_id>", methods=["GET", "POST"])
+@require(Permission.RESEARCH_WRITE)
+@with_item("research:case_opened")
+def research_page(found: Any, item: Any) -> Any:
+    who = actor()
+    own = None
+    if request.method == "GET":
+        referral, disclosure, own = research.research_of(who, found, item)
+        rows = len(own.withheld) if own is not None else 0
+        form = _research_form(own, rows)
+        status = 200
+    else:
+        posted = sum(1 for key in request.form if key.startswith("withheld_item_")) - 2
+        rows = min(posted, research.MAX_WITHHELD + 1)  # the service refuses more than that
+        form = _research_form(None, rows)
         status = 422
         if form.validate():
             withheld = [
@@ -342,12 +370,14 @@ def research_page(meeting_id: int, item_id: int) -> Any:
                 form.form_errors.append(error.message)
             else:
                 flash("Your agency's research is saved. Only your agency can see it.", "success")
-                return _see("meetings.research_page", meeting_id=meeting_id, item_id=item_id)
+                return _see("meetings.research_page", meeting_id=found.id, item_id=item.id)
+        # Shown again with what was typed: the case's name is disclosed (and recorded).
+        referral, disclosure = research.open_for_research(who, found, item)
     return render_template(
         "meetings/research.html",
         meeting=found,
-        item=item,
-        view=view,
+        item_id=item.id,
+        view=casefile.case_view(referral, disclosure),
         form=form,
         rows=max(rows, 0) + 2,
         own=own,
@@ -358,12 +388,10 @@ def research_page(meeting_id: int, item_id: int) -> Any:
 
 @bp.route("/meetings/<int:meeting_id>/research/<int:item_id>/share", methods=["POST"])
 @require(Permission.RESEARCH_WRITE)
-def share(meeting_id: int, item_id: int) -> Any:
-    who = actor()
-    found = services.get_meeting(who, meeting_id)
-    item = services.get_item(found, item_id)
+@with_item("research:shared")
+def share(found: Any, item: Any) -> Any:
     try:
-        research.share_at_meeting(who, found, item)
+        research.share_at_meeting(actor(), found, item)
     except (ValidationFailed, Conflict) as error:
         _flash_error(error)
     else:
@@ -372,7 +400,7 @@ def share(meeting_id: int, item_id: int) -> Any:
             "be in the minutes.",
             "success",
         )
-    return _see("meetings.research_page", meeting_id=meeting_id, item_id=item_id)
+    return _see("meetings.research_page", meeting_id=found.id, item_id=item.id)
 
 
 # --- the chair's pages --------------------------------------------------------------------
@@ -414,33 +442,32 @@ def _run_page(
 
 @bp.route("/meetings/<int:meeting_id>/run")
 @require(Permission.MEETINGS_RUN)
-def run(meeting_id: int) -> Any:
-    return _run_page(services.get_meeting(actor(), meeting_id))
+@with_meeting
+def run(found: Any) -> Any:
+    return _run_page(found)
 
 
 @bp.route("/meetings/<int:meeting_id>/run/confidentiality", methods=["POST"])
 @require(Permission.MEETINGS_RUN)
-def confidentiality(meeting_id: int) -> Any:
-    who = actor()
-    found = services.get_meeting(who, meeting_id)
+@with_meeting
+def confidentiality(found: Any) -> Any:
     try:
-        conduct.mark_confidentiality_read(who, found)
+        conduct.mark_confidentiality_read(actor(), found)
     except (ValidationFailed, Conflict) as error:
         _flash_error(error)
-    return _see("meetings.run", meeting_id=meeting_id, anchor="attendance")
+    return _see("meetings.run", meeting_id=found.id, anchor="attendance")
 
 
 @bp.route("/meetings/<int:meeting_id>/run/attendance", methods=["POST"])
 @require(Permission.MEETINGS_RUN)
-def attendance(meeting_id: int) -> Any:
-    who = actor()
-    found = services.get_meeting(who, meeting_id)
+@with_meeting
+def attendance(found: Any) -> Any:
     form = AttendanceForm()
     form.agency_id.choices = choices(_agency_choices(found))
     if form.validate():
         try:
             conduct.record_attendance(
-                who,
+                actor(),
                 found,
                 conduct.AttendanceData(
                     kind=form.kind.data or "",
@@ -455,29 +482,29 @@ def attendance(meeting_id: int) -> Any:
             apply_errors(form, error)
         except Conflict as error:
             _flash_error(error)
-            return _see("meetings.run", meeting_id=meeting_id)
+            return _see("meetings.run", meeting_id=found.id)
         else:
-            return _see("meetings.run", meeting_id=meeting_id, anchor="attendance")
+            return _see("meetings.run", meeting_id=found.id, anchor="attendance")
     return _run_page(found, attendance_form=form, status=422)
 
 
 @bp.route("/meetings/<int:meeting_id>/run/attendance/<int:row_id>/remove", methods=["POST"])
 @require(Permission.MEETINGS_RUN)
-def attendance_remove(meeting_id: int, row_id: int) -> Any:
-    who = actor()
-    found = services.get_meeting(who, meeting_id)
+@with_meeting
+def attendance_remove(found: Any, row_id: int) -> Any:
     try:
-        conduct.remove_attendance(who, found, row_id)
+        conduct.remove_attendance(actor(), found, row_id)
     except (ValidationFailed, Conflict) as error:
         _flash_error(error)
-    return _see("meetings.run", meeting_id=meeting_id, anchor="attendance")
+    return _see("meetings.run", meeting_id=found.id, anchor="attendance")
 
 
 @bp.route("/meetings/<int:meeting_id>/run/review/<int:action_id>", methods=["POST"])
 @require(Permission.MEETINGS_RUN)
-def review(meeting_id: int, action_id: int) -> Any:
+@with_meeting
+def review(found: Any, action_id: int) -> Any:
     who = actor()
-    found = services.get_meeting(who, meeting_id)
+    conduct.outstanding_action(who, found, action_id, "meeting:action_reviewed")
     form = ReviewForm()
     try:
         if not form.validate():
@@ -489,7 +516,7 @@ def review(meeting_id: int, action_id: int) -> Any:
         return _run_page(found, review_errors={action_id: error.message}, status=422)
     except Conflict as error:
         _flash_error(error)
-    return _see("meetings.run", meeting_id=meeting_id, anchor=f"action-{action_id}")
+    return _see("meetings.run", meeting_id=found.id, anchor=f"action-{action_id}")
 
 
 def _case_page(
@@ -501,77 +528,65 @@ def _case_page(
     action_form: ActionForm | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
-    who = actor()
-    referral, disclosure = conduct.open_item(who, meeting, item)
-    view = casefile.case_view(referral, disclosure)
-    discussion = item.discussion
+    page = conduct.case_page(actor(), meeting, item)
+    record = page.record
     form = discussion_form
     if form is None:
         form = DiscussionForm(
             data={
-                name: getattr(discussion, name) if discussion else ""
-                for name in [*conduct.TEXT_FIELDS, *conduct.OTHER_FIELDS]
+                **record.discussion,
+                "informs_victim_agency_id": record.informs_victim_agency_id or 0,
+                "informs_victim_name": record.informs_victim_name,
+                "include_whereabouts": record.include_whereabouts,
+                "whereabouts_reason": record.whereabouts_reason,
             }
         )
-        if discussion is None or discussion.informs_victim_agency_id is None:
-            form.informs_victim_agency_id.data = 0
     form.informs_victim_agency_id.choices = choices(_agency_choices(meeting))
     contribution = contribution_form or ContributionForm(prefix="shared")
     contribution.agency_id.choices = choices(_agency_choices(meeting))
     action = action_form or ActionForm(prefix="action")
-    owners = conduct.eligible_owners(meeting, referral)
-    action.owner_member_id.choices = choices(
-        [(0, "Select who owns the action")]
-        + [(m.id, f"{m.agency.name} – {m.name}") for m in owners]
-    )
-    ordered = sorted(meeting.items, key=lambda i: i.position)
-    index = ordered.index(item)
-    previous_item = ordered[index - 1] if index > 0 else None
-    next_item = ordered[index + 1] if index + 1 < len(ordered) else None
-    actions = list(item.actions)
-    agencies = dict(_agency_choices(meeting))
+    action.owner_member_id.choices = choices([(0, "Select who owns the action"), *page.owners])
     return render_template(
         "meetings/case.html",
         meeting=meeting,
-        item=item,
-        view=view,
+        page=page,
+        record=record,
+        view=page.view,
         form=form,
         contribution_form=contribution,
         action_form=action,
-        referral=referral,
         fields=DISCUSSION_FIELDS,
-        previous_item=previous_item,
-        next_item=next_item,
-        position=index + 1,
-        total=len(ordered),
-        actions=actions,
-        names=conduct.names_for(actions),
-        agencies=agencies,
-        editable=conduct.can_record(who, meeting),
-        referrer_present=conduct.referrer_present(meeting, referral),
+        agencies=dict(_agency_choices(meeting)),
+        editable=page.editable,
+        can_outcome=page.can_outcome,
         plain=PlainForm(),
         reason_form=ReasonForm(),
-        saved_at=discussion.updated_at if discussion else None,
         ItemStatus=ItemStatus,
     ), status
 
 
 @bp.route("/meetings/<int:meeting_id>/run/<int:item_id>")
 @require(Permission.MEETINGS_RUN)
-def case(meeting_id: int, item_id: int) -> Any:
-    found = services.get_meeting(actor(), meeting_id)
-    return _case_page(found, services.get_item(found, item_id))
+@with_item("meeting:case_opened")
+def case(found: Any, item: Any) -> Any:
+    return _case_page(found, item)
 
 
 def _wants_json() -> bool:
     return request.accept_mimetypes.best == "application/json"
 
 
-def _discussion_values(form: DiscussionForm) -> dict[str, Any]:
-    """A partial save (autosave) sends only the fields that changed; a plain post, all."""
+def _discussion_values(form: DiscussionForm, *, chair: bool) -> dict[str, Any]:
+    """A partial save (autosave) sends only the fields that changed; a plain post, all.
+
+    Only the chair's page offers the whereabouts choice, so only the chair's post carries it.
+    """
+    names = [*conduct.TEXT_FIELDS, *conduct.OTHER_FIELDS]
+    if not chair:
+        names = [n for n in names if n not in {"include_whereabouts", "whereabouts_reason"}]
     if request.form.get("_partial") == "1":
         values: dict[str, Any] = {}
-        for name in [*conduct.TEXT_FIELDS, *conduct.OTHER_FIELDS]:
+        for name in names:
             if name in request.form:
                 values[name] = request.form.get(name, "")
         if "include_whereabouts" in values:
@@ -580,21 +595,22 @@ def _discussion_values(form: DiscussionForm) -> dict[str, Any]:
     values = {name: form[name].data or "" for name in conduct.TEXT_FIELDS}
     values["informs_victim_agency_id"] = form.informs_victim_agency_id.data or ""
     values["informs_victim_name"] = form.informs_victim_name.data or ""
-    values["include_whereabouts"] = bool(form.include_whereabouts.data)
-    values["whereabouts_reason"] = form.whereabouts_reason.data or ""
+    if chair:
+        values["include_whereabouts"] = bool(form.include_whereabouts.data)
+        values["whereabouts_reason"] = form.whereabouts_reason.data or ""
     return values
 
 
 @bp.route("/meetings/<int:meeting_id>/run/<int:item_id>/discussion", methods=["POST"])
 @require(Permission.MEETINGS_RUN)
-def discussion(meeting_id: int, item_id: int) -> Any:
+@with_item("meeting:discussion_saved")
+def discussion(found: Any, item: Any) -> Any:
     who = actor()
-    found = services.get_meeting(who, meeting_id)
-    item = services.get_item(found, item_id)
     form = DiscussionForm()
     form.informs_victim_agency_id.choices = choices(_agency_choices(found))
+    values = _discussion_values(form, chair=services.is_chair(who, found))
     try:
-        saved = conduct.save_discussion(who, found, item, _discussion_values(form))
+        saved = conduct.save_discussion(who, found, item, values)
     except ValidationFailed as error:
         if _wants_json():
             return jsonify({"saved": False, "errors": error.errors}), 422
@@ -606,56 +622,51 @@ def discussion(meeting_id: int, item_id: int) -> Any:
         if not isinstance(error, Conflict):
             raise
         _flash_error(error)
-        return _see("meetings.case", meeting_id=meeting_id, item_id=item_id)
+        return _see("meetings.case", meeting_id=found.id, item_id=item.id)
     if _wants_json():
         return jsonify(
             {"saved": True, "saved_at": to_london(saved.updated_at or now()).strftime("%H:%M:%S")}
         )
-    following = request.form.get("then")
-    if following == "next":
-        ordered = sorted(found.items, key=lambda i: i.position)
-        index = ordered.index(item)
-        if index + 1 < len(ordered):
-            return _see("meetings.case", meeting_id=meeting_id, item_id=ordered[index + 1].id)
+    following = (
+        conduct.next_item_id(who, found, item) if request.form.get("then") == "next" else None
+    )
+    if following is not None:
+        return _see("meetings.case", meeting_id=found.id, item_id=following)
     flash("Saved.", "success")
-    return _see("meetings.case", meeting_id=meeting_id, item_id=item_id)
+    return _see("meetings.case", meeting_id=found.id, item_id=item.id)
 
 
 @bp.route("/meetings/<int:meeting_id>/run/<int:item_id>/contributions", methods=["POST"])
 @require(Permission.MEETINGS_RUN)
-def contribution(meeting_id: int, item_id: int) -> Any:
-    who = actor()
-    found = services.get_meeting(who, meeting_id)
-    item = services.get_item(found, item_id)
+@with_item("meeting:information_shared")
+def contribution(found: Any, item: Any) -> Any:
     form = ContributionForm(prefix="shared")
     form.agency_id.choices = choices(_agency_choices(found))
     if form.validate():
         try:
             conduct.add_contribution(
-                who, found, item, form.agency_id.data or None, form.text.data or ""
+                actor(), found, item, form.agency_id.data or None, form.text.data or ""
             )
         except ValidationFailed as error:
             apply_errors(form, error)
         except Conflict as error:
             _flash_error(error)
-            return _see("meetings.case", meeting_id=meeting_id, item_id=item_id)
+            return _see("meetings.case", meeting_id=found.id, item_id=item.id)
         else:
-            return _see("meetings.case", meeting_id=meeting_id, item_id=item_id, anchor="shared")
+            return _see("meetings.case", meeting_id=found.id, item_id=item.id, anchor="shared")
     return _case_page(found, item, contribution_form=form, status=422)
 
 
 @bp.route("/meetings/<int:meeting_id>/run/<int:item_id>/actions", methods=["POST"])
 @require(Permission.MEETINGS_RUN)
-def action(meeting_id: int, item_id: int) -> Any:
-    who = actor()
-    found = services.get_meeting(who, meeting_id)
-    item = services.get_item(found, item_id)
+@with_item("meeting:action_agreed")
+def action(found: Any, item: Any) -> Any:
     form = ActionForm(prefix="action")
     form.owner_member_id.choices = []
     if form.validate():
         try:
             conduct.add_action(
-                who,
+                actor(),
                 found,
                 item,
                 conduct.ActionData(
@@ -668,49 +679,46 @@ def action(meeting_id: int, item_id: int) -> Any:
             apply_errors(form, error)
         except Conflict as error:
             _flash_error(error)
-            return _see("meetings.case", meeting_id=meeting_id, item_id=item_id)
+            return _see("meetings.case", meeting_id=found.id, item_id=item.id)
         else:
             flash("Action agreed: it is on the owner's to-do list.", "success")
-            return _see("meetings.case", meeting_id=meeting_id, item_id=item_id, anchor="actions")
+            return _see("meetings.case", meeting_id=found.id, item_id=item.id, anchor="actions")
     return _case_page(found, item, action_form=form, status=422)
 
 
 @bp.route("/meetings/<int:meeting_id>/run/<int:item_id>/outcome", methods=["POST"])
 @require(Permission.MEETINGS_RUN)
-def outcome(meeting_id: int, item_id: int) -> Any:
+@with_item("meeting:case_outcome")
+def outcome(found: Any, item: Any) -> Any:
     who = actor()
-    found = services.get_meeting(who, meeting_id)
-    item = services.get_item(found, item_id)
     choice = request.form.get("outcome", "")
     try:
         conduct.set_outcome(who, found, item, choice, request.form.get("reason", ""))
     except (ValidationFailed, Conflict) as error:
         _flash_error(error)
-        return _see("meetings.case", meeting_id=meeting_id, item_id=item_id)
-    ordered = sorted(found.items, key=lambda i: i.position)
-    index = ordered.index(item)
-    if choice != "listed" and index + 1 < len(ordered):
-        return _see("meetings.case", meeting_id=meeting_id, item_id=ordered[index + 1].id)
-    return _see("meetings.run", meeting_id=meeting_id, anchor="cases")
+        return _see("meetings.case", meeting_id=found.id, item_id=item.id)
+    following = conduct.next_item_id(who, found, item) if choice != "listed" else None
+    if following is not None:
+        return _see("meetings.case", meeting_id=found.id, item_id=following)
+    return _see("meetings.run", meeting_id=found.id, anchor="cases")
 
 
 @bp.route("/meetings/<int:meeting_id>/close", methods=["POST"])
 @require(Permission.MEETINGS_CHAIR)
-def close(meeting_id: int) -> Any:
-    who = actor()
-    found = services.get_meeting(who, meeting_id)
+@with_meeting
+def close(found: Any) -> Any:
     try:
-        conduct.close_meeting(who, found)
+        conduct.close_meeting(actor(), found)
     except ValidationFailed as error:
         return _run_page(found, close_errors=error.errors, status=422)
     except Conflict as error:
         _flash_error(error)
-        return _see("meetings.run", meeting_id=meeting_id)
+        return _see("meetings.run", meeting_id=found.id)
     flash(
         "The meeting is closed. The coordinator has 3 working days to send out the minutes.",
         "success",
     )
-    return _see("meetings.minutes_page", meeting_id=meeting_id)
+    return _see("meetings.minutes_page", meeting_id=found.id)
 
 
 # --- minutes ------------------------------------------------------------------------------
@@ -723,7 +731,11 @@ def _minutes_page(
     services.require_runner(who, meeting)
     document = minutes.documents_for_page(who, meeting)
     row = services.minutes_of(meeting)
-    missing = minutes.missing_for_approval(meeting) if row is not None and not row.is_locked else {}
+    missing = (
+        minutes.missing_for_approval(meeting, actor=who)
+        if row is not None and not row.is_locked
+        else {}
+    )
     return render_template(
         "meetings/minutes.html",
         meeting=meeting,
@@ -731,7 +743,6 @@ def _minutes_page(
         minutes=row,
         errors=errors or {},
         missing=missing,
-        revisions=minutes.revisions(meeting),
         chair=services.is_chair(who, meeting),
         plain=PlainForm(),
         MinutesStatus=MinutesStatus,
@@ -740,80 +751,76 @@ def _minutes_page(
 
 @bp.route("/meetings/<int:meeting_id>/minutes")
 @require(Permission.MEETINGS_RUN)
-def minutes_page(meeting_id: int) -> Any:
-    return _minutes_page(services.get_meeting(actor(), meeting_id))
+@with_meeting
+def minutes_page(found: Any) -> Any:
+    return _minutes_page(found)
 
 
 @bp.route("/meetings/<int:meeting_id>/minutes/approve", methods=["POST"])
 @require(Permission.MEETINGS_CHAIR)
-def approve(meeting_id: int) -> Any:
-    who = actor()
-    found = services.get_meeting(who, meeting_id)
+@with_meeting
+def approve(found: Any) -> Any:
     try:
-        minutes.approve_minutes(who, found)
+        minutes.approve_minutes(actor(), found)
     except ValidationFailed as error:
         return _minutes_page(found, errors=error.errors, status=422)
     except Conflict as error:
         _flash_error(error)
-        return _see("meetings.minutes_page", meeting_id=meeting_id)
+        return _see("meetings.minutes_page", meeting_id=found.id)
     flash("Minutes approved. They are locked: later changes are amendments.", "success")
-    return _see("meetings.minutes_page", meeting_id=meeting_id)
+    return _see("meetings.minutes_page", meeting_id=found.id)
 
 
 @bp.route("/meetings/<int:meeting_id>/minutes/amend", methods=["GET", "POST"])
 @require(Permission.MEETINGS_CHAIR)
-def amend(meeting_id: int) -> Any:
+@with_meeting
+def amend(found: Any) -> Any:
     who = actor()
-    found = services.get_meeting(who, meeting_id)
-    services.require_chair(who, found)
-    revision = minutes.latest_revision(found)
-    if revision is None:
-        flash("Only approved minutes are amended: change the draft directly.", "info")
-        return _see("meetings.minutes_page", meeting_id=meeting_id)
-    sections = minutes.amendable_sections(revision.content)
     form = AmendForm()
     errors: dict[str, str] = {}
-    values = {key: text for key, _ref, _label, text in sections}
+    changes: dict[str, str] = {}
     if request.method == "POST" and form.validate():
-        changes = {
-            key: request.form.get(key, "") for key, *_rest in sections if key in request.form
-        }
-        values.update(changes)
+        # Every section key posted goes to the service, which asks the gate for each case
+        # it names: a forged key for a case the chair may not know is the concealed 404.
+        changes = {k: v for k, v in request.form.items() if k.startswith("item-")}
         try:
             made = minutes.amend_minutes(who, found, changes, form.reason.data or "")
         except ValidationFailed as error:
             errors = error.errors
         except Conflict as error:
             _flash_error(error)
-            return _see("meetings.minutes_page", meeting_id=meeting_id)
+            return _see("meetings.minutes_page", meeting_id=found.id)
         else:
             flash(
                 f"Amendment saved as revision {made.number}. The earlier text is kept.", "success"
             )
-            return _see("meetings.minutes_page", meeting_id=meeting_id)
+            return _see("meetings.minutes_page", meeting_id=found.id)
+    revision, cases = minutes.amend_page(who, found)
+    if revision is None:
+        flash("Only approved minutes are amended: change the draft directly.", "info")
+        return _see("meetings.minutes_page", meeting_id=found.id)
     return render_template(
         "meetings/amend.html",
         meeting=found,
-        sections=sections,
-        values=values,
+        cases=cases,
+        values=changes,
         form=form,
         errors=errors,
-        revision=revision,
+        revision_number=revision.number,
     ), (422 if request.method == "POST" else 200)
 
 
 @bp.route("/meetings/<int:meeting_id>/minutes/distribute", methods=["POST"])
 @require(Permission.MEETINGS_RUN)
-def distribute(meeting_id: int) -> Any:
-    who = actor()
-    found = services.get_meeting(who, meeting_id)
+@with_meeting
+def distribute(found: Any) -> Any:
     try:
-        minutes.distribute_minutes(who, found)
+        minutes.distribute_minutes(actor(), found)
     except (ValidationFailed, Conflict) as error:
         _flash_error(error)
     else:
         flash("Minutes sent out: each involved agency can now download its extract.", "success")
-    return _see("meetings.minutes_page", meeting_id=meeting_id)
+    return _see("meetings.minutes_page", meeting_id=found.id)
 
 
 def _pdf(meeting: Any, scope: str) -> Response:
@@ -827,15 +834,15 @@ def _pdf(meeting: Any, scope: str) -> Response:
 
 @bp.route("/meetings/<int:meeting_id>/minutes.pdf")
 @require(Permission.MEETINGS_RUN)
-def minutes_pdf(meeting_id: int) -> Response:
-    found = services.get_meeting(actor(), meeting_id)
+@with_meeting
+def minutes_pdf(found: Any) -> Response:
     return _pdf(found, minutes.SCOPE_FULL)
 
 
 @bp.route("/meetings/<int:meeting_id>/extract.pdf")
 @require(Permission.MEETINGS_READ)
-def extract_pdf(meeting_id: int) -> Response:
-    found = services.get_meeting(actor(), meeting_id)
+@with_meeting
+def extract_pdf(found: Any) -> Response:
     return _pdf(found, minutes.SCOPE_EXTRACT)
 
 

@@ -44,6 +44,92 @@ def accepted_case(
     return referral_id
 
 
+def referred(
+    world: World,
+    referrer: str = "nurse",
+    *,
+    index: int = 0,
+    victim: Names | None = None,
+    perpetrator: Names | None = None,
+    agency_types: list[str] | None = None,
+    blocked: tuple[str, ...] = (),
+    address: str | None = None,
+    accepted_by: str = "coordinator",
+) -> int:
+    """A referral through the real services, as ``accepted_case``, with what the side-door
+    tests need: consent for some kinds of agency only, hub members on the must-not-receive
+    list, a victim's address of its own, and who accepts it."""
+    from consent.categories import ConsentState
+    from hub.referrals import services as referrals
+
+    who = actor_of(world[referrer])
+    v, p = PEOPLE[index % len(PEOPLE)]
+    referral_id = cases.draft(who, victim=victim or v, perpetrator=perpetrator or p)
+    with db.unit_of_work():
+        referral = referrals.get_referral(referral_id)
+        if blocked:
+            referrals.save_details(
+                who,
+                referral,
+                referrals.DetailsData(
+                    incident="Assault at home on Friday night; police attended.",
+                    victim_fears="The perpetrator and his brother",
+                    victim_aware=True,
+                    must_not_receive_member_ids=[world[k].member_id for k in blocked],
+                ),
+            )
+        if address is not None:
+            referrals.save_whereabouts(
+                who,
+                referral,
+                referrals.WhereaboutsData(
+                    address=address, safe_phone="07700 900999", safe_times="Evenings"
+                ),
+            )
+        referrals.save_sharing(
+            who,
+            referral,
+            referrals.SharingChoice(
+                state=ConsentState.GIVEN,
+                evidence="Verbally, in person, alone",
+                recipient_agency_types=agency_types,
+            ),
+        )
+    cases.submit(who, referral_id)
+    cases.accept(actor_of(world[accepted_by]), referral_id)
+    return referral_id
+
+
+def add_person(world: World, key: str, agency: str, roles: frozenset[Any]) -> None:
+    """Another member of the test area (a second coordinator, a housing representative)."""
+    import pyotp
+
+    from agencies import services as agencies
+    from hub.auth import services as auth
+    from hub.core.access import Actor
+    from hub.core.clock import now
+    from tests.support.world import AGENCIES, PASSWORD
+    from tests.support.world import Person as WorldPerson
+
+    system = Actor.system("test-world")
+    with db.unit_of_work():
+        email = f"{key.replace('_', '.')}@{AGENCIES[agency][3]}"
+        member = agencies.add_member(
+            system,
+            agencies.MemberData(
+                name=key.replace("_", " ").title(),
+                email=email,
+                agency_id=world.agencies[agency],
+                roles=roles,
+            ),
+        )
+        credential = auth.set_password(system, member, PASSWORD)
+        secret = pyotp.random_base32()
+        credential.totp_secret = secret
+        credential.totp_confirmed_at = now()
+        world.people[key] = WorldPerson(key, member.id, email, member.agency_id, secret)
+
+
 def schedule(
     world: World,
     *,

@@ -195,7 +195,7 @@ def test_outstanding_actions_are_reviewed_at_the_next_meeting(world, conference)
         meeting = uow.session.get(Meeting, later.meeting_id)
         rows = conduct.review_rows(chair, meeting)
         assert len(rows) == 2 and all(r.text for r in rows)
-        first, second = rows[0].action.id, rows[1].action.id
+        first, second = rows[0].action_id, rows[1].action_id
     with pytest.raises(ValidationFailed, match="why it was not done"):
         _with(later, lambda m: conduct.review_action(chair, m, first, "not_done"))
     _with(later, lambda m: conduct.review_action(chair, m, first, "done"))

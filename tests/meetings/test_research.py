@@ -51,9 +51,10 @@ def test_research_is_never_shown_to_another_agency(app, world, conference) -> No
     with db.unit_of_work() as uow:
         meeting = uow.session.get(Meeting, conference.meeting_id)
         item = services.get_item(meeting, conference.item_ids[0])
-        assert research.research_of(idva, meeting, item) is None  # the IDVA's own: none yet
-        own = research.research_of(actor_of(world["health_rep"]), meeting, item)
-        assert own is not None and own.id == saved.id and own.withheld[0].reason == REASON
+        assert research.research_of(idva, meeting, item)[2] is None  # the IDVA's own: none yet
+        own = research.research_of(actor_of(world["health_rep"]), meeting, item)[2]
+        assert own is not None and own.version == saved.version
+        assert own.facts == FACTS and own.withheld[0].reason == REASON
 
     url = f"/meetings/{conference.meeting_id}/research/{conference.item_ids[0]}"
     for persona in ("idva", "coordinator", "chair"):
