@@ -887,7 +887,8 @@ def build_first_meeting(scenario: Scenario) -> None:
     research_for("health_rep", "C2", "health", share=False)
 
     owners = {
-        "C1": ["health_rep", "housing_rep"],
+        # Housing may not read C1's minutes, so it may not own an action on it.
+        "C1": ["health_rep"],
         "C2": ["police_officer"],
         "C5": ["police_officer"],
         "C6": ["nurse"],
@@ -957,7 +958,6 @@ def build_first_meeting(scenario: Scenario) -> None:
     # The owning agencies work their tasks: notes are their own.
     for key, agency in (
         ("C1:health_rep", "health"),
-        ("C1:housing_rep", "housing"),
         ("C6:nurse", "health"),
     ):
         case, who = key.split(":")
