@@ -177,3 +177,18 @@ FREE_TEXT_CATEGORIES: dict[str, Category] = {
     "research.*": Category.RESEARCH,
     "task_event.note": Category.RESEARCH,
 }
+
+#: What the MARAC's coordinator and chair need to triage a referral (criteria, score, flags,
+#: and who the people are, to check for repeats): disclosed to them by the referral itself,
+#: under the basis the referrer records on it. Anything else still needs consent or an
+#: approved decision to share without it.
+TRIAGE_CATEGORIES = frozenset({Category.IDENTITY, Category.RISK})
+
+#: The bases a referring agency may record for referring to the MARAC, by its sector.
+REFERRAL_BASES_STATUTORY = (
+    Article6.PUBLIC_TASK,
+    Article6.LAW_ENFORCEMENT,
+    Article6.LEGAL_OBLIGATION,
+)
+REFERRAL_BASES_VOLUNTARY = (Article6.LEGITIMATE_INTERESTS,)
+CONSENT_BASIS = "6(1)(a)"

@@ -47,6 +47,7 @@ from agencies.models import Agency, Sector
 from audit.ledger import Subject, record, record_in, record_refusal
 from consent.categories import (
     CASE_CATEGORIES,
+    TRIAGE_CATEGORIES,
     VITAL_INTERESTS_STATES,
     Article6,
     Article9,
@@ -110,6 +111,8 @@ class CaseFacts:
     walled_member_ids: frozenset[int] = frozenset()
     #: The other half of a counter-allegation, if any.
     counter: CounterFacts | None = None
+    #: The Article 6 basis the referrer recorded for referring the case to the MARAC.
+    referral_basis: str | None = None
 
     @property
     def shared_agency_ids(self) -> frozenset[int]:
@@ -283,6 +286,7 @@ def _basis(
     consents: Sequence[ConsentRecord],
     decisions: Sequence[SharingDecision],
     moment: datetime,
+    referral_basis: str | None = None,
 ) -> CategoryDecision:
     """Rule 4: a lawful basis for this recipient and category, for one of its purposes."""
     if relation.kind is Relation.REFERRER:
@@ -348,6 +352,16 @@ def _basis(
                 "Shared without consent under an approved decision.",
                 basis,
             )
+    if relation.kind is Relation.MARAC and category in TRIAGE_CATEGORIES and referral_basis:
+        # The referral is itself a disclosure to the MARAC: its coordinator and chair see what
+        # triage needs under the basis the referrer recorded.
+        return CategoryDecision(
+            category,
+            True,
+            "referral",
+            "Shared with the MARAC by the referral itself.",
+            {"basis": "referral", "purpose": Purpose.MARAC.value, "art6": referral_basis},
+        )
     return CategoryDecision(
         category,
         False,
@@ -363,11 +377,12 @@ def _decide_category(
     consents: Sequence[ConsentRecord],
     decisions: Sequence[SharingDecision],
     moment: datetime,
+    referral_basis: str | None = None,
 ) -> CategoryDecision:
     if category is Category.MINUTES:
         # What the conference recorded about a case carries its risk discussion: it flows
         # on the same basis as risk.
-        risk = _basis(agency, Category.RISK, relation, consents, decisions, moment)
+        risk = _basis(agency, Category.RISK, relation, consents, decisions, moment, referral_basis)
         return CategoryDecision(
             Category.MINUTES,
             risk.allowed,
@@ -387,7 +402,7 @@ def _decide_category(
         )
     if category not in CASE_CATEGORIES:
         return CategoryDecision(category, False, "not_case_data", "Withheld: not case data.")
-    return _basis(agency, category, relation, consents, decisions, moment)
+    return _basis(agency, category, relation, consents, decisions, moment, referral_basis)
 
 
 def _whereabouts(
@@ -526,7 +541,8 @@ def _decide(
     consents = bases.consents.get(facts.id, []) if bases else []
     decisions = bases.decisions.get(facts.id, []) if bases else []
     decided = {
-        c: _decide_category(agency, c, relation, consents, decisions, moment) for c in wanted
+        c: _decide_category(agency, c, relation, consents, decisions, moment, facts.referral_basis)
+        for c in wanted
     }
     revealed = False
     if Category.WHEREABOUTS in decided:

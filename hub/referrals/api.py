@@ -81,6 +81,15 @@ class SharingSchema(ma.Schema):
     state = ma.fields.String(
         required=True, validate=ma.validate.OneOf([s.value for s in ConsentState])
     )
+    referral_basis = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.OneOf([b.value for b in Article6]),
+        metadata={
+            "description": "The Article 6 basis the agency refers to the MARAC on; left out, "
+            "its sector's usual one (police: dpa2018-part3; statutory: 6(1)(e); voluntary: "
+            "6(1)(f))."
+        },
+    )
     evidence = _text(2000, required=True)
     rationale = _text(4000)
     basis_statutory = ma.fields.String(
@@ -339,6 +348,9 @@ def create(data: dict[str, Any]) -> Any:
         services.SharingChoice(
             state=ConsentState(sharing["state"]),
             evidence=sharing["evidence"],
+            referral_basis=Article6(sharing["referral_basis"])
+            if sharing["referral_basis"]
+            else None,
             rationale=sharing["rationale"],
             basis_statutory=Article6(sharing["basis_statutory"])
             if sharing["basis_statutory"]

@@ -127,6 +127,7 @@ def facts_many(referrals: Sequence[Referral]) -> dict[int, gate.CaseFacts]:
             blocked_member_ids=frozenset(blocked.get(referral.id, ())),
             walled_member_ids=frozenset(walled.get(referral.id, ())),
             counter=counter,
+            referral_basis=referral.referral_basis,
         )
     return found
 

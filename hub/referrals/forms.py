@@ -162,6 +162,11 @@ class WhereaboutsForm(FlaskForm):  # type: ignore[misc]
 
 
 class SharingForm(FlaskForm):  # type: ignore[misc]
+    referral_basis = Radio(
+        "Your agency's lawful basis for referring to the MARAC",
+        choices=[],  # by the referring agency's sector (see views); preselected
+        validators=[Optional()],
+    )
     state = Radio(
         "Has the victim consented to this information being shared with MARAC partners?",
         choices=choices((s.value, s.label) for s in ConsentState),

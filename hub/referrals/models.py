@@ -169,6 +169,10 @@ class Referral(Base):
     justice_notes: Mapped[str] = mapped_column(Text, default="")
     #: risk: any previous MARAC, where and when.
     previous_marac: Mapped[str] = mapped_column(Text, default="")
+    #: The Article 6 basis the referring agency relies on to refer the case to the MARAC
+    #: (public task, law enforcement, legitimate interests...): under it the coordinator and
+    #: chair see what triage needs.
+    referral_basis: Mapped[str | None] = mapped_column(String(30))
     line_manager_consulted: Mapped[bool] = mapped_column(default=False)
     marac_rep_consulted: Mapped[bool] = mapped_column(default=False)
     #: Where a MARAC-to-MARAC transfer came from.

@@ -13,11 +13,19 @@ from typing import Any
 from sqlalchemy import false, or_, select
 from sqlalchemy.orm import selectinload
 
-from agencies.models import Agency, AgencyType, MaracArea, Member
+from agencies.models import Agency, AgencyType, MaracArea, Member, Sector
 from audit.ledger import Subject, record
 from consent import gate
 from consent import services as consent_services
-from consent.categories import CASE_CATEGORIES, Category, ConsentState, Purpose
+from consent.categories import (
+    CASE_CATEGORIES,
+    REFERRAL_BASES_STATUTORY,
+    REFERRAL_BASES_VOLUNTARY,
+    Article6,
+    Category,
+    ConsentState,
+    Purpose,
+)
 from consent.models import ConsentRecord, SharingDecision
 from hub.core.access import Actor, Permission, Role
 from hub.core.clock import now, today_london
@@ -674,6 +682,32 @@ class SharingChoice:
     purposes: list[Purpose] | None = None
     categories: list[Category] | None = None
     recipient_agency_types: list[str] | None = None
+    #: The basis for referring to the MARAC itself; None: the agency sector's usual one.
+    referral_basis: Article6 | None = None
+
+
+def usual_referral_basis(agency: Agency) -> Article6:
+    """The basis an agency of this kind usually refers on (the form's preselected answer)."""
+    if agency.type == AgencyType.POLICE.value:
+        return Article6.LAW_ENFORCEMENT
+    if agency.sector == Sector.VOLUNTARY.value:
+        return Article6.LEGITIMATE_INTERESTS
+    return Article6.PUBLIC_TASK
+
+
+def referral_bases(agency: Agency) -> tuple[Article6, ...]:
+    """The bases this agency may refer to the MARAC on (never public task for the voluntary
+    sector; never legitimate interests for a public authority doing its job)."""
+    if agency.sector == Sector.VOLUNTARY.value:
+        return REFERRAL_BASES_VOLUNTARY
+    return REFERRAL_BASES_STATUTORY
+
+
+def referral_basis_choices(referral: Referral) -> tuple[tuple[Article6, ...], Article6]:
+    """The bases the referring agency may choose from, and the one it usually relies on."""
+    agency = session().get(Agency, referral.referring_agency_id)
+    assert agency is not None
+    return referral_bases(agency), usual_referral_basis(agency)
 
 
 def save_sharing(actor: Actor, referral: Referral, choice: SharingChoice) -> Referral:
@@ -681,6 +715,21 @@ def save_sharing(actor: Actor, referral: Referral, choice: SharingChoice) -> Ref
     _own_draft(actor, referral)
     if referral.victim_id is None:
         raise ValidationFailed({"state": "Enter the victim's details first"})
+    agency = session().get(Agency, referral.referring_agency_id)
+    assert agency is not None
+    basis = choice.referral_basis or usual_referral_basis(agency)
+    if basis not in referral_bases(agency):
+        raise ValidationFailed(
+            {
+                "referral_basis": "Choose a basis your kind of agency may refer on"
+                + (
+                    ": a voluntary-sector agency cannot rely on public task"
+                    if agency.sector == Sector.VOLUNTARY.value
+                    else ""
+                )
+            }
+        )
+    referral.referral_basis = basis.value
     # Saving this page again replaces what it said before: a draft is shown to nobody, so
     # its earlier consent and request were never relied on (the ledger keeps both).
     replaced = consent_services.discard_draft_basis(referral.id)
@@ -914,6 +963,12 @@ def submit_referral(actor: Actor, referral: Referral) -> Referral:
     if missing:
         raise ValidationFailed(missing)
     referral.referred_on = today_london()
+    if not referral.referral_basis:
+        # Unless the referrer chose another, the agency refers on its sector's usual basis
+        # (the form shows it chosen; the API documents it).
+        agency = session().get(Agency, referral.referring_agency_id)
+        assert agency is not None
+        referral.referral_basis = usual_referral_basis(agency).value
     previous, candidates = _find_previous(referral)
     if previous is not None:
         referral.is_repeat = True

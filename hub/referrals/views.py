@@ -149,6 +149,11 @@ def page(referral_id: int, slug: str) -> Any:
         form.must_not_receive_member_ids.choices = choices(
             services.blockable_members(who, referral)
         )
+    if slug == "sharing":
+        bases, usual = services.referral_basis_choices(referral)
+        form.referral_basis.choices = choices((b.value, b.label) for b in bases)
+        if request.method == "GET" and not form.referral_basis.data:
+            form.referral_basis.data = usual.value
     if request.method == "POST" and form.validate():
         try:
             _save(slug, who, referral, form, checklist, addons)
@@ -205,6 +210,9 @@ def _sharing_initial(referral_id: int) -> dict[str, Any]:
         return {}
     consent = saved[0]
     data: dict[str, Any] = {"state": consent.state, "evidence": consent.evidence}
+    basis = services.find_referral(referral_id)
+    if basis is not None and basis.referral_basis:
+        data["referral_basis"] = basis.referral_basis
     if consent.state == ConsentState.GIVEN.value:
         data.update(
             purposes=consent.purposes,
@@ -383,6 +391,9 @@ def _save(slug: str, who: Any, referral: Any, form: Any, checklist: Any, addons:
                 purposes=[Purpose(p) for p in form.purposes.data or []],
                 categories=[Category(c) for c in form.categories.data or []],
                 recipient_agency_types=list(form.recipient_agency_types.data or []),
+                referral_basis=Article6(form.referral_basis.data)
+                if form.referral_basis.data
+                else None,
             ),
         )
 

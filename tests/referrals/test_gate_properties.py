@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from agencies.models import Agency
 from audit.models import AuditEntry
 from consent import gate
-from consent.categories import CASE_CATEGORIES, Category, ConsentState, Purpose
+from consent.categories import CASE_CATEGORIES, TRIAGE_CATEGORIES, Category, ConsentState, Purpose
 from consent.models import ConsentRecord, SharingDecision
 from hub.core import db
 from hub.core.clock import now
@@ -202,6 +202,11 @@ def test_nothing_is_shown_without_a_basis_and_everything_is_recorded(
             basis = result.decisions[category].basis
             if basis["basis"] == "own_record":
                 assert actor.agency_id == facts.referring_agency_id
+            elif basis["basis"] == "referral":
+                # The referral itself discloses what triage needs to the MARAC, on its basis.
+                assert result.relation is gate.Relation.MARAC
+                assert category in TRIAGE_CATEGORIES
+                assert basis["art6"] == facts.referral_basis
             elif basis["basis"] == "consent":
                 row = s.get(ConsentRecord, basis["consent"])
                 assert row.in_force(now()) and purpose.value in row.purposes

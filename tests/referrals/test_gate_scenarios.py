@@ -112,8 +112,10 @@ def test_no_consent_but_high_risk_with_approved_decision_is_shared_with_basis(wo
     cases.without_consent(officer, referral_id)
     cases.submit(officer, referral_id)
     coordinator = actor_of(world["coordinator"])
-    before = _open(coordinator, referral_id, [Category.RISK])
-    assert not before.allows(Category.RISK)  # pending: nothing flows yet
+    before = _open(coordinator, referral_id, [Category.RISK, Category.HEALTH])
+    # Pending: nothing flows but what the referral itself gives the MARAC to triage.
+    assert before.decisions[Category.RISK].basis["basis"] == "referral"
+    assert not before.allows(Category.HEALTH)
     with db.unit_of_work():
         decision_id = consent_services.decisions_for(referral_id)[0].id
         services.decide_sharing(rep, decision_id, approve=True, note="Agreed: risk to life")

@@ -498,7 +498,10 @@ def test_consent_for_idva_support_is_used_when_the_idva_reads_for_support(app, w
     assert idva.allows(Category.RISK) and idva.decisions[Category.RISK].basis["purpose"] == (
         "idva_support"
     )
-    assert not marac.allows(Category.RISK)  # the MARAC itself has no consent for its purpose
+    # The MARAC itself has no consent for its purpose: only what the referral gives it to
+    # triage (who and the risk), nothing else.
+    assert marac.decisions[Category.RISK].basis["basis"] == "referral"
+    assert not marac.allows(Category.HEALTH) and not marac.allows(Category.CHILDREN)
 
 
 # --- whereabouts -------------------------------------------------------------------------
