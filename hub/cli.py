@@ -371,8 +371,8 @@ def idp_add(
     trust_roles: bool,
 ) -> None:
     """Connect an agency's identity provider."""
-    from agencies import identity
     from agencies import services as agency_services
+    from hub.auth import identity
     from hub.core.db import unit_of_work
     from hub.core.errors import ValidationFailed
 
@@ -410,7 +410,7 @@ def idp_add(
 @idp.command("list")
 def idp_list() -> None:
     """List identity providers with their issuer, client and secret source."""
-    from agencies import identity
+    from hub.auth import identity
     from hub.core.db import unit_of_work
 
     app = _app()
@@ -433,9 +433,8 @@ def idp_list() -> None:
 @click.argument("agency_name")
 def idp_test(agency_name: str) -> None:
     """Fetch an agency's provider's discovery and key set now, and report problems plainly."""
-    from agencies import identity
     from agencies import services as agency_services
-    from hub.auth import oidc
+    from hub.auth import identity, oidc
     from hub.core.db import unit_of_work
 
     app = _app()
@@ -477,8 +476,8 @@ def api_clients() -> None:
 )
 def api_clients_add(agency_name: str, client_id: str, name: str, scopes: tuple[str, ...]) -> None:
     """Register a partner system as an API client of an agency."""
-    from agencies import identity
     from agencies import services as agency_services
+    from hub.auth import identity
     from hub.core.db import unit_of_work
     from hub.core.errors import ValidationFailed
 
@@ -507,7 +506,7 @@ def api_clients_add(agency_name: str, client_id: str, name: str, scopes: tuple[s
 @api_clients.command("list")
 def api_clients_list() -> None:
     """List registered API clients."""
-    from agencies import identity
+    from hub.auth import identity
     from hub.core.db import unit_of_work
 
     app = _app()

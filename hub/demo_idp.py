@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import shutil
 
-from agencies import identity
 from agencies import services as agencies
+from hub.auth import identity
 from hub.core.access import Actor
 from hub.core.config import Settings
 

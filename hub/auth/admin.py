@@ -6,9 +6,8 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
 
-from agencies import identity
 from agencies import services as agencies
-from hub.auth import oidc
+from hub.auth import identity, oidc
 from hub.auth.forms import ApiClientForm, ApprovalForm, ProviderForm
 from hub.core.access import Permission, Role, require
 from hub.core.config import Settings

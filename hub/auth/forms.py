@@ -14,7 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from agencies.identity import API_SCOPES, ENV_NAME, MAPPABLE_ROLES
+from hub.auth.identity import API_SCOPES, ENV_NAME, MAPPABLE_ROLES
 from hub.core.forms import ChoiceMessageMixin, choices
 
 

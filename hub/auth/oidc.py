@@ -38,7 +38,7 @@ from joserfc.errors import (
 from joserfc.jwk import Key, KeySet
 from sqlalchemy import delete
 
-from agencies.identity import (
+from hub.auth.identity import (
     FederatedClaims,
     IdentityProvider,
     SecretUnavailable,

@@ -27,9 +27,8 @@ from flask import (
 )
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from agencies import identity
 from audit.ledger import Subject, record, record_refusal
-from hub.auth import oidc, services
+from hub.auth import identity, oidc, services
 from hub.auth.forms import FindAgencyForm, StepUpForm
 from hub.auth.views import complete_sign_in, limiter, render_sign_in, safe_next
 from hub.core.access import Actor, Permission, public, require

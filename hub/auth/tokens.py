@@ -17,8 +17,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from agencies.identity import api_client_for_token, providers_for_issuer
 from hub.auth import oidc
+from hub.auth.identity import api_client_for_token, providers_for_issuer
 from hub.core.access import Actor
 
 log = logging.getLogger(__name__)

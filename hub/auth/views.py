@@ -72,7 +72,7 @@ def render_sign_in(
     status: int = 200,
 ) -> tuple[str, int]:
     """The sign-in page: agencies with their own sign-in, then the password form."""
-    from agencies.identity import sign_in_choices
+    from hub.auth.identity import sign_in_choices
 
     form = form or SignInForm(formdata=None)
     if email is not None:
@@ -170,7 +170,7 @@ def sign_in() -> Any:
 
 def uses_own_sign_in(member: Member) -> bool:
     """Whether the member's agency signs its people in through its own identity provider."""
-    from agencies.identity import provider_for_agency
+    from hub.auth.identity import provider_for_agency
 
     provider = provider_for_agency(member.agency_id)
     return provider is not None and not provider.is_disabled

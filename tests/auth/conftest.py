@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from agencies import identity
 from agencies import services as agencies
+from hub.auth import identity
 from hub.core import db
 from hub.core.access import Actor
 from tests.support.agencies_sso import Providers, agency_idps, connect_providers

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from agencies import identity
 from agencies import services as agencies
+from hub.auth import identity
 from hub.core import db
 from hub.core.access import Actor
 from tests.support.idp import DevIdP, login_via_http

@@ -1,6 +1,6 @@
 """Agencies' own identity providers, the people who sign in through them, and API clients.
 
-The OpenID Connect protocol itself lives in ``hub.auth``; this module holds what an agency
+The OpenID Connect protocol itself lives in ``hub.auth.oidc``; this module holds what an agency
 configures and the decisions about people: who a verified (issuer, subject) is, whether
 they may come in, and which roles their provider's claims give them. Services take the
 actor explicitly and never commit.
