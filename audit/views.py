@@ -140,6 +140,16 @@ def entry(entry_id: int) -> str:
     )
 
 
+#: A cell starting with one of these is a formula to a spreadsheet (OWASP "CSV injection").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> str:
+    """A text cell a spreadsheet shows as text: a leading quote defuses a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
 @bp.route("/ledger/export.csv")
 @require(Permission.AUDIT_EXPORT)
 @require_recent_sign_in()
@@ -156,14 +166,14 @@ def export_csv() -> Response:
         e = row["entry"]
         writer.writerow(
             [
-                e.entry_id,
+                _cell(e.entry_id),
                 "" if e.index is None else e.index,
                 e.at.isoformat(),
-                e.action,
-                row["who"],
-                row["agency"],
+                _cell(e.action),
+                _cell(row["who"]),
+                _cell(row["agency"]),
                 "yes" if e.proven else "not yet",
-                json.dumps(row["details"], sort_keys=True, ensure_ascii=False),
+                _cell(json.dumps(row["details"], sort_keys=True, ensure_ascii=False)),
             ]
         )
     record(actor(), "ledger:csv_exported", None, results=len(rows))

@@ -110,6 +110,8 @@ def serve(host: str, port: int, workers: int) -> None:
             self.cfg.set("accesslog", "-")
             # Paths only: query strings could carry search terms.
             self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(L)ss')
+            # ... and never a secret in a path (invitation links) or a header.
+            self.cfg.set("logger_class", "hub.core.logs.AccessLogger")
 
         def load(self) -> Any:
             return app
@@ -320,12 +322,15 @@ def idp() -> None:
     """Agencies' own identity providers (OpenID Connect)."""
 
 
-def _role_map(pairs: tuple[str, ...]) -> dict[str, str]:
+def _role_map(pairs: tuple[str, ...], *, option: str = "--map") -> dict[str, str]:
     mapping = {}
     for pair in pairs:
-        value, sep, role = pair.rpartition("=")
+        if option == "--map":
+            value, sep, role = pair.rpartition("=")
+        else:
+            value, sep, role = pair.partition("=")
         if not sep or not value.strip() or not role.strip():
-            raise click.BadParameter(f"{pair!r}: write CLAIM_VALUE=ROLE", param_hint="--map")
+            raise click.BadParameter(f"{pair!r}: write NAME=VALUE", param_hint=option)
         mapping[value.strip()] = role.strip()
     return mapping
 
@@ -358,6 +363,27 @@ def _role_map(pairs: tuple[str, ...]) -> dict[str, str]:
     help="Newcomers come in with the mapped roles, "
     "without approval by the agency's MARAC representative.",
 )
+@click.option(
+    "--auth-method",
+    default="client_secret_basic",
+    show_default=True,
+    type=click.Choice(["client_secret_basic", "client_secret_post", "private_key_jwt"]),
+    help="How the hub authenticates at the token endpoint, as registered at the provider.",
+)
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="An extra authorisation parameter sent at every sign-in (repeatable), "
+    "e.g. acr_values=AAL3_ANY.",
+)
+@click.option(
+    "--email-from-directory",
+    is_flag=True,
+    help="The provider's directory owns the agency's email domains: accept an address "
+    "without email_verified (Entra ID). Any value but true is still refused.",
+)
 def idp_add(
     agency_name: str,
     issuer: str,
@@ -369,6 +395,9 @@ def idp_add(
     mappings: tuple[str, ...],
     domains: str,
     trust_roles: bool,
+    auth_method: str,
+    params: tuple[str, ...],
+    email_from_directory: bool,
 ) -> None:
     """Connect an agency's identity provider."""
     from agencies import services as agency_services
@@ -388,6 +417,9 @@ def idp_add(
         role_mapping=_role_map(mappings),
         email_domains=domains,
         trust_role_mapping=trust_roles,
+        token_auth_method=auth_method,
+        auth_params=_role_map(params, option="--param"),
+        email_verification="directory" if email_from_directory else "claim",
     )
     with app.app_context():
         try:
@@ -404,6 +436,8 @@ def idp_add(
     click.echo("Register these with the provider for the hub's client:")
     click.echo(f"    redirect URI:              {settings.base_url}/auth/callback")
     click.echo(f"    post-logout redirect URI:  {settings.base_url}/signed-out")
+    if auth_method == "private_key_jwt":
+        click.echo(f"    the hub's public keys:     {settings.base_url}/auth/jwks.json")
     click.echo(f"Then check it: hub idp test {agency_name!r}")
 
 
@@ -445,7 +479,11 @@ def idp_test(agency_name: str) -> None:
         if provider is None:
             raise click.ClickException(f"{agency_name!r} has no identity provider")
         click.echo(f"Checking {provider.agency.name}'s provider {provider.issuer}")
-        findings = oidc.check_provider(provider, timeout=settings.oidc_timeout_seconds)
+        findings = oidc.check_provider(
+            identity.ProviderConfig.of(provider),
+            timeout=settings.oidc_timeout_seconds,
+            redirect_uri=settings.base_url + "/auth/callback",
+        )
     labels = {"ok": "ok     ", "warning": "warning", "problem": "PROBLEM"}
     for finding in findings:
         click.echo(f"  {labels[finding.level]}  {finding.message}")
