@@ -371,6 +371,11 @@ def _role_map(pairs: tuple[str, ...], *, option: str = "--map") -> dict[str, str
     help="How the hub authenticates at the token endpoint, as registered at the provider.",
 )
 @click.option(
+    "--assertion-alg",
+    default="",
+    help="With private_key_jwt: the signature algorithm registered for the hub (e.g. RS512).",
+)
+@click.option(
     "--param",
     "params",
     multiple=True,
@@ -396,6 +401,7 @@ def idp_add(
     domains: str,
     trust_roles: bool,
     auth_method: str,
+    assertion_alg: str,
     params: tuple[str, ...],
     email_from_directory: bool,
 ) -> None:
@@ -418,6 +424,7 @@ def idp_add(
         email_domains=domains,
         trust_role_mapping=trust_roles,
         token_auth_method=auth_method,
+        assertion_alg=assertion_alg,
         auth_params=_role_map(params, option="--param"),
         email_verification="directory" if email_from_directory else "claim",
     )

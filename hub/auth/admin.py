@@ -34,6 +34,7 @@ def _provider_data(form: ProviderForm) -> identity.ProviderData:
         email_domains=form.email_domains.data or "",
         trust_role_mapping=bool(form.trust_role_mapping.data),
         token_auth_method=form.token_auth_method.data or "",
+        assertion_alg=form.assertion_alg.data or "",
         auth_params=getattr(form, "params", {}),
         email_verification=form.email_verification.data or "",
     )

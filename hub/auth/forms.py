@@ -16,6 +16,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from hub.auth.identity import (
     API_SCOPES,
+    ASSERTION_ALGORITHMS,
     ENV_NAME,
     MAPPABLE_ROLES,
     EmailVerification,
@@ -124,6 +125,15 @@ class ProviderForm(FlaskForm):
         choices=choices((m.value, m.label) for m in TokenAuthMethod),
         default=TokenAuthMethod.CLIENT_SECRET_BASIC.value,
         validators=[DataRequired("Select how the hub authenticates at the token endpoint")],
+    )
+    assertion_alg = Select(
+        "Signature algorithm of the hub's assertion",
+        choices=choices(
+            [("", "RS256, or the first the provider offers")]
+            + [(a, a) for a in ASSERTION_ALGORITHMS]
+        ),
+        default="",
+        validators=[Optional()],
     )
     client_secret_env = StringField(
         "Environment variable holding the client secret",

@@ -83,6 +83,9 @@ class EmailVerification(StrEnum):
         }[self.value]
 
 
+#: Signature algorithms the hub's client assertions may use (private_key_jwt).
+ASSERTION_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256")
+
 #: Authorisation request parameters the hub sets itself; an extra parameter may not.
 RESERVED_PARAMS = frozenset(
     {
@@ -135,6 +138,9 @@ class IdentityProvider(Base):
     token_auth_method: Mapped[str] = mapped_column(
         String(30), default=TokenAuthMethod.CLIENT_SECRET_BASIC.value
     )
+    #: For private_key_jwt: the signature algorithm the provider registered for the hub's
+    #: assertions (NHS CIS2 wants RS512); empty: RS256, or the first the provider offers.
+    assertion_alg: Mapped[str] = mapped_column(String(10), default="")
     #: Extra authorisation request parameters, e.g. {"acr_values": "AAL3_ANY"}.
     auth_params: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     #: An EmailVerification value.
@@ -200,6 +206,7 @@ class ProviderConfig:
     client_secret_env: str | None
     client_secret_file: str | None
     token_auth_method: str
+    assertion_alg: str
     scopes: str
     auth_params: Mapping[str, str]
     is_disabled: bool
@@ -217,6 +224,7 @@ class ProviderConfig:
             client_secret_env=provider.client_secret_env,
             client_secret_file=provider.client_secret_file,
             token_auth_method=provider.token_auth_method,
+            assertion_alg=provider.assertion_alg or "",
             scopes=provider.scopes,
             auth_params=dict(provider.auth_params or {}),
             is_disabled=provider.is_disabled,
@@ -261,6 +269,11 @@ class ClaimsSeen(Base):
     role_values: Mapped[list[str]] = mapped_column(JSON, default=list)
     #: For claims that are lists of objects (CIS2's nhsid_nrbac_roles): claim -> its keys.
     nested_keys: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict)
+
+    @property
+    def nested_text(self) -> str:
+        """``claim: key, key; claim: key`` for the administrator's page."""
+        return "; ".join(f"{name}: {', '.join(keys)}" for name, keys in self.nested_keys.items())
 
 
 class IdentityStatus(StrEnum):
@@ -354,6 +367,7 @@ class ProviderData:
     email_domains: str = ""
     trust_role_mapping: bool = False
     token_auth_method: str = TokenAuthMethod.CLIENT_SECRET_BASIC.value
+    assertion_alg: str = ""
     auth_params: Mapping[str, str] | None = None
     email_verification: str = EmailVerification.CLAIM.value
 
@@ -418,6 +432,10 @@ def _validate_provider(
             "Enter a claim name or path like groups, realm_access.roles or "
             "nhsid_nrbac_roles[org_code=RX1].role_code"
         )
+    if data.assertion_alg and data.assertion_alg not in ASSERTION_ALGORITHMS:
+        errors["assertion_alg"] = "Select a signature algorithm from the list"
+    elif data.assertion_alg and method != TokenAuthMethod.PRIVATE_KEY_JWT.value:
+        errors["assertion_alg"] = "Choose an algorithm only when the hub signs with its own key"
     if data.email_verification not in EmailVerification._value2member_map_:
         errors["email_verification"] = "Select when the provider's email address is trusted"
     params = dict(data.auth_params or {})
@@ -484,6 +502,7 @@ def _apply(provider: IdentityProvider, data: ProviderData) -> list[str]:
         "email_domains": " ".join(data.email_domains.lower().split()),
         "trust_role_mapping": bool(data.trust_role_mapping),
         "token_auth_method": data.token_auth_method,
+        "assertion_alg": data.assertion_alg,
         "auth_params": dict(data.auth_params or {}),
         "email_verification": data.email_verification,
     }

@@ -360,13 +360,11 @@ def _client(config: ProviderConfig, metadata: Metadata, redirect_uri: str) -> OA
             own = client_keys.signing_key()
         except client_keys.ClientKeyUnavailable as error:
             raise ProviderUnavailable(f"client key: {error}", config) from None
-        offered = metadata.token_auth_algorithms
-        alg = next((a for a in own.algorithms if not offered or a in offered), None)
+        alg = assertion_algorithm(config, metadata, own)
         if alg is None:
             raise ProviderUnavailable(
-                "the provider takes client assertions only in "
-                + ", ".join(offered)
-                + ", which the hub's key cannot make",
+                "the hub's key cannot sign client assertions in "
+                + (config.assertion_alg or ", ".join(metadata.token_auth_algorithms)),
                 config,
             )
         header: dict[str, Any] = {"kid": own.kid, "typ": "JWT"}
@@ -399,6 +397,16 @@ def _client(config: ProviderConfig, metadata: Metadata, redirect_uri: str) -> OA
         redirect_uri=redirect_uri,
         code_challenge_method="S256",
     )
+
+
+def assertion_algorithm(
+    config: ProviderConfig, metadata: Metadata, own: client_keys.ClientKey
+) -> str | None:
+    """The algorithm for the hub's client assertion: the one set, else the first both take."""
+    if config.assertion_alg:
+        return config.assertion_alg if config.assertion_alg in own.algorithms else None
+    offered = metadata.token_auth_algorithms
+    return next((a for a in own.algorithms if not offered or a in offered), None)
 
 
 def _token_request(
@@ -528,6 +536,25 @@ def _check_client_authentication(
             else f"file {config.client_secret_file}"
         )
         found.append(Finding("ok", f"client secret found in {source}"))
+    else:
+        try:
+            own = client_keys.signing_key()
+        except client_keys.ClientKeyUnavailable as error:
+            return [*found, Finding("problem", f"client key: {error}")]
+        alg = assertion_algorithm(config, metadata, own)
+        offered = metadata.token_auth_algorithms
+        if alg is None or (offered and alg not in offered):
+            found.append(
+                Finding(
+                    "problem",
+                    f"the hub cannot sign client assertions the provider takes ({alg or 'none'};"
+                    f" it takes {', '.join(offered) or 'any'})",
+                )
+            )
+        else:
+            found.append(
+                Finding("ok", f"the hub signs client assertions with key {own.kid} ({alg})")
+            )
     # Redeem a made-up code: a provider checks who the client is before the code, so
     # "invalid_client" means the hub's authentication is refused, anything else that it
     # passed (and only the code was wrong, as it must be).

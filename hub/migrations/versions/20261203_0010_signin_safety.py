@@ -30,6 +30,9 @@ def upgrade() -> None:
             )
         )
         batch_op.add_column(
+            sa.Column("assertion_alg", sa.String(length=10), nullable=False, server_default="")
+        )
+        batch_op.add_column(
             sa.Column("auth_params", sa.JSON(), nullable=False, server_default=sa.text("'{}'"))
         )
         batch_op.add_column(
@@ -125,4 +128,5 @@ def downgrade() -> None:
     with op.batch_alter_table("identity_providers", schema=None) as batch_op:
         batch_op.drop_column("email_verification")
         batch_op.drop_column("auth_params")
+        batch_op.drop_column("assertion_alg")
         batch_op.drop_column("token_auth_method")
