@@ -123,7 +123,7 @@ def search() -> Any:
     ), status
 
 
-@bp.route("/ledger/entries/<int:entry_id>")
+@bp.route("/ledger/entries/<int(max=9223372036854775807):entry_id>")
 @require(Permission.AUDIT_READ)
 def entry(entry_id: int) -> str:
     found = services.get_entry(session(), entry_id)
