@@ -9,17 +9,20 @@ enrolment code, step-up):
 - **The answer takes the same time** whether the account exists, is locked or is
   disabled: the password hash is always verified (against a dummy hash when there is
   none), and only afterwards is the outcome chosen.
-- **Hashing never holds the database.** argon2id costs a third of a second of CPU on
-  purpose; it runs with no transaction open (SQLite's single write lock is taken at a
-  request's first query), so thirty wrong passwords at once do not queue every other
-  request behind them. Failures are counted with one atomic UPDATE, in a transaction of
-  their own, so parallel failures are neither lost nor double-counted.
+- **Hashing never holds the database, nor every core.** argon2id costs half a second of
+  CPU on purpose; it runs with no transaction open (SQLite's single write lock is taken at
+  a request's first query), and at most half the cores hash at once, so thirty wrong
+  passwords arriving together queue behind each other instead of starving every other
+  request of CPU. Failures are counted with one atomic UPDATE, in a transaction of their
+  own, so parallel failures are neither lost nor double-counted.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -48,6 +51,8 @@ TOTP_ISSUER = "MARAC Hub"
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Verified against when the email is unknown, so both paths cost the same time.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+#: How many password hashes this process computes at once (each uses several cores).
+_HASHING = threading.BoundedSemaphore(max(1, (os.cpu_count() or 2) // 2))
 #: Failures that count towards the lockout: a wrong secret, at any factor.
 COUNTED = frozenset({"wrong_password", "wrong_code"})
 
@@ -71,7 +76,8 @@ def check_password_rules(password: str) -> None:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    with _HASHING:
+        return _hasher.hash(password)
 
 
 def hash_new_password(password: str) -> str:
@@ -125,7 +131,8 @@ class PasswordCheck:
 def _verify(stored: str, password: str) -> tuple[bool, str | None]:
     """Whether the password matches, and a fresh hash when the parameters have changed."""
     try:
-        _hasher.verify(stored, password or "x")
+        with _HASHING:
+            _hasher.verify(stored, password or "x")
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False, None
     return True, (hash_password(password) if _hasher.check_needs_rehash(stored) else None)

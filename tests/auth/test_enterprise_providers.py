@@ -228,3 +228,134 @@ def test_a_provider_without_email_verified_is_trusted_only_when_its_directory_ow
     response = _sign_in_at(client, world.agencies["housing"], "amara@homes.test")
     assert response.status_code == 403
     assert "email_unverified" in [e["reason"] for e in _ledger("signin:failed")]
+
+
+# --- The runbook's commands, against the same providers -----------------------------------
+
+
+@pytest.fixture
+def run(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub_key_file: Path
+) -> Any:
+    from click.testing import CliRunner
+
+    from hub.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("HUB_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.setenv("HUB_ENV", "development")
+    monkeypatch.setenv("HUB_OIDC_CLIENT_KEY_FILE", str(hub_key_file))
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Any:
+        return runner.invoke(main, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def test_the_runbooks_entra_id_commands_connect_a_usable_provider(
+    run: Any, world: Any, entra_idp: DevIdP, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support.agencies_sso import ENTRA_SECRET, ENTRA_SECRET_ENV
+
+    monkeypatch.setenv(ENTRA_SECRET_ENV, ENTRA_SECRET)
+    added = run(
+        "idp", "add", "--agency", "Testshire Homes",
+        "--issuer", entra_idp.issuer,
+        "--client-id", "3c9f1e27-marac-hub",
+        "--secret-env", ENTRA_SECRET_ENV,
+        "--auth-method", "client_secret_post",
+        "--email-from-directory",
+        "--scopes", "openid email profile roles",
+        "--roles-claim", "roles",
+        "--map", "MARAC.Practitioner=practitioner",
+        "--map", "MARAC.Representative=marac_rep",
+        "--trust-roles",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    checked = run("idp", "test", "Testshire Homes")
+    assert checked.exit_code == 0, checked.output
+    assert "the provider accepted the hub's client (client_secret_post)" in checked.output
+
+
+def test_the_runbooks_cis2_commands_connect_a_usable_provider(
+    run: Any, world: Any, cis2_idp: DevIdP
+) -> None:
+    added = run(
+        "idp", "add", "--agency", "Testshire Hospital",
+        "--issuer", cis2_idp.issuer,
+        "--client-id", "marac-hub-cis2",
+        "--auth-method", "private_key_jwt",
+        "--assertion-alg", "RS512",
+        "--param", "acr_values=AAL3_ANY",
+        "--scopes", "openid email profile nationalrbacaccess",
+        "--roles-claim", "nhsid_nrbac_roles[org_code=RX1].role_code",
+        "--map", "S8000:G8000:R8001=practitioner",
+        "--trust-roles",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    assert "the hub's public keys:     http://127.0.0.1:5000/auth/jwks.json" in added.output
+    checked = run("idp", "test", "Testshire Hospital")
+    assert checked.exit_code == 0, checked.output
+    assert "signs client assertions with key" in checked.output and "(RS512)" in checked.output
+    assert "the provider accepted the hub's client (private_key_jwt)" in checked.output
+    # With the wrong algorithm the provider refuses the hub, and the check says so.
+    with db.unit_of_work():
+        provider = identity.provider_for_agency(world.agencies["health"])
+        provider.assertion_alg = "RS256"
+    refused = run("idp", "test", "Testshire Hospital")
+    assert refused.exit_code != 0
+    assert "refused the hub's client authentication (private_key_jwt" in refused.output
+
+
+def test_groups_overage_is_refused_and_shown_to_the_administrator(
+    app: Any, client: Any, world: Any, entra_idp: DevIdP
+) -> None:
+    provider_id = connect_entra_like(world, entra_idp)
+    with db.unit_of_work():
+        provider = identity.get_provider(provider_id)
+        provider.roles_claim, provider.scopes = "groups", provider.scopes + " groups"
+    response = _sign_in_at(client, world.agencies["housing"], "busy@homes.test")
+    assert response.status_code == 403 and "gives you no role" in text(response)
+    admin = app.test_client()
+    person = world["admin"]
+    sign_in(admin, person.email, person.password, person.totp_secret)
+    page = text(admin.get(f"/admin/identity-providers/{provider_id}"))
+    seen = page.split('id="claims-seen"', 1)[1].split("</dl>", 1)[0]
+    assert "_claim_names" in seen and "none found at groups" in seen
+
+
+def test_a_certificate_of_the_hubs_key_is_published_with_its_thumbprint(
+    tmp_path: Path, hub_key_file: Path
+) -> None:
+    import base64
+    import hashlib
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    private = serialization.load_pem_private_key(hub_key_file.read_bytes(), password=None)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "MARAC Hub")])
+    moment = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private.public_key())
+        .serial_number(1)
+        .not_valid_before(moment)
+        .not_valid_after(moment + timedelta(days=365))
+        .sign(private, hashes.SHA256())
+    )
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    (key,) = client_keys.parse_keys(
+        hub_key_file.read_bytes(), certificate.public_bytes(serialization.Encoding.PEM)
+    )
+    expected = base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode()
+    assert key.x5t_s256 == expected
+    published = key.public_jwk()
+    assert published["x5t#S256"] == expected and published["x5c"] == [
+        base64.b64encode(der).decode()
+    ]

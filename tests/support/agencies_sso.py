@@ -225,6 +225,15 @@ ENTRA_USERS = [
         "roles": ["MARAC.Representative", "MARAC.Practitioner"],
         "omit_claims": ["email_verified"],
     },
+    {
+        # In too many groups: Entra ID sends a pointer to Microsoft Graph instead of them.
+        **_user("ent-overage", "busy@homes.test", "Bea Busy", []),
+        "_claim_names": {"groups": "src1"},
+        "_claim_sources": {
+            "src1": {"endpoint": "https://graph.microsoft.com/v1.0/users/x/getMemberObjects"}
+        },
+        "omit_claims": ["email_verified", "groups"],
+    },
 ]
 CIS2_USERS = [
     {
@@ -272,7 +281,7 @@ def entra_like_idp(bases: list[str], *, auth_method: str = "client_secret_post")
                 "token_endpoint_auth_method": auth_method,
                 "id_token_signed_response_alg": "ES256",
                 "subject_type": "pairwise",
-                "scope": "openid email profile roles",
+                "scope": "openid email profile roles groups",
             }
         ],
         users=ENTRA_USERS,
