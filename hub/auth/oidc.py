@@ -617,11 +617,17 @@ def begin(
     max_age: int | None = None,
 ) -> tuple[str, str]:
     """Store a new authorization request and return (the provider URL, its state)."""
+    # Fail here, not after the person has typed their password.
     if config.auth_method.uses_secret:
         try:
-            client_secret(config)  # fail here, not after the person has typed their password
+            client_secret(config)
         except SecretUnavailable as error:
             raise ProviderUnavailable(f"client secret: {error}", config) from None
+    else:
+        try:
+            client_keys.signing_key()
+        except client_keys.ClientKeyUnavailable as error:
+            raise ProviderUnavailable(f"client key: {error}", config) from None
     state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)
     session = db.session()
