@@ -134,7 +134,7 @@ def search() -> Any:
     ), status
 
 
-@bp.route("/ledger/entries/<int:entry_id>")
+@bp.route("/ledger/entries/<int(max=9223372036854775807):entry_id>")
 @require(Permission.AUDIT_READ)
 def entry(entry_id: int) -> str:
     found = services.get_entry(session(), entry_id, area=_area())
@@ -149,6 +149,16 @@ def entry(entry_id: int) -> str:
         proof=proof,
         pretty=json.dumps(row["body"], indent=2, ensure_ascii=False),
     )
+
+
+#: A cell starting with one of these is a formula to a spreadsheet (OWASP "CSV injection").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> str:
+    """A text cell a spreadsheet shows as text: a leading quote defuses a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
 @bp.route("/ledger/export.csv")
@@ -167,14 +177,14 @@ def export_csv() -> Response:
         e = row["entry"]
         writer.writerow(
             [
-                e.entry_id,
+                _cell(e.entry_id),
                 "" if e.index is None else e.index,
                 e.at.isoformat(),
-                e.action,
-                row["who"],
-                row["agency"],
+                _cell(e.action),
+                _cell(row["who"]),
+                _cell(row["agency"]),
                 "yes" if e.proven else "not yet",
-                json.dumps(row["details"], sort_keys=True, ensure_ascii=False),
+                _cell(json.dumps(row["details"], sort_keys=True, ensure_ascii=False)),
             ]
         )
     record(actor(), "ledger:csv_exported", None, results=len(rows))

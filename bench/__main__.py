@@ -27,6 +27,7 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("ledger", "bench.bench_ledger"),
     ("todo", "bench.bench_todo"),
     ("minutes", "bench.bench_minutes"),
+    ("signin", "bench.bench_signin"),
 ]
 
 #: (key, goal, "min" when the figure must reach the goal, "max" when it must stay below it)

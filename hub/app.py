@@ -12,8 +12,10 @@ from flask_wtf.csrf import CSRFProtect
 from jinja2.bccache import Bucket, BytecodeCache
 
 from hub.core import db as dbmod
+from hub.core import inputs
 from hub.core.access import Permission, public
 from hub.core.config import Settings
+from hub.core.errors import BadBody
 from hub.core.logs import configure_logging
 
 log = logging.getLogger(__name__)
@@ -107,6 +109,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> HubFlask:
         instance_path=str(Path(settings.instance_path).resolve()),
         static_folder=str(Path(__file__).parent / "web" / "static"),
     )
+    # Before any route is added: every <int:...> id stops at what the databases can hold.
+    app.url_map.converters["int"] = inputs.BoundedIntConverter
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
@@ -133,6 +137,14 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> HubFlask:
     @app.before_request
     def _request_id() -> None:
         g.request_id = uuid.uuid4().hex
+
+    @app.before_request
+    def _json_within_limits() -> None:
+        if request.is_json and request.content_length != 0:
+            try:
+                inputs.check_json(request.get_data(cache=True))
+            except inputs.UnsafeJson as error:
+                raise BadBody(f"The request body cannot be read: {error.reason}.") from None
 
     @app.after_request
     def _security_headers(response: Response) -> Response:

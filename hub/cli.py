@@ -110,6 +110,8 @@ def serve(host: str, port: int, workers: int) -> None:
             self.cfg.set("accesslog", "-")
             # Paths only: query strings could carry search terms.
             self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(L)ss')
+            # ... and never a secret in a path (invitation links) or a header.
+            self.cfg.set("logger_class", "hub.core.logs.AccessLogger")
 
         def load(self) -> Any:
             return app
@@ -320,12 +322,15 @@ def idp() -> None:
     """Agencies' own identity providers (OpenID Connect)."""
 
 
-def _role_map(pairs: tuple[str, ...]) -> dict[str, str]:
+def _role_map(pairs: tuple[str, ...], *, option: str = "--map") -> dict[str, str]:
     mapping = {}
     for pair in pairs:
-        value, sep, role = pair.rpartition("=")
+        if option == "--map":
+            value, sep, role = pair.rpartition("=")
+        else:
+            value, sep, role = pair.partition("=")
         if not sep or not value.strip() or not role.strip():
-            raise click.BadParameter(f"{pair!r}: write CLAIM_VALUE=ROLE", param_hint="--map")
+            raise click.BadParameter(f"{pair!r}: write NAME=VALUE", param_hint=option)
         mapping[value.strip()] = role.strip()
     return mapping
 
@@ -358,6 +363,32 @@ def _role_map(pairs: tuple[str, ...]) -> dict[str, str]:
     help="Newcomers come in with the mapped roles, "
     "without approval by the agency's MARAC representative.",
 )
+@click.option(
+    "--auth-method",
+    default="client_secret_basic",
+    show_default=True,
+    type=click.Choice(["client_secret_basic", "client_secret_post", "private_key_jwt"]),
+    help="How the hub authenticates at the token endpoint, as registered at the provider.",
+)
+@click.option(
+    "--assertion-alg",
+    default="",
+    help="With private_key_jwt: the signature algorithm registered for the hub (e.g. RS512).",
+)
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="An extra authorisation parameter sent at every sign-in (repeatable), "
+    "e.g. acr_values=AAL3_ANY.",
+)
+@click.option(
+    "--email-from-directory",
+    is_flag=True,
+    help="The provider's directory owns the agency's email domains: accept an address "
+    "without email_verified (Entra ID). Any value but true is still refused.",
+)
 def idp_add(
     agency_name: str,
     issuer: str,
@@ -369,10 +400,14 @@ def idp_add(
     mappings: tuple[str, ...],
     domains: str,
     trust_roles: bool,
+    auth_method: str,
+    assertion_alg: str,
+    params: tuple[str, ...],
+    email_from_directory: bool,
 ) -> None:
     """Connect an agency's identity provider."""
-    from agencies import identity
     from agencies import services as agency_services
+    from hub.auth import identity
     from hub.core.db import unit_of_work
     from hub.core.errors import ValidationFailed
 
@@ -388,6 +423,10 @@ def idp_add(
         role_mapping=_role_map(mappings),
         email_domains=domains,
         trust_role_mapping=trust_roles,
+        token_auth_method=auth_method,
+        assertion_alg=assertion_alg,
+        auth_params=_role_map(params, option="--param"),
+        email_verification="directory" if email_from_directory else "claim",
     )
     with app.app_context():
         try:
@@ -404,13 +443,15 @@ def idp_add(
     click.echo("Register these with the provider for the hub's client:")
     click.echo(f"    redirect URI:              {settings.base_url}/auth/callback")
     click.echo(f"    post-logout redirect URI:  {settings.base_url}/signed-out")
+    if auth_method == "private_key_jwt":
+        click.echo(f"    the hub's public keys:     {settings.base_url}/auth/jwks.json")
     click.echo(f"Then check it: hub idp test {agency_name!r}")
 
 
 @idp.command("list")
 def idp_list() -> None:
     """List identity providers with their issuer, client and secret source."""
-    from agencies import identity
+    from hub.auth import identity
     from hub.core.db import unit_of_work
 
     app = _app()
@@ -433,9 +474,8 @@ def idp_list() -> None:
 @click.argument("agency_name")
 def idp_test(agency_name: str) -> None:
     """Fetch an agency's provider's discovery and key set now, and report problems plainly."""
-    from agencies import identity
     from agencies import services as agency_services
-    from hub.auth import oidc
+    from hub.auth import identity, oidc
     from hub.core.db import unit_of_work
 
     app = _app()
@@ -446,7 +486,11 @@ def idp_test(agency_name: str) -> None:
         if provider is None:
             raise click.ClickException(f"{agency_name!r} has no identity provider")
         click.echo(f"Checking {provider.agency.name}'s provider {provider.issuer}")
-        findings = oidc.check_provider(provider, timeout=settings.oidc_timeout_seconds)
+        findings = oidc.check_provider(
+            identity.ProviderConfig.of(provider),
+            timeout=settings.oidc_timeout_seconds,
+            redirect_uri=settings.base_url + "/auth/callback",
+        )
     labels = {"ok": "ok     ", "warning": "warning", "problem": "PROBLEM"}
     for finding in findings:
         click.echo(f"  {labels[finding.level]}  {finding.message}")
@@ -477,8 +521,8 @@ def api_clients() -> None:
 )
 def api_clients_add(agency_name: str, client_id: str, name: str, scopes: tuple[str, ...]) -> None:
     """Register a partner system as an API client of an agency."""
-    from agencies import identity
     from agencies import services as agency_services
+    from hub.auth import identity
     from hub.core.db import unit_of_work
     from hub.core.errors import ValidationFailed
 
@@ -507,7 +551,7 @@ def api_clients_add(agency_name: str, client_id: str, name: str, scopes: tuple[s
 @api_clients.command("list")
 def api_clients_list() -> None:
     """List registered API clients."""
-    from agencies import identity
+    from hub.auth import identity
     from hub.core.db import unit_of_work
 
     app = _app()

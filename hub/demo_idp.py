@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import shutil
 
-from agencies import identity
 from agencies import services as agencies
+from hub.auth import identity
 from hub.core.access import Actor
 from hub.core.config import Settings
 
@@ -30,8 +30,9 @@ RECORDS_SYSTEM = ("northbridge-police-records", "Northbridge Police records syst
 def seed_identity_providers(settings: Settings, *, node_available: bool | None = None) -> list[str]:
     """Give Northbridge Police its provider and an API client; running twice changes nothing.
 
-    Without Node.js (so no dev IdP) the provider is created switched off, and the police
-    demo people keep signing in with their demo passwords. Returns lines to show the user.
+    Without Node.js (so no dev IdP) no provider is created, and the police demo people sign
+    in with their demo passwords (an agency with a provider, even one switched off, never
+    takes hub passwords). Returns lines to show the user.
     """
     if settings.is_production:
         return []
@@ -41,7 +42,13 @@ def seed_identity_providers(settings: Settings, *, node_available: bool | None =
     actor = Actor.system("demo-seed")
     notes = []
     provider = identity.provider_for_agency(agency.id)
-    if provider is None:
+    available = shutil.which("node") is not None if node_available is None else node_available
+    if provider is None and not available:
+        notes.append(
+            f"{AGENCY} signs in with demo passwords (no dev identity provider: Node.js was "
+            "not found)."
+        )
+    elif provider is None:
         provider = identity.add_provider(
             actor,
             agency,
@@ -55,15 +62,9 @@ def seed_identity_providers(settings: Settings, *, node_available: bool | None =
                 trust_role_mapping=True,
             ),
         )
-        available = shutil.which("node") is not None if node_available is None else node_available
-        if not available:
-            identity.set_provider_disabled(actor, provider, True)
-    if provider.is_disabled:
-        notes.append(
-            f"{AGENCY} signs in with demo passwords (its dev identity provider is "
-            "switched off: Node.js was not found)."
-        )
-    else:
+    if provider is not None and provider.is_disabled:
+        notes.append(f"{AGENCY}'s dev identity provider is switched off.")
+    elif provider is not None:
         notes.append(
             f"{AGENCY} signs in through the dev identity provider at {ISSUER}: choose "
             f"'{AGENCY}' on the sign-in page (police demo passwords do not work there)."

@@ -6,9 +6,8 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
 
-from agencies import identity
 from agencies import services as agencies
-from hub.auth import oidc
+from hub.auth import identity, oidc, services
 from hub.auth.forms import ApiClientForm, ApprovalForm, ProviderForm
 from hub.core.access import Permission, Role, require
 from hub.core.config import Settings
@@ -34,6 +33,10 @@ def _provider_data(form: ProviderForm) -> identity.ProviderData:
         role_mapping=getattr(form, "mapping", {}),
         email_domains=form.email_domains.data or "",
         trust_role_mapping=bool(form.trust_role_mapping.data),
+        token_auth_method=form.token_auth_method.data or "",
+        assertion_alg=form.assertion_alg.data or "",
+        auth_params=getattr(form, "params", {}),
+        email_verification=form.email_verification.data or "",
     )
 
 
@@ -43,6 +46,7 @@ def _uris() -> dict[str, str]:
     return {
         "callback": base + url_for("sso.callback"),
         "signed_out": base + url_for("sso.signed_out"),
+        "jwks": base + url_for("auth.client_jwks"),
     }
 
 
@@ -56,6 +60,34 @@ def _agency_choices(form: Any, area_id: int | None, *, without_provider: bool = 
 
 def _mapping_text(mapping: dict[str, str]) -> str:
     return "\n".join(f"{value} = {role}" for value, role in sorted(mapping.items()))
+
+
+def _form_for(provider: identity.IdentityProvider) -> ProviderForm:
+    form = ProviderForm(formdata=None, obj=provider)
+    del form.agency_id  # a provider stays with its agency
+    form.role_mapping.data = _mapping_text(provider.role_mapping or {})
+    form.auth_params.data = _mapping_text(provider.auth_params or {})
+    form.version.data = str(provider.version)
+    return form
+
+
+def _provider_page(
+    form: ProviderForm,
+    provider: identity.IdentityProvider | None,
+    *,
+    findings: list[oidc.Finding] | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    return render_template(
+        "auth/admin/provider_form.html",
+        form=form,
+        provider=provider,
+        findings=findings,
+        roles=identity.MAPPABLE_ROLES,
+        uris=_uris(),
+        seen=identity.claims_seen(provider.id) if provider is not None else None,
+        cache_minutes=max(1, _settings().oidc_cache_seconds // 60),
+    ), status
 
 
 @bp.route("/identity-providers")
@@ -90,15 +122,7 @@ def provider_new() -> Any:
                 "success",
             )
             return redirect(url_for("identity.provider_edit", provider_id=provider.id))
-    status = 422 if request.method == "POST" else 200
-    return render_template(
-        "auth/admin/provider_form.html",
-        form=form,
-        provider=None,
-        findings=None,
-        roles=identity.MAPPABLE_ROLES,
-        uris=_uris(),
-    ), status
+    return _provider_page(form, None, status=422 if request.method == "POST" else 200)
 
 
 @bp.route("/identity-providers/<int:provider_id>", methods=["GET", "POST"])
@@ -107,12 +131,10 @@ def provider_edit(provider_id: int) -> Any:
     who = actor()
     provider = identity.get_provider_in_area(provider_id, who.area_id)
     if request.method == "GET":
-        form = ProviderForm(obj=provider)
-        form.role_mapping.data = _mapping_text(provider.role_mapping or {})
-        form.version.data = str(provider.version)
+        form = _form_for(provider)
     else:
         form = ProviderForm()
-    del form.agency_id  # a provider stays with its agency
+        del form.agency_id  # a provider stays with its agency
     status = 200
     if form.validate_on_submit():
         try:
@@ -129,19 +151,12 @@ def provider_edit(provider_id: int) -> Any:
             form.form_errors.append(error.message)
             status = 409
         else:
-            oidc.directory().forget(provider.issuer)
+            # The row's new version makes every process's cached copy stale at once.
             flash(f"{provider.agency.name}'s provider has been updated.", "success")
             return redirect(url_for("identity.provider_list"))
     if request.method == "POST" and status == 200:
         status = 422
-    return render_template(
-        "auth/admin/provider_form.html",
-        form=form,
-        provider=provider,
-        findings=None,
-        roles=identity.MAPPABLE_ROLES,
-        uris=_uris(),
-    ), status
+    return _provider_page(form, provider, status=status)
 
 
 @bp.route("/identity-providers/<int:provider_id>/check", methods=["POST"])
@@ -150,19 +165,28 @@ def provider_check(provider_id: int) -> Any:
     """Fetch discovery and the key set now, and show plainly what is wrong."""
     who = actor()
     provider = identity.get_provider_in_area(provider_id, who.area_id)
-    findings = oidc.check_provider(provider, timeout=_settings().oidc_timeout_seconds)
-    form = ProviderForm(formdata=None, obj=provider)
-    del form.agency_id
-    form.role_mapping.data = _mapping_text(provider.role_mapping or {})
-    form.version.data = str(provider.version)
-    return render_template(
-        "auth/admin/provider_form.html",
-        form=form,
-        provider=provider,
-        findings=findings,
-        roles=identity.MAPPABLE_ROLES,
-        uris=_uris(),
+    findings = oidc.check_provider(
+        identity.ProviderConfig.of(provider),
+        timeout=_settings().oidc_timeout_seconds,
+        redirect_uri=_uris()["callback"],
     )
+    provider = identity.get_provider_in_area(provider_id, who.area_id)
+    return _provider_page(_form_for(provider), provider, findings=findings)
+
+
+@bp.route("/identity-providers/<int:provider_id>/refresh", methods=["POST"])
+@require(Permission.IDP_MANAGE)
+def provider_refresh(provider_id: int) -> Any:
+    """Every process fetches the provider's discovery document and keys again at once."""
+    who = actor()
+    provider = identity.get_provider_in_area(provider_id, who.area_id)
+    identity.refresh_provider(who, provider)
+    flash(
+        f"Every part of the hub will fetch {provider.agency.name}'s keys and settings again "
+        "before its next sign-in.",
+        "success",
+    )
+    return redirect(url_for("identity.provider_edit", provider_id=provider.id))
 
 
 @bp.route("/identity-providers/<int:provider_id>/disabled", methods=["POST"])
@@ -234,7 +258,29 @@ def api_client_disable(client_id: int) -> Any:
 @require(Permission.MEMBERS_APPROVE)
 def approvals() -> str:
     who = actor()
-    return render_template("auth/admin/approvals.html", pending=identity.pending_approvals(who))
+    resets = [
+        (reset, agencies.get_member(reset.member_id)) for reset in services.resets_to_decide(who)
+    ]
+    return render_template(
+        "auth/admin/approvals.html", pending=identity.pending_approvals(who), resets=resets
+    )
+
+
+@bp.route("/approvals/resets/<int:reset_id>", methods=["POST"])
+@require(Permission.MEMBERS_APPROVE)
+def reset_decision(reset_id: int) -> Any:
+    """A MARAC representative approves or refuses a reset of a member of their agency."""
+    who = actor()
+    reset, member = services.get_reset_to_decide(who, reset_id)
+    approve = request.form.get("decision") == "approve"
+    services.decide_credential_reset(who, reset, approve=approve)
+    flash(
+        f"{member.name} has been e-mailed a one-time link to choose a new password."
+        if approve
+        else f"The reset of {member.name}'s sign-in has been refused.",
+        "success",
+    )
+    return redirect(url_for("identity.approvals"))
 
 
 @bp.route("/approvals/<int:identity_id>", methods=["GET", "POST"])

@@ -8,9 +8,11 @@ or bad token, 403 ``insufficient_scope`` when the token lacks the route's scope.
 from __future__ import annotations
 
 import functools
+import http
 from typing import Any
 
 import marshmallow as ma
+from apispec import BasePlugin
 from flask import Flask, Response, current_app, g, request
 from flask_smorest import Api, Blueprint
 
@@ -21,16 +23,77 @@ from hub.core.requestctx import InsufficientScope, actor, set_actor
 REALM = "marac-hub"
 
 
+class ProblemSchema(ma.Schema):
+    """An RFC 9457 problem: every error the API answers, as ``application/problem+json``."""
+
+    type = ma.fields.String(
+        required=True, metadata={"description": "Always about:blank: the status says it all."}
+    )
+    title = ma.fields.String(required=True, metadata={"description": "The status in words."})
+    status = ma.fields.Integer(required=True, metadata={"description": "The HTTP status."})
+    detail = ma.fields.String(metadata={"description": "What went wrong, for a person."})
+    errors = ma.fields.Raw(
+        metadata={"description": "For 422: the fields that are missing or wrong, and why."}
+    )
+    required_scopes = ma.fields.List(
+        ma.fields.String(), metadata={"description": "For 403: the scopes the token lacks."}
+    )
+
+
+PROBLEM = "application/problem+json"
+#: Errors any operation may answer, besides those its route declares.
+COMMON_ERRORS = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    413: "REQUEST_ENTITY_TOO_LARGE",
+    429: "TOO_MANY_REQUESTS",
+    503: "SERVICE_UNAVAILABLE",
+}
+
+
 class HubApi(Api):  # type: ignore[misc]
-    """flask-smorest without its app-wide error handler.
+    """flask-smorest without its app-wide error handler, and with problem JSON documented.
 
     Its handler would answer every error of the whole site (HTML pages too) with its own
     JSON and drop werkzeug's headers (a 405 loses ``Allow``). The shell's handlers already
-    answer under /api/ with problem JSON and keep those headers.
+    answer under /api/ with problem JSON and keep those headers. Error responses in the
+    document are that problem JSON, under its own media type.
     """
+
+    ERROR_SCHEMA = ProblemSchema
 
     def _register_error_handlers(self) -> None:
         return None
+
+    def _register_responses(self) -> None:
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["content"] = {PROBLEM: {"schema": "ProblemSchema"}}
+            self.spec.components.response(status.name, response, lazy=True)
+        self.spec.components.response(
+            "DEFAULT_ERROR",
+            {"description": "An error", "content": {PROBLEM: {"schema": "ProblemSchema"}}},
+            lazy=True,
+        )
+
+
+class EveryOperation(BasePlugin):  # type: ignore[misc]
+    """Each operation takes a bearer token and answers errors as problem JSON.
+
+    The whole API is for partner systems' tokens: no operation under /api/v1 is public.
+    """
+
+    def operation_helper(
+        self, path: str | None = None, operations: dict[str, Any] | None = None, **_: Any
+    ) -> None:
+        for operation in (operations or {}).values():
+            operation.setdefault("security", [{"bearerAuth": []}])
+            responses = operation.setdefault("responses", {})
+            for status, name in COMMON_ERRORS.items():
+                responses.setdefault(str(status), name)
 
 
 api_v1 = Blueprint(
@@ -63,7 +126,6 @@ class WhoAmISchema(ma.Schema):
 
 @api_v1.route("/whoami")
 @require_scope()
-@api_v1.doc(security=[{"bearerAuth": []}])
 @api_v1.response(200, WhoAmISchema)
 def whoami() -> dict[str, Any]:
     """Which agency and scopes this token acts with."""
@@ -140,7 +202,14 @@ def init_app(app: Flask) -> None:
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
     )
-    api = HubApi(app, spec_kwargs={"info": {"description": __doc__}})
+    api = HubApi(
+        app,
+        spec_kwargs={
+            "info": {"description": __doc__},
+            "extra_plugins": [EveryOperation()],
+            "security": [{"bearerAuth": []}],
+        },
+    )
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )

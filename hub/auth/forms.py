@@ -14,7 +14,14 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from agencies.identity import API_SCOPES, ENV_NAME, MAPPABLE_ROLES
+from hub.auth.identity import (
+    API_SCOPES,
+    ASSERTION_ALGORITHMS,
+    ENV_NAME,
+    MAPPABLE_ROLES,
+    EmailVerification,
+    TokenAuthMethod,
+)
 from hub.core.forms import ChoiceMessageMixin, choices
 
 
@@ -113,6 +120,21 @@ class ProviderForm(FlaskForm):
             Length(max=255, message="Client ID must be 255 characters or fewer"),
         ],
     )
+    token_auth_method = Select(
+        "How the hub authenticates at the token endpoint",
+        choices=choices((m.value, m.label) for m in TokenAuthMethod),
+        default=TokenAuthMethod.CLIENT_SECRET_BASIC.value,
+        validators=[DataRequired("Select how the hub authenticates at the token endpoint")],
+    )
+    assertion_alg = Select(
+        "Signature algorithm of the hub's assertion",
+        choices=choices(
+            [("", "RS256, or the first the provider offers")]
+            + [(a, a) for a in ASSERTION_ALGORITHMS]
+        ),
+        default="",
+        validators=[Optional()],
+    )
     client_secret_env = StringField(
         "Environment variable holding the client secret",
         validators=[
@@ -156,10 +178,38 @@ class ProviderForm(FlaskForm):
             Length(max=500, message="Email domains must be 500 characters or fewer"),
         ],
     )
+    email_verification = Select(
+        "When is the email address trusted",
+        choices=choices((m.value, m.label) for m in EmailVerification),
+        default=EmailVerification.CLAIM.value,
+        validators=[DataRequired("Select when the provider's email address is trusted")],
+    )
+    auth_params = TextAreaField(
+        "Extra sign-in parameters",
+        validators=[
+            Optional(),
+            Length(max=2000, message="Extra parameters must be 2000 characters or fewer"),
+        ],
+    )
     trust_role_mapping = BooleanField("Trust this provider's role mapping")
     version = HiddenField()
 
     mapping: dict[str, str]
+    params: dict[str, str]
+
+    def validate_auth_params(self, field: TextAreaField) -> None:
+        """Read lines of ``name = value`` into ``self.params``."""
+        self.params = {}
+        for number, line in enumerate((field.data or "").splitlines(), start=1):
+            if not line.strip():
+                continue
+            name, sep, value = line.partition("=")
+            if not sep or not name.strip() or not value.strip():
+                raise ValidationError(
+                    f"Line {number}: write the parameter, =, then its value, "
+                    "like acr_values = AAL3_ANY"
+                )
+            self.params[name.strip()] = value.strip()
 
     def validate_client_secret_env(self, field: StringField) -> None:
         if field.data and not ENV_NAME.match(field.data.strip()):

@@ -24,6 +24,10 @@ class LocalCredential(Base):
     #: Base32 TOTP secret; null until the member enrols.
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_confirmed_at: Mapped[datetime | None]
+    #: A secret being enrolled: kept here, never in the browser's cookie, until a code from
+    #: the authenticator proves it holds it.
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_pending_at: Mapped[datetime | None]
     #: The last accepted TOTP time step, so a code is never accepted twice.
     totp_last_step: Mapped[int | None]
     failed_count: Mapped[int] = mapped_column(default=0)
@@ -52,7 +56,8 @@ class MemberSession(Base):
     authenticated_at: Mapped[datetime] = mapped_column(default=now)
     last_seen_at: Mapped[datetime] = mapped_column(default=now)
     ended_at: Mapped[datetime | None]
-    #: signed_out, idle, disabled, replaced
+    #: signed_out, idle, expired (the absolute lifetime), disabled, provider_disabled,
+    #: credential_reset
     end_reason: Mapped[str | None] = mapped_column(String(20))
     #: The identity provider that signed the person in, for single sign-out.
     idp_id: Mapped[int | None]
@@ -61,7 +66,11 @@ class MemberSession(Base):
 
 
 class Invitation(Base):
-    """A one-time link for a new local member to choose a password and set up a second factor."""
+    """A one-time link for a local member to choose a password and set up a second factor.
+
+    For a new member, or (``purpose`` "reset") for an existing one whose reset their
+    agency's MARAC representative approved: that link goes to the member's own address.
+    """
 
     __tablename__ = "invitations"
 
@@ -71,6 +80,31 @@ class Invitation(Base):
     created_at: Mapped[datetime] = mapped_column(default=now)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    #: "new" (a first password) or "reset" (replaces the password and the authenticator).
+    purpose: Mapped[str] = mapped_column(String(10), default="new")
+    reset_id: Mapped[int | None] = mapped_column(
+        ForeignKey("credential_resets.id", ondelete="CASCADE")
+    )
+
+
+class CredentialReset(Base):
+    """A request to reset an existing member's password and authenticator.
+
+    Whoever asks (the hub administrator) never gets the link: the member's agency's MARAC
+    representative approves, and the link goes to the member's own email address. The
+    member is told when it is asked for and when it is used.
+    """
+
+    __tablename__ = "credential_resets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    requested_at: Mapped[datetime] = mapped_column(default=now)
+    #: pending, approved, refused, used
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None]
 
 
 class OidcRequest(Base):

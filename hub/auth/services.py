@@ -1,10 +1,28 @@
-"""Local sign-in: argon2id passwords, TOTP, lockout, invitations and server-side sessions."""
+"""Local sign-in: argon2id passwords, TOTP, lockout, invitations, resets and sessions.
+
+Three rules hold at every step a person proves who they are (password, security code,
+enrolment code, step-up):
+
+- **Lockout applies to every factor.** Wrong passwords and wrong codes count towards the
+  same limit; while an account is locked nothing is checked and nothing lets it in, not
+  even the right password or code.
+- **The answer takes the same time** whether the account exists, is locked or is
+  disabled: the password hash is always verified (against a dummy hash when there is
+  none), and only afterwards is the outcome chosen.
+- **Hashing never holds the database, nor every core.** argon2id costs half a second of
+  CPU on purpose; it runs with no transaction open (SQLite's single write lock is taken at
+  a request's first query), and at most half the cores hash at once, so thirty wrong
+  passwords arriving together queue behind each other instead of starving every other
+  request of CPU. Failures are counted with one atomic UPDATE, in a transaction of their
+  own, so parallel failures are neither lost nor double-counted.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
+import os
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,25 +30,31 @@ from datetime import datetime, timedelta
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from agencies.models import Member
 from agencies.services import find_member_by_email
 from audit.ledger import Subject, record, record_in
-from hub.auth.models import Invitation, LocalCredential, MemberSession
+from hub.auth.models import CredentialReset, Invitation, LocalCredential, MemberSession
 from hub.core import db
-from hub.core.access import Actor
+from hub.core.access import Actor, Role
 from hub.core.clock import now
-from hub.core.errors import ValidationFailed
+from hub.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 MIN_PASSWORD = 12
 MAX_PASSWORD = 256
 INVITATION_DAYS = 7
+#: How long a secret shown for enrolment stays the one to confirm.
+ENROLMENT_MINUTES = 15
 TOTP_ISSUER = "MARAC Hub"
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Verified against when the email is unknown, so both paths cost the same time.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+#: How many password hashes this process computes at once (each uses several cores).
+_HASHING = threading.BoundedSemaphore(max(1, (os.cpu_count() or 2) // 2))
+#: Failures that count towards the lockout: a wrong secret, at any factor.
+COUNTED = frozenset({"wrong_password", "wrong_code"})
 
 SIGN_IN_FAILED = (
     "The email address or password is not right, or sign-in is paused after too many "
@@ -52,28 +76,48 @@ def check_password_rules(password: str) -> None:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    with _HASHING:
+        return _hasher.hash(password)
+
+
+def hash_new_password(password: str) -> str:
+    """Check a new password's rules and hash it, with no transaction open (see above)."""
+    check_password_rules(password)
+    db.end_read_transaction()
+    return hash_password(password)
 
 
 def set_password(
-    actor: Actor, member: Member, password: str, *, demo: bool = False
+    actor: Actor,
+    member: Member,
+    password: str,
+    *,
+    demo: bool = False,
+    password_hash: str | None = None,
 ) -> LocalCredential:
-    """Set a member's local password (validated), creating the credential if needed."""
-    check_password_rules(password)
+    """Set a member's local password (validated), creating the credential if needed.
+
+    A request passes ``password_hash`` made by ``hash_new_password`` before it wrote.
+    """
+    if password_hash is None:
+        check_password_rules(password)
+        password_hash = hash_password(password)
     credential = db.session().get(LocalCredential, member.id)
     if credential is None:
-        credential = LocalCredential(
-            member_id=member.id, password_hash=hash_password(password), is_demo=demo
-        )
+        credential = LocalCredential(member_id=member.id, password_hash=password_hash, is_demo=demo)
         db.session().add(credential)
     else:
-        credential.password_hash = hash_password(password)
+        credential.password_hash = password_hash
         credential.password_changed_at = now()
         credential.failed_count = 0
         credential.locked_until = None
     db.session().flush()
     record(actor, "credential:password_set", Subject("member", member.id))
     return credential
+
+
+def is_locked(credential: LocalCredential) -> bool:
+    return credential.locked_until is not None and credential.locked_until > now()
 
 
 @dataclass
@@ -84,33 +128,49 @@ class PasswordCheck:
     reason: str  # ok, unknown, wrong_password, locked, inactive, no_password
 
 
-def check_password(
-    email: str, password: str, *, max_failures: int, lockout_minutes: int
-) -> PasswordCheck:
-    """Check an email and password; the caller shows the same message whatever failed."""
+def _verify(stored: str, password: str) -> tuple[bool, str | None]:
+    """Whether the password matches, and a fresh hash when the parameters have changed."""
+    try:
+        with _HASHING:
+            _hasher.verify(stored, password or "x")
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False, None
+    return True, (hash_password(password) if _hasher.check_needs_rehash(stored) else None)
+
+
+def check_password(email: str, password: str) -> PasswordCheck:
+    """Check an email and password; the caller shows the same message whatever failed.
+
+    Every path verifies one hash and so takes the same time: an unknown address, a member
+    without a password, a locked or a disabled account all answer like a wrong password.
+    """
     member = find_member_by_email(email) if email else None
     credential = db.session().get(LocalCredential, member.id) if member else None
+    stored = credential.password_hash if credential is not None else _DUMMY_HASH
+    locked = credential is not None and is_locked(credential)
+    db.end_read_transaction()
+    ok, new_hash = _verify(stored, password)
     if member is None or credential is None:
-        with contextlib.suppress(VerificationError):
-            _hasher.verify(_DUMMY_HASH, password or "x")
         return PasswordCheck(member, None, False, "unknown" if member is None else "no_password")
-    if credential.locked_until is not None and credential.locked_until > now():
+    if locked:
         return PasswordCheck(member, credential, False, "locked")
-    try:
-        _hasher.verify(credential.password_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
+    if not ok:
         return PasswordCheck(member, credential, False, "wrong_password")
     if not member.can_sign_in():
         return PasswordCheck(member, credential, False, "inactive")
-    if _hasher.check_needs_rehash(credential.password_hash):
-        credential.password_hash = hash_password(password)
+    if new_hash is not None:
+        credential.password_hash = new_hash
     return PasswordCheck(member, credential, True, "ok")
 
 
 def register_failed_sign_in(
     member_id: int | None, reason: str, *, max_failures: int, lockout_minutes: int, request_id: str
 ) -> None:
-    """Count a failure and record it, in a transaction of its own (the request rolls back)."""
+    """Count a failure and record it, in a transaction of its own (the request rolls back).
+
+    The count is one atomic UPDATE: failures arriving together are all counted, and the
+    one that reaches the limit locks the account.
+    """
     actor = Actor(
         kind="anonymous",
         member_id=None,
@@ -120,17 +180,27 @@ def register_failed_sign_in(
         name="anonymous",
         request_id=request_id,
     )
+    counting = max_failures > 0 and lockout_minutes > 0
 
     def write(session: Session) -> None:
         outcome = reason
-        if member_id is not None:
-            credential = session.get(LocalCredential, member_id)
-            if credential is not None and reason in {"wrong_password", "wrong_code"}:
-                credential.failed_count += 1
-                if credential.failed_count >= max_failures:
-                    credential.locked_until = now() + timedelta(minutes=lockout_minutes)
-                    credential.failed_count = 0
-                    outcome = reason + "_locked"
+        if member_id is not None and counting and reason in COUNTED:
+            where = LocalCredential.member_id == member_id
+            session.execute(
+                update(LocalCredential)
+                .where(where)
+                .values(failed_count=LocalCredential.failed_count + 1)
+                .execution_options(synchronize_session=False)
+            )
+            count = session.execute(select(LocalCredential.failed_count).where(where)).scalar()
+            if count is not None and count >= max_failures:
+                session.execute(
+                    update(LocalCredential)
+                    .where(where)
+                    .values(locked_until=now() + timedelta(minutes=lockout_minutes), failed_count=0)
+                    .execution_options(synchronize_session=False)
+                )
+                outcome = reason + "_locked"
         record_in(
             session,
             actor,
@@ -181,35 +251,225 @@ def verify_totp(credential: LocalCredential, code: str) -> bool:
     return True
 
 
-def confirm_totp(actor: Actor, credential: LocalCredential, secret: str, code: str) -> bool:
-    """Finish enrolment when the code proves the authenticator holds the secret."""
+def check_code(member_id: int, code: str) -> tuple[Member | None, str]:
+    """The second factor at sign-in: (member, "ok") or a reason; a locked account fails."""
+    member = db.session().get(Member, member_id)
+    credential = db.session().get(LocalCredential, member_id)
+    if member is None or credential is None:
+        return member, "unknown"
+    if is_locked(credential):
+        return member, "locked"  # nothing is checked while locked, not even the right code
+    if not member.can_sign_in():
+        return member, "inactive"
+    return member, ("ok" if verify_totp(credential, code) else "wrong_code")
+
+
+def enrolment_secret(credential: LocalCredential) -> str:
+    """The secret to show for enrolment: kept on the server, the same until it lapses."""
+    moment = now()
+    if (
+        credential.totp_pending_secret is None
+        or credential.totp_pending_at is None
+        or credential.totp_pending_at < moment - timedelta(minutes=ENROLMENT_MINUTES)
+    ):
+        credential.totp_pending_secret = new_totp_secret()
+        credential.totp_pending_at = moment
+        db.session().flush()
+    return credential.totp_pending_secret
+
+
+def confirm_totp(actor: Actor, credential: LocalCredential, code: str) -> str:
+    """Finish enrolment when the code proves the authenticator holds the secret shown.
+
+    Returns "ok", "locked", "expired" (start again) or "wrong_code".
+    """
+    if is_locked(credential):
+        return "locked"
+    secret = credential.totp_pending_secret
+    if (
+        secret is None
+        or credential.totp_pending_at is None
+        or credential.totp_pending_at < now() - timedelta(minutes=ENROLMENT_MINUTES)
+    ):
+        return "expired"
     step = matching_step(secret, code)
     if step is None:
-        return False
+        return "wrong_code"
     credential.totp_secret = secret
     credential.totp_confirmed_at = now()
     credential.totp_last_step = step
+    credential.totp_pending_secret = None
+    credential.totp_pending_at = None
     db.session().flush()
     record(actor, "credential:totp_enrolled", Subject("member", credential.member_id))
-    return True
+    return "ok"
 
 
-# --- Invitations --------------------------------------------------------------------------
+# --- Invitations and resets ---------------------------------------------------------------
 
 
-def create_invitation(actor: Actor, member: Member) -> str:
-    """Make a one-time link token for a new member; only its hash is stored."""
+def _agency_uses_provider(member: Member) -> bool:
+    from hub.auth.identity import provider_for_agency
+
+    return provider_for_agency(member.agency_id) is not None
+
+
+def has_account(member: Member) -> bool:
+    """Whether the member can already sign in some way: a password, or an agency account."""
+    from hub.auth.identity import FederatedIdentity
+
+    if db.session().get(LocalCredential, member.id) is not None:
+        return True
+    linked = db.session().execute(
+        select(func.count())
+        .select_from(FederatedIdentity)
+        .where(FederatedIdentity.member_id == member.id)
+    )
+    return bool(linked.scalar_one())
+
+
+def _refuse_for_provider(member: Member) -> None:
+    if _agency_uses_provider(member):
+        raise Conflict(
+            f"{member.agency.name} signs its people in with their own work accounts: "
+            "MARAC Hub passwords cannot be set for its members."
+        )
+
+
+def _new_invitation(member: Member, *, purpose: str, reset_id: int | None = None) -> str:
+    # A fresh link makes every earlier unused one useless.
+    db.session().execute(
+        update(Invitation)
+        .where(Invitation.member_id == member.id, Invitation.used_at.is_(None))
+        .values(expires_at=now())
+        .execution_options(synchronize_session=False)
+    )
     token = secrets.token_urlsafe(32)
     db.session().add(
         Invitation(
             id=_digest(token),
             member_id=member.id,
             expires_at=now() + timedelta(days=INVITATION_DAYS),
+            purpose=purpose,
+            reset_id=reset_id,
         )
     )
     db.session().flush()
+    return token
+
+
+def create_invitation(actor: Actor, member: Member) -> str:
+    """Make a one-time link token for a member who has never signed in; only its hash is kept.
+
+    Never for someone who already has an account: whoever holds the link chooses the
+    password, so a link for an existing member would let its maker become them. Their
+    reset goes through ``request_credential_reset`` instead.
+    """
+    _refuse_for_provider(member)
+    if has_account(member):
+        raise Conflict(
+            f"{member.name} already has an account. Ask for a reset of their sign-in instead: "
+            "their agency's MARAC representative approves it."
+        )
+    token = _new_invitation(member, purpose="new")
     record(actor, "invitation:created", Subject("member", member.id))
     return token
+
+
+def request_credential_reset(actor: Actor, member: Member) -> CredentialReset:
+    """Ask for an existing member's password and authenticator to be reset.
+
+    The member is told at once. Their agency's MARAC representative decides; the link goes
+    to the member's own address, never to whoever asked.
+    """
+    _refuse_for_provider(member)
+    if not has_account(member):
+        raise Conflict(f"{member.name} has not signed in yet: create a sign-in link instead.")
+    pending = (
+        db.session()
+        .execute(
+            select(CredentialReset).where(
+                CredentialReset.member_id == member.id, CredentialReset.status == "pending"
+            )
+        )
+        .scalar_one_or_none()
+    )
+    if pending is not None:
+        return pending
+    reset = CredentialReset(member_id=member.id, requested_by=actor.member_id, status="pending")
+    db.session().add(reset)
+    db.session().flush()
+    record(
+        actor,
+        "credential:reset_requested",
+        Subject("member", member.id),
+        agency=member.agency_id,
+    )
+    from hub.auth import notify
+
+    notify.send(member.email, "reset_requested")
+    return reset
+
+
+def _can_decide(actor: Actor, reset: CredentialReset, member: Member) -> bool:
+    """Only a MARAC representative of the member's own agency, not the member, nor the asker."""
+    return (
+        Role.MARAC_REP in actor.roles
+        and actor.agency_id == member.agency_id
+        and actor.member_id not in (member.id, reset.requested_by)
+    )
+
+
+def resets_to_decide(actor: Actor) -> list[CredentialReset]:
+    if Role.MARAC_REP not in actor.roles:
+        return []
+    rows = (
+        db.session()
+        .execute(
+            select(CredentialReset)
+            .join(Member, CredentialReset.member_id == Member.id)
+            .where(CredentialReset.status == "pending", Member.agency_id == actor.agency_id)
+            .order_by(CredentialReset.requested_at)
+        )
+        .scalars()
+    )
+    return [r for r in rows if _can_decide(actor, r, db.session().get(Member, r.member_id))]
+
+
+def get_reset_to_decide(actor: Actor, reset_id: int) -> tuple[CredentialReset, Member]:
+    reset = db.session().get(CredentialReset, reset_id)
+    member = db.session().get(Member, reset.member_id) if reset is not None else None
+    if (
+        reset is None
+        or member is None
+        or reset.status != "pending"
+        or not _can_decide(actor, reset, member)
+    ):
+        raise NotFound("There is no such request, or it has already been decided.")
+    return reset, member
+
+
+def decide_credential_reset(actor: Actor, reset: CredentialReset, *, approve: bool) -> Member:
+    """Approve (the member is e-mailed a one-time link) or refuse a reset."""
+    member = db.session().get(Member, reset.member_id)
+    if member is None or reset.status != "pending" or not _can_decide(actor, reset, member):
+        raise Forbidden("Only a MARAC representative of the member's own agency may decide this.")
+    reset.status = "approved" if approve else "refused"
+    reset.decided_by = actor.member_id
+    reset.decided_at = now()
+    db.session().flush()
+    record(
+        actor,
+        "credential:reset_approved" if approve else "credential:reset_refused",
+        Subject("member", member.id),
+        agency=member.agency_id,
+    )
+    if approve:
+        token = _new_invitation(member, purpose="reset", reset_id=reset.id)
+        from hub.auth import notify
+
+        notify.send(member.email, "reset_link", path=f"/invitation/{token}")
+    return member
 
 
 def find_invitation(token: str) -> Invitation | None:
@@ -219,7 +479,13 @@ def find_invitation(token: str) -> Invitation | None:
     return invitation
 
 
-def accept_invitation(invitation: Invitation, member: Member, password: str) -> LocalCredential:
+def accept_invitation(
+    invitation: Invitation, member: Member, password_hash: str
+) -> LocalCredential:
+    """Use a link: a first password, or (a reset) a new password and no authenticator yet.
+
+    A reset also ends every session the member had, and tells them.
+    """
     actor = Actor(
         kind="member",
         member_id=member.id,
@@ -228,9 +494,31 @@ def accept_invitation(invitation: Invitation, member: Member, password: str) -> 
         roles=frozenset(),
         name=member.name,
     )
-    credential = set_password(actor, member, password)
+    existing = db.session().get(LocalCredential, member.id)
+    if invitation.purpose != "reset" and existing is not None:
+        raise Conflict("This link has already been used.")
+    credential = set_password(actor, member, "", password_hash=password_hash)
+    if invitation.purpose == "reset":
+        credential.totp_secret = None
+        credential.totp_confirmed_at = None
+        credential.totp_last_step = None
+        credential.totp_pending_secret = None
+        db.session().execute(
+            update(MemberSession)
+            .where(MemberSession.member_id == member.id, MemberSession.ended_at.is_(None))
+            .values(ended_at=now(), end_reason="credential_reset")
+            .execution_options(synchronize_session=False)
+        )
+        if invitation.reset_id is not None:
+            reset = db.session().get(CredentialReset, invitation.reset_id)
+            if reset is not None:
+                reset.status = "used"
+        from hub.auth import notify
+
+        notify.send(member.email, "reset_done")
     invitation.used_at = now()
-    record(actor, "invitation:accepted", Subject("member", member.id))
+    db.session().flush()
+    record(actor, "invitation:accepted", Subject("member", member.id), purpose=invitation.purpose)
     return credential
 
 
@@ -260,7 +548,14 @@ def start_session(
             id_token_hint=id_token_hint,
         )
     )
-    member.last_signed_in_at = moment
+    # A plain UPDATE, not the versioned row: two sign-ins to one account at once must not
+    # fail each other on the member's edit counter.
+    db.session().execute(
+        update(Member)
+        .where(Member.id == member.id)
+        .values(last_signed_in_at=moment)
+        .execution_options(synchronize_session=False)
+    )
     db.session().flush()
     from agencies.services import actor_for
 
@@ -279,37 +574,85 @@ class ResolvedSession:
     member: Member
 
 
-def resolve_session(token: str, *, idle_minutes: int) -> ResolvedSession | None:
+def _provider_allows(row: MemberSession, member: Member) -> str | None:
+    """Why an agency's own sign-in ends this session now, or None.
+
+    At an agency with its own provider, only a live session from that provider counts:
+    switching the provider off ends its people's sessions (and does not bring their old
+    hub passwords back).
+    """
+    from hub.auth.identity import IdentityProvider
+
+    found = (
+        db.session()
+        .execute(
+            select(IdentityProvider.id, IdentityProvider.disabled_at).where(
+                IdentityProvider.agency_id == member.agency_id
+            )
+        )
+        .first()
+    )
+    if found is None:
+        return None
+    provider_id, disabled_at = found
+    if disabled_at is not None:
+        return "provider_disabled"
+    if row.method != "oidc" or row.idp_id != provider_id:
+        return "provider_disabled"
+    return None
+
+
+def resolve_session(
+    token: str, *, idle_minutes: int, max_hours: int = 12
+) -> ResolvedSession | None:
     """Find the live session for a token, ending it if it went idle or the member lost access."""
     row = db.session().get(MemberSession, _digest(token))
     if row is None or row.ended_at is not None:
         return None
     moment = now()
     member = db.session().get(Member, row.member_id)
+    if row.created_at + timedelta(hours=max_hours) < moment:
+        _end(row, "expired")
+        return None
     if row.last_seen_at + timedelta(minutes=idle_minutes) < moment:
         _end(row, "idle")
         return None
     if member is None or not member.can_sign_in():
         _end(row, "disabled")
         return None
+    reason = _provider_allows(row, member)
+    if reason is not None:
+        _end(row, reason)
+        return None
     if moment - row.last_seen_at > timedelta(seconds=30):
-        row.last_seen_at = moment  # coarse, to keep writes per request low
+        # Coarse, and in a transaction of its own after this one: the request's own
+        # transaction then holds no write before it calls an identity provider.
+        session_id = row.id
+
+        def touch(session: Session) -> None:
+            session.execute(
+                update(MemberSession)
+                .where(MemberSession.id == session_id, MemberSession.ended_at.is_(None))
+                .values(last_seen_at=moment)
+            )
+
+        db.in_own_transaction(touch)
     return ResolvedSession(row, member)
 
 
 def _end(row: MemberSession, reason: str) -> None:
     # Written in a transaction of its own so the end sticks even when the request that
     # noticed it is refused and rolled back.
+    session_id = row.id
+
     def write(session: Session) -> None:
         session.execute(
             update(MemberSession)
-            .where(MemberSession.id == row.id, MemberSession.ended_at.is_(None))
+            .where(MemberSession.id == session_id, MemberSession.ended_at.is_(None))
             .values(ended_at=now(), end_reason=reason)
         )
 
     db.in_own_transaction(write)
-    row.ended_at = now()
-    row.end_reason = reason
 
 
 def end_session(actor: Actor, token: str, reason: str = "signed_out") -> MemberSession | None:
@@ -321,12 +664,6 @@ def end_session(actor: Actor, token: str, reason: str = "signed_out") -> MemberS
     db.session().flush()
     record(actor, "signout:succeeded", Subject("member", row.member_id), reason=reason)
     return row
-
-
-def mark_reauthenticated(token: str) -> None:
-    row = db.session().get(MemberSession, _digest(token))
-    if row is not None:
-        row.authenticated_at = now()
 
 
 def live_sessions(member_id: int) -> list[MemberSession]:
@@ -380,9 +717,7 @@ def check_step_up(
     member = db.session().get(Member, actor.member_id)
     if member is None:
         return "unknown"
-    check = check_password(
-        member.email, password, max_failures=max_failures, lockout_minutes=lockout_minutes
-    )
+    check = check_password(member.email, password)
     reason = check.reason
     if check.ok and check.credential is not None:
         if check.credential.has_totp:
@@ -407,8 +742,8 @@ class EndedAtProvider:
     hint: str | None
 
 
-def take_logout_hint(session_id: str | None) -> EndedAtProvider | None:
-    """For a session that just ended: its provider and ID token, handed out once."""
+def logout_hint(session_id: str | None) -> EndedAtProvider | None:
+    """For a session that just ended: its provider and ID token (read only)."""
     if not session_id:
         return None
     row = db.session().get(MemberSession, session_id)
@@ -419,6 +754,15 @@ def take_logout_hint(session_id: str | None) -> EndedAtProvider | None:
         or row.ended_at < now() - timedelta(minutes=5)
     ):
         return None
-    hint, row.id_token_hint = row.id_token_hint, None
-    db.session().flush()
-    return EndedAtProvider(row.idp_id, hint)
+    return EndedAtProvider(row.idp_id, row.id_token_hint)
+
+
+def forget_logout_hint(session_id: str | None) -> None:
+    """The ID token is handed out once and not kept."""
+    if session_id:
+        db.session().execute(
+            update(MemberSession)
+            .where(MemberSession.id == session_id)
+            .values(id_token_hint=None)
+            .execution_options(synchronize_session=False)
+        )

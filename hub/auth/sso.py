@@ -27,14 +27,14 @@ from flask import (
 )
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from agencies import identity
 from audit.ledger import Subject, record, record_refusal
-from hub.auth import oidc, services
+from hub.auth import identity, oidc, services
 from hub.auth.forms import FindAgencyForm, StepUpForm
 from hub.auth.views import complete_sign_in, limiter, render_sign_in, safe_next
 from hub.core.access import Actor, Permission, public, require
 from hub.core.config import Settings
 from hub.core.errors import StepUpRequired
+from hub.core.inputs import bounded_id
 from hub.core.requestctx import actor as current
 
 log = logging.getLogger(__name__)
@@ -144,8 +144,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "email_unverified": (
         "Your email address is not verified",
-        "{agency}'s sign-in service says your email address is not verified, so you have not "
-        "been signed in.",
+        "{agency}'s sign-in service did not confirm that your email address is verified, so "
+        "you have not been signed in. Ask your IT service desk to verify it.",
+    ),
+    "acr_refused": (
+        "Your sign-in was not strong enough",
+        "{agency}'s sign-in service did not confirm the level of sign-in MARAC Hub needs (for "
+        "example a smartcard or security key), so you have not been signed in. Sign in again "
+        "with it.",
     ),
     "wrong_agency": (
         "Your account belongs to another agency",
@@ -225,11 +231,20 @@ def redirect_uri() -> str:
     return _settings().base_url + url_for("sso.callback")
 
 
-def _agency_name(provider: identity.IdentityProvider | None) -> str:
-    return provider.agency.name if provider is not None else "Your agency"
+Provider = identity.IdentityProvider | identity.ProviderConfig
 
 
-def _anonymous(provider: identity.IdentityProvider | None) -> Actor:
+def _config(provider: Provider | None) -> identity.ProviderConfig | None:
+    if provider is None or isinstance(provider, identity.ProviderConfig):
+        return provider
+    return identity.ProviderConfig.of(provider)
+
+
+def _agency_name(provider: identity.ProviderConfig | None) -> str:
+    return provider.agency_name if provider is not None else "Your agency"
+
+
+def _anonymous(provider: identity.ProviderConfig | None) -> Actor:
     return Actor(
         kind="anonymous",
         member_id=None,
@@ -241,9 +256,8 @@ def _anonymous(provider: identity.IdentityProvider | None) -> Actor:
     )
 
 
-def _problem_page(
-    reason: str, provider: identity.IdentityProvider | None, status: int
-) -> tuple[str, int]:
+def _problem_page(reason: str, provider: Provider | None, status: int) -> tuple[str, int]:
+    provider = _config(provider)
     title, text = MESSAGES.get(reason, MESSAGES["state_mismatch"])
     name = _agency_name(provider)
     return render_template(
@@ -259,12 +273,13 @@ def _problem_page(
 
 def _refuse(
     reason: str,
-    provider: identity.IdentityProvider | None,
+    provider: Provider | None,
     *,
     member_id: int | None = None,
     status: int | None = None,
 ) -> tuple[str, int]:
     """Show the person why, and record the refusal in a transaction of its own."""
+    provider = _config(provider)
     details: dict[str, Any] = {"reason": reason, "method": "oidc"}
     if provider is not None:
         details["idp"] = provider.id
@@ -289,7 +304,7 @@ def _forget_state(state: str) -> None:
 @public
 def choose_agency() -> Any:
     """Say where the person is going, then move on to the provider (a refresh, not a form)."""
-    agency_id = request.args.get("agency", type=int)
+    agency_id = bounded_id(request.args.get("agency"))
     provider = identity.provider_for_agency(agency_id) if agency_id else None
     if provider is None or provider.is_disabled or provider.agency.is_disabled:
         flash("Choose your agency from the list, or sign in with your MARAC Hub password.", "info")
@@ -342,13 +357,20 @@ def start(agency_id: int) -> Any:
         raise NotFound()
     if provider.is_disabled or provider.agency.is_disabled:
         return _refuse("provider_disabled" if provider.is_disabled else "agency_disabled", provider)
+    config = identity.ProviderConfig.of(provider)
     try:
+        # Asked now, with no transaction open: a provider that is down or hangs gets the
+        # hub's own page, the same from every process, and holds up no other request.
+        metadata = oidc.probe(config)
         url, state = oidc.begin(
-            provider, redirect_uri=redirect_uri(), return_to=safe_next(session.get("next"))
+            config,
+            metadata,
+            redirect_uri=redirect_uri(),
+            return_to=safe_next(session.get("next")),
         )
     except oidc.ProviderUnavailable as failure:
-        log.warning("identity provider %s unavailable: %s", provider.id, failure.problem)
-        return _refuse("provider_unavailable", provider)
+        log.warning("identity provider %s unavailable: %s", config.id, failure.problem)
+        return _refuse("provider_unavailable", config)
     _remember_state(state)
     return redirect(url)
 
@@ -361,13 +383,14 @@ def callback() -> Any:
     state = request.args.get("state", "")
     expected = list(session.get(STATES, []))
     _forget_state(state)
-    if state in expected:
-        # Gone for good whatever happens next, even if this request is rolled back.
-        oidc.forget_request(state)
     try:
+        # The stored request is used up in a transaction of its own, then the code is
+        # redeemed and the token checked with no transaction open; only then does this
+        # request write.
+        pending, config = oidc.take_request(state, expected)
         done = oidc.complete(
-            state=state,
-            expected_states=expected,
+            pending,
+            config,
             code=request.args.get("code"),
             error=request.args.get("error"),
             redirect_uri=redirect_uri(),
@@ -378,12 +401,14 @@ def callback() -> Any:
         provider_id = failure.provider.id if failure.provider else None
         log.warning("identity provider %s unavailable: %s", provider_id, failure.problem)
         return _refuse("provider_unavailable", failure.provider)
+    provider = identity.get_provider(config.id)
+    identity.note_claims_seen(provider.id, done.claims.claims, provider.roles_claim)
     if done.purpose == "step_up":
         return _finish_step_up(done)
     try:
-        admission = identity.admit_federated(done.provider, done.claims, request_id=g.request_id)
+        admission = identity.admit_federated(provider, done.claims, request_id=g.request_id)
     except identity.SignInRefused as refused:
-        return _refuse(refused.reason, done.provider, member_id=refused.member_id)
+        return _refuse(refused.reason, provider, member_id=refused.member_id)
     if not admission.admitted:
         # What was created for them must stay (so this answers 200 and commits).
         record(
@@ -395,13 +420,11 @@ def callback() -> Any:
             idp=done.provider.id,
         )
         return render_template(
-            "auth/sso_pending.html", provider=done.provider, new_member=admission.member.is_pending
+            "auth/sso_pending.html", provider=provider, new_member=admission.member.is_pending
         )
     session["next"] = done.return_to
     hint = done.id_token if len(done.id_token) <= 4000 else None
-    return complete_sign_in(
-        admission.member, method="oidc", idp_id=done.provider.id, id_token_hint=hint
-    )
+    return complete_sign_in(admission.member, method="oidc", idp_id=provider.id, id_token_hint=hint)
 
 
 def _finish_step_up(done: oidc.Completed) -> Any:
@@ -489,18 +512,23 @@ def again_start() -> Any:
     if provider.is_disabled or provider.agency.is_disabled:
         reason = "provider_disabled" if provider.is_disabled else "agency_disabled"
         return _problem_page(reason, provider, 403)
+    config = identity.ProviderConfig.of(provider)
+    return_to = safe_next(session.get(STEP_UP_NEXT))
+    member_id = who.member_id
     try:
+        metadata = oidc.probe(config)
         url, state = oidc.begin(
-            provider,
+            config,
+            metadata,
             redirect_uri=redirect_uri(),
             purpose="step_up",
-            member_id=who.member_id,
-            return_to=safe_next(session.get(STEP_UP_NEXT)),
+            member_id=member_id,
+            return_to=return_to,
             max_age=_settings().step_up_minutes * 60,
         )
     except oidc.ProviderUnavailable as failure:
-        log.warning("identity provider %s unavailable: %s", provider.id, failure.problem)
-        return _problem_page("provider_unavailable", provider, 503)
+        log.warning("identity provider %s unavailable: %s", config.id, failure.problem)
+        return _problem_page("provider_unavailable", config, 503)
     _remember_state(state)
     return redirect(url)
 
@@ -528,13 +556,16 @@ def _return_path() -> str:
 @public
 def provider_sign_out() -> Any:
     """After the hub session ended: on to the provider's end_session_endpoint (a refresh)."""
-    ended = services.take_logout_hint(session.pop(SIGNED_OUT, None))
+    session_id = session.pop(SIGNED_OUT, None)
+    ended = services.logout_hint(session_id)
     url = None
     if ended is not None:
-        provider = identity.get_provider(ended.idp_id)
+        provider = identity.ProviderConfig.of(identity.get_provider(ended.idp_id))
+        # The provider may be asked for its discovery document: before anything is written.
         url = oidc.logout_url(
             provider, ended.hint, _settings().base_url + url_for("sso.signed_out")
         )
+        services.forget_logout_hint(session_id)
     if url is None:
         flash("You have signed out.", "success")
         return redirect(url_for("auth.sign_in"))

@@ -3,7 +3,8 @@
 A registered API client belongs to an agency; its agency's identity provider issues its
 tokens (client-credentials grant). The token is accepted when its signature verifies
 against that provider's key set (public-key algorithms only: ``none`` and HMAC are refused
-before any key is looked at), ``iss`` is the provider, ``aud`` names the hub API, ``exp``
+before any key is looked at; the keys are fetched with no transaction open, see
+``hub.auth.oidc``), ``iss`` is the provider, ``aud`` names the hub API, ``exp``
 and ``nbf`` hold, and its client is registered and enabled. Its scopes are cut down to
 those the client is registered for.
 """
@@ -17,8 +18,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from agencies.identity import api_client_for_token, providers_for_issuer
 from hub.auth import oidc
+from hub.auth.identity import ProviderConfig, api_client_for_token, providers_for_issuer
 from hub.core.access import Actor
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,11 @@ def authenticate(token: str, *, audience: str, request_id: str = "") -> Actor:
         raise BearerRefused("invalid_token", _REASONS["algorithm_refused"])
     issuer = _unverified_claims(token).get("iss")
     providers = (
-        [p for p in providers_for_issuer(issuer) if not p.is_disabled and not p.agency.is_disabled]
+        [
+            ProviderConfig.of(p)
+            for p in providers_for_issuer(issuer)
+            if not p.is_disabled and not p.agency.is_disabled
+        ]
         if isinstance(issuer, str)
         else []
     )
@@ -97,9 +102,12 @@ def authenticate(token: str, *, audience: str, request_id: str = "") -> Actor:
             "invalid_token",
             "The token's issuer is not an agency's identity provider registered with the hub.",
         )
+    # Cached keys are filed under every provider's version: an edit to any of them (or
+    # "fetch keys again") makes each process fetch the issuer's keys afresh.
+    stamp = "+".join(sorted(p.stamp for p in providers))
     try:
-        metadata = oidc.directory().metadata(issuer)
-        claims = oidc.verify_signature(token, metadata.jwks_uri)
+        metadata = oidc.directory().metadata(issuer, stamp)
+        claims = oidc.verify_signature(token, metadata.jwks_uri, stamp)
     except oidc.ProviderUnavailable as error:
         log.warning("cannot check an access token: %s", error.problem)
         raise IssuerUnavailable(error.problem) from None

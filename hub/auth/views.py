@@ -20,6 +20,7 @@ from flask import (
     current_app,
     flash,
     g,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -72,7 +73,7 @@ def render_sign_in(
     status: int = 200,
 ) -> tuple[str, int]:
     """The sign-in page: agencies with their own sign-in, then the password form."""
-    from agencies.identity import sign_in_choices
+    from hub.auth.identity import sign_in_choices
 
     form = form or SignInForm(formdata=None)
     if email is not None:
@@ -125,12 +126,7 @@ def sign_in() -> Any:
     if request.method == "POST":
         if form.validate_on_submit():
             settings = _settings()
-            check = services.check_password(
-                form.email.data or "",
-                form.password.data or "",
-                max_failures=settings.login_max_failures,
-                lockout_minutes=settings.login_lockout_minutes,
-            )
+            check = services.check_password(form.email.data or "", form.password.data or "")
             if check.ok and check.member is not None and uses_own_sign_in(check.member):
                 # The agency's own accounts decide who may come in: a hub password must not
                 # outlive someone's leaving their agency.
@@ -153,7 +149,7 @@ def sign_in() -> Any:
                 if check.credential.has_totp:
                     _begin_pending(check.member, "totp")
                     return redirect(url_for("auth.code"))
-                _begin_pending(check.member, "enrol", secret=services.new_totp_secret())
+                _begin_pending(check.member, "enrol")
                 return redirect(url_for("auth.set_up_authenticator"))
             services.register_failed_sign_in(
                 check.member.id if check.member else None,
@@ -169,11 +165,14 @@ def sign_in() -> Any:
 
 
 def uses_own_sign_in(member: Member) -> bool:
-    """Whether the member's agency signs its people in through its own identity provider."""
-    from agencies.identity import provider_for_agency
+    """Whether the member's agency signs its people in through its own identity provider.
 
-    provider = provider_for_agency(member.agency_id)
-    return provider is not None and not provider.is_disabled
+    Switched off or not: while it is off its people cannot sign in at all, and hub
+    passwords they may have had from before never come back to life.
+    """
+    from hub.auth.identity import provider_for_agency
+
+    return provider_for_agency(member.agency_id) is not None
 
 
 @bp.route("/sign-in/code", methods=["GET", "POST"])
@@ -186,20 +185,15 @@ def code() -> Any:
         return redirect(url_for("auth.sign_in"))
     form = CodeForm()
     if request.method == "POST":
-        member = db.session().get(Member, pending["member"])
-        credential = db.session().get(services.LocalCredential, pending["member"])
-        if (
-            form.validate_on_submit()
-            and member
-            and credential
-            and member.can_sign_in()
-            and services.verify_totp(credential, form.code.data or "")
-        ):
-            return _complete_sign_in(member)
+        reason = "wrong_code"
+        if form.validate_on_submit():
+            member, reason = services.check_code(pending["member"], form.code.data or "")
+            if reason == "ok" and member is not None:
+                return _complete_sign_in(member)
         settings = _settings()
         services.register_failed_sign_in(
             pending["member"],
-            "wrong_code",
+            reason,
             max_failures=settings.login_max_failures,
             lockout_minutes=settings.login_lockout_minutes,
             request_id=g.request_id,
@@ -232,21 +226,41 @@ def set_up_authenticator() -> Any:
     credential = db.session().get(services.LocalCredential, pending["member"])
     if member is None or credential is None or not member.can_sign_in():
         abort(400)
-    secret = pending["secret"]
-    uri = services.provisioning_uri(secret, member.email)
+    if credential.has_totp:
+        flash("Your authenticator is already set up. Sign in with it.", "info")
+        return redirect(url_for("auth.sign_in"))
     form = CodeForm()
     status = 200
     if request.method == "POST":
-        if form.validate_on_submit() and services.confirm_totp(
-            actor_for(member, request_id=g.request_id), credential, secret, form.code.data or ""
-        ):
-            return _complete_sign_in(member)
+        outcome = "wrong_code"
+        if form.validate_on_submit():
+            outcome = services.confirm_totp(
+                actor_for(member, request_id=g.request_id), credential, form.code.data or ""
+            )
+            if outcome == "ok":
+                return _complete_sign_in(member)
+        if outcome in ("wrong_code", "locked"):
+            settings = _settings()
+            services.register_failed_sign_in(
+                member.id,
+                outcome,
+                max_failures=settings.login_max_failures,
+                lockout_minutes=settings.login_lockout_minutes,
+                request_id=g.request_id,
+            )
+        if outcome == "locked":
+            session.clear()
+            flash(services.SIGN_IN_FAILED, "info")
+            return redirect(url_for("auth.sign_in"))
         form.code.errors = [
-            "The code is not right. Enter the 6-digit code your authenticator "
-            "app shows for MARAC Hub"
+            "The code is not right, or took too long. Enter the 6-digit code your "
+            "authenticator app shows for MARAC Hub now"
         ]
         form.code.data = ""
         status = 422
+    # Made and kept on the server: the browser's cookie never holds the secret.
+    secret = services.enrolment_secret(credential)
+    uri = services.provisioning_uri(secret, member.email)
     grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
     return render_template("auth/enrol.html", form=form, qr=_qr_svg(uri), secret=grouped), status
 
@@ -258,20 +272,28 @@ def invitation(token: str) -> Any:
     found = services.find_invitation(token)
     if found is None:
         return render_template("auth/invitation_invalid.html"), 404
-    member = db.session().get(Member, found.member_id)
+    member_id = found.member_id
+    member = db.session().get(Member, member_id)
     if member is None or not member.can_sign_in():
+        return render_template("auth/invitation_invalid.html"), 404
+    if uses_own_sign_in(member):
         return render_template("auth/invitation_invalid.html"), 404
     form = ChoosePasswordForm()
     if request.method == "POST":
         if form.validate_on_submit():
             try:
-                credential = services.accept_invitation(found, member, form.password.data or "")
+                # Hashed before anything is written, with no transaction open.
+                hashed = services.hash_new_password(form.password.data or "")
+                invitation = services.find_invitation(token)
+                if invitation is None:
+                    return render_template("auth/invitation_invalid.html"), 404
+                services.accept_invitation(invitation, db.session().get(Member, member_id), hashed)
             except services.ValidationFailed as error:
                 form.password.errors = [error.message]
+            except services.Conflict:
+                return render_template("auth/invitation_invalid.html"), 404
             else:
-                db.session().flush()
-                _begin_pending(member, "enrol", secret=services.new_totp_secret())
-                assert credential is not None
+                _begin_pending(db.session().get(Member, member_id), "enrol")
                 return redirect(url_for("auth.set_up_authenticator"))
         return render_template("auth/invitation.html", form=form, member=member), 422
     return render_template("auth/invitation.html", form=form, member=member)
@@ -310,7 +332,10 @@ def load_actor() -> None:
     token = session.get("sid")
     if not token:
         return
-    resolved = services.resolve_session(token, idle_minutes=_settings().session_idle_minutes)
+    settings = _settings()
+    resolved = services.resolve_session(
+        token, idle_minutes=settings.session_idle_minutes, max_hours=settings.session_max_hours
+    )
     if resolved is None:
         session.clear()
         flash("You have been signed out. Sign in again to continue.", "info")
@@ -329,7 +354,7 @@ def init_app(app: Flask) -> None:
     limiter.init_app(app)
     app.register_blueprint(bp)
     app.before_request(load_actor)
-    app.permanent_session_lifetime = timedelta(hours=12)
+    app.permanent_session_lifetime = timedelta(hours=settings.session_max_hours)
 
     @app.context_processor
     def _agency_name() -> dict[str, Any]:
@@ -340,10 +365,27 @@ def init_app(app: Flask) -> None:
 @bp.route("/admin/members/<int:member_id>/invitation", methods=["POST"])
 @require(Permission.MEMBERS_MANAGE)
 def create_invitation(member_id: int) -> Any:
+    """A sign-in link for a new member; for an existing one, a reset their agency approves."""
     who = current()
     member = db.session().get(Member, member_id)
     if member is None or member.agency.area_id != who.area_id:
         abort(404)
+    if services.has_account(member):
+        services.request_credential_reset(who, member)
+        return render_template("auth/reset_requested.html", member=member)
     token = services.create_invitation(who, member)
     link = _settings().base_url + url_for("auth.invitation", token=token)
     return render_template("auth/invitation_created.html", member=member, link=link)
+
+
+@bp.route("/auth/jwks.json")
+@public
+def client_jwks() -> Response:
+    """The hub's public keys as an OpenID client (private_key_jwt), for providers to fetch."""
+    from hub.auth import client_keys
+
+    try:
+        body = client_keys.public_jwks()
+    except client_keys.ClientKeyUnavailable:
+        body = {"keys": []}
+    return jsonify(body)

@@ -54,6 +54,8 @@ class Settings:
     base_url: str = "http://127.0.0.1:5000"
     cookie_secure: bool = False
     session_idle_minutes: int = 15
+    #: A session ends this long after sign-in, however busy it is.
+    session_max_hours: int = 12
     step_up_minutes: int = 10
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
@@ -82,6 +84,14 @@ class Settings:
     api_audience: str = "urn:marac-hub:api"
     #: Seconds to wait for an identity provider (discovery, keys, tokens, userinfo).
     oidc_timeout_seconds: int = 10
+    #: Seconds a provider's discovery document and key set are trusted before being fetched
+    #: again: a key the provider withdraws is refused at most this long after.
+    oidc_cache_seconds: int = 300
+    #: PEM private key(s) for private_key_jwt client authentication; the first one signs,
+    #: all are published. Generated into the instance folder off production.
+    oidc_client_key_file: str = ""
+    #: PEM certificate(s) of those keys, for providers that identify keys by certificate.
+    oidc_client_cert_file: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -108,6 +118,7 @@ class Settings:
             session_idle_minutes=_int(
                 "HUB_SESSION_IDLE_MINUTES", env.get("HUB_SESSION_IDLE_MINUTES"), 15
             ),
+            session_max_hours=_int("HUB_SESSION_MAX_HOURS", env.get("HUB_SESSION_MAX_HOURS"), 12),
             step_up_minutes=_int("HUB_STEP_UP_MINUTES", env.get("HUB_STEP_UP_MINUTES"), 10),
             login_max_failures=_int("HUB_LOGIN_MAX_FAILURES", env.get("HUB_LOGIN_MAX_FAILURES"), 5),
             login_lockout_minutes=_int(
@@ -143,7 +154,17 @@ class Settings:
             oidc_timeout_seconds=_int(
                 "HUB_OIDC_TIMEOUT_SECONDS", env.get("HUB_OIDC_TIMEOUT_SECONDS"), 10
             ),
+            oidc_cache_seconds=_int(
+                "HUB_OIDC_CACHE_SECONDS", env.get("HUB_OIDC_CACHE_SECONDS"), 300
+            ),
+            oidc_client_key_file=env.get("HUB_OIDC_CLIENT_KEY_FILE", "").strip(),
+            oidc_client_cert_file=env.get("HUB_OIDC_CLIENT_CERT_FILE", "").strip(),
         )
+
+    @property
+    def lockout_enabled(self) -> bool:
+        """Zero failures or zero minutes switches the lockout off (never in production)."""
+        return self.login_max_failures > 0 and self.login_lockout_minutes > 0
 
     def resolved(self) -> Settings:
         """Fill derived defaults and refuse unsafe combinations."""
@@ -162,6 +183,7 @@ class Settings:
                 raise ConfigError(
                     "production needs HUB_LEDGER_SIGNING_KEY or HUB_LEDGER_SIGNING_KEY_FILE"
                 )
+            self._refuse_insecure_production(database_url)
         elif not secret:
             # Off production, keep a generated key in the instance folder so every worker
             # process (and a restart) shares it.
@@ -170,6 +192,16 @@ class Settings:
             raise ConfigError("HUB_API_AUDIENCE must not be empty")
         if not 1 <= self.oidc_timeout_seconds <= 120:
             raise ConfigError("HUB_OIDC_TIMEOUT_SECONDS must be from 1 to 120")
+        if not 10 <= self.oidc_cache_seconds <= 3600:
+            raise ConfigError("HUB_OIDC_CACHE_SECONDS must be from 10 to 3600")
+        if not 1 <= self.session_max_hours <= 72:
+            raise ConfigError("HUB_SESSION_MAX_HOURS must be from 1 to 72")
+        if not 1 <= self.session_idle_minutes <= 24 * 60:
+            raise ConfigError("HUB_SESSION_IDLE_MINUTES must be from 1 to 1440")
+        if self.login_max_failures < 0 or self.login_lockout_minutes < 0:
+            raise ConfigError(
+                "HUB_LOGIN_MAX_FAILURES and HUB_LOGIN_LOCKOUT_MINUTES must not be negative"
+            )
         if self.smtp_tls not in {"none", "starttls", "ssl"}:
             raise ConfigError("HUB_SMTP_TLS must be none, starttls or ssl")
         if not 1 <= self.smtp_timeout_seconds <= 300:
@@ -181,3 +213,32 @@ class Settings:
         if not 0 <= self.digest_hour <= 23:
             raise ConfigError("HUB_DIGEST_HOUR must be from 0 to 23")
         return replace(self, database_url=database_url, secret_key=secret)
+
+    def _refuse_insecure_production(self, database_url: str) -> None:
+        """Refuse each setting that would weaken a production hub, naming it."""
+        if not self.cookie_secure:
+            raise ConfigError(
+                "production refuses HUB_COOKIE_SECURE=0: session cookies must be secure "
+                "(HTTPS only, host-only)"
+            )
+        if not self.base_url.lower().startswith("https://"):
+            raise ConfigError(
+                f"production refuses HUB_BASE_URL={self.base_url!r}: it must be an https:// address"
+            )
+        if not self.lockout_enabled:
+            raise ConfigError(
+                "production refuses sign-in without lockout: HUB_LOGIN_MAX_FAILURES and "
+                "HUB_LOGIN_LOCKOUT_MINUTES must both be 1 or more"
+            )
+        if self.login_max_failures > 20:
+            raise ConfigError("production refuses HUB_LOGIN_MAX_FAILURES above 20")
+        if (self.smtp_username or self.smtp_password) and self.smtp_tls == "none":
+            raise ConfigError(
+                "production refuses HUB_SMTP_USERNAME/HUB_SMTP_PASSWORD with HUB_SMTP_TLS=none: "
+                "the mail server password would cross the network in clear; use starttls or ssl"
+            )
+        if database_url.startswith("sqlite"):
+            raise ConfigError(
+                "production refuses SQLite: set DATABASE_URL to a PostgreSQL database "
+                "(postgresql+psycopg://...)"
+            )

@@ -80,6 +80,8 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # So before_outbound_call() can tell whether this transaction has written.
+        connection.info["changes_at_begin"] = connection.connection.dbapi_connection.total_changes
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -273,10 +275,14 @@ def _write_alone(database: Database, work: Callable[[Session], None]) -> None:
 
 
 def in_own_transaction(work: Callable[[Session], None], database: Database | None = None) -> None:
-    """Run work in a short transaction of its own, after the current one ends (if any)."""
+    """Run work in a short transaction of its own: now, or after the current one ends.
+
+    It waits only while the current unit of work holds an open transaction (SQLite's one
+    writer lock would make the two wait on each other); otherwise it runs at once.
+    """
     target = database or current_database()
     outer = _current.get()
-    if outer is not None and not outer.closed:
+    if outer is not None and not outer.closed and outer.session.in_transaction():
         outer.after_end(lambda: _write_alone(target, work))
     else:
         _write_alone(target, work)
@@ -287,6 +293,64 @@ def keep_disclosure(write: Callable[[Session, dict[str, Any]], None]) -> None:
     uow = _current.get()
     if uow is not None and not uow.closed:
         uow.disclosed(write)
+
+
+class WritesPending(RuntimeError):
+    """An outbound call was about to wait while the unit of work held uncommitted writes."""
+
+
+def has_written(session: Session) -> bool:
+    """Whether the session's open transaction has changed anything (flushed or not)."""
+    if session.new or session.dirty or session.deleted:
+        return True
+    if not session.in_transaction():
+        return False
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # A transaction id is assigned at its first write, and only then.
+        return bool(
+            connection.exec_driver_sql(
+                "SELECT pg_current_xact_id_if_assigned() IS NOT NULL"
+            ).scalar()
+        )
+    if connection.dialect.name == "sqlite":
+        started = connection.info.get("changes_at_begin")
+        current = connection.connection.dbapi_connection.total_changes  # type: ignore[union-attr]
+        return started is None or current != started
+    return True  # unknown database: assume the worst
+
+
+def end_read_transaction() -> None:
+    """End the current unit of work's transaction, which must not have written anything.
+
+    Objects loaded before are expired and load again when next touched, in a new
+    transaction. Raises WritesPending if the transaction has written: that is a bug.
+    """
+    uow = _current.get()
+    if uow is None or uow.closed:
+        return
+    session = uow.session
+    if has_written(session):
+        raise WritesPending(
+            "an outbound call must not wait inside a transaction that has written: "
+            "call the other system before writing"
+        )
+    if session.in_transaction():
+        session.rollback()  # nothing was written: this only gives the lock and connection back
+
+
+def before_outbound_call() -> None:
+    """End the current unit of work's transaction before waiting on another system.
+
+    Every call to an identity provider (discovery, key sets, tokens, userinfo) goes through
+    here first. A request holds SQLite's single write lock from its first query, and a
+    PostgreSQL connection from the pool, for as long as its transaction lasts: a provider
+    that takes ten seconds to answer must not make every other request wait with it. The
+    transaction must not have written anything yet (a bug, refused loudly): writes come
+    after the answer. Objects loaded before are expired and load again when next touched,
+    in a new transaction.
+    """
+    end_read_transaction()
 
 
 def session() -> Session:

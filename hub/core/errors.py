@@ -29,6 +29,13 @@ class ValidationFailed(HubError):
         super().__init__(first_message, field=first_field)
 
 
+class BadBody(HubError):
+    """The request body cannot be read (JSON too deep, a number too large, not UTF-8)."""
+
+    status = 400
+    title = "Bad request"
+
+
 class NotFound(HubError):
     status = 404
     title = "Not found"

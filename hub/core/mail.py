@@ -85,7 +85,12 @@ class Mailer:
         return message
 
     def send(self, to: str, notice: Notice, **values: Any) -> None:
-        message = self.compose(to, notice, **values)
+        self.send_message(self.compose(to, notice, **values))
+
+    def send_message(self, message: EmailMessage) -> None:
+        """Deliver a message already built (its From is set here)."""
+        if "From" not in message:
+            message["From"] = self.sender
         context = self.ssl_context or ssl.create_default_context()
         client: smtplib.SMTP
         if self.tls == "ssl":

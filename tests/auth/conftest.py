@@ -7,11 +7,20 @@ from typing import Any
 
 import pytest
 
-from agencies import identity
 from agencies import services as agencies
+from hub.auth import identity
 from hub.core import db
 from hub.core.access import Actor
-from tests.support.agencies_sso import Providers, agency_idps, connect_providers
+from tests.support.agencies_sso import (
+    POLICE_SECRET_ENV,
+    POLICE_USERS,
+    RECORDS_CLIENT,
+    SECRETS,
+    Providers,
+    _clients,
+    agency_idps,
+    connect_providers,
+)
 from tests.support.fake_op import CLIENT_ID, CLIENT_SECRET, FakeProvider
 from tests.support.idp import DevIdP
 
@@ -75,3 +84,40 @@ def fake_provider(world: Any, fake_op: FakeProvider, monkeypatch: pytest.MonkeyP
             ),
         )
     return int(world.agencies["housing"])
+
+
+@pytest.fixture
+def own_idp() -> Iterator[DevIdP]:
+    """A police provider of the test's own, for tests that withdraw its keys, hang or stop it."""
+    provider = DevIdP().start(
+        clients=_clients(SECRETS[POLICE_SECRET_ENV], ["http://127.0.0.1:5000"]),
+        users=POLICE_USERS,
+    )
+    try:
+        yield provider
+    finally:
+        provider.stop()
+
+
+@pytest.fixture
+def own_police_provider(world: Any, own_idp: DevIdP, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Testshire Police signs in through ``own_idp``; its records system calls the API."""
+    monkeypatch.setenv(POLICE_SECRET_ENV, SECRETS[POLICE_SECRET_ENV])
+    with db.unit_of_work():
+        provider = identity.add_provider(
+            Actor.system(),
+            agencies.get_agency(world.agencies["police"]),
+            identity.ProviderData(
+                issuer=own_idp.issuer, client_id="marac-hub", client_secret_env=POLICE_SECRET_ENV
+            ),
+        )
+        identity.add_api_client(
+            Actor.system(),
+            identity.ApiClientData(
+                agency_id=world.agencies["police"],
+                client_id=RECORDS_CLIENT,
+                name="Police records system",
+                scopes=frozenset({"referrals:read"}),
+            ),
+        )
+        return provider.id

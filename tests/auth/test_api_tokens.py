@@ -19,7 +19,7 @@ import time_machine
 from cryptography.hazmat.primitives import serialization
 from joserfc.jwk import RSAKey
 
-from agencies import identity
+from hub.auth import identity
 from hub.core import db
 from hub.core.access import Actor, require_scope
 from hub.core.requestctx import actor

@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from agencies import identity
 from agencies import services as agencies
 from audit.models import AuditEntry
+from hub.auth import identity
 from hub.cli import main
 from hub.core import db
 from hub.core.access import Actor

@@ -22,10 +22,10 @@ import pytest
 import requests
 from sqlalchemy import func, select, update
 
-from agencies import identity
 from agencies import services as agencies
 from agencies.models import Member
 from audit.models import AuditEntry
+from hub.auth import identity
 from hub.auth.models import MemberSession, OidcRequest
 from hub.core import db
 from hub.core.access import Actor, Permission, Role, require, require_recent_sign_in

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import update
 
-from agencies import identity
+from hub.auth import identity
 from hub.auth.models import MemberSession
 from hub.core import db
 from hub.core.access import Permission, require, require_recent_sign_in

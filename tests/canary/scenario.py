@@ -46,11 +46,11 @@ from typing import Any
 import pyotp
 from sqlalchemy import select
 
-from agencies import identity
 from agencies import services as agencies
 from agencies.models import AgencyType, Sector
 from consent.categories import CASE_CATEGORIES, Article6, Article9, Category, ConsentState, Purpose
 from consent.services import DecisionData, consents_for, decisions_for
+from hub.auth import identity
 from hub.auth import services as auth
 from hub.core import db
 from hub.core.access import Actor, Role

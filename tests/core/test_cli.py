@@ -37,11 +37,17 @@ def test_demo_seed_is_idempotent_and_prints_sign_ins(run) -> None:
     assert len(listing.output.strip().splitlines()) == 11
 
 
+@pytest.mark.postgres_only  # production refuses SQLite before it gets that far
 def test_demo_seed_is_refused_in_production(run) -> None:
     result = CliRunner().invoke(
         main,
         ["demo", "seed"],
-        env={"HUB_ENV": "production", "SECRET_KEY": "s" * 40, "HUB_LEDGER_SIGNING_KEY": "x"},
+        env={
+            "HUB_ENV": "production",
+            "SECRET_KEY": "s" * 40,
+            "HUB_LEDGER_SIGNING_KEY": "x",
+            "HUB_BASE_URL": "https://hub.example",
+        },
     )
     assert result.exit_code != 0
     assert "never available in production" in result.output

@@ -483,3 +483,111 @@ def test_restart_with_new_key_presents_new_kids(idp: DevIdP) -> None:
         jwt.decode(new_token, old_keys, algorithms=["RS256"])
     with pytest.raises(InvalidKeyIdError):
         jwt.decode(old_token, _keyset(idp), algorithms=["RS256"])
+
+
+# --- Enterprise shapes: a path issuer, one kind of key, strictness, hangs ---------------
+
+
+@pytest.fixture(scope="module")
+def shaped() -> Iterator[DevIdP]:
+    """A provider like Entra ID: issuer with a path, ES256 keys only, pairwise subjects,
+    a client registered for client_secret_post, no email_verified, an acr level."""
+    users = default_users()
+    users[0] = {**users[0], "omit_claims": ["email_verified"], "acr": "AAL3_ANY"}
+    clients = [
+        {
+            "client_id": "post-client",
+            "client_secret": "post-secret",
+            "redirect_uris": [HUB_REDIRECT],
+            "grant_types": ["authorization_code"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "client_secret_post",
+            "id_token_signed_response_alg": "ES256",
+            "subject_type": "pairwise",
+            "scope": "openid email profile",
+        }
+    ]
+    with DevIdP().start(
+        clients=clients,
+        users=users,
+        issuer_path="/tenant-7/v2.0",
+        signing_algs=("ES256",),
+        subject_types=("public", "pairwise"),
+        acr_values=("AAL3_ANY",),
+    ) as running:
+        yield running
+
+
+def _code(idp: DevIdP, client_id: str, challenge: str, nonce: str) -> str:
+    url = idp.authorization_url(
+        client_id,
+        HUB_REDIRECT,
+        scope="openid email profile",
+        state="s",
+        nonce=nonce,
+        code_challenge=challenge,
+        acr_values="AAL3_ANY",
+    )
+    return _query(login_via_http(requests.Session(), url, *ALICE).headers["Location"])["code"]
+
+
+def test_an_issuer_with_a_path_serves_every_endpoint_under_it(shaped: DevIdP) -> None:
+    assert shaped.issuer.endswith("/tenant-7/v2.0")
+    found = requests.get(f"{shaped.issuer}/.well-known/openid-configuration", timeout=5).json()
+    assert found["issuer"] == shaped.issuer
+    for name in ("authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint"):
+        assert found[name].startswith(shaped.issuer + "/"), name
+    assert (
+        requests.get(f"{shaped.origin}/.well-known/openid-configuration", timeout=5).status_code
+        == 404
+    )
+    assert {k["kty"] for k in shaped.jwks()["keys"]} == {"EC"}
+
+
+def test_a_client_registered_for_client_secret_post_may_not_use_basic(shaped: DevIdP) -> None:
+    verifier, challenge = pkce_pair()
+    code = _code(shaped, "post-client", challenge, "n1")
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": HUB_REDIRECT,
+        "code_verifier": verifier,
+    }
+    basic = requests.post(
+        shaped.token_endpoint, data=form, auth=("post-client", "post-secret"), timeout=5
+    )
+    assert basic.status_code == 401 and basic.json()["error"] == "invalid_client"
+    verifier, challenge = pkce_pair()
+    form.update(code=_code(shaped, "post-client", challenge, "n2"), code_verifier=verifier)
+    posted = requests.post(
+        shaped.token_endpoint,
+        data={**form, "client_id": "post-client", "client_secret": "post-secret"},
+        timeout=5,
+    )
+    assert posted.status_code == 200
+    token = jwt.decode(posted.json()["id_token"], _keyset(shaped), algorithms=["ES256"])
+    assert token.claims["sub"] != "u-alice"  # pairwise
+    assert token.claims["acr"] == "AAL3_ANY"  # the level asked for with acr_values
+    info = requests.get(
+        shaped.discovery["userinfo_endpoint"],
+        headers={"Authorization": f"Bearer {posted.json()['access_token']}"},
+        timeout=5,
+    ).json()
+    assert info["email"] == "alice@police.example" and "email_verified" not in info
+
+
+def test_a_hang_holds_requests_until_released(shaped: DevIdP) -> None:
+    shaped.hang("/jwks")
+    outcome: list[int] = []
+    import threading
+
+    waiter = threading.Thread(
+        target=lambda: outcome.append(requests.get(shaped.jwks_uri, timeout=30).status_code)
+    )
+    waiter.start()
+    shaped.wait_for_waiting(1)
+    assert outcome == [] and shaped.stats()["waiting"] == 1
+    assert shaped.release() == 1
+    waiter.join(timeout=10)
+    assert outcome == [200]
+    assert shaped.stats()["requests"]["/jwks"] >= 1

@@ -7,8 +7,8 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from agencies import identity
 from audit.models import AuditEntry
+from hub.auth import identity
 from hub.core import db
 from hub.core.access import Actor
 from hub.referrals import checklists

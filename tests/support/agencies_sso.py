@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from agencies import identity
 from agencies import services as agencies
+from hub.auth import identity
 from hub.core import db
 from hub.core.access import Actor
 from tests.support.idp import DevIdP, login_via_http
@@ -180,3 +180,179 @@ def sso_sign_in(
         browser or requests.Session(), start_sign_in(client, agency_id), login, password
     )
     return client.get(callback_path(back.headers["Location"]))
+
+
+# --- Enterprise-shaped providers ---------------------------------------------------------
+#
+# Two more real dev IdPs, configured the way Microsoft Entra ID and NHS CIS2 behave where
+# the hub can tell the difference. Entra-like (Testshire Homes): an issuer with a path, ES256
+# keys only, pairwise subjects, every claim beyond sub only in userinfo, app roles in
+# `roles`, the client registered for client_secret_post, 60-second ID tokens, and no
+# email_verified at all. CIS2-like (Testshire Hospital): private_key_jwt with RS512
+# assertions, an authentication level asked for with acr_values, and roles as a list of
+# objects (`nhsid_nrbac_roles`), one per organisation the person works for.
+
+ENTRA_PATH = "/6f1c3b2a-9d4e-4c1b-8a7f-2e5d0c9b1a77/v2.0"
+ENTRA_SECRET_ENV = "HUB_TEST_IDP_ENTRA_SECRET"
+ENTRA_SECRET = "entra-like-client-secret"
+ENTRA_ROLES = {"MARAC.Practitioner": "practitioner", "MARAC.Representative": "marac_rep"}
+CIS2_ORG = "RX1"
+CIS2_ROLES_CLAIM = f"nhsid_nrbac_roles[org_code={CIS2_ORG}].role_code"
+CIS2_ROLES = {"S8000:G8000:R8001": "practitioner", "S8000:G8000:R8000": "marac_rep"}
+CIS2_ACR = "AAL3_ANY"
+
+
+def _nrbac(org: str, role_code: str) -> dict[str, Any]:
+    return {
+        "person_orgid": f"55512{len(org)}",
+        "person_roleid": f"5551{abs(hash(role_code)) % 10000:04d}",
+        "org_code": org,
+        "role_name": '"Clinical":"Clinical Provision":"Nurse Access Role"',
+        "role_code": role_code,
+        "activities": ["Receive Self Claimed LR Alert"],
+        "activity_codes": ["B0264"],
+    }
+
+
+ENTRA_USERS = [
+    {
+        **_user("ent-amara", "amara@homes.test", "Amara Obi", []),
+        "roles": ["MARAC.Practitioner"],
+        "omit_claims": ["email_verified"],
+    },
+    {
+        **_user("ent-rep", "housing.rep@homes.test", "Homes Rep", []),
+        "roles": ["MARAC.Representative", "MARAC.Practitioner"],
+        "omit_claims": ["email_verified"],
+    },
+    {
+        # In too many groups: Entra ID sends a pointer to Microsoft Graph instead of them.
+        **_user("ent-overage", "busy@homes.test", "Bea Busy", []),
+        "_claim_names": {"groups": "src1"},
+        "_claim_sources": {
+            "src1": {"endpoint": "https://graph.microsoft.com/v1.0/users/x/getMemberObjects"}
+        },
+        "omit_claims": ["email_verified", "groups"],
+    },
+]
+CIS2_USERS = [
+    {
+        **_user("cis-nina", "nina@nhs.test", "Nina Patel", []),
+        # A practitioner here, a representative at another trust: only RX1's role counts.
+        "nhsid_nrbac_roles": [
+            _nrbac(CIS2_ORG, "S8000:G8000:R8001"),
+            _nrbac("RY9", "S8000:G8000:R8000"),
+        ],
+        "acr": CIS2_ACR,
+    },
+    {
+        **_user("cis-low", "low@nhs.test", "Lee Low", []),
+        "nhsid_nrbac_roles": [_nrbac(CIS2_ORG, "S8000:G8000:R8001")],
+        "acr": "AAL1_USERPASS",
+    },
+    {
+        # The hospital's existing member, but the address is not verified (a string).
+        **_user("cis-nurse", "nurse@nhs.test", "Nurse", []),
+        "email_verified": "false",
+        "nhsid_nrbac_roles": [_nrbac(CIS2_ORG, "S8000:G8000:R8001")],
+        "acr": CIS2_ACR,
+    },
+    {
+        **_user("cis-stringly", "stringly@nhs.test", "Sam Stringly", []),
+        "email_verified": "true",
+        "nhsid_nrbac_roles": [_nrbac(CIS2_ORG, "S8000:G8000:R8001")],
+        "acr": CIS2_ACR,
+    },
+]
+
+
+def entra_like_idp(bases: list[str], *, auth_method: str = "client_secret_post") -> DevIdP:
+    idp = DevIdP()
+    return idp.start(
+        clients=[
+            {
+                "client_id": "3c9f1e27-marac-hub",
+                "client_secret": ENTRA_SECRET,
+                "client_name": "MARAC Hub (Entra-like)",
+                "redirect_uris": [b + "/auth/callback" for b in bases],
+                "post_logout_redirect_uris": [b + "/signed-out" for b in bases],
+                "grant_types": ["authorization_code"],
+                "response_types": ["code"],
+                "token_endpoint_auth_method": auth_method,
+                "id_token_signed_response_alg": "ES256",
+                "subject_type": "pairwise",
+                "scope": "openid email profile roles groups",
+            }
+        ],
+        users=ENTRA_USERS,
+        issuer_path=ENTRA_PATH,
+        signing_algs=("ES256",),
+        subject_types=("public", "pairwise"),
+        extra_env={"IDP_ID_TOKEN_TTL": "60", "IDP_ACCESS_TOKEN_TTL": "60"},
+    )
+
+
+def cis2_like_idp(bases: list[str], hub_public_jwks: dict[str, Any]) -> DevIdP:
+    idp = DevIdP()
+    return idp.start(
+        clients=[
+            {
+                "client_id": "marac-hub-cis2",
+                "client_name": "MARAC Hub (CIS2-like)",
+                "redirect_uris": [b + "/auth/callback" for b in bases],
+                "post_logout_redirect_uris": [b + "/signed-out" for b in bases],
+                "grant_types": ["authorization_code"],
+                "response_types": ["code"],
+                "token_endpoint_auth_method": "private_key_jwt",
+                "token_endpoint_auth_signing_alg": "RS512",
+                "jwks": hub_public_jwks,
+                "scope": "openid email profile nationalrbacaccess",
+            }
+        ],
+        users=CIS2_USERS,
+        claims={"nationalrbacaccess": ["nhsid_nrbac_roles"]},
+        acr_values=(CIS2_ACR, "AAL1_USERPASS"),
+    )
+
+
+def connect_entra_like(world: Any, idp: DevIdP, *, auth_method: str = "client_secret_post") -> int:
+    """Testshire Homes signs in through the Entra-like provider; returns the provider id."""
+    os.environ[ENTRA_SECRET_ENV] = ENTRA_SECRET
+    with db.unit_of_work():
+        row = identity.add_provider(
+            Actor.system("test-sso"),
+            agencies.get_agency(world.agencies["housing"]),
+            identity.ProviderData(
+                issuer=idp.issuer,
+                client_id="3c9f1e27-marac-hub",
+                client_secret_env=ENTRA_SECRET_ENV,
+                scopes="openid email profile roles",
+                roles_claim="roles",
+                role_mapping=ENTRA_ROLES,
+                trust_role_mapping=True,
+                token_auth_method=auth_method,
+                email_verification="directory",
+            ),
+        )
+        return row.id
+
+
+def connect_cis2_like(world: Any, idp: DevIdP) -> int:
+    """Testshire Hospital signs in through the CIS2-like provider; returns the provider id."""
+    with db.unit_of_work():
+        row = identity.add_provider(
+            Actor.system("test-sso"),
+            agencies.get_agency(world.agencies["health"]),
+            identity.ProviderData(
+                issuer=idp.issuer,
+                client_id="marac-hub-cis2",
+                scopes="openid email profile nationalrbacaccess",
+                roles_claim=CIS2_ROLES_CLAIM,
+                role_mapping=CIS2_ROLES,
+                trust_role_mapping=True,
+                token_auth_method="private_key_jwt",
+                assertion_alg="RS512",
+                auth_params={"acr_values": CIS2_ACR},
+            ),
+        )
+        return row.id

@@ -189,7 +189,7 @@ def _free_port() -> int:
 class DevIdP:
     """One running dev OpenID provider process."""
 
-    def __init__(self, *, node: str | None = None, startup_timeout: float = 20.0) -> None:
+    def __init__(self, *, node: str | None = None, startup_timeout: float = 60.0) -> None:
         self._node = node or shutil.which("node") or "node"
         self._startup_timeout = startup_timeout
         self._proc: subprocess.Popen[str] | None = None
@@ -202,6 +202,7 @@ class DevIdP:
         self._env: dict[str, str] = {}
         self._keys_file: Path | None = None
         self._discovery: dict[str, Any] | None = None
+        self._issuer_path = ""
         self.api_audience = DEFAULT_API_AUDIENCE
         self.clients: list[dict[str, Any]] = []
         self.users: list[dict[str, Any]] = []
@@ -221,12 +222,18 @@ class DevIdP:
         claims: Mapping[str, Sequence[str]] | None = None,
         test_admin: bool = True,
         extra_env: Mapping[str, str] | None = None,
+        issuer_path: str = "",
+        signing_algs: Sequence[str] = ("RS256", "ES256"),
+        acr_values: Sequence[str] = (),
+        subject_types: Sequence[str] = (),
     ) -> DevIdP:
         """Start the provider and wait until discovery answers.
 
         ``port=None`` picks a free loopback port. ``clients``/``users`` default
         to ``default_clients()``/``default_users()``. ``test_admin`` enables
-        ``POST /__admin/rotate`` (see ``rotate_keys``).
+        ``POST /__admin/rotate`` (see ``rotate_keys``) and the hang controls.
+        ``issuer_path`` puts the issuer (and every endpoint) under a path, as
+        Entra ID's ``/<tenant>/v2.0``; ``signing_algs`` chooses the kinds of key.
         """
         if self._proc is not None:
             raise DevIdPError("dev IdP already started")
@@ -239,6 +246,11 @@ class DevIdP:
             config["resources"] = {k: dict(v) for k, v in resources.items()}
         if claims:
             config["claims"] = {k: list(v) for k, v in claims.items()}
+        if acr_values:
+            config["acrValues"] = list(acr_values)
+        if subject_types:
+            config["subjectTypes"] = list(subject_types)
+        self._issuer_path = issuer_path.rstrip("/")
 
         self._tmp = Path(tempfile.mkdtemp(prefix="marac-dev-idp-"))
         config_path = self._tmp / "config.json"
@@ -256,6 +268,7 @@ class DevIdP:
             self._env["IDP_TEST_ADMIN"] = "1"
         if self._keys_file is not None:
             self._env["IDP_KEYS_FILE"] = str(self._keys_file)
+        self._env["IDP_SIGNING_ALGS"] = ",".join(signing_algs)
         if extra_env:
             self._env.update(extra_env)
 
@@ -281,6 +294,8 @@ class DevIdP:
         env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
         env.update(self._env)
         env["IDP_PORT"] = str(port)
+        if self._issuer_path:
+            env["IDP_ISSUER"] = f"http://127.0.0.1:{port}{self._issuer_path}"
         self._log.clear()
         self._ready.clear()
         self._discovery = None
@@ -387,13 +402,42 @@ class DevIdP:
         the JWKS. Sessions and tokens survive, unlike ``restart_with_new_key``.
         """
         resp = requests.post(
-            f"{self.issuer}/__admin/rotate",
+            f"{self.origin}/__admin/rotate",
             params={} if retain else {"retain": "0"},
             timeout=HTTP_TIMEOUT,
         )
         resp.raise_for_status()
         result: dict[str, Any] = resp.json()
         return result
+
+    def hang(self, *paths: str) -> None:
+        """Make requests to these paths (relative to the issuer: /token, /jwks, /me,
+        /.well-known/openid-configuration) wait, unanswered, until ``release()``."""
+        resp = requests.post(
+            f"{self.origin}/__admin/hang", params={"paths": ",".join(paths)}, timeout=HTTP_TIMEOUT
+        )
+        resp.raise_for_status()
+
+    def release(self) -> int:
+        """Answer every waiting request, and stop hanging; returns how many were waiting."""
+        resp = requests.post(f"{self.origin}/__admin/release", timeout=HTTP_TIMEOUT)
+        resp.raise_for_status()
+        return int(resp.json()["released"])
+
+    def stats(self) -> dict[str, Any]:
+        """``{"waiting": n, "requests": {path: count}}`` since the provider started."""
+        resp = requests.get(f"{self.origin}/__admin/stats", timeout=HTTP_TIMEOUT)
+        resp.raise_for_status()
+        result: dict[str, Any] = resp.json()
+        return result
+
+    def wait_for_waiting(self, count: int, timeout: float = 30.0) -> None:
+        """Block until ``count`` requests are hanging at the provider."""
+        deadline = time.monotonic() + timeout
+        while self.stats()["waiting"] < count:
+            if time.monotonic() > deadline:
+                raise DevIdPError(f"fewer than {count} requests reached the provider")
+            time.sleep(0.02)
 
     def __enter__(self) -> Self:
         if self._proc is None:
@@ -421,8 +465,12 @@ class DevIdP:
         return self._port
 
     @property
-    def issuer(self) -> str:
+    def origin(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.origin}{self._issuer_path}"
 
     @property
     def discovery(self) -> dict[str, Any]:

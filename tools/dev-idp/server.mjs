@@ -75,6 +75,8 @@ function loadConfig() {
 const CONFIG = loadConfig();
 
 const ISSUER = (process.env.IDP_ISSUER || `http://127.0.0.1:${PORT}`).replace(/\/+$/, '');
+// An issuer may have a path (Entra ID's is /<tenant>/v2.0): every endpoint lives under it.
+let PREFIX = '';
 {
   let parsed;
   try {
@@ -82,12 +84,19 @@ const ISSUER = (process.env.IDP_ISSUER || `http://127.0.0.1:${PORT}`).replace(/\
   } catch {
     fail(`IDP_ISSUER is not a URL: ${ISSUER}`);
   }
-  if (parsed.pathname !== '/' || parsed.search || parsed.hash) {
-    fail('IDP_ISSUER must be an origin without path, query or fragment');
+  if (parsed.search || parsed.hash) {
+    fail('IDP_ISSUER must not have a query or fragment');
   }
+  PREFIX = parsed.pathname.replace(/\/+$/, '');
   if (PORT === 0 && !process.env.IDP_ISSUER) {
     fail('IDP_PORT=0 needs IDP_ISSUER; pick a free port instead');
   }
+}
+
+// Which kinds of signing key to make: "RS256,ES256" (the default) or, say, "ES256" alone.
+const SIGNING_ALGS = (process.env.IDP_SIGNING_ALGS || 'RS256,ES256').split(',').map((a) => a.trim()).filter(Boolean);
+for (const alg of SIGNING_ALGS) {
+  if (!['RS256', 'ES256'].includes(alg)) fail(`IDP_SIGNING_ALGS: ${alg} is not RS256 or ES256`);
 }
 
 // Resource servers (APIs) that may be named with the `resource` parameter.
@@ -128,10 +137,12 @@ for (const [i, user] of CONFIG.users.entries()) {
 }
 
 function userClaims(user) {
-  const { password, login, ...claims } = user;
+  const { password, login, acr, omit_claims: omit = [], ...claims } = user;
   if (claims.email !== undefined && claims.email_verified === undefined) {
     claims.email_verified = true;
   }
+  // A provider that never sends a claim (Entra ID sends no email_verified).
+  for (const name of omit) delete claims[name];
   return claims;
 }
 
@@ -175,14 +186,18 @@ function thumbprint(jwk) {
 }
 
 function generateSigningKeys() {
-  const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 })
-    .privateKey.export({ format: 'jwk' });
-  const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' })
-    .privateKey.export({ format: 'jwk' });
-  return [
-    { ...rsa, use: 'sig', alg: 'RS256', kid: thumbprint(rsa) },
-    { ...ec, use: 'sig', alg: 'ES256', kid: thumbprint(ec) },
-  ];
+  const keys = [];
+  if (SIGNING_ALGS.includes('RS256')) {
+    const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 })
+      .privateKey.export({ format: 'jwk' });
+    keys.push({ ...rsa, use: 'sig', alg: 'RS256', kid: thumbprint(rsa) });
+  }
+  if (SIGNING_ALGS.includes('ES256')) {
+    const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      .privateKey.export({ format: 'jwk' });
+    keys.push({ ...ec, use: 'sig', alg: 'ES256', kid: thumbprint(ec) });
+  }
+  return keys;
 }
 
 function saveKeys(keys) {
@@ -265,7 +280,7 @@ function sendJson(res, status, body) {
 }
 
 function loginPage({ uid, clientName, login = '', error = false }) {
-  const action = `/interaction/${encodeURIComponent(uid)}/login`;
+  const action = `${PREFIX}/interaction/${encodeURIComponent(uid)}/login`;
   return page('Sign in', `<h1>Sign in</h1>
 <p>to continue to <strong id="client-name">${esc(clientName)}</strong></p>
 ${error ? '<p class="error" id="login-error" role="alert">Invalid login or password.</p>' : ''}
@@ -276,7 +291,7 @@ ${error ? '<p class="error" id="login-error" role="alert">Invalid login or passw
 <input id="password" name="password" type="password">
 <button id="sign-in" type="submit" name="action" value="login">Sign in</button>
 </form>
-<p><a id="cancel" href="/interaction/${esc(encodeURIComponent(uid))}/abort">Cancel and return to the application</a></p>`);
+<p><a id="cancel" href="${esc(PREFIX)}/interaction/${esc(encodeURIComponent(uid))}/abort">Cancel and return to the application</a></p>`);
 }
 
 async function logoutSource(ctx, form) {
@@ -418,6 +433,18 @@ function buildProvider(keys) {
     clients: structuredClone(CONFIG.clients),
     jwks: { keys: structuredClone(keys) },
     findAccount,
+    acrValues: CONFIG.acrValues || [],
+    // Pairwise subjects (client metadata subject_type "pairwise"): a different, stable `sub`
+    // for the same person at each client's sector, as Entra ID and others issue.
+    async pairwiseIdentifier(ctx, accountId, client) {
+      return crypto.createHash('sha256')
+        .update(`${ISSUER}\n${client.sectorIdentifier}\n${accountId}`)
+        .digest('base64url');
+    },
+    subjectTypes: CONFIG.subjectTypes || ['public'],
+    enabledJWA: {
+      clientAuthSigningAlgValues: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256'],
+    },
     claims: { ...DEFAULT_CLAIMS, ...(CONFIG.claims || {}) },
     scopes: ['openid', 'offline_access', ...RESOURCE_SCOPES],
     responseTypes: ['code'],
@@ -425,7 +452,7 @@ function buildProvider(keys) {
     clockTolerance: CLOCK_TOLERANCE,
     pkce: { required: () => true },
     interactions: {
-      url: (ctx, interaction) => `/interaction/${interaction.uid}`,
+      url: (ctx, interaction) => `${PREFIX}/interaction/${interaction.uid}`,
     },
     features: {
       devInteractions: { enabled: false },
@@ -444,7 +471,7 @@ function buildProvider(keys) {
             audience: resourceIndicator,
             accessTokenTTL: rs.accessTokenTTL || ACCESS_TOKEN_TTL,
             accessTokenFormat: 'jwt',
-            jwt: { sign: { alg: rs.alg || 'RS256' } },
+            jwt: { sign: { alg: rs.alg || SIGNING_ALGS[0] } },
           };
         },
       },
@@ -554,8 +581,9 @@ async function handleInteraction(req, res, url) {
         uid, clientName: await clientName(provider, params.client_id), login, error: true,
       }));
     }
+    const acr = user.acr || CONFIG.acr;
     return provider.interactionFinished(req, res, {
-      login: { accountId: user.sub, amr: ['pwd'] },
+      login: { accountId: user.sub, amr: ['pwd'], ...(acr ? { acr } : {}) },
     }, { mergeWithLastSubmission: false });
   }
 
@@ -575,13 +603,44 @@ async function handleInteraction(req, res, url) {
 // Test-only admin endpoint (IDP_TEST_ADMIN=1)
 // ---------------------------------------------------------------------------
 
+// A provider that hangs: requests to these paths (relative to the issuer, e.g. /token)
+// wait, answering nothing, until /__admin/release. Counted per path for the tests.
+const HANG_PATHS = new Set();
+let waiting = [];
+const COUNTS = new Map();
+
+function hangUntilReleased(res) {
+  return new Promise((resolve) => {
+    const entry = { resolve, res };
+    waiting.push(entry);
+    res.on('close', () => {
+      waiting = waiting.filter((w) => w !== entry);
+      resolve(false);
+    });
+  });
+}
+
 async function handleAdmin(req, res, url) {
+  if (url.pathname === '/__admin/hang' && req.method === 'POST') {
+    for (const p of (url.searchParams.get('paths') || '').split(',').filter(Boolean)) HANG_PATHS.add(p);
+    return sendJson(res, 200, { hanging_paths: [...HANG_PATHS] });
+  }
+  if (url.pathname === '/__admin/release' && req.method === 'POST') {
+    HANG_PATHS.clear();
+    const released = waiting.length;
+    for (const w of waiting) w.resolve(true);
+    waiting = [];
+    return sendJson(res, 200, { released });
+  }
+  if (url.pathname === '/__admin/stats' && req.method === 'GET') {
+    return sendJson(res, 200, { waiting: waiting.length, requests: Object.fromEntries(COUNTS) });
+  }
   if (url.pathname === '/__admin/rotate' && req.method === 'POST') {
     // New keys sign from now on; the previous generation stays published
     // (for tokens already issued) unless ?retain=0.
     const retain = url.searchParams.get('retain') !== '0';
     const fresh = generateSigningKeys();
-    signingKeys = [...fresh, ...(retain ? signingKeys.slice(0, 2) : [])];
+    signingKeys = [...fresh, ...(retain ? signingKeys.slice(0, SIGNING_ALGS.length) : [])];
     current = buildProvider(signingKeys);
     saveKeys(signingKeys);
     return sendJson(res, 200, {
@@ -596,15 +655,48 @@ async function handleAdmin(req, res, url) {
 // Server
 // ---------------------------------------------------------------------------
 
+function refusesBasic(req) {
+  const header = req.headers.authorization || '';
+  if (!header.toLowerCase().startsWith('basic ')) return false;
+  let clientId;
+  try {
+    clientId = decodeURIComponent(Buffer.from(header.slice(6), 'base64').toString('utf8').split(':')[0]);
+  } catch {
+    return false;
+  }
+  const registered = CONFIG.clients.find((c) => String(c.client_id) === clientId);
+  const method = registered?.token_endpoint_auth_method || 'client_secret_basic';
+  return registered !== undefined && method !== 'client_secret_basic';
+}
+
 const server = http.createServer(async (req, res) => {
   const started = Date.now();
   if (DEBUG) {
     res.on('finish', () => console.log(`${req.method} ${req.url} -> ${res.statusCode} ${Date.now() - started}ms`));
   }
   try {
+    const full = new URL(req.url, 'http://dev-idp.invalid');
+    if (TEST_ADMIN && full.pathname.startsWith('/__admin/')) return await handleAdmin(req, res, full);
+    if (PREFIX && full.pathname !== PREFIX && !full.pathname.startsWith(`${PREFIX}/`)) {
+      return send(res, 404, page('Not found', '<h1>Not found</h1>'));
+    }
+    const inner = full.pathname.slice(PREFIX.length) || '/';
+    COUNTS.set(inner, (COUNTS.get(inner) || 0) + 1);
+    if (HANG_PATHS.has(inner) && !(await hangUntilReleased(res))) return undefined;
+    if (inner === '/token' && refusesBasic(req)) {
+      // Strict, as Entra ID and AWS are: a client registered for client_secret_post (or a
+      // key) may not authenticate with the Authorization header instead.
+      res.writeHead(401, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+      return res.end(JSON.stringify({
+        error: 'invalid_client',
+        error_description: 'client authentication method not allowed for this client',
+      }));
+    }
+    // Mounted under the issuer's path: oidc-provider reads the mount from originalUrl.
+    req.originalUrl = req.url;
+    req.url = inner + full.search;
     const url = new URL(req.url, 'http://dev-idp.invalid');
     if (url.pathname.startsWith('/interaction/')) return await handleInteraction(req, res, url);
-    if (TEST_ADMIN && url.pathname.startsWith('/__admin/')) return await handleAdmin(req, res, url);
     return await current.handler(req, res);
   } catch (err) {
     console.error('dev-idp error:', err);

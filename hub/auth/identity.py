@@ -1,6 +1,6 @@
 """Agencies' own identity providers, the people who sign in through them, and API clients.
 
-The OpenID Connect protocol itself lives in ``hub.auth``; this module holds what an agency
+The OpenID Connect protocol itself lives in ``hub.auth.oidc``; this module holds what an agency
 configures and the decisions about people: who a verified (issuer, subject) is, whether
 they may come in, and which roles their provider's claims give them. Services take the
 actor explicitly and never commit.
@@ -18,14 +18,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, func, select
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
 from agencies.models import Agency, Member, MemberStatus
 from audit.ledger import Subject, record
 from hub.core.access import Actor, Permission, Role
 from hub.core.clock import now
-from hub.core.db import Base, session
+from hub.core.db import Base, in_own_transaction, session
 from hub.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 #: Roles an agency's provider may grant. Administration and audit are hub-wide powers an
@@ -35,9 +37,73 @@ MAPPABLE_ROLES = (Role.PRACTITIONER, Role.MARAC_REP, Role.COORDINATOR, Role.CHAI
 REP_APPROVABLE_ROLES = (Role.PRACTITIONER, Role.MARAC_REP)
 
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,99}$")
-_CLAIM_NAME = re.compile(r"^[A-Za-z0-9_.:/#-]{1,200}$")
+_CLAIM_NAME = re.compile(r"^[A-Za-z0-9_.:/#\[\]=-]{1,200}$")
+_PARAM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,100}$")  # RFC 6749 scope-token characters
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+class TokenAuthMethod(StrEnum):
+    """How the hub proves it is itself at the provider's token endpoint (RFC 7591 names)."""
+
+    CLIENT_SECRET_BASIC = "client_secret_basic"  # noqa: S105 (a method's name)
+    CLIENT_SECRET_POST = "client_secret_post"  # noqa: S105 (a method's name)
+    #: A JWT signed with the hub's own private key (published at /auth/jwks.json).
+    PRIVATE_KEY_JWT = "private_key_jwt"
+
+    @property
+    def label(self) -> str:
+        return {
+            "client_secret_basic": "Client secret in the Authorization header "
+            "(client_secret_basic)",
+            "client_secret_post": "Client secret in the request body (client_secret_post)",
+            "private_key_jwt": "The hub's own key, no secret (private_key_jwt)",
+        }[self.value]
+
+    @property
+    def uses_secret(self) -> bool:
+        return self is not TokenAuthMethod.PRIVATE_KEY_JWT
+
+
+class EmailVerification(StrEnum):
+    """What makes the email address a provider sends trustworthy enough to link a member."""
+
+    #: The provider must say ``email_verified: true`` (a JSON true, nothing else).
+    CLAIM = "claim"
+    #: The provider's own directory owns the agency's domains (Entra ID, for one, sends no
+    #: email_verified): an absent claim is accepted, any value but true is still refused.
+    DIRECTORY = "directory"
+
+    @property
+    def label(self) -> str:
+        return {
+            "claim": "The provider must say the address is verified (email_verified: true)",
+            "directory": "The provider's directory owns these email domains "
+            "(email_verified may be absent)",
+        }[self.value]
+
+
+#: Signature algorithms the hub's client assertions may use (private_key_jwt).
+ASSERTION_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256")
+
+#: Authorisation request parameters the hub sets itself; an extra parameter may not.
+RESERVED_PARAMS = frozenset(
+    {
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "scope",
+        "state",
+        "nonce",
+        "code_challenge",
+        "code_challenge_method",
+        "request",
+        "request_uri",
+        "response_mode",
+        "max_age",
+        "registration",
+    }
+)
 
 
 class IdentityProvider(Base):
@@ -68,11 +134,25 @@ class IdentityProvider(Base):
     #: When set, the mapping decides roles (newcomers come in at once, roles follow the
     #: provider at every sign-in); otherwise the agency's MARAC representative approves.
     trust_role_mapping: Mapped[bool] = mapped_column(default=False)
+    #: How the hub authenticates at the token endpoint: a TokenAuthMethod value.
+    token_auth_method: Mapped[str] = mapped_column(
+        String(30), default=TokenAuthMethod.CLIENT_SECRET_BASIC.value
+    )
+    #: For private_key_jwt: the signature algorithm the provider registered for the hub's
+    #: assertions (NHS CIS2 wants RS512); empty: RS256, or the first the provider offers.
+    assertion_alg: Mapped[str] = mapped_column(String(10), default="")
+    #: Extra authorisation request parameters, e.g. {"acr_values": "AAL3_ANY"}.
+    auth_params: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    #: An EmailVerification value.
+    email_verification: Mapped[str] = mapped_column(
+        String(20), default=EmailVerification.CLAIM.value
+    )
     #: Set to stop sign-in through this provider (its members cannot sign in meanwhile).
     disabled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=now)
     updated_at: Mapped[datetime] = mapped_column(default=now)
-    #: Optimistic-locking counter for edits by two administrators at once.
+    #: Optimistic-locking counter, bumped by every change: every process compares it with
+    #: the copy it cached the provider's discovery and keys under, at every use.
     version: Mapped[int] = mapped_column(default=1)
 
     agency: Mapped[Agency] = relationship(lazy="joined")
@@ -94,13 +174,106 @@ class IdentityProvider(Base):
         return self.scopes.split()
 
     @property
+    def auth_method(self) -> TokenAuthMethod:
+        return TokenAuthMethod(self.token_auth_method)
+
+    @property
     def secret_source(self) -> str:
         """Where the secret comes from, for people (never the secret)."""
+        if not self.auth_method.uses_secret:
+            return "none: the hub signs with its own key (private_key_jwt)"
         if self.client_secret_env:
             return f"environment variable {self.client_secret_env}"
         if self.client_secret_file:
             return f"file {self.client_secret_file}"
         return "not set"
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """A provider's settings as plain values, for the calls made while no transaction is open.
+
+    Calls to a provider run outside any database transaction (``db.before_outbound_call``),
+    so they must not touch ORM rows, which would quietly open one again.
+    """
+
+    id: int
+    version: int
+    agency_id: int
+    agency_name: str
+    issuer: str
+    client_id: str
+    client_secret_env: str | None
+    client_secret_file: str | None
+    token_auth_method: str
+    assertion_alg: str
+    scopes: str
+    auth_params: Mapping[str, str]
+    is_disabled: bool
+    agency_disabled: bool
+
+    @classmethod
+    def of(cls, provider: IdentityProvider) -> ProviderConfig:
+        return cls(
+            id=provider.id,
+            version=provider.version,
+            agency_id=provider.agency_id,
+            agency_name=provider.agency.name,
+            issuer=provider.issuer,
+            client_id=provider.client_id,
+            client_secret_env=provider.client_secret_env,
+            client_secret_file=provider.client_secret_file,
+            token_auth_method=provider.token_auth_method,
+            assertion_alg=provider.assertion_alg or "",
+            scopes=provider.scopes,
+            auth_params=dict(provider.auth_params or {}),
+            is_disabled=provider.is_disabled,
+            agency_disabled=provider.agency.is_disabled,
+        )
+
+    @property
+    def stamp(self) -> str:
+        """What cached discovery and keys are filed under: a saved edit makes them stale."""
+        return f"{self.id}.{self.version}"
+
+    @property
+    def auth_method(self) -> TokenAuthMethod:
+        return TokenAuthMethod(self.token_auth_method)
+
+    @property
+    def scope_list(self) -> list[str]:
+        return self.scopes.split()
+
+    @property
+    def required_acr(self) -> frozenset[str]:
+        """Authentication levels the ID token's acr must name, when acr_values is asked."""
+        return frozenset(self.auth_params.get("acr_values", "").split())
+
+
+class ClaimsSeen(Base):
+    """What a provider sent at its latest sign-in, for the administrator building a mapping.
+
+    Codes only: the names of the claims, the values found where the roles claim points,
+    and the keys inside a claim that is a list of objects. Never an email, a name or an id.
+    """
+
+    __tablename__ = "identity_provider_claims"
+
+    idp_id: Mapped[int] = mapped_column(
+        ForeignKey("identity_providers.id", ondelete="CASCADE"), primary_key=True
+    )
+    seen_at: Mapped[datetime] = mapped_column(default=now)
+    #: Top-level claim names in the ID token and userinfo together.
+    claim_names: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: The values at the roles claim path (at most 50, each cut to 200 characters).
+    role_values: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: For claims that are lists of objects (CIS2's nhsid_nrbac_roles): claim -> its keys.
+    nested_keys: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict)
+
+    @property
+    def nested_text(self) -> str:
+        """``claim: key, key; claim: key`` for the administrator's page."""
+        return "; ".join(f"{name}: {', '.join(keys)}" for name, keys in self.nested_keys.items())
 
 
 class IdentityStatus(StrEnum):
@@ -193,6 +366,10 @@ class ProviderData:
     role_mapping: Mapping[str, str] | None = None
     email_domains: str = ""
     trust_role_mapping: bool = False
+    token_auth_method: str = TokenAuthMethod.CLIENT_SECRET_BASIC.value
+    assertion_alg: str = ""
+    auth_params: Mapping[str, str] | None = None
+    email_verification: str = EmailVerification.CLAIM.value
 
 
 def is_acceptable_issuer(issuer: str, *, production: bool) -> bool:
@@ -223,7 +400,16 @@ def _validate_provider(
     elif len(client_id) > 255:
         errors["client_id"] = "Client ID must be 255 characters or fewer"
     env_name, file_path = data.client_secret_env.strip(), data.client_secret_file.strip()
-    if bool(env_name) == bool(file_path):
+    method = data.token_auth_method
+    if method not in TokenAuthMethod._value2member_map_:
+        errors["token_auth_method"] = "Select how the hub authenticates at the token endpoint"  # noqa: S105 (a message)
+    elif not TokenAuthMethod(method).uses_secret:
+        if env_name or file_path:
+            errors["client_secret_env"] = (
+                "With private_key_jwt the hub uses its own key: "  # noqa: S105 (a message)
+                "leave the client secret empty"
+            )
+    elif bool(env_name) == bool(file_path):
         errors["client_secret_env"] = (
             "Enter either the environment variable or the file "  # noqa: S105 (a message)
             "that holds the client secret, not both"
@@ -241,8 +427,32 @@ def _validate_provider(
     elif any(not _SCOPE.match(s) for s in scopes) or len(" ".join(scopes)) > 500:
         errors["scopes"] = "Enter scopes separated by spaces, like openid email profile"
     claim = data.roles_claim.strip()
-    if claim and not _CLAIM_NAME.match(claim):
-        errors["roles_claim"] = "Enter a claim name like groups or realm_access.roles"
+    if claim and (not _CLAIM_NAME.match(claim) or parse_claim_path(claim) is None):
+        errors["roles_claim"] = (
+            "Enter a claim name or path like groups, realm_access.roles or "
+            "nhsid_nrbac_roles[org_code=RX1].role_code"
+        )
+    if data.assertion_alg and data.assertion_alg not in ASSERTION_ALGORITHMS:
+        errors["assertion_alg"] = "Select a signature algorithm from the list"
+    elif data.assertion_alg and method != TokenAuthMethod.PRIVATE_KEY_JWT.value:
+        errors["assertion_alg"] = "Choose an algorithm only when the hub signs with its own key"
+    if data.email_verification not in EmailVerification._value2member_map_:
+        errors["email_verification"] = "Select when the provider's email address is trusted"
+    params = dict(data.auth_params or {})
+    if len(params) > 10:
+        errors["auth_params"] = "Add at most 10 extra parameters"
+    for name, value in params.items():
+        if not _PARAM_NAME.match(name):
+            errors["auth_params"] = (
+                f"'{name[:40]}' is not a parameter name: use lower case letters, digits and _"
+            )
+            break
+        if name in RESERVED_PARAMS:
+            errors["auth_params"] = f"The hub sets {name} itself: remove it"
+            break
+        if not value or len(value) > 200 or any(ord(c) < 32 for c in value):
+            errors["auth_params"] = f"The value of {name} must be 1 to 200 characters"
+            break
     mapping = dict(data.role_mapping or {})
     allowed_roles = {r.value for r in MAPPABLE_ROLES}
     if len(mapping) > 50:
@@ -291,6 +501,10 @@ def _apply(provider: IdentityProvider, data: ProviderData) -> list[str]:
         "role_mapping": dict(data.role_mapping or {}),
         "email_domains": " ".join(data.email_domains.lower().split()),
         "trust_role_mapping": bool(data.trust_role_mapping),
+        "token_auth_method": data.token_auth_method,
+        "assertion_alg": data.assertion_alg,
+        "auth_params": dict(data.auth_params or {}),
+        "email_verification": data.email_verification,
     }
     changed = []
     for field, value in values.items():
@@ -306,7 +520,7 @@ def add_provider(
     """Connect an agency's identity provider; from then on its people sign in there."""
     _need(actor, Permission.IDP_MANAGE)
     _validate_provider(agency, data, production=production)
-    provider = IdentityProvider(agency_id=agency.id, agency=agency, role_mapping={})
+    provider = IdentityProvider(agency_id=agency.id, agency=agency, role_mapping={}, auth_params={})
     _apply(provider, data)
     session().add(provider)
     session().flush()
@@ -350,18 +564,53 @@ def update_provider(
     return provider
 
 
+def refresh_provider(actor: Actor, provider: IdentityProvider) -> IdentityProvider:
+    """Make every process fetch the provider's discovery document and keys again at once.
+
+    For when the provider changed something the hub cannot see (keys withdrawn after a
+    compromise, new endpoints): the new version makes every cached copy stale.
+    """
+    _need(actor, Permission.IDP_MANAGE)
+    provider.updated_at = now()
+    session().flush()
+    record(actor, "idp:refreshed", Subject("idp", provider.id), agency=provider.agency_id)
+    return provider
+
+
 def set_provider_disabled(
     actor: Actor, provider: IdentityProvider, disabled: bool
 ) -> IdentityProvider:
+    """Switch sign-in through a provider off (its people's sessions end now) or on again."""
     _need(actor, Permission.IDP_MANAGE)
     if disabled and provider.disabled_at is None:
         provider.disabled_at = now()
-        record(actor, "idp:disabled", Subject("idp", provider.id), agency=provider.agency_id)
+        ended = end_agency_sessions(provider.agency_id, "provider_disabled")
+        record(
+            actor,
+            "idp:disabled",
+            Subject("idp", provider.id),
+            agency=provider.agency_id,
+            sessions_ended=ended,
+        )
     elif not disabled and provider.disabled_at is not None:
         provider.disabled_at = None
         record(actor, "idp:enabled", Subject("idp", provider.id), agency=provider.agency_id)
     session().flush()
     return provider
+
+
+def end_agency_sessions(agency_id: int, reason: str) -> int:
+    """End every live session of an agency's members; returns how many ended."""
+    from hub.auth.models import MemberSession
+
+    members = select(Member.id).where(Member.agency_id == agency_id)
+    result = session().execute(
+        update(MemberSession)
+        .where(MemberSession.member_id.in_(members), MemberSession.ended_at.is_(None))
+        .values(ended_at=now(), end_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
 
 
 def list_providers(area_id: int | None = None) -> list[IdentityProvider]:
@@ -419,7 +668,7 @@ class SecretUnavailable(RuntimeError):
     """The client secret's variable or file is missing or empty (its value is never shown)."""
 
 
-def client_secret(provider: IdentityProvider) -> str:
+def client_secret(provider: IdentityProvider | ProviderConfig) -> str:
     """Read the client secret from where the row says it is, at the moment it is needed."""
     if provider.client_secret_env:
         value = os.environ.get(provider.client_secret_env, "")
@@ -453,6 +702,15 @@ def find_agency_by_email_domain(domain: str) -> Agency | None:
 # --- People signing in through a provider -------------------------------------------------
 
 
+class _Absent:
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+#: The provider did not send the claim at all.
+ABSENT: Any = _Absent()
+
+
 @dataclass(frozen=True)
 class FederatedClaims:
     """What a verified ID token and the userinfo endpoint said about a person."""
@@ -460,7 +718,8 @@ class FederatedClaims:
     issuer: str
     subject: str
     email: str | None
-    email_verified: bool | None
+    #: ``email_verified`` exactly as sent (JSON true is the only "yes"), or ABSENT.
+    email_verified: Any
     name: str | None
     claims: Mapping[str, Any]
 
@@ -482,20 +741,108 @@ class Admission:
     admitted: bool
 
 
-def claim_values(claims: Mapping[str, Any], name: str) -> list[str]:
-    """The values of a roles or groups claim; a dotted name reaches into nested objects."""
-    if not name:
-        return []
-    value: Any = claims.get(name)
-    if value is None and "." in name:
-        value = claims
-        for part in name.split("."):
-            value = value.get(part) if isinstance(value, Mapping) else None
-    if isinstance(value, str):
+@dataclass(frozen=True)
+class PathStep:
+    """One step of a claim path: a key, and optionally a filter on the objects of a list."""
+
+    key: str
+    where: tuple[str, str] | None = None
+
+
+_STEP = re.compile(r"^([A-Za-z0-9_:/#-]+)(?:\[([A-Za-z0-9_]+)=([^\]]{1,64})\])?$")
+
+
+def parse_claim_path(path: str) -> list[PathStep] | None:
+    """``realm_access.roles``, ``nhsid_nrbac_roles[org_code=RX1].role_code``; None if bad.
+
+    Each dot goes one level into an object; a step that meets a list goes into each of its
+    items (so a list of objects yields one value per object), and ``[key=value]`` keeps
+    only the objects whose ``key`` is ``value``.
+    """
+    steps = []
+    for part in path.split("."):
+        found = _STEP.match(part)
+        if found is None:
+            return None
+        where = (found.group(2), found.group(3)) if found.group(2) else None
+        steps.append(PathStep(found.group(1), where))
+    return steps or None
+
+
+def _walk(value: Any, steps: list[PathStep]) -> list[Any]:
+    if not steps:
+        if isinstance(value, list | tuple):
+            return [v for item in value for v in _walk(item, [])]
         return [value]
     if isinstance(value, list | tuple):
-        return [v for v in value if isinstance(v, str)]
-    return []
+        return [v for item in value for v in _walk(item, steps)]
+    if not isinstance(value, Mapping):
+        return []
+    step, rest = steps[0], steps[1:]
+    inner = value.get(step.key)
+    if step.where is not None:
+        key, wanted = step.where
+        items = inner if isinstance(inner, list | tuple) else [inner]
+        inner = [i for i in items if isinstance(i, Mapping) and str(i.get(key)) == wanted]
+    return _walk(inner, rest)
+
+
+def claim_values(claims: Mapping[str, Any], name: str) -> list[str]:
+    """The string values at a roles or groups claim path (see ``parse_claim_path``).
+
+    A claim whose own name holds dots (``https://hub.example/roles``) is read whole first.
+    """
+    if not name:
+        return []
+    if name in claims:
+        found = _walk(claims[name], [])
+    else:
+        steps = parse_claim_path(name)
+        found = _walk(claims, steps) if steps else []
+    return [v for v in found if isinstance(v, str) and v]
+
+
+def describe_claims(claims: Mapping[str, Any], roles_claim: str) -> dict[str, Any]:
+    """What the administrator may see of a sign-in's claims: names and role codes only."""
+    nested = {
+        name: sorted({str(k)[:60] for item in value if isinstance(item, Mapping) for k in item})[
+            :40
+        ]
+        for name, value in claims.items()
+        if isinstance(value, list) and any(isinstance(item, Mapping) for item in value)
+    }
+    values = sorted({v[:200] for v in claim_values(claims, roles_claim)})[:50]
+    return {
+        "claim_names": sorted(str(k)[:100] for k in claims)[:100],
+        "role_values": values,
+        "nested_keys": dict(sorted(nested.items())[:20]),
+    }
+
+
+def note_claims_seen(provider_id: int, claims: Mapping[str, Any], roles_claim: str) -> None:
+    """Keep what this sign-in sent (codes only), even when the sign-in is refused."""
+    seen = describe_claims(claims, roles_claim)
+
+    def write(db_session: Any) -> None:
+        # One statement either way, so two sign-ins at once never collide on the first row.
+        if db_session.get_bind().dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert
+        values = {"idp_id": provider_id, "seen_at": now(), **seen}
+        statement = upsert(ClaimsSeen).values(**values)
+        db_session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["idp_id"],
+                set_={k: statement.excluded[k] for k in values if k != "idp_id"},
+            )
+        )
+
+    in_own_transaction(write)
+
+
+def claims_seen(provider_id: int) -> ClaimsSeen | None:
+    return session().get(ClaimsSeen, provider_id)
 
 
 def mapped_roles(provider: IdentityProvider, claims: Mapping[str, Any]) -> frozenset[Role]:
@@ -526,7 +873,13 @@ def _check_email(provider: IdentityProvider, claims: FederatedClaims) -> str:
     email = (claims.email or "").strip().lower()
     if not email or email.count("@") != 1 or len(email) > 254:
         raise SignInRefused("no_email")
-    if claims.email_verified is False:
+    # Only a JSON true says "verified": the string "false" (AWS Cognito, Apple) is truthy
+    # in most languages, and an unverified address must never link to an existing member.
+    verified = claims.email_verified
+    directory_vouches = (
+        verified is ABSENT and provider.email_verification == EmailVerification.DIRECTORY.value
+    )
+    if verified is not True and not directory_vouches:
         raise SignInRefused("email_unverified")
     domain = email.split("@")[1]
     if domain in provider.domains:
@@ -544,7 +897,22 @@ def admit_federated(
 
     Raises SignInRefused when they may not; returns an Admission that is not admitted when
     they wait for approval (what was created for them then stays, so it must commit).
+
+    The same person signing in twice at once (two tabs, a double click) makes both
+    requests race to create the same rows: the one that loses reads what the other made.
     """
+    for attempt in (1, 2):
+        try:
+            with session().begin_nested():
+                return _admit(provider, claims, request_id)
+        except (IntegrityError, StaleDataError):
+            if attempt == 2:
+                raise
+            session().expire_all()
+    raise AssertionError("unreachable")
+
+
+def _admit(provider: IdentityProvider, claims: FederatedClaims, request_id: str) -> Admission:
     actor = _sso_actor(provider, request_id)
     if provider.is_disabled:
         raise SignInRefused("provider_disabled")
