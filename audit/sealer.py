@@ -28,6 +28,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import psycopg
 
@@ -50,7 +51,7 @@ def libpq_url(database: Database) -> str:
 
 #: How a lock connection notices a dead server or network: keepalives, and a bound on any
 #: statement it sends (it only ever sends tiny ones).
-LOCK_CONNECTION = {
+LOCK_CONNECTION: dict[str, Any] = {
     "autocommit": True,
     "connect_timeout": 5,
     "keepalives": 1,
