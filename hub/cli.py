@@ -400,7 +400,12 @@ def audit_export(out: str) -> None:
     with unit_of_work(database) as uow:
         services.sign_checkpoint(uow.session, app.ledger_key())
     with unit_of_work(database) as uow:
-        count = services.export_bundle(uow.session, app.ledger_key(), Path(out))
+        count = services.export_bundle(
+            uow.session,
+            app.ledger_key(),
+            Path(out),
+            max_seal_lag_seconds=app.extensions["hub.settings"].ledger_max_seal_lag_seconds,
+        )
         from audit.ledger import record_in
 
         record_in(uow.session, Actor.system("cli"), "ledger:exported", None, {"entries": count})
