@@ -25,6 +25,7 @@ the entries left waiting as a failure.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -87,10 +88,10 @@ def run_sealer(
                 on_batch,
                 on_leader,
             )
-        except psycopg.OperationalError:
+        except psycopg.OperationalError as error:
             # The lock's connection died (server restart, network): leadership went with it.
             # Reconnect and wait for it again rather than leave the ledger unsealed.
-            log.warning("ledger sealer lost its connection; reconnecting", exc_info=True)
+            log.warning("ledger sealer lost its connection (%s); reconnecting", error)
             stop.wait(1)
         except LeadershipLost:
             log.warning("ledger sealer lost its lock; standing down until it can lead again")
@@ -107,7 +108,9 @@ def _lead(
     on_leader: Callable[[], None] | None,
 ) -> None:
     with psycopg.connect(
-        libpq_url(database), application_name="hub ledger sealer", **LOCK_CONNECTION
+        libpq_url(database),
+        application_name=f"hub ledger sealer {os.getpid()}",
+        **LOCK_CONNECTION,
     ) as conn:
         while not stop.is_set():
             got = conn.execute("SELECT pg_try_advisory_lock(%s)", (SEALER_LOCK_KEY,)).fetchone()

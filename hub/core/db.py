@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 from collections.abc import Callable, Iterator
@@ -203,8 +204,18 @@ class UnitOfWork:
                 log.exception("side effect failed after commit")
 
     def rollback(self) -> None:
-        self.session.rollback()
+        try:
+            self.session.rollback()
+        except DBAPIError as error:
+            if not is_connection_failure(error):
+                raise
+            # The connection is gone, and the server rolled the transaction back with it.
+            self._discard()
         self._after_commit.clear()
+
+    def _discard(self) -> None:
+        with contextlib.suppress(Exception):
+            self.session.invalidate()
 
     def has_done_nothing(self) -> bool:
         """Whether nothing has happened in this unit: no statement done, no commit begun."""
@@ -213,7 +224,12 @@ class UnitOfWork:
     def close(self) -> None:
         if self.closed:
             return
-        self.session.close()
+        try:
+            self.session.close()
+        except DBAPIError as error:
+            if not is_connection_failure(error):
+                raise
+            self._discard()  # as above: nothing is left open on a lost connection
         self.closed = True
         pending, self._after_end = self._after_end, []
         for work in pending:
