@@ -20,7 +20,7 @@ from audit.models import AuditCheckpoint, AuditEntry, AuditLeaf
 
 @dataclass(frozen=True)
 class OpenTransaction:
-    """The oldest transaction on the server that holds an id, wherever it runs."""
+    """The oldest transaction in the hub's database that holds an id."""
 
     pid: int
     database: str
@@ -88,13 +88,14 @@ _WAITING_RECENT_PG = text(
     "AND NOT EXISTS (SELECT 1 FROM audit_leaves l WHERE l.entry_id = e.id)"
 )
 _HORIZON_PG = text(
-    "SELECT b.id, b.horizon, pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
+    "SELECT b.id, b.horizon, pg_snapshot_xmax(pg_current_snapshot())::text::bigint "
     "FROM audit_seal_batches b ORDER BY b.id DESC LIMIT 1"
 )
+#: The oldest transaction holding an id in this database: it holds the horizon back.
 _OLDEST_OPEN_PG = text(
     "SELECT pid, datname, xact_start, state FROM pg_stat_activity "
     "WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() "
-    "ORDER BY age(backend_xid) DESC LIMIT 1"
+    "AND datname = current_database() ORDER BY age(backend_xid) DESC LIMIT 1"
 )
 _LATEST_CHECKPOINT = (
     select(AuditCheckpoint.tree_size, AuditCheckpoint.signed_at)
@@ -143,11 +144,11 @@ def check(
     if postgres:
         latest = session.execute(_HORIZON_PG).first()
         if latest is not None:
-            batch_id, horizon, xmin = latest
-            if horizon is not None and horizon > xmin:
+            batch_id, horizon, xmax = latest
+            if horizon is not None and horizon > xmax:
                 sealing.append(
                     f"seal batch {batch_id} claims a horizon ({horizon}) beyond every "
-                    f"transaction that has ended ({xmin}): no sealer wrote it, and sealing "
+                    f"transaction begun so far ({xmax}): no sealer wrote it, and sealing "
                     "stops on it"
                 )
         row = session.execute(_OLDEST_OPEN_PG).first()

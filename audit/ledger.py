@@ -14,8 +14,9 @@ global lock. Sealing gives committed entries their dense leaf indexes:
   there (two index probes), and an entry is sealed as soon as its own commit is visible,
   whatever else is still open on the server. A rolled-back entry never appears; the unique
   leaf-per-entry and index primary keys make a fork impossible.
-  Each batch also records a ``horizon``: the oldest transaction still running at its
-  snapshot. Every entry of a transaction below it is sealed (or was rolled back). A sealer
+  Each batch also records a ``horizon``: the oldest transaction of this database still
+  running at its snapshot (one of another database on the server can never write an entry
+  here). Every entry of a transaction below it is sealed (or was rolled back). A sealer
   that starts, or that finds a batch it did not write, rescans from the horizon before the
   latest one (an anti-join over that span), so it never relies on a record it cannot check.
   Writers take no lock at all, not even at commit: the sealer polls rather than being
@@ -407,11 +408,18 @@ def _lock_parts(key: int) -> dict[str, int]:
     return {"hi": key >> 32, "lo": key & 0xFFFFFFFF}
 
 
-#: One round trip at the start of a batch: the snapshot (its xmin, xmax and the
-#: transactions in progress), whether the sealer's lock is still held by its connection,
-#: the latest two seal batches and the tree's size.
+#: One round trip at the start of a batch: the snapshot (its xmax, the transactions in
+#: progress, and the oldest of those that may belong to this database: one of another
+#: database can never write an entry here), whether the sealer's lock is still held by its
+#: connection, the latest two seal batches and the tree's size. A transaction counts as
+#: another database's only if pg_stat_activity shows it there; one it does not show (a
+#: prepared transaction, say) counts as this database's.
 _BEGIN_PG = text(
-    "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint, "
+    "SELECT (SELECT min(x::text::bigint) FROM pg_snapshot_xip(s) AS x WHERE NOT EXISTS ("
+    "SELECT 1 FROM pg_stat_activity a WHERE a.datid <> (SELECT oid FROM pg_database "
+    "WHERE datname = current_database()) "
+    "AND a.backend_xid::text::bigint = x::text::bigint % 4294967296)), "
+    "pg_snapshot_xmax(s)::text::bigint, "
     "ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(s) AS x), "
     "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
     "AND classid = :hi AND objid = :lo AND objsubid = 1 AND pid = :holder), "
@@ -454,11 +462,13 @@ def seal_batch(
     with database.session_factory() as session:
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         row = session.execute(_BEGIN_PG, {**_lock_parts(key), "holder": holder_pid}).one()
-        xmin, xmax, in_flight, held, batch_id, first, count, horizon, before, top = row
+        oldest_here, xmax, in_flight, held, batch_id, first, count, horizon, before, top = row
         if not held:
             raise LeadershipLost("the sealer's lock is no longer held by its connection")
         size = 0 if top is None else int(top) + 1
-        _check_last_batch(batch_id, first, count, horizon, size, xmin)
+        _check_last_batch(batch_id, first, count, horizon, size, int(xmax))
+        # Every entry of a transaction below this has been sealed once this batch commits.
+        here = int(xmax if oldest_here is None else oldest_here)
         rows: list[Any] | None = None
         if state is not None and state.batch_id == batch_id:
             rows = list(
@@ -473,15 +483,17 @@ def seal_batch(
             log.error(
                 "a seal batch this sealer did not write appeared (batch %s); rescanning", batch_id
             )
-        new_horizon = int(xmin)
+        new_horizon = here
         complete = True
         if rows is None:
             # From the horizon before the latest batch's: the latest is checked, not trusted.
             since = int(before or 0)
+            # The span grows with the oldest transaction left open: never cut this scan short.
+            session.execute(text("SET LOCAL statement_timeout = 0"))
             rows = list(session.execute(_RESCAN_PG, {"since": since, "limit": limit}))
             if len(rows) >= limit:
                 complete = False
-                rows, new_horizon = _whole_transactions(session, rows, int(xmin))
+                rows, new_horizon = _whole_transactions(session, rows, here)
         sealed, new_batch = _seal_entries(
             session, [(r[0], r[1]) for r in rows], horizon=new_horizon, size=size
         )
@@ -497,18 +509,18 @@ def _check_last_batch(
     count: int | None,
     horizon: int | None,
     size: int,
-    xmin: int,
+    xmax: int,
 ) -> None:
     if batch_id is None:
         if size:
             raise SealingRefused(f"the tree holds {size} leaves but no seal batch placed them")
         return
-    if horizon is not None and horizon > xmin:
-        # A horizon is the oldest transaction still running when its batch was sealed: it
-        # can never pass the oldest one running now.
+    if horizon is not None and horizon > xmax:
+        # A horizon is a transaction id that had been handed out when its batch was sealed:
+        # it can never pass the next one to be handed out now.
         raise SealingRefused(
-            f"seal batch {batch_id} claims horizon {horizon}, beyond every transaction that has "
-            f"ended ({xmin}): no sealer wrote it, and sealing on it would skip entries"
+            f"seal batch {batch_id} claims horizon {horizon}, beyond every transaction begun "
+            f"so far ({xmax}): no sealer wrote it, and sealing on it would skip entries"
         )
     if first is None or count is None or first + count != size:
         raise SealingRefused(
@@ -517,12 +529,12 @@ def _check_last_batch(
         )
 
 
-def _whole_transactions(session: Session, rows: list[Any], xmin: int) -> tuple[list[Any], int]:
+def _whole_transactions(session: Session, rows: list[Any], here: int) -> tuple[list[Any], int]:
     """Cut a full batch at a transaction boundary; return the rows and the batch's horizon."""
     cut = int(rows[-1][2])
     kept = [r for r in rows if r[2] != cut]
     if kept:
-        return kept, min(cut, xmin)
+        return kept, min(cut, here)
     # One transaction larger than a batch: take all of it.
     rows = list(
         session.execute(
@@ -532,7 +544,7 @@ def _whole_transactions(session: Session, rows: list[Any], xmin: int) -> tuple[l
             .order_by(AuditEntry.id)
         )
     )
-    return rows, min(cut + 1, xmin)
+    return rows, min(cut + 1, here)
 
 
 def seal_pending(database: db.Database, *, limit: int = 50_000) -> int:

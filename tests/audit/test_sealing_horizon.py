@@ -90,6 +90,9 @@ def test_entries_are_sealed_while_transactions_stay_open_here_and_elsewhere(
         slow_id = record_in(
             slow.session, Actor.system("slow"), "minutes:downloaded", None, {"n": 0}
         ).id
+        slow_txid = slow.session.execute(
+            text("SELECT pg_current_xact_id()::text::bigint")
+        ).scalar_one()
         # Everyone else's disclosures commit and are sealed meanwhile.
         first = entry_ids(leader, 5)
         wait_until(lambda: sealed(leader, first), 10, "entries seal beside open transactions")
@@ -104,6 +107,15 @@ def test_entries_are_sealed_while_transactions_stay_open_here_and_elsewhere(
     assert unsealed(leader) == 0
     tree = check_tree(leader)
     assert len(tree) == 9
+    # The horizon left the transaction of the other database behind; the slow request's,
+    # while it was open, held it.
+    foreign = elsewhere.execute("SELECT pg_current_xact_id()::text::bigint").fetchone()[0]
+    with leader.engine.connect() as conn:
+        horizons = (
+            conn.execute(text("SELECT horizon FROM audit_seal_batches ORDER BY id")).scalars().all()
+        )
+    assert horizons[-1] > foreign
+    assert min(horizons) <= slow_txid < horizons[-1]
 
 
 def test_a_rolled_back_transaction_left_open_long_never_appears(leader: Database) -> None:
