@@ -57,10 +57,11 @@ def assets(filename: str) -> Response:
 def healthz() -> Response:
     """Whether this hub works: database reachable, sealing within its lag, checkpoint fresh.
 
-    For load balancers, supervisors and monitoring: 200 when every check passes, 503
-    otherwise, in the health-check format of draft-inadarei-api-health-check. It names no
-    person and no case; its own connection, with a short statement timeout, so it answers
-    quickly even when the database does not.
+    For supervisors and monitoring (not a load balancer's liveness check: a sealing failure
+    must not take practitioners' access away): 200 when every check passes, 503 otherwise,
+    in the health-check format of draft-inadarei-api-health-check. It names no person and
+    no case; its own session, with a short statement timeout, so it answers quickly even
+    when the database does not.
     """
     from audit import health
 
@@ -81,8 +82,8 @@ def healthz() -> Response:
                 thorough=False,
             )
     except SQLAlchemyError as error:
-        log.error("health check: the database is unreachable (%s)", type(error).__name__)
-        checks["database:connection"] = [{"status": "fail", "output": "unreachable"}]
+        log.error("health check: the database does not answer (%s)", type(error).__name__)
+        checks["database:connection"] = [{"status": "fail", "output": "no answer"}]
         status = "fail"
     else:
         checks["database:connection"] = [{"status": "pass"}]
