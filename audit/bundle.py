@@ -10,6 +10,13 @@ A bundle is a directory of five files:
   at its exact index.
 * ``checkpoints.ndjson``: one ``{"note": ..., "signed_at": ...}`` per line, in signing order.
 * ``public_key.txt``: the hub's verifier key, then ``\\n``.
+* ``subtree_hashes.txt`` (optional): the complete subtree hashes the hub stored as they
+  closed, level 1 first (``tree_size >> 1`` lines), then level 2, and so on, one lowercase
+  hex hash per line. The verifier reads it only when a checkpoint's root disagrees with the
+  entries, to find which entries were rewritten together with their leaf hashes.
+
+The manifest may also say what was waiting to be sealed at export (``waiting``: ``count``
+and ``oldest_at``) and the hub's limit on that wait (``max_seal_lag_seconds``).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ __all__ = [
     "LEAF_HASHES",
     "MANIFEST",
     "PUBLIC_KEY",
+    "SUBTREE_HASHES",
     "canonical_json",
     "write_bundle",
 ]
@@ -38,6 +46,7 @@ ENTRIES = "entries.ndjson"
 LEAF_HASHES = "leaf_hashes.txt"
 CHECKPOINTS = "checkpoints.ndjson"
 PUBLIC_KEY = "public_key.txt"
+SUBTREE_HASHES = "subtree_hashes.txt"
 
 _BUFFER = 1 << 20
 
@@ -100,6 +109,9 @@ def write_bundle(
     vkey: str,
     tree_size: int,
     exported_at: datetime | None = None,
+    subtree_hashes: Iterable[bytes] | None = None,
+    waiting: tuple[int, datetime | None] | None = None,
+    max_seal_lag_seconds: float | None = None,
 ) -> None:
     """Write a bundle directory at ``path`` (created if missing; bundle files replaced).
 
@@ -127,10 +139,23 @@ def write_bundle(
     _write(directory / LEAF_HASHES, _hash_lines(leaf_hashes))
     _write(directory / CHECKPOINTS, _checkpoint_lines(checkpoints))
     _write(directory / PUBLIC_KEY, [vkey.strip().encode("utf-8") + b"\n"])
-    record = {
+    (directory / SUBTREE_HASHES).unlink(missing_ok=True)
+    if subtree_hashes is not None:
+        _write(directory / SUBTREE_HASHES, _hash_lines(subtree_hashes))
+    record: dict[str, Any] = {
         "exported_at": when.isoformat(),
         "format": FORMAT,
         "origin": origin,
         "tree_size": tree_size,
     }
+    if waiting is not None:
+        count, oldest_at = waiting
+        if type(count) is not int or count < 0 or (oldest_at is None) != (count == 0):
+            raise ValueError("waiting must be (count, oldest time), the time only when count > 0")
+        record["waiting"] = {
+            "count": count,
+            "oldest_at": None if oldest_at is None else oldest_at.isoformat(),
+        }
+    if max_seal_lag_seconds is not None:
+        record["max_seal_lag_seconds"] = max_seal_lag_seconds
     _write(manifest, [json.dumps(record, indent=2, sort_keys=True).encode("utf-8") + b"\n"])

@@ -6,10 +6,19 @@ global lock. Sealing gives committed entries their dense leaf indexes:
 * SQLite runs one writer at a time (every transaction begins IMMEDIATE), so an entry is
   sealed inline, in its own transaction; a rollback removes entry and leaf together.
 * PostgreSQL writers never wait for each other. One sealer at a time (an advisory lock)
-  takes, in a REPEATABLE READ snapshot, every entry whose transaction id lies below the
-  snapshot's xmin and at or above the previous batch's horizon. Every transaction below
-  xmin has ended, so an entry still in flight is never skipped and a rolled-back one never
-  appears; the unique leaf-per-entry and index primary keys make a fork impossible.
+  seals, in a REPEATABLE READ snapshot, the committed entries it has not sealed yet. Each
+  entry carries its transaction's id (``txid``, set by the column's default: the
+  application cannot choose it), and the sealer remembers what its previous snapshot left
+  open: the transactions then in progress and the first id not yet assigned (``xmax``).
+  An entry it has not sealed can only belong to one of those, so the next batch looks only
+  there (two index probes), and an entry is sealed as soon as its own commit is visible,
+  whatever else is still open on the server. A rolled-back entry never appears; the unique
+  leaf-per-entry and index primary keys make a fork impossible.
+  Each batch also records a ``horizon``: the oldest transaction of this database still
+  running at its snapshot (one of another database on the server can never write an entry
+  here). Every entry of a transaction below it is sealed (or was rolled back). A sealer
+  that starts, or that finds a batch it did not write, rescans from the horizon before the
+  latest one (an anti-join over that span), so it never relies on a record it cannot check.
   Writers take no lock at all, not even at commit: the sealer polls rather than being
   woken by NOTIFY, since every notifying transaction takes one database-wide lock from
   just before its commit until the commit is flushed, one commit per disk flush.
@@ -22,6 +31,7 @@ be rebuilt from the ledger, and nothing can file an entry under identifiers it d
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
 from collections.abc import Iterable, Mapping
@@ -37,6 +47,7 @@ from hub.core import db
 from hub.core.access import Actor
 from hub.core.clock import now
 
+log = logging.getLogger(__name__)
 ACTION_PATTERN = re.compile(r"^[a-z][a-z_]*:[a-z][a-z_]*$")
 #: Detail keys whose values are identifiers the auditor can search by.
 REF_KINDS = (
@@ -60,6 +71,19 @@ SEALER_LOCK_KEY = 0x4D41524143  # "MARAC": the advisory lock of the one PostgreS
 
 class LedgerError(ValueError):
     """A service tried to record something the ledger must not hold."""
+
+
+class SealingRefused(RuntimeError):
+    """The ledger's seal records contradict what the sealer sees; it seals nothing on them.
+
+    Nothing a sealer writes can look like this: someone else wrote a seal batch (an
+    impossible horizon, or leaves the batches do not account for). Sealing stops loudly
+    until an operator has looked, rather than carrying on from a record it cannot trust.
+    """
+
+
+class LeadershipLost(RuntimeError):
+    """The sealer no longer holds its lock (its connection died): another may be sealing."""
 
 
 def canonical_json(value: Any) -> bytes:
@@ -223,11 +247,12 @@ def record_in(
     return entry
 
 
-#: The entry, stamped with this transaction's id so the sealer can wait for it, and its
-#: search references. No NOTIFY (see the module's docstring).
+#: The entry and its search references. The column's default stamps it with this
+#: transaction's id (the application role may not set that column itself). No NOTIFY (see
+#: the module's docstring).
 _RECORD_PG = (
-    "WITH e AS (INSERT INTO audit_entries (body, action, at, txid) "
-    "VALUES (%s, %s, %s, pg_current_xact_id()::text::bigint) RETURNING id), "
+    "WITH e AS (INSERT INTO audit_entries (body, action, at) "
+    "VALUES (%s, %s, %s) RETURNING id), "
     "r AS (INSERT INTO audit_entry_refs (entry_id, kind, ref) "
     "SELECT e.id, w.value ->> 0, w.value ->> 1 "
     "FROM e, json_array_elements(CAST(%s AS json)) AS w) "
@@ -301,9 +326,15 @@ def tree_size(session: Session) -> int:
 
 
 def _seal_entries(
-    session: Session, entries: Iterable[tuple[int, bytes]], *, horizon: int | None
-) -> int:
-    size = tree_size(session)
+    session: Session,
+    entries: Iterable[tuple[int, bytes]],
+    *,
+    horizon: int | None,
+    size: int | None = None,
+) -> tuple[int, int | None]:
+    """Append entries as leaves; return how many and (PostgreSQL) the batch record's id."""
+    if size is None:
+        size = tree_size(session)
     store = NodeStore(session)
     store.prefetch(merkle.border_positions(size))
     builder = merkle.TreeBuilder.resume(size, store)
@@ -317,11 +348,11 @@ def _seal_entries(
         leaves.append({"idx": size, "entry_id": entry_id, "sealed_at": sealed_at})
         size += 1
     if not leaves:
-        return 0
+        return 0, None
     if session.get_bind().dialect.name == "postgresql":
         # One statement for the whole batch, whatever its size: row-by-row inserts cost the
         # sealer more CPU than everything else it does.
-        session.execute(
+        batch_id = session.execute(
             _SEAL_PG,
             {
                 "entry_ids": _id_list(leaf["entry_id"] for leaf in leaves),
@@ -333,15 +364,15 @@ def _seal_entries(
                 "count": len(leaves),
                 "horizon": horizon,
             },
-        )
-        return len(leaves)
+        ).scalar_one()
+        return len(leaves), int(batch_id)
     session.execute(insert(AuditLeaf), leaves)
     session.execute(insert(AuditNode), nodes)
     session.execute(
         insert(AuditSealBatch),
         [{"first_idx": first, "count": len(leaves), "horizon": horizon, "sealed_at": sealed_at}],
     )
-    return len(leaves)
+    return len(leaves), None
 
 
 def _id_list(values: Iterable[int]) -> str:
@@ -362,61 +393,188 @@ _SEAL_PG = text(
     "FOR 32) FROM unnest(CAST(string_to_array(:levels, ',') AS integer[]), "
     "CAST(string_to_array(:node_idxs, ',') AS bigint[])) WITH ORDINALITY AS w(level, idx, n)) "
     "INSERT INTO audit_seal_batches (first_idx, count, horizon, sealed_at) "
-    "VALUES (:first, :count, :horizon, :sealed_at)"
+    "VALUES (:first, :count, :horizon, :sealed_at) RETURNING id"
 )
 
 
-def seal_pending(database: db.Database, *, limit: int = 50_000, leader: bool = False) -> int:
-    """Seal committed PostgreSQL entries below the transaction horizon; return how many.
+@dataclass(frozen=True)
+class SealState:
+    """What a leading sealer saw at its last batch: where the next batch must look.
 
-    Returns 0 at once when another sealer holds the lock (``leader`` says the caller already
-    holds it for the life of its process). SQLite seals inline, so there this reports 0.
+    Every committed entry it has not sealed belongs to a transaction that was running at
+    that snapshot (``in_flight``) or started after it (txid at or above ``xmax``).
+    """
+
+    xmax: int
+    in_flight: tuple[int, ...]
+    #: The latest seal batch when this was taken; another one means someone else sealed.
+    batch_id: int | None
+
+
+def _lock_parts(key: int) -> dict[str, int]:
+    # pg_locks shows a bigint advisory key as classid (high half) and objid (low half).
+    return {"hi": key >> 32, "lo": key & 0xFFFFFFFF}
+
+
+#: One round trip at the start of a batch: the snapshot (its xmax, the transactions in
+#: progress, and the oldest of those that may belong to this database: one of another
+#: database can never write an entry here), whether the sealer's lock is still held by its
+#: connection, the latest two seal batches and the tree's size. A transaction counts as
+#: another database's only if pg_stat_activity shows it there; one it does not show (a
+#: prepared transaction, say) counts as this database's.
+_BEGIN_PG = text(
+    "SELECT (SELECT min(x::text::bigint) FROM pg_snapshot_xip(s) AS x WHERE NOT EXISTS ("
+    "SELECT 1 FROM pg_stat_activity a WHERE a.datid <> (SELECT oid FROM pg_database "
+    "WHERE datname = current_database()) "
+    "AND a.backend_xid::text::bigint = x::text::bigint % 4294967296)), "
+    "pg_snapshot_xmax(s)::text::bigint, "
+    "ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(s) AS x), "
+    "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+    "AND classid = :hi AND objid = :lo AND objsubid = 1 AND pid = :holder), "
+    "b.id, b.first_idx, b.count, b.horizon, "
+    "(SELECT p.horizon FROM audit_seal_batches p WHERE p.id < b.id ORDER BY p.id DESC LIMIT 1), "
+    "(SELECT max(idx) FROM audit_leaves) "
+    "FROM pg_current_snapshot() AS s LEFT JOIN LATERAL (SELECT id, first_idx, count, horizon "
+    "FROM audit_seal_batches ORDER BY id DESC LIMIT 1) AS b ON true"
+)
+#: Entries of transactions that started after the last snapshot or were running then.
+_CANDIDATES_PG = text(
+    "SELECT id, body, txid FROM audit_entries "
+    "WHERE txid >= :xmax OR txid = ANY(CAST(:in_flight AS bigint[])) "
+    "ORDER BY txid, id LIMIT :limit"
+)
+#: Every committed entry not sealed yet from a horizon on (a start, or a record not ours).
+_RESCAN_PG = text(
+    "SELECT e.id, e.body, e.txid FROM audit_entries e WHERE e.txid >= :since "
+    "AND NOT EXISTS (SELECT 1 FROM audit_leaves l WHERE l.entry_id = e.id) "
+    "ORDER BY e.txid, e.id LIMIT :limit"
+)
+
+
+def seal_batch(
+    database: db.Database,
+    *,
+    holder_pid: int,
+    state: SealState | None = None,
+    limit: int = 50_000,
+    key: int = SEALER_LOCK_KEY,
+) -> tuple[int, SealState | None]:
+    """Seal one batch on PostgreSQL as the holder of the sealer lock; return (count, state).
+
+    ``holder_pid`` is the server process of the connection holding the lock: the batch
+    checks, in its own snapshot, that the lock is still held there, and raises
+    LeadershipLost otherwise. ``state`` is what the previous batch returned (None to rescan
+    from the horizons on record). Raises SealingRefused when the seal records are not what
+    a sealer writes.
+    """
+    with database.session_factory() as session:
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        row = session.execute(_BEGIN_PG, {**_lock_parts(key), "holder": holder_pid}).one()
+        oldest_here, xmax, in_flight, held, batch_id, first, count, horizon, before, top = row
+        if not held:
+            raise LeadershipLost("the sealer's lock is no longer held by its connection")
+        size = 0 if top is None else int(top) + 1
+        _check_last_batch(batch_id, first, count, horizon, size, int(xmax))
+        # Every entry of a transaction below this has been sealed once this batch commits.
+        here = int(xmax if oldest_here is None else oldest_here)
+        rows: list[Any] | None = None
+        if state is not None and state.batch_id == batch_id:
+            rows = list(
+                session.execute(
+                    _CANDIDATES_PG,
+                    {"xmax": state.xmax, "in_flight": list(state.in_flight), "limit": limit},
+                )
+            )
+            if len(rows) >= limit:
+                rows = None  # more than one batch: take them in order, as a rescan does
+        elif state is not None:
+            log.error(
+                "a seal batch this sealer did not write appeared (batch %s); rescanning", batch_id
+            )
+        new_horizon = here
+        complete = True
+        if rows is None:
+            # From the horizon before the latest batch's: the latest is checked, not trusted.
+            since = int(before or 0)
+            # The span grows with the oldest transaction left open: never cut this scan short.
+            session.execute(text("SET LOCAL statement_timeout = 0"))
+            rows = list(session.execute(_RESCAN_PG, {"since": since, "limit": limit}))
+            if len(rows) >= limit:
+                complete = False
+                rows, new_horizon = _whole_transactions(session, rows, here)
+        sealed, new_batch = _seal_entries(
+            session, [(r[0], r[1]) for r in rows], horizon=new_horizon, size=size
+        )
+        session.commit()
+    if not complete:
+        return sealed, None  # the rest waits for the next rescan
+    return sealed, SealState(int(xmax), tuple(int(x) for x in in_flight), new_batch or batch_id)
+
+
+def _check_last_batch(
+    batch_id: int | None,
+    first: int | None,
+    count: int | None,
+    horizon: int | None,
+    size: int,
+    xmax: int,
+) -> None:
+    if batch_id is None:
+        if size:
+            raise SealingRefused(f"the tree holds {size} leaves but no seal batch placed them")
+        return
+    if horizon is not None and horizon > xmax:
+        # A horizon is a transaction id that had been handed out when its batch was sealed:
+        # it can never pass the next one to be handed out now.
+        raise SealingRefused(
+            f"seal batch {batch_id} claims horizon {horizon}, beyond every transaction begun "
+            f"so far ({xmax}): no sealer wrote it, and sealing on it would skip entries"
+        )
+    if first is None or count is None or first + count != size:
+        raise SealingRefused(
+            f"seal batch {batch_id} says the tree ends at {(first or 0) + (count or 0)}, "
+            f"but it holds {size} leaves"
+        )
+
+
+def _whole_transactions(session: Session, rows: list[Any], here: int) -> tuple[list[Any], int]:
+    """Cut a full batch at a transaction boundary; return the rows and the batch's horizon."""
+    cut = int(rows[-1][2])
+    kept = [r for r in rows if r[2] != cut]
+    if kept:
+        return kept, min(cut, here)
+    # One transaction larger than a batch: take all of it.
+    rows = list(
+        session.execute(
+            select(AuditEntry.id, AuditEntry.body, AuditEntry.txid)
+            .outerjoin(AuditLeaf, AuditLeaf.entry_id == AuditEntry.id)
+            .where(AuditEntry.txid == cut, AuditLeaf.idx.is_(None))
+            .order_by(AuditEntry.id)
+        )
+    )
+    return rows, min(cut + 1, here)
+
+
+def seal_pending(database: db.Database, *, limit: int = 50_000) -> int:
+    """Seal committed PostgreSQL entries not sealed yet (one batch); return how many.
+
+    Returns 0 at once when another sealer holds the lock. SQLite seals inline, so there
+    this reports 0.
     """
     if database.dialect == "sqlite":
         return 0
-    if not leader:
-        # Hold the lock from before the sealing transaction's snapshot is taken: a lock taken
-        # inside that transaction comes after its snapshot, which may then miss the leaves of
-        # a sealer that committed in between (and fail on their duplicate indexes).
-        key = {"key": SEALER_LOCK_KEY}
-        with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            if not conn.execute(text("SELECT pg_try_advisory_lock(:key)"), key).scalar_one():
-                return 0
-            try:
-                return seal_pending(database, limit=limit, leader=True)
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:key)"), key)
-    with database.session_factory() as session:
-        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        horizon = session.execute(
-            text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-        ).scalar_one()
-        # The latest batch's horizon (horizons never decrease): by primary key, since a
-        # max() over an unindexed column would scan every batch ever sealed, each time.
-        previous = session.execute(
-            select(AuditSealBatch.horizon).order_by(AuditSealBatch.id.desc()).limit(1)
-        ).scalar_one_or_none()
-        rows = session.execute(
-            select(AuditEntry.id, AuditEntry.body, AuditEntry.txid)
-            .where(AuditEntry.txid >= (previous or 0), AuditEntry.txid < horizon)
-            .order_by(AuditEntry.txid, AuditEntry.id)
-            .limit(limit)
-        ).all()
-        if len(rows) == limit:
-            # A full batch: seal whole transactions only, and move the horizon to the first
-            # transaction left out so the next batch starts exactly there.
-            cut = rows[-1][2]
-            kept = [r for r in rows if r[2] != cut]
-            if kept:
-                rows, horizon = kept, cut
-            else:
-                # One transaction larger than a batch: take all of it.
-                rows = session.execute(
-                    select(AuditEntry.id, AuditEntry.body, AuditEntry.txid)
-                    .where(AuditEntry.txid == cut)
-                    .order_by(AuditEntry.id)
-                ).all()
-                horizon = int(cut or 0) + 1
-        count = _seal_entries(session, [(r[0], r[1]) for r in rows], horizon=horizon)
-        session.commit()
-        return count
+    # Hold the lock from before the sealing transaction's snapshot is taken: a lock taken
+    # inside that transaction comes after its snapshot, which may then miss the leaves of a
+    # sealer that committed in between (and fail on their duplicate indexes).
+    key = {"key": SEALER_LOCK_KEY}
+    with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        got, pid = conn.execute(
+            text("SELECT pg_try_advisory_lock(:key), pg_backend_pid()"), key
+        ).one()
+        if not got:
+            return 0
+        try:
+            count, _ = seal_batch(database, holder_pid=int(pid), limit=limit)
+            return count
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), key)

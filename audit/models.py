@@ -35,8 +35,9 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(60), index=True)
     #: When it was recorded (also inside the body).
     at: Mapped[datetime] = mapped_column(default=now, index=True)
-    #: PostgreSQL: the inserting transaction's id (xid8 as a number), so the sealer can wait
-    #: until every transaction that could still commit an older entry has ended.
+    #: PostgreSQL: the inserting transaction's id (xid8 as a number), set by the column's
+    #: default (migration 0010; the application role may not write it), so the sealer knows
+    #: which entries may still commit. Empty on SQLite, which seals inline.
     txid: Mapped[int | None] = mapped_column(BigInteger, index=True)
 
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from audit import merkle, note
@@ -75,12 +75,25 @@ def current_root(session: Session, size: int) -> bytes:
 
 
 def sign_checkpoint(
-    session: Session, key: SigningKey, *, force: bool = False
+    session: Session,
+    key: SigningKey,
+    *,
+    force: bool = False,
+    max_age_seconds: float | None = None,
 ) -> AuditCheckpoint | None:
-    """Sign the tree as it stands; skip when nothing was sealed since the last checkpoint."""
+    """Sign the tree as it stands; skip when nothing was sealed since the last checkpoint.
+
+    With ``max_age_seconds``, an unchanged tree is signed again once the last checkpoint is
+    that old, so the served checkpoint's age tells witnesses whether signing goes on.
+    """
     size = tree_size(session)
     last = latest_checkpoint_in(session)
-    if last is not None and last.tree_size == size and not force:
+    unchanged = last is not None and last.tree_size == size and not force
+    if unchanged and (
+        max_age_seconds is None
+        or last is None
+        or (now() - last.signed_at).total_seconds() < max_age_seconds
+    ):
         return None
     root = current_root(session, size)
     body = note.format_checkpoint(key.origin, size, root)
@@ -137,11 +150,24 @@ def prove_inclusion(session: Session, index: int) -> InclusionProof | None:
     )
 
 
-def export_bundle(session: Session, key: SigningKey, out: Path, *, batch: int = 10_000) -> int:
-    """Write the ledger as an offline-verifiable bundle; return the number of entries."""
-    size = tree_size(session)
+def export_bundle(
+    session: Session,
+    key: SigningKey,
+    out: Path,
+    *,
+    batch: int = 10_000,
+    max_seal_lag_seconds: float | None = None,
+) -> int:
+    """Write the ledger as an offline-verifiable bundle; return the number of entries.
+
+    The manifest also says how many committed entries were still waiting to be sealed and
+    since when, so the verifier fails a bundle exported while sealing had stopped.
+    """
+    from audit.health import waiting
+
     latest = latest_checkpoint_in(session)
     covered = latest.tree_size if latest else 0
+    unsealed = waiting(session)
 
     def entries() -> Iterator[bytes]:
         start = 0
@@ -161,16 +187,18 @@ def export_bundle(session: Session, key: SigningKey, out: Path, *, batch: int = 
             yield from rows
             start += batch
 
-    def leaf_hashes() -> Iterator[bytes]:
+    def level_hashes(level: int) -> Iterator[bytes]:
+        # The complete subtrees of this level within the covered tree, in order.
+        count = covered >> level
         start = 0
-        while start < covered:
+        while start < count:
             rows = (
                 session.execute(
                     select(AuditNode.hash)
                     .where(
-                        AuditNode.level == 0,
+                        AuditNode.level == level,
                         AuditNode.idx >= start,
-                        AuditNode.idx < min(start + batch, covered),
+                        AuditNode.idx < min(start + batch, count),
                     )
                     .order_by(AuditNode.idx)
                 )
@@ -182,6 +210,12 @@ def export_bundle(session: Session, key: SigningKey, out: Path, *, batch: int = 
             yield from rows
             start += batch
 
+    def subtree_hashes() -> Iterator[bytes]:
+        level = 1
+        while covered >> level:
+            yield from level_hashes(level)
+            level += 1
+
     checkpoints = [
         (c.signed_at.strftime("%Y-%m-%dT%H:%M:%SZ"), c.note)
         for c in session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.id)).scalars()
@@ -190,12 +224,14 @@ def export_bundle(session: Session, key: SigningKey, out: Path, *, batch: int = 
         out,
         origin=key.origin,
         entries=entries(),
-        leaf_hashes=leaf_hashes(),
+        leaf_hashes=level_hashes(0),
         checkpoints=checkpoints,
         vkey=key.vkey,
         tree_size=covered,
+        subtree_hashes=subtree_hashes(),
+        waiting=(unsealed.count, unsealed.oldest_at),
+        max_seal_lag_seconds=max_seal_lag_seconds,
     )
-    del size
     return covered
 
 
@@ -210,17 +246,18 @@ class LedgerStatus:
 
 def status(session: Session) -> LedgerStatus:
     """Sizes and sealing lag, for operators and the auditor's page."""
+    from audit.health import waiting
+
     size = tree_size(session)
-    unsealed_q = (
-        select(AuditEntry)
-        .outerjoin(AuditLeaf, AuditLeaf.entry_id == AuditEntry.id)
-        .where(AuditLeaf.idx.is_(None))
-    )
-    unsealed = session.execute(select(func.count()).select_from(unsealed_q.subquery())).scalar_one()
-    oldest = session.execute(select(func.min(unsealed_q.subquery().c.at))).scalar_one()
+    # Count and oldest time in one statement: two would each see other entries.
+    unsealed = waiting(session)
     last = latest_checkpoint_in(session)
     return LedgerStatus(
-        size, int(unsealed), last.tree_size if last else 0, last.signed_at if last else None, oldest
+        size,
+        unsealed.count,
+        last.tree_size if last else 0,
+        last.signed_at if last else None,
+        unsealed.oldest_at,
     )
 
 

@@ -10,7 +10,14 @@ format) with nothing but Python, ``cryptography`` and, for a progress bar, ``tqd
 * opens every checkpoint with the hub's public key, checks its origin, its root hash
   against the rebuilt tree at its size, and consistency with the checkpoint before it;
 * notices truncation: fewer entries than a checkpoint, the manifest or the sealed leaf
-  hashes account for.
+  hashes account for;
+* where a checkpoint's root disagrees with entries whose leaf hashes were rewritten with
+  them, uses the stored subtree hashes (``subtree_hashes.txt``, once the signed root has
+  vouched for them) to find the rewritten entries: one pair of neighbours, at best, since
+  a subtree hash over two leaves cannot say which of the two changed;
+* fails a bundle exported while committed entries waited to be sealed for longer than
+  the limit (``--max-seal-lag``, or the hub's own in the manifest, or 60 seconds): sealing
+  had stopped, and those entries are in no checkpoint.
 
 Entries are named by their 0-based leaf index, checkpoints by their 1-based line number
 in ``checkpoints.ndjson``. Exit status: 0 when everything holds, 1 when verification
@@ -45,6 +52,10 @@ ENTRIES = "entries.ndjson"
 LEAF_HASHES = "leaf_hashes.txt"
 CHECKPOINTS = "checkpoints.ndjson"
 PUBLIC_KEY = "public_key.txt"
+SUBTREE_HASHES = "subtree_hashes.txt"
+#: Seconds an entry may have waited to be sealed at export, unless the bundle or the
+#: auditor says otherwise.
+DEFAULT_MAX_SEAL_LAG = 60.0
 
 _CHUNK = 1 << 22
 _HASH_LINE = 65  # 64 hex digits and a newline
@@ -333,6 +344,10 @@ def _emit(node: _Trie) -> bytes:
 class _Manifest:
     origin: str
     tree_size: int
+    exported_at: datetime
+    #: (count, oldest commit time) of entries waiting to be sealed at export, if stated.
+    waiting: tuple[int, datetime | None] | None = None
+    max_seal_lag: float | None = None
 
 
 @dataclass
@@ -364,7 +379,27 @@ def _read_manifest(directory: Path) -> _Manifest:
         raise BundleError(f"{MANIFEST}: tree_size must be a non-negative integer")
     if not isinstance(exported, str) or not _is_time(exported):
         raise BundleError(f"{MANIFEST}: exported_at must be an ISO 8601 time")
-    return _Manifest(origin, size)
+    waiting = data.get("waiting")
+    waited: tuple[int, datetime | None] | None = None
+    if waiting is not None:
+        count = waiting.get("count") if isinstance(waiting, dict) else None
+        oldest = waiting.get("oldest_at") if isinstance(waiting, dict) else None
+        if type(count) is not int or count < 0:
+            raise BundleError(f"{MANIFEST}: waiting.count must be a non-negative integer")
+        if count and (not isinstance(oldest, str) or not _is_aware_time(oldest)):
+            raise BundleError(f"{MANIFEST}: waiting.oldest_at must be an ISO 8601 time")
+        waited = (count, datetime.fromisoformat(oldest) if count and oldest else None)
+    limit = data.get("max_seal_lag_seconds")
+    if limit is not None and (type(limit) not in (int, float) or limit <= 0):
+        raise BundleError(f"{MANIFEST}: max_seal_lag_seconds must be a positive number")
+    when = datetime.fromisoformat(exported)
+    if waited is not None and waited[0] and when.tzinfo is None:
+        raise BundleError(f"{MANIFEST}: exported_at must carry a time zone")
+    return _Manifest(origin, size, when, waited, None if limit is None else float(limit))
+
+
+def _is_aware_time(text: str) -> bool:
+    return _is_time(text) and datetime.fromisoformat(text).tzinfo is not None
 
 
 def _is_time(text: str) -> bool:
@@ -643,11 +678,14 @@ def _scan_entries(directory: Path, expected: int, progress: bool) -> _Scan:
 # --- verification ---------------------------------------------------------------------------
 
 
-def verify_bundle(path: str | os.PathLike[str], progress: bool = False) -> Report:
+def verify_bundle(
+    path: str | os.PathLike[str], progress: bool = False, max_seal_lag: float | None = None
+) -> Report:
     """Verify the bundle directory at ``path`` and return the report.
 
     Raises BundleError when the bundle cannot be read or is malformed; a bundle that reads
-    but does not verify comes back as a report with problems.
+    but does not verify comes back as a report with problems. ``max_seal_lag`` (seconds)
+    overrides the bundle's own limit on how long entries may have waited to be sealed.
     """
     directory = Path(path)
     if not directory.is_dir():
@@ -663,7 +701,14 @@ def verify_bundle(path: str | os.PathLike[str], progress: bool = False) -> Repor
     report.problems += entry_problems
     report.problems += _count_problems(scan, manifest, checkpoints)
     explained = entry_problems[0].index if entry_problems else None
-    report.problems += _checkpoint_problems(tree, checkpoints, explained)
+    stored = _StoredTree(directory, manifest.tree_size)
+    try:
+        report.problems += _checkpoint_problems(tree, checkpoints, explained, stored)
+    finally:
+        stored.close()
+    if stored.unusable:
+        report.notes.append(f"{SUBTREE_HASHES} is malformed and was not used ({stored.unusable})")
+    report.problems += _waiting_problems(manifest, max_seal_lag)
     signed = [c.size for c in checkpoints if c.problem is None and c.size is not None]
     covered = max(signed, default=0)
     if scan.count and not signed:
@@ -674,6 +719,10 @@ def verify_bundle(path: str | os.PathLike[str], progress: bool = False) -> Repor
         report.notes.append(
             f"entries {covered}..{scan.count - 1} are newer than the last checkpoint: they "
             "are checked against their sealed leaf hashes only"
+        )
+    if manifest.waiting is None:
+        report.notes.append(
+            "the bundle does not say whether entries were waiting to be sealed at export"
         )
     return report
 
@@ -699,6 +748,25 @@ def _entry_problems(scan: _Scan) -> list[Problem]:
         )
     found.sort(key=lambda p: p.index if p.index is not None else -1)
     return found
+
+
+def _waiting_problems(manifest: _Manifest, max_seal_lag: float | None) -> list[Problem]:
+    if manifest.waiting is None:
+        return []
+    count, oldest = manifest.waiting
+    if not count or oldest is None:
+        return []
+    limit = max_seal_lag or manifest.max_seal_lag or DEFAULT_MAX_SEAL_LAG
+    waited = (manifest.exported_at - oldest).total_seconds()
+    if waited <= limit:
+        return []
+    return [
+        Problem(
+            f"{count} committed entries were waiting to be sealed at export; the oldest had "
+            f"waited {waited:.0f} s (the limit is {limit:g} s): sealing had stopped or fallen "
+            "behind, and those entries are in no checkpoint"
+        )
+    ]
 
 
 def _count_problems(
@@ -755,7 +823,10 @@ def _count_problems(
 
 
 def _checkpoint_problems(
-    tree: merkle.MemoryTree, checkpoints: Sequence[_Checkpoint], explained: int | None
+    tree: merkle.MemoryTree,
+    checkpoints: Sequence[_Checkpoint],
+    explained: int | None,
+    stored: _StoredTree | None = None,
 ) -> list[Problem]:
     count = tree.size
     usable = [c for c in checkpoints if c.problem is None]
@@ -769,7 +840,7 @@ def _checkpoint_problems(
             found.append(Problem(f"{_label(c.number, c.size)}: {c.problem}", checkpoint=c.number))
             flagged.add(c.number)
         elif c.matches is False:
-            found.append(_root_problem(c, usable, explained))
+            found.append(_root_problem(c, usable, explained, tree, stored))
             flagged.add(c.number)
     previous: _Checkpoint | None = None
     for c in usable:
@@ -805,8 +876,15 @@ def _checkpoint_problems(
     return found
 
 
-def _root_problem(c: _Checkpoint, usable: Sequence[_Checkpoint], explained: int | None) -> Problem:
+def _root_problem(
+    c: _Checkpoint,
+    usable: Sequence[_Checkpoint],
+    explained: int | None,
+    tree: merkle.MemoryTree | None = None,
+    stored: _StoredTree | None = None,
+) -> Problem:
     assert c.size is not None
+    assert c.root is not None
     label = _label(c.number, c.size)
     vouching = [
         d
@@ -825,6 +903,29 @@ def _root_problem(c: _Checkpoint, usable: Sequence[_Checkpoint], explained: int 
     good = [d.size for d in usable if d.matches and d.size is not None and d.size <= c.size]
     first = max(good, default=0)
     last = c.size - 1
+    located = (
+        _locate(tree, stored, c.size, c.root)
+        if tree is not None and stored is not None and not first <= (explained or -1) <= last
+        else None
+    )
+    if located is not None:
+        low, high = located
+        which = (
+            f"entry {low}"
+            if low == high
+            else f"entry {low} or {high}"
+            if high == low + 1
+            else f"entries {low}..{high}"
+        )
+        return Problem(
+            f"{label}: root hash differs from the tree rebuilt from entries; {which} "
+            f"changed together with {'its' if low == high else 'their'} sealed leaf hash: the "
+            f"subtree hash sealed over {low}..{high}, which the checkpoint's signed root "
+            "vouches for, no longer matches them",
+            index=low,
+            last_index=high,
+            checkpoint=c.number,
+        )
     why = (
         f" (entry {explained} above is in that range)" if first <= (explained or -1) <= last else ""
     )
@@ -835,6 +936,106 @@ def _root_problem(c: _Checkpoint, usable: Sequence[_Checkpoint], explained: int 
         last_index=last,
         checkpoint=c.number,
     )
+
+
+# --- the stored subtree hashes ----------------------------------------------------------------
+
+
+class _Unavailable(Exception):
+    """A stored hash the bundle does not hold."""
+
+
+class _StoredTree:
+    """The hashes the hub stored, read on demand: leaves from leaf_hashes.txt, the complete
+    subtrees above them from subtree_hashes.txt (level by level, each in index order).
+
+    Nothing here is trusted until a signed root vouches for it (see _locate).
+    """
+
+    def __init__(self, directory: Path, tree_size: int) -> None:
+        self.directory = directory
+        self.size = tree_size
+        self.unusable = ""
+        self._files: dict[str, BinaryIO] = {}
+        self._starts: dict[int, int] = {}
+        line = 0
+        level = 1
+        while tree_size >> level:
+            self._starts[level] = line
+            line += tree_size >> level
+            level += 1
+        self._lines = line
+
+    def _file(self, name: str) -> BinaryIO:
+        handle = self._files.get(name)
+        if handle is None:
+            try:
+                handle = open(self.directory / name, "rb")  # noqa: SIM115 - closed by close()
+            except OSError:
+                raise _Unavailable(name) from None
+            if name == SUBTREE_HASHES and os.fstat(handle.fileno()).st_size != (
+                self._lines * _HASH_LINE
+            ):
+                handle.close()
+                self.unusable = f"it should hold {self._lines} hashes"
+                raise _Unavailable(name)
+            self._files[name] = handle
+        return handle
+
+    def __call__(self, level: int, index: int) -> bytes:
+        if self.unusable:
+            raise _Unavailable(SUBTREE_HASHES)
+        if level == 0:
+            name, line = LEAF_HASHES, index
+        else:
+            name, line = SUBTREE_HASHES, self._starts[level] + index
+        handle = self._file(name)
+        handle.seek(line * _HASH_LINE)
+        text = handle.read(_HASH_LINE)
+        if len(text) != _HASH_LINE or not _SEALED_LINES.fullmatch(text):
+            raise _Unavailable(name)
+        return bytes.fromhex(text[:64].decode("ascii"))
+
+    def close(self) -> None:
+        for handle in self._files.values():
+            handle.close()
+        self._files.clear()
+
+
+def _locate(
+    tree: merkle.MemoryTree, stored: _StoredTree, size: int, signed_root: bytes
+) -> tuple[int, int] | None:
+    """Find the entries rewritten together with their leaf hashes, as a span of indexes.
+
+    The stored subtree hashes that make up the checkpoint's root are trusted only if they
+    give its signed root; from each of them that the entries disagree with, go down while
+    a stored node's two children still hash to it and exactly one differs from the rebuilt
+    tree. Where a node's stored children no longer give it, those children were rewritten:
+    the span under that node holds the change. None when the stored hashes cannot vouch.
+    """
+    try:
+        if merkle.root(size, stored) != signed_root:
+            return None  # the stored hashes were rewritten too: only the signed roots remain
+        for level, index in merkle.border_positions(size):
+            if tree.node(level, index) == stored(level, index):
+                continue
+            while level > 0:
+                children = (2 * index, 2 * index + 1)
+                left, right = (stored(level - 1, child) for child in children)
+                if merkle.node_hash(left, right) != stored(level, index):
+                    break
+                differ = [
+                    child
+                    for child, kept in zip(children, (left, right), strict=True)
+                    if tree.node(level - 1, child) != kept
+                ]
+                if len(differ) != 1:
+                    break
+                level, index = level - 1, differ[0]
+            return index << level, ((index + 1) << level) - 1
+    except _Unavailable:
+        return None
+    return None
 
 
 # --- command line ---------------------------------------------------------------------------
@@ -852,10 +1053,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--progress", action="store_true", help="show a progress bar even when not on a terminal"
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--max-seal-lag",
+        type=float,
+        metavar="SECONDS",
+        help="how long entries may have waited to be sealed at export "
+        f"(default: the bundle's own limit, else {DEFAULT_MAX_SEAL_LAG:g})",
+    )
     args = parser.parse_args(argv)
     progress = args.progress or sys.stderr.isatty()
     try:
-        report = verify_bundle(args.bundle, progress=progress)
+        report = verify_bundle(args.bundle, progress=progress, max_seal_lag=args.max_seal_lag)
     except BundleError as exc:
         if args.json:
             print(json.dumps({"ok": False, "error": str(exc)}))

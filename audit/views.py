@@ -14,7 +14,7 @@ from audit import services
 from audit.forms import LedgerSearchForm
 from audit.ledger import Subject, record
 from hub.core.access import Permission, public, require, require_recent_sign_in
-from hub.core.clock import LONDON
+from hub.core.clock import LONDON, now
 from hub.core.db import session
 from hub.core.requestctx import actor
 
@@ -25,11 +25,22 @@ PAGE = 100
 @bp.route("/ledger/checkpoint")
 @public
 def checkpoint() -> Response:
-    """Serve the latest signed checkpoint so outside witnesses can keep copies."""
+    """Serve the latest signed checkpoint so outside witnesses can keep copies.
+
+    Its age travels with it (the hub signs again on schedule even when nothing changed):
+    a witness that sees an age above twice the interval knows signing has stopped.
+    """
     latest = services.latest_checkpoint()
     if latest is None:
         return Response("no checkpoint has been signed yet\n", status=404, mimetype="text/plain")
-    return Response(latest.note, mimetype="text/plain; charset=utf-8")
+    response = Response(latest.note, mimetype="text/plain; charset=utf-8")
+    interval = current_app.extensions["hub.settings"].ledger_checkpoint_minutes * 60
+    response.last_modified = latest.signed_at
+    response.headers["Checkpoint-Age"] = str(
+        max(0, int((now() - latest.signed_at).total_seconds()))
+    )
+    response.headers["Checkpoint-Interval"] = str(interval)
+    return response
 
 
 @bp.route("/ledger/public-key")

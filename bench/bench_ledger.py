@@ -13,6 +13,10 @@ Measures, with the figures merged into bench/results/audit.json:
   notes the time each of its batches committed. Goal: p99 <= 250 ms. The same, with the
   writers paced well below saturation (--paced-rate commits/s in all), as
   seal_latency_ms_p50_paced / _p99_paced.
+* seal_lag_p99_ms_under_load: the same paced writers (--paced-rate, 200 commits/s in all)
+  for --under-load-seconds, while a transaction that has written something stays open for
+  30 seconds in another database on the same server (as a report or a migration of another
+  application would). Sealing must not wait for it.
 * inclusion_proof_ms at 1,000,000 entries, in PostgreSQL, through
   audit.services.prove_inclusion: the entries, leaves and subtree hashes are built with
   audit.merkle.TreeBuilder and bulk-loaded with COPY, a checkpoint is signed, then proofs
@@ -37,6 +41,7 @@ import platform
 import random
 import statistics
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -155,6 +160,17 @@ def _sealer(url: str, stop: Any, ready: Any, out: Any) -> None:
 
 # --- throughput and seal latency ---------------------------------------------------------------
 
+ELSEWHERE = "bench_elsewhere"
+
+
+def _hold_elsewhere(server: Any, after: float, hold: float) -> None:
+    """Keep a writing transaction open in another database for ``hold`` seconds."""
+    time.sleep(after)
+    with server.connect(ELSEWHERE, autocommit=False) as conn:
+        conn.execute("INSERT INTO long_work (note) VALUES ('a long report')")
+        time.sleep(hold)
+        conn.commit()
+
 
 def server_cpu_seconds(postmaster: int) -> float:
     """CPU time the PostgreSQL server has used: postmaster, live backends, reaped ones."""
@@ -198,8 +214,14 @@ def run_writers(
     writers: int,
     seconds: float,
     rate: float = 0.0,
+    elsewhere: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
-    """One timed run in a fresh database; return commits per second (and latencies)."""
+    """One timed run in a fresh database; return commits per second (and latencies).
+
+    ``elsewhere`` = (after, hold): ``after`` seconds into the run, a transaction that has
+    written a row opens in another database on the same server and stays open ``hold``
+    seconds.
+    """
     from sqlalchemy import text
 
     from hub.core.db import Database
@@ -229,8 +251,15 @@ def run_writers(
         ready.get(timeout=120)
     load = os.getloadavg()[0]
     server_cpu = server_cpu_seconds(server.pid)
+    holder = None
+    if elsewhere is not None:
+        holder = threading.Thread(target=_hold_elsewhere, args=(server, *elsewhere), daemon=True)
     go.set()
+    if holder is not None:
+        holder.start()
     results = [out.get(timeout=seconds + 120) for _ in procs]
+    if holder is not None:
+        holder.join(60)
     for proc in procs:
         proc.join(30)
     commits = sum(r[1] for r in results)
@@ -313,7 +342,14 @@ def run_writers(
 
 
 def measure_throughput(
-    server: Any, *, writers: int, seconds: float, rounds: int, paced_rate: float
+    server: Any,
+    *,
+    writers: int,
+    seconds: float,
+    rounds: int,
+    paced_rate: float,
+    skip_paced: bool = False,
+    under_load_seconds: float = 0.0,
 ) -> dict[str, Any]:
     from hub.core.migrate import upgrade
 
@@ -349,7 +385,7 @@ def measure_throughput(
                 flush=True,
             )
     paced = None
-    if paced_rate:
+    if paced_rate and not skip_paced:
         # Seal latency when the machine is not saturated: the same writers, paced.
         paced = run_writers(
             server,
@@ -366,12 +402,82 @@ def measure_throughput(
             file=sys.stderr,
             flush=True,
         )
+    under_load = None
+    if under_load_seconds and paced_rate:
+        under_load = measure_under_load(
+            server, template, writers=writers, seconds=under_load_seconds, rate=paced_rate
+        )
     server.drop_database(template)
+    results: dict[str, Any] = {"ledger_bench_runs": {}}
+    if rounds:
+        results.update(_throughput_results(unaudited, audited))
+    if paced is not None:
+        results.update(
+            {
+                "seal_latency_paced_per_s": round(paced["per_s"], 1),
+                "seal_latency_ms_p50_paced": round(paced["latency_ms_p50"], 1),
+                "seal_latency_ms_p99_paced": round(paced["latency_ms_p99"], 1),
+                "seal_latency_ms_max_paced": round(paced["latency_ms_max"], 1),
+            }
+        )
+        results["ledger_bench_runs"]["paced"] = [_rounded(paced)]
+    if under_load is not None:
+        results["ledger_bench_runs"].update(under_load.pop("ledger_bench_runs"))
+        results.update(under_load)
+    return results
+
+
+#: Seconds into the under-load run at which the transaction elsewhere opens, and how long it
+#: stays open.
+UNDER_LOAD_AFTER = 5.0
+UNDER_LOAD_HOLD = 30.0
+
+
+def measure_under_load(
+    server: Any, template: str, *, writers: int, seconds: float, rate: float
+) -> dict[str, Any]:
+    """Paced audited writers while a 30-second transaction is open in another database."""
+    server.create_database(ELSEWHERE)
+    try:
+        with server.connect(ELSEWHERE) as conn:
+            conn.execute("CREATE TABLE long_work (id bigserial PRIMARY KEY, note text)")
+        run = run_writers(
+            server,
+            template,
+            "bench_under_load",
+            audited=True,
+            writers=writers,
+            seconds=seconds,
+            rate=rate,
+            elsewhere=(UNDER_LOAD_AFTER, UNDER_LOAD_HOLD),
+        )
+    finally:
+        server.drop_database(ELSEWHERE)
+    run["elsewhere_after_s"] = UNDER_LOAD_AFTER
+    run["elsewhere_hold_s"] = UNDER_LOAD_HOLD
+    print(
+        f"  under load ({rate:g}/s, a {UNDER_LOAD_HOLD:g} s transaction in another database): "
+        f"seal p50 {run['latency_ms_p50']:.1f} ms p99 {run['latency_ms_p99']:.1f} ms "
+        f"max {run['latency_ms_max']:.1f} ms",
+        file=sys.stderr,
+        flush=True,
+    )
+    return {
+        "seal_lag_p99_ms_under_load": round(run["latency_ms_p99"], 1),
+        "seal_lag_p50_ms_under_load": round(run["latency_ms_p50"], 1),
+        "seal_lag_max_ms_under_load": round(run["latency_ms_max"], 1),
+        "ledger_bench_runs": {"under_load": [_rounded(run)]},
+    }
+
+
+def _throughput_results(
+    unaudited: list[dict[str, Any]], audited: list[dict[str, Any]]
+) -> dict[str, Any]:
     plain = statistics.mean(r["per_s"] for r in unaudited)
     ledger = statistics.mean(r["per_s"] for r in audited)
     cpu_plain = statistics.mean(r["cpu_ms_per_commit"] for r in unaudited)
     cpu_ledger = statistics.mean(r["cpu_ms_per_commit"] for r in audited)
-    results: dict[str, Any] = {
+    return {
         "disclosures_per_s_unaudited": round(plain, 1),
         "disclosures_per_s_audited": round(ledger, 1),
         "ratio": round(ledger / plain, 3),
@@ -395,17 +501,6 @@ def measure_throughput(
             "audited": [_rounded(r) for r in audited],
         },
     }
-    if paced is not None:
-        results.update(
-            {
-                "seal_latency_paced_per_s": round(paced["per_s"], 1),
-                "seal_latency_ms_p50_paced": round(paced["latency_ms_p50"], 1),
-                "seal_latency_ms_p99_paced": round(paced["latency_ms_p99"], 1),
-                "seal_latency_ms_max_paced": round(paced["latency_ms_max"], 1),
-            }
-        )
-        results["ledger_bench_runs"]["paced"] = [_rounded(paced)]
-    return results
 
 
 def _rounded(run: dict[str, Any]) -> dict[str, Any]:
@@ -681,7 +776,11 @@ def save(results: dict[str, Any]) -> None:
         # under a name of its own before this benchmark's PostgreSQL figure replaces it.
         merged["inclusion_proof_ms_memory"] = previous
     merged.pop("inclusion_proof_source", None)
+    runs = {**merged.get("ledger_bench_runs", {}), **results.pop("ledger_bench_runs", {})}
     merged.update(results)
+    if runs:
+        # A partial run (say, only --under-load-seconds) keeps the other runs' records.
+        merged["ledger_bench_runs"] = runs
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
 
@@ -696,6 +795,13 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=200.0,
         help="total commits/s of an extra paced audited run for seal latency (0: skip)",
+    )
+    parser.add_argument("--skip-paced", action="store_true", help="no paced run (under load stays)")
+    parser.add_argument(
+        "--under-load-seconds",
+        type=float,
+        default=45.0,
+        help="length of the paced run with a 30 s transaction open in another database (0: skip)",
     )
     parser.add_argument("--entries", type=int, default=1_000_000, help="ledger size for proofs")
     parser.add_argument("--proofs", type=int, default=2000)
@@ -728,6 +834,8 @@ def main(argv: list[str] | None = None) -> int:
                     seconds=args.seconds,
                     rounds=args.rounds,
                     paced_rate=args.paced_rate,
+                    skip_paced=args.skip_paced,
+                    under_load_seconds=args.under_load_seconds,
                 )
             )
         if not args.skip_ceiling:

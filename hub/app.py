@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -41,12 +42,25 @@ class _ProcessBytecodeCache(BytecodeCache):
 _BYTECODE = _ProcessBytecodeCache()
 
 
+class _TryAgain(Exception):
+    """The request lost its database connection before doing anything: run it once more."""
+
+
+#: Seconds before a request that lost its connection is tried again: long enough for the
+#: pool to reconnect to a database that has just restarted.
+RETRY_PAUSE_SECONDS = 1.0
+
+
 class HubFlask(Flask):
     """Flask with the hub's one commit point per request.
 
     The request's unit of work commits after the view and its error handlers have
     produced a response, and only when that response is not an error; side effects queued
     during the request run only after the commit. A failing commit becomes a 500.
+
+    A request whose database connection failed before any statement of it completed (a
+    database restart, a connection the server ended) is run once more, on a new
+    connection, after a short pause: nothing of it happened, so nothing can happen twice.
     """
 
     _ledger_key: Any = None
@@ -68,7 +82,21 @@ class HubFlask(Flask):
         return self._ledger_key
 
     def full_dispatch_request(self) -> Response:
+        try:
+            return self._dispatch_in_unit(may_retry=True)
+        except _TryAgain as again:
+            log.warning("database connection lost before the request did anything; retrying")
+            time.sleep(RETRY_PAUSE_SECONDS)
+            request_id = g.get("request_id")
+            for name in list(vars(g)):
+                delattr(g, name)  # nothing the first attempt learnt carries over
+            g.request_id = request_id
+            del again
+            return self._dispatch_in_unit(may_retry=False)
+
+    def _dispatch_in_unit(self, *, may_retry: bool) -> Response:
         uow, token = dbmod.begin_request_unit(self.extensions["hub.db"])
+        g.hub_may_retry = may_retry
         try:
             response = super().full_dispatch_request()
             if response.status_code < 400 and not g.get("hub_rollback", False):
@@ -88,6 +116,12 @@ class HubFlask(Flask):
             dbmod.end_request_unit(uow, token)
 
     def handle_user_exception(self, e: Exception) -> Any:
+        if (
+            g.get("hub_may_retry", False)
+            and dbmod.is_connection_failure(e)
+            and dbmod.current_unit().has_done_nothing()
+        ):
+            raise _TryAgain from e
         # Whatever an error handler renders is an error page, never case data.
         g.hub_error_page = True
         return super().handle_user_exception(e)
@@ -136,7 +170,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> HubFlask:
 
     @app.before_request
     def _request_id() -> None:
-        g.request_id = uuid.uuid4().hex
+        g.setdefault("request_id", uuid.uuid4().hex)  # a retried request keeps its own
 
     @app.before_request
     def _json_within_limits() -> None:

@@ -46,6 +46,39 @@ def db_upgrade() -> None:
     click.echo("Database is up to date.")
 
 
+@db.command("grant")
+@click.option("--app-role", default="marac_app", show_default=True, help="Role of `hub serve`.")
+@click.option(
+    "--sealer-role", default="marac_sealer", show_default=True, help="Role of `hub scheduler`."
+)
+def db_grant(app_role: str, sealer_role: str) -> None:
+    """Give the application and sealer roles their rights (PostgreSQL; run as the owner).
+
+    Run it after every `hub db upgrade`. The application role reads everything and writes
+    the hub's tables, but on the ledger only inserts entries; only the sealer role seals
+    and signs. See deploy/runbook-operations.md.
+    """
+    from sqlalchemy import create_engine
+
+    from hub import dbroles
+
+    settings = Settings.from_env().resolved()
+    if not settings.database_url.startswith("postgresql"):
+        raise click.ClickException("database roles exist on PostgreSQL only")
+    engine = create_engine(settings.database_url, hide_parameters=True)
+    try:
+        with engine.begin() as conn:
+            dbroles.grant(conn, app_role, sealer_role)
+    except (LookupError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        engine.dispose()
+    click.echo(
+        f"Granted: {app_role} reads and writes the hub and appends ledger entries; "
+        f"{sealer_role} also seals and signs the ledger."
+    )
+
+
 @main.group()
 def demo() -> None:
     """The fictional Northbridge demo area."""
@@ -97,10 +130,11 @@ def demo_seed() -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
 def serve(host: str, port: int, workers: int) -> None:
-    """Serve the hub with gunicorn."""
+    """Serve the hub with gunicorn (its DATABASE_URL: the application role's)."""
     from gunicorn.app.base import BaseApplication
 
     app = _app()
+    _refuse_sealing_rights(app)
 
     class HubServer(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -117,6 +151,23 @@ def serve(host: str, port: int, workers: int) -> None:
             return app
 
     HubServer().run()
+
+
+def _refuse_sealing_rights(app: Any) -> None:
+    """In production on PostgreSQL, the web may not run with a role that can seal."""
+    from hub import dbroles
+
+    database = app.extensions["hub.db"]
+    if not app.extensions["hub.settings"].is_production or database.dialect != "postgresql":
+        return
+    with database.engine.connect() as conn:
+        writable = dbroles.sealer_tables_writable(conn)
+    if writable:
+        raise click.ClickException(
+            "hub serve refuses to run with a database role that may write "
+            f"{', '.join(writable)}: give it the application role's DATABASE_URL "
+            "(see deploy/runbook-operations.md)"
+        )
 
 
 @main.group()
@@ -208,12 +259,45 @@ def agencies_list() -> None:
 
 @main.command("scheduler")
 def scheduler_command() -> None:
-    """Run the one scheduler process (jobs and the ledger sealer); a second one waits."""
-    from hub import scheduler
+    """Run the one scheduler process (jobs and the ledger sealer); a second one waits.
+
+    Its DATABASE_URL is the sealer role's. SIGTERM stops it cleanly (the lock is released
+    and the standby leads at once).
+    """
+    import signal
+    import threading
+
+    from hub import dbroles, scheduler
 
     app = _app()
+    database = app.extensions["hub.db"]
+    if database.dialect == "postgresql":
+        try:
+            with database.engine.connect() as conn:
+                writable = dbroles.sealer_tables_writable(conn)
+        except Exception:  # the database may be down: the scheduler waits for it
+            writable = list(dbroles.SEALED_TABLES)
+        if set(writable) != set(dbroles.SEALED_TABLES):
+            raise click.ClickException(
+                "the scheduler's database role may not seal the ledger (it needs INSERT on "
+                f"{', '.join(dbroles.SEALED_TABLES)}): give it the sealer role's DATABASE_URL "
+                "(see deploy/runbook-operations.md)"
+            )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     click.echo("Scheduler starting (a second scheduler waits until this one stops).")
-    scheduler.run(app, announce=lambda: click.echo("Scheduler is running."))
+    try:
+        scheduler.run(
+            app,
+            stop=stop,
+            announce=lambda: click.echo("Scheduler is running.", nl=True),
+            on_step_down=lambda why: click.echo(
+                f"Scheduler stepped down: {why}. Waiting to lead again."
+            ),
+        )
+    except KeyboardInterrupt:
+        stop.set()
+    click.echo("Scheduler stopped.")
 
 
 @main.group()
@@ -222,31 +306,76 @@ def audit() -> None:
 
 
 @audit.command("status")
-def audit_status() -> None:
-    """Show the ledger's size, what is waiting to be sealed, and the latest checkpoint."""
-    from audit import services
+@click.option(
+    "--quick",
+    is_flag=True,
+    help="Count only the waiting entries an index finds at once (for frequent health checks).",
+)
+def audit_status(quick: bool) -> None:
+    """Show the ledger's size, what waits to be sealed, checkpoints and the horizon.
+
+    Exits with status 1, naming each problem, when an entry has waited longer than
+    HUB_LEDGER_MAX_SEAL_LAG_SECONDS to be sealed, when the latest checkpoint is older than
+    twice HUB_LEDGER_CHECKPOINT_MINUTES, or when a seal record is one no sealer wrote.
+    """
+    from audit import health
+    from hub.core.clock import now
     from hub.core.db import unit_of_work
 
     app = _app()
+    settings = app.extensions["hub.settings"]
     with unit_of_work(app.extensions["hub.db"]) as uow:
-        state = services.status(uow.session)
+        state = health.check(
+            uow.session,
+            moment=now(),
+            max_seal_lag_seconds=settings.ledger_max_seal_lag_seconds,
+            checkpoint_max_age_seconds=2 * 60 * settings.ledger_checkpoint_minutes,
+            thorough=not quick,
+        )
     click.echo(f"sealed entries:     {state.size}")
-    click.echo(f"waiting to seal:    {state.unsealed}")
-    if state.oldest_unsealed_at:
-        click.echo(f"oldest waiting:     {state.oldest_unsealed_at.isoformat()}")
+    click.echo(f"waiting to seal:    {state.waiting.count}")
+    if state.waiting.oldest_at is not None:
+        click.echo(
+            f"oldest waiting:     {state.waiting.oldest_at.isoformat()} "
+            f"({state.oldest_waiting_seconds:.0f} s ago)"
+        )
     click.echo(
         f"latest checkpoint:  size {state.checkpoint_size}"
-        + (f", signed {state.checkpoint_at.isoformat()}" if state.checkpoint_at else "")
+        + (
+            f", signed {state.checkpoint_at.isoformat()} "
+            f"({(state.checkpoint_age_seconds or 0) / 60:.0f} minutes ago)"
+            if state.checkpoint_at
+            else ""
+        )
     )
+    if state.horizon is not None:
+        click.echo(f"horizon:            transaction {state.horizon} (all before it sealed)")
+    if state.oldest_open is not None:
+        open_ = state.oldest_open
+        since = f", open since {open_.started_at.isoformat()}" if open_.started_at else ""
+        click.echo(
+            f"oldest open transaction: process {open_.pid} in database {open_.database!r}"
+            f"{since}{f' ({open_.state})' if open_.state else ''}; it holds the horizon back"
+        )
+    if state.ok:
+        click.echo("OK")
+        return
+    for problem in state.problems:
+        click.echo(f"ALERT: {problem}")
+    sys.exit(1)
 
 
 @audit.command("seal")
 def audit_seal() -> None:
     """Seal committed entries now (PostgreSQL; SQLite seals as it writes)."""
     from audit import services
+    from audit.ledger import SealingRefused
 
     app = _app()
-    count = services.seal(app.extensions["hub.db"])
+    try:
+        count = services.seal(app.extensions["hub.db"])
+    except SealingRefused as refusal:
+        raise click.ClickException(f"sealing refused: {refusal}") from None
     click.echo(f"Sealed {count} entries.")
 
 
@@ -257,7 +386,7 @@ def audit_checkpoint() -> None:
     from hub.core.db import unit_of_work
 
     app = _app()
-    services.seal(app.extensions["hub.db"])
+    _seal_or_warn(app.extensions["hub.db"])
     with unit_of_work(app.extensions["hub.db"]) as uow:
         signed = services.sign_checkpoint(uow.session, app.ledger_key(), force=True)
         text = signed.note.decode() if signed else ""
@@ -275,25 +404,49 @@ def audit_export(out: str) -> None:
 
     app = _app()
     database = app.extensions["hub.db"]
-    services.seal(database)
+    _seal_or_warn(database)
     with unit_of_work(database) as uow:
         services.sign_checkpoint(uow.session, app.ledger_key())
     with unit_of_work(database) as uow:
-        count = services.export_bundle(uow.session, app.ledger_key(), Path(out))
+        count = services.export_bundle(
+            uow.session,
+            app.ledger_key(),
+            Path(out),
+            max_seal_lag_seconds=app.extensions["hub.settings"].ledger_max_seal_lag_seconds,
+        )
         from audit.ledger import record_in
 
         record_in(uow.session, Actor.system("cli"), "ledger:exported", None, {"entries": count})
     click.echo(f"Exported {count} entries to {out}. Verify with: hub audit verify {out}")
 
 
+def _seal_or_warn(database: Any) -> None:
+    """Seal what is pending; if sealing is refused, say so and go on with what is sealed."""
+    from audit import services
+    from audit.ledger import SealingRefused
+
+    try:
+        services.seal(database)
+    except SealingRefused as refusal:
+        click.echo(f"WARNING: sealing refused: {refusal}", err=True)
+
+
 @audit.command("verify", context_settings={"ignore_unknown_options": True})
 @click.argument("bundle", type=click.Path(exists=True, file_okay=False))
 @click.option("--progress/--no-progress", default=None, help="Show a progress bar.")
-def audit_verify(bundle: str, progress: bool | None) -> None:
+@click.option(
+    "--max-seal-lag",
+    type=float,
+    default=None,
+    help="Seconds an entry may have waited unsealed at export (default: the bundle's limit).",
+)
+def audit_verify(bundle: str, progress: bool | None, max_seal_lag: float | None) -> None:
     """Check a bundle offline: every entry, checkpoint signature and consistency."""
     from audit import verifier
 
     args = [bundle] + (["--progress"] if progress else [])
+    if max_seal_lag is not None:
+        args += ["--max-seal-lag", str(max_seal_lag)]
     sys.exit(verifier.main(args))
 
 

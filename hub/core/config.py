@@ -64,6 +64,10 @@ class Settings:
     ledger_origin: str = "marac-hub.example/ledger"
     ledger_signing_key: str = ""
     ledger_signing_key_file: str = ""
+    #: Minutes between signed checkpoints; one older than twice this is an alert.
+    ledger_checkpoint_minutes: int = 5
+    #: Seconds an entry may wait between its commit and its seal before it is an alert.
+    ledger_max_seal_lag_seconds: int = 60
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
     smtp_tls: str = "none"
@@ -131,6 +135,12 @@ class Settings:
             ledger_origin=env.get("HUB_LEDGER_ORIGIN", "marac-hub.example/ledger"),
             ledger_signing_key=env.get("HUB_LEDGER_SIGNING_KEY", ""),
             ledger_signing_key_file=env.get("HUB_LEDGER_SIGNING_KEY_FILE", ""),
+            ledger_checkpoint_minutes=_int(
+                "HUB_LEDGER_CHECKPOINT_MINUTES", env.get("HUB_LEDGER_CHECKPOINT_MINUTES"), 5
+            ),
+            ledger_max_seal_lag_seconds=_int(
+                "HUB_LEDGER_MAX_SEAL_LAG_SECONDS", env.get("HUB_LEDGER_MAX_SEAL_LAG_SECONDS"), 60
+            ),
             smtp_host=env.get("HUB_SMTP_HOST", "127.0.0.1"),
             smtp_port=_int("HUB_SMTP_PORT", env.get("HUB_SMTP_PORT"), 1025),
             smtp_tls=env.get("HUB_SMTP_TLS", "none"),
@@ -210,6 +220,10 @@ class Settings:
             raise ConfigError("HUB_TASK_REMINDER_WORKING_DAYS must be from 0 to 20")
         if not 0 <= self.task_escalate_after_working_days <= 20:
             raise ConfigError("HUB_TASK_ESCALATE_AFTER_WORKING_DAYS must be from 0 to 20")
+        if not 1 <= self.ledger_checkpoint_minutes <= 60:
+            raise ConfigError("HUB_LEDGER_CHECKPOINT_MINUTES must be from 1 to 60")
+        if not 1 <= self.ledger_max_seal_lag_seconds <= 3600:
+            raise ConfigError("HUB_LEDGER_MAX_SEAL_LAG_SECONDS must be from 1 to 3600")
         if not 0 <= self.digest_hour <= 23:
             raise ConfigError("HUB_DIGEST_HOUR must be from 0 to 23")
         return replace(self, database_url=database_url, secret_key=secret)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 from collections.abc import Callable, Iterator
@@ -11,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -84,25 +86,62 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.info["changes_at_begin"] = connection.connection.dbapi_connection.total_changes
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create the engine for a database URL with the hub's per-dialect settings."""
+#: PostgreSQL limits on the hub's own sessions (the roles carry the same defaults, see
+#: deploy/postgres-roles.sql). An open transaction holds back the ledger's horizon and
+#: vacuum; no request or job needs a statement this long.
+IDLE_IN_TRANSACTION_TIMEOUT = "60s"
+STATEMENT_TIMEOUT = "30s"
+#: Seconds to wait for a new PostgreSQL connection, so a page fails fast when it is down.
+CONNECT_TIMEOUT = 5
+
+
+def make_engine(url: str, *, statement_timeout: str | None = None, **kwargs: Any) -> Engine:
+    """Create the engine for a database URL with the hub's per-dialect settings.
+
+    Statement parameters never appear in error messages or logs (they can hold personal
+    data). ``statement_timeout`` bounds each PostgreSQL statement (migrations go without).
+    """
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_engine(url, **kwargs)
         _configure_sqlite(engine)
         return engine
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    options: dict[str, Any] = {
+        "pool_pre_ping": True,
+        "connect_args": {"connect_timeout": CONNECT_TIMEOUT},
+    }
     options.update(kwargs)
     engine = create_engine(url, **options)
 
     @event.listens_for(engine, "connect")
     def _on_pg_connect(dbapi_connection: Any, _record: Any) -> None:
-        # An idle transaction holds back the ledger's sealing horizon; cap how long it may.
         with dbapi_connection.cursor() as cursor:
-            cursor.execute("SET idle_in_transaction_session_timeout = '60s'")
+            cursor.execute(
+                f"SET idle_in_transaction_session_timeout = '{IDLE_IN_TRANSACTION_TIMEOUT}'"
+            )
+            if statement_timeout:
+                cursor.execute(f"SET statement_timeout = '{statement_timeout}'")
             cursor.execute("SET TIME ZONE 'UTC'")
         dbapi_connection.commit()
 
     return engine
+
+
+def is_connection_failure(error: BaseException) -> bool:
+    """Whether an error is the database connection failing, not the database refusing.
+
+    A connection the server dropped (restart, terminated backend, network) or one that could
+    not be opened; not a statement the server refused, nor a timeout.
+    """
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    original = getattr(error, "orig", None)
+    sqlstate = getattr(original, "sqlstate", None)
+    # psycopg raises OperationalError without an SQLSTATE when it cannot connect at all;
+    # class 08 is "connection exception".
+    return isinstance(error, OperationalError) and (sqlstate is None or sqlstate.startswith("08"))
 
 
 class Database:
@@ -110,10 +149,19 @@ class Database:
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
+        engine_kwargs.setdefault("statement_timeout", STATEMENT_TIMEOUT)
         self.engine = make_engine(url, **engine_kwargs)
         self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
         #: The application's domain-event bus (hub.core.events), set by create_app.
         self.bus: Any = None
+
+        @event.listens_for(self.engine, "after_cursor_execute")
+        def _count(*_args: Any) -> None:
+            # How much a unit of work has done: a request that failed before its first
+            # statement completed may be tried again.
+            uow = _current.get()
+            if uow is not None:
+                uow.statements += 1
 
     @property
     def dialect(self) -> str:
@@ -136,6 +184,9 @@ class UnitOfWork:
         #: the case data (a form re-rendered with its errors): ``keep_disclosures``.
         self._disclosures: list[Callable[[Session, dict[str, Any]], None]] = []
         self.closed = False
+        #: Statements that completed in this unit of work (counted by the engine).
+        self.statements = 0
+        self.committing = False
 
     def after_commit(self, effect: Callable[[], None]) -> None:
         """Queue work (mail, PDF jobs) that must happen only if the transaction commits."""
@@ -173,6 +224,7 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self._disclosures.clear()
+        self.committing = True
         self.session.commit()
         effects, self._after_commit = self._after_commit, []
         for effect in effects:
@@ -182,16 +234,35 @@ class UnitOfWork:
                 log.exception("side effect failed after commit")
 
     def rollback(self) -> None:
-        self.session.rollback()
+        try:
+            self.session.rollback()
+        except DBAPIError as error:
+            if not is_connection_failure(error):
+                raise
+            # The connection is gone, and the server rolled the transaction back with it.
+            self._discard()
         self._after_commit.clear()
 
     def discard_disclosures(self) -> None:
         self._disclosures.clear()
 
+    def _discard(self) -> None:
+        with contextlib.suppress(Exception):
+            self.session.invalidate()
+
+    def has_done_nothing(self) -> bool:
+        """Whether nothing has happened in this unit: no statement done, no commit begun."""
+        return not self.statements and not self.committing and not self._after_end
+
     def close(self) -> None:
         if self.closed:
             return
-        self.session.close()
+        try:
+            self.session.close()
+        except DBAPIError as error:
+            if not is_connection_failure(error):
+                raise
+            self._discard()  # as above: nothing is left open on a lost connection
         self.closed = True
         pending, self._after_end = self._after_end, []
         for work in pending:

@@ -10,6 +10,8 @@ from flask import (
     Blueprint,
     Flask,
     Response,
+    current_app,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -19,11 +21,15 @@ from flask import (
 )
 from flask_wtf.csrf import CSRFError
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
+from markupsafe import escape
+from sqlalchemy import text as sql_text
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from hub.core import requestctx
 from hub.core.access import Permission, public, require
 from hub.core.clock import now, to_london
+from hub.core.db import is_connection_failure
 from hub.core.errors import NO_SUCH_CASE, HubError, Refused, ValidationFailed
 
 log = logging.getLogger(__name__)
@@ -43,6 +49,67 @@ def home() -> str:
 def assets(filename: str) -> Response:
     """Serve GOV.UK Frontend's fonts and images where its stylesheet expects them."""
     response = send_from_directory(STATIC / "govuk", filename, max_age=3600)
+    return response
+
+
+@bp.route("/healthz")
+@public
+def healthz() -> Response:
+    """Whether this hub works: database reachable, sealing within its lag, checkpoint fresh.
+
+    For supervisors and monitoring (not a load balancer's liveness check: a sealing failure
+    must not take practitioners' access away): 200 when every check passes, 503 otherwise,
+    in the health-check format of draft-inadarei-api-health-check. It names no person and
+    no case; its own session, with a short statement timeout, so it answers quickly even
+    when the database does not.
+    """
+    from audit import health
+
+    settings = current_app.extensions["hub.settings"]
+    database = current_app.extensions["hub.db"]
+    checkpoint_limit = 2 * 60 * settings.ledger_checkpoint_minutes
+    checks: dict[str, list[dict[str, Any]]] = {}
+    status = "pass"
+    try:
+        with database.session_factory() as session:
+            if database.dialect == "postgresql":
+                session.execute(sql_text("SET LOCAL statement_timeout = '3s'"))
+            found = health.check(
+                session,
+                moment=now(),
+                max_seal_lag_seconds=settings.ledger_max_seal_lag_seconds,
+                checkpoint_max_age_seconds=checkpoint_limit,
+                thorough=False,
+            )
+    except SQLAlchemyError as error:
+        log.error("health check: the database does not answer (%s)", type(error).__name__)
+        checks["database:connection"] = [{"status": "fail", "output": "no answer"}]
+        status = "fail"
+    else:
+        checks["database:connection"] = [{"status": "pass"}]
+        checks["ledger:sealing-lag"] = [
+            {
+                "status": "fail" if found.sealing_problems else "pass",
+                "observedValue": round(found.oldest_waiting_seconds, 1),
+                "observedUnit": "s",
+                "limit": settings.ledger_max_seal_lag_seconds,
+                "waiting": found.waiting.count,
+            }
+        ]
+        age = found.checkpoint_age_seconds
+        checks["ledger:checkpoint-age"] = [
+            {
+                "status": "fail" if found.checkpoint_problems else "pass",
+                "observedValue": None if age is None else round(age),
+                "observedUnit": "s",
+                "limit": checkpoint_limit,
+            }
+        ]
+        if not found.ok:
+            status = "fail"
+    response = jsonify({"status": status, "checks": checks})
+    response.status_code = 200 if status == "pass" else 503
+    response.mimetype = "application/health+json"
     return response
 
 
@@ -73,7 +140,22 @@ ERROR_TITLES = {
     413: ("What you sent is too large", "Send a smaller file or shorter text."),
     429: ("Too many attempts", "Wait a few minutes and try again."),
     500: ("Sorry, there is a problem with the service", "Try again later."),
+    503: (
+        "Sorry, the service is unavailable",
+        "Nothing you sent was saved. Try again in a minute.",
+    ),
 }
+
+#: The error page when even the template cannot render: no layout, no database, no actor.
+BARE_ERROR_PAGE = """<!DOCTYPE html>
+<html lang="en" class="govuk-template"><head><meta charset="utf-8">
+<title>{title} – MARAC Hub</title>
+<link rel="stylesheet" href="/assets/govuk-frontend.min.css"></head>
+<body class="govuk-template__body"><div class="govuk-width-container">
+<main class="govuk-main-wrapper" id="main-content" role="main">
+<h1 class="govuk-heading-l">{title}</h1><p class="govuk-body">{detail}</p>
+<p class="govuk-body-s">Error {status}{reference}</p></main></div></body></html>
+"""
 
 
 def _error_page(status: int, detail: str | None = None, headers: Any = None) -> Response:
@@ -81,12 +163,7 @@ def _error_page(status: int, detail: str | None = None, headers: Any = None) -> 
     if _wants_json():
         response = problem(status, title, detail or default_detail)
     else:
-        response = Response(
-            render_template(
-                "web/error.html", status=status, title=title, detail=detail or default_detail
-            ),
-            status=status,
-        )
+        response = Response(_render_error(status, title, detail or default_detail), status=status)
     if headers:
         for key, value in headers:
             if key.lower() != "content-type":
@@ -122,6 +199,30 @@ def _refuse_case_route(error: HubError) -> Response | None:
     if known:
         return None  # they know the case: a plain 403 tells them nothing new
     return _error_page(404, NO_SUCH_CASE)
+
+
+def _render_error(status: int, title: str, detail: str) -> str:
+    """The error page; for a server error, one that needs nothing from the database.
+
+    A server error may be the database failing, and the signed-in header (name, to-do
+    counts, menu) reads it: so a 5xx page is drawn as for someone not signed in, and if
+    even that fails, as a page with no layout at all.
+    """
+    if status < 500:
+        return render_template("web/error.html", status=status, title=title, detail=detail)
+    try:
+        return render_template(
+            "web/error.html", status=status, title=title, detail=detail, current_actor=None
+        )
+    except Exception:
+        log.exception("the error page could not be rendered; sending the bare one")
+        request_id = str(g.get("request_id", ""))
+        return BARE_ERROR_PAGE.format(
+            title=escape(title),
+            detail=escape(detail),
+            status=status,
+            reference=f" · reference {escape(request_id[:12])}" if request_id else "",
+        )
 
 
 def init_app(app: Flask) -> None:
@@ -206,5 +307,11 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
+        if is_connection_failure(error):
+            # The database went away mid-request (a restart, a failover): say so, briefly.
+            log.error("database connection failed during the request: %s", type(error).__name__)
+            response = _error_page(503)
+            response.headers["Retry-After"] = "30"
+            return response
         log.exception("unhandled error")
         return _error_page(500)

@@ -157,6 +157,15 @@ def edit(conn: Connection) -> None:
     set_body(conn, TARGET, json.dumps(value, sort_keys=True, separators=(",", ":")).encode())
 
 
+def edit_with_leaf_hash(conn: Connection) -> None:
+    """Change one entry and rewrite its stored leaf hash to match."""
+    edit(conn)
+    conn.execute(
+        text("UPDATE audit_nodes SET hash = :hash WHERE level = 0 AND idx = :idx"),
+        {"hash": merkle.leaf_hash(body_at(conn, TARGET)), "idx": TARGET},
+    )
+
+
 def edit_one_byte(conn: Connection) -> None:
     """Flip one character, so the entry is no longer canonical JSON either."""
     body = body_at(conn, TARGET)
@@ -278,6 +287,14 @@ class Case:
 CASES = {
     "edit": Case(edit, TARGET, (f"entry {TARGET}", "do not match")),
     "edit_one_byte": Case(edit_one_byte, TARGET, (f"entry {TARGET}",)),
+    # The leaf hash agrees with the edit; the subtree hash stored over the pair does not,
+    # and the signed root vouches for it: the pair is named (which of the two cannot be
+    # told from a hash over both).
+    "edit_with_leaf_hash": Case(
+        edit_with_leaf_hash,
+        TARGET - 1,
+        ("checkpoint 3", f"entry {TARGET - 1} or {TARGET}", "changed together"),
+    ),
     "delete": Case(delete, TARGET, (f"entry {TARGET}", "deleted")),
     "delete_and_close_gap": Case(delete_and_close_gap, TARGET, (f"entry {TARGET}", "deleted")),
     "insert": Case(insert, TARGET, (f"entry {TARGET}", "inserted")),

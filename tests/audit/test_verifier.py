@@ -8,6 +8,7 @@ import random
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,10 @@ class Ledger:
     sealed: list[bytes]
     checkpoints: list[tuple[str, bytes]]
     tree_size: int = N
+    #: The stored complete subtree hashes, levels 1 and up, as the hub exports them.
+    subtrees: list[bytes] | None = None
+    waiting: tuple[int, datetime | None] | None = None
+    exported_at: datetime | None = None
 
     def write(self, path: Path) -> Path:
         bundle.write_bundle(
@@ -62,8 +67,20 @@ class Ledger:
             checkpoints=self.checkpoints,
             vkey=VKEY,
             tree_size=self.tree_size,
+            subtree_hashes=self.subtrees,
+            waiting=self.waiting,
+            exported_at=self.exported_at,
         )
         return path
+
+
+def stored_subtrees(leaf_hashes: list[bytes]) -> list[bytes]:
+    """The complete subtree hashes above the leaves, level by level, as the hub stores them."""
+    levels = merkle.tree_levels(leaf_hashes)
+    n = len(leaf_hashes)
+    # Only complete subtrees: level k holds n >> k of them (a tree's last node at a level
+    # may cover fewer leaves, and the hub stores only those that closed).
+    return [digest for k in range(1, len(levels)) for digest in levels[k][: n >> k]]
 
 
 def checkpoint(size: int, root: bytes, skey: str = SKEY, origin: str = ORIGIN) -> bytes:
@@ -136,7 +153,15 @@ def test_entries_past_the_last_checkpoint_are_noted_not_failed(tmp_path: Path) -
 
 
 def test_constants_agree_with_the_writer() -> None:
-    for name in ("FORMAT", "MANIFEST", "ENTRIES", "LEAF_HASHES", "CHECKPOINTS", "PUBLIC_KEY"):
+    for name in (
+        "FORMAT",
+        "MANIFEST",
+        "ENTRIES",
+        "LEAF_HASHES",
+        "CHECKPOINTS",
+        "PUBLIC_KEY",
+        "SUBTREE_HASHES",
+    ):
         assert getattr(verifier, name) == getattr(bundle, name)
 
 
@@ -276,6 +301,97 @@ def test_an_edit_with_a_rewritten_leaf_hash_is_placed_between_checkpoints(
     )
     assert report.problems[0].last_index == 199
     assert "entries 128..299" in report.problems[1].message
+
+
+def test_an_edit_with_a_rewritten_leaf_hash_is_named_from_the_stored_subtree_hashes(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    ledger.subtrees = stored_subtrees(ledger.sealed)  # stored before the tampering
+    ledger.entries[150] = edited(ledger.entries[150])
+    ledger.sealed[150] = merkle.leaf_hash(ledger.entries[150])
+    report = verify(ledger, tmp_path)
+    assert_fails_at(
+        report,
+        150,
+        "checkpoint 3 (size 200): root hash differs from the tree rebuilt from entries; "
+        "entry 150 or 151 changed together with their sealed leaf hash",
+        "the subtree hash sealed over 150..151",
+    )
+    assert report.problems[0].last_index == 151
+    # The later checkpoint, too, names the same pair rather than a span of a hundred.
+    assert report.problems[1].index == 150 and report.problems[1].last_index == 151
+
+
+def test_subtree_hashes_rewritten_too_leave_the_span_between_checkpoints(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    ledger.entries[150] = edited(ledger.entries[150])
+    ledger.sealed[150] = merkle.leaf_hash(ledger.entries[150])
+    ledger.subtrees = stored_subtrees(ledger.sealed)  # every stored hash agrees with the edit
+    report = verify(ledger, tmp_path)
+    assert_fails_at(report, 128, "the difference lies in entries 128..199")
+
+
+def test_forged_subtree_hashes_never_blame_an_entry(ledger: Ledger, tmp_path: Path) -> None:
+    ledger.entries[150] = edited(ledger.entries[150])
+    ledger.sealed[150] = merkle.leaf_hash(ledger.entries[150])
+    honest = stored_subtrees(ledger.sealed)
+    ledger.subtrees = [merkle.leaf_hash(b"forged %d" % n) for n in range(len(honest))]
+    report = verify(ledger, tmp_path)
+    # The signed root does not vouch for them, so only the signed roots speak.
+    assert_fails_at(report, 128, "the difference lies in entries 128..199")
+
+
+def test_a_malformed_subtree_file_is_noted_and_ignored(ledger: Ledger, tmp_path: Path) -> None:
+    ledger.subtrees = stored_subtrees(ledger.sealed)[:-3]
+    ledger.entries[150] = edited(ledger.entries[150])
+    ledger.sealed[150] = merkle.leaf_hash(ledger.entries[150])
+    report = verify(ledger, tmp_path)
+    assert_fails_at(report, 128, "entries 128..199")
+    assert any("subtree_hashes.txt is malformed" in n for n in report.notes)
+
+
+# --- what was waiting to be sealed ----------------------------------------------------------
+
+
+EXPORTED = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+def test_entries_waiting_too_long_at_export_fail_the_bundle(
+    ledger: Ledger, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ledger.exported_at = EXPORTED
+    ledger.waiting = (1453, EXPORTED - timedelta(seconds=56))
+    path = ledger.write(tmp_path / "bundle")
+    assert verify_bundle(path).ok  # 56 s is within the default limit of 60 s
+    strict = verify_bundle(path, max_seal_lag=30)
+    assert not strict.ok
+    assert strict.problems[0].message == (
+        "1453 committed entries were waiting to be sealed at export; the oldest had waited "
+        "56 s (the limit is 30 s): sealing had stopped or fallen behind, and those entries "
+        "are in no checkpoint"
+    )
+    assert verifier.main([str(path), "--max-seal-lag", "30"]) == 1
+    assert "FAILED: 1453 committed entries" in capsys.readouterr().out
+
+
+def test_the_hubs_own_limit_in_the_manifest_applies(ledger: Ledger, tmp_path: Path) -> None:
+    ledger.exported_at = EXPORTED
+    ledger.waiting = (3, EXPORTED - timedelta(seconds=20))
+    path = ledger.write(tmp_path / "bundle")
+    manifest = json.loads((path / bundle.MANIFEST).read_text())
+    manifest["max_seal_lag_seconds"] = 10
+    (path / bundle.MANIFEST).write_text(json.dumps(manifest))
+    assert not verify_bundle(path).ok
+    assert verify_bundle(path, max_seal_lag=30).ok
+
+
+def test_a_bundle_silent_about_waiting_entries_is_noted(ledger: Ledger, tmp_path: Path) -> None:
+    report = verify(ledger, tmp_path)
+    assert report.ok
+    assert "the bundle does not say whether entries were waiting" in report.notes[-1]
+    ledger.waiting = (0, None)
+    assert not any("waiting" in n for n in verify(ledger, tmp_path / "again").notes)
 
 
 # --- tampering with checkpoints -----------------------------------------------------------

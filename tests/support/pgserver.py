@@ -319,16 +319,39 @@ class PostgresServer:
             shutil.rmtree(self.data_dir, ignore_errors=True)
         raise RuntimeError("initdb failed:\n" + "\n\n".join(errors))
 
-    def _launch(self, bindir: Path, run_as: pwd.struct_passwd | None) -> None:
+    def restart(self, *, immediate: bool = True, down_seconds: float = 0.0) -> None:
+        """Stop the server and start it again on the same port and data.
+
+        ``immediate`` stops it as a crash or a power cut would (SIGQUIT: no checkpoint,
+        recovery from the WAL on start); otherwise a fast shutdown. Every connection drops.
+        ``down_seconds`` keeps it stopped that long first.
+        """
+        with self._lock:
+            if self.is_external or self._proc is None or self._port is None:
+                raise RuntimeError("only a server this object started can be restarted")
+            port = self._port
+            pid = self._proc.pid
+            os.kill(pid, signal.SIGQUIT if immediate else signal.SIGINT)
+            if not self._wait_exit(pid, self._shutdown_timeout):
+                raise TimeoutError("postgres did not stop")
+            self._proc = None
+            time.sleep(down_seconds)
+            self._launch(find_bindir(), self._run_as_user(), port=port)
+
+    def _launch(
+        self, bindir: Path, run_as: pwd.struct_passwd | None, port: int | None = None
+    ) -> None:
         """Start postgres on a free port, retrying if another process grabs the port first."""
         assert self._base_dir is not None and self.log_path is not None
-        for _attempt in range(_PORT_ATTEMPTS):
-            port = free_port()
+        attempts = 1 if port is not None else _PORT_ATTEMPTS
+        fixed = port
+        for _attempt in range(attempts):
+            port = fixed or free_port()
             cmd = [str(bindir / "postgres"), "-D", str(self.data_dir), "-p", str(port)]
             cmd += ["-k", str(self.socket_dir)]
             for name, value in self._settings.items():
                 cmd += ["-c", f"{name}={value}"]
-            with open(self.log_path, "wb") as log:
+            with open(self.log_path, "ab") as log:
                 # Run postgres directly (not via runuser) so its pid is our child's pid and we
                 # reap it ourselves; a new session keeps a terminal Ctrl-C for our own shutdown.
                 self._proc = subprocess.Popen(
@@ -348,7 +371,7 @@ class PostgresServer:
             log_tail = _tail(self.log_path)
             self._proc.wait()
             self._proc = None
-            if not any(marker in log_tail for marker in _PORT_IN_USE_MARKERS):
+            if fixed is not None or not any(m in log_tail for m in _PORT_IN_USE_MARKERS):
                 raise RuntimeError(f"postgres exited during startup; server log:\n{log_tail}")
         raise RuntimeError(f"postgres could not bind a free port in {_PORT_ATTEMPTS} attempts")
 
