@@ -170,6 +170,7 @@ def production_env(url: str, instance: Path) -> dict[str, str]:
         url,
         instance,
         HUB_ENV="production",
+        HUB_BASE_URL="https://hub.test.example",  # production refuses an http address
         HUB_LEDGER_SIGNING_KEY=note.generate_signer_key("test.example"),
         HUB_LEDGER_ORIGIN="test.example/ledger",
     )
