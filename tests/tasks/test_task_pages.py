@@ -504,6 +504,60 @@ def test_pages_and_totals_are_right_when_the_first_rows_are_hidden(app, world, a
     assert "55 tasks wait in your agency's queue" in text(client.get("/tasks"))
 
 
+@pytest.mark.parametrize("route", ["update", "reassign", "take"])
+def test_a_forged_post_on_a_hidden_task_is_the_404_of_a_missing_task(
+    app, world, actors, route
+) -> None:
+    referral_id = police_case(world, must_not_receive=("police_rep",))
+    task_id = _create(
+        world, actors, referral_id=referral_id, owner=None if route == "take" else "police_officer"
+    )
+    rep = _signed_in(app.test_client(), world["police_rep"])
+    token = re.search(r'name="csrf_token" value="([^"]+)"', text(rep.get("/account"))).group(1)
+    form = {
+        "csrf_token": token,
+        "version": "1",
+        "state": "done",
+        "note": "Closing it",
+        "priority": "normal",
+        "owner": str(world["police_rep"].member_id),
+    }
+    forged = rep.post(f"/tasks/{task_id}/{route}", data=form)
+    missing = rep.post(f"/tasks/999999999/{route}", data=form)
+    assert forged.status_code == missing.status_code == 404
+    assert _page_of(forged) == _page_of(missing)
+    with db.unit_of_work():
+        task = db.session().get(Task, task_id)
+        assert (task.state, task.version, task.owner_member_id) == (
+            "open",
+            1,
+            None if route == "take" else world["police_officer"].member_id,
+        )
+        assert [e.kind for e in services.task_history(task_id)] == ["created"]
+    operation = {"update": "task:updated", "reassign": "task:reassigned", "take": "task:taken"}
+    denied = refusals(referral_id)[-1]
+    assert (denied["reason"], denied["attempted"]) == ("must_not_receive", operation[route])
+
+
+def test_a_task_is_offered_only_to_colleagues_who_may_know_its_case(app, world, actors) -> None:
+    referral_id = police_case(world, must_not_receive=("police_rep",))
+    task_id = _create(world, actors, referral_id=referral_id)
+    officer = _signed_in(app.test_client(), world["police_officer"])
+    page = text(officer.get(f"/tasks/{task_id}"))
+    choices = re.findall(
+        r'<option value="(\d*)"', page.split('id="owner"')[1].split("</select>")[0]
+    )
+    assert str(world["police_rep"].member_id) not in choices
+    assert str(world["chair"].member_id) in choices  # the chair may know every case
+    forced = submit(
+        officer,
+        f"/tasks/{task_id}/reassign",
+        {"version": "1", "owner": str(world["police_rep"].member_id)},
+        form_url=f"/tasks/{task_id}",
+    )
+    assert forced.status_code == 422 and "cannot see this case" in text(forced)
+
+
 ACTION = "Tell the victim that John Sample is out on bail from 3 March"
 
 
