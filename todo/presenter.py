@@ -73,6 +73,8 @@ class TaskRow:
     owner_member_id: int | None
     escalated_at: datetime | None
     version: int
+    #: The owner's name ("" in the queue), for the lists that show who has it.
+    owner_name: str = ""
 
     @property
     def is_active(self) -> bool:
@@ -95,6 +97,7 @@ def row(
     reference: str | None,
     disclosure: Disclosure | None,
     held_on: date | None = None,
+    owner_name: str | None = None,
 ) -> TaskRow:
     """A task as a list shows it; ``disclosure`` is the gate's answer for its case (if any)."""
     title, withheld = task.title, ""
@@ -114,22 +117,23 @@ def row(
         owner_member_id=task.owner_member_id,
         escalated_at=task.escalated_at,
         version=task.version,
+        owner_name=owner_name or "",
     )
 
 
 def rows(
-    found: Sequence[tuple[Task, str | None]],
+    found: Sequence[tuple[Task, str | None, str | None]],
     disclosures: Mapping[int, Disclosure],
     held_on: Mapping[int, date],
 ) -> list[TaskRow]:
     """A page of a list. A meeting action's task whose case the gate refused after the list
     was drawn (a wall set up a moment ago) is left out rather than shown without a decision."""
     shown = []
-    for task, reference in found:
+    for task, reference, owner_name in found:
         if carries_minutes(task) and task.referral_id not in disclosures:
             continue
         disclosure = disclosures.get(task.referral_id) if task.referral_id else None
-        shown.append(row(task, reference, disclosure, held_on.get(task.id)))
+        shown.append(row(task, reference, disclosure, held_on.get(task.id), owner_name))
     return shown
 
 

@@ -54,7 +54,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -663,8 +663,8 @@ def system_rule_task(
     agency = _get_agency(agency_id)
     if owner_member_id is not None:
         try:
-            _member_in_agency(owner_member_id, agency.id)
-            _check_owner_may_know(session().get(Member, owner_member_id), referral_id)
+            owner = _member_in_agency(owner_member_id, agency.id)
+            _check_owner_may_know(owner, referral_id)
         except ValidationFailed:
             owner_member_id = None  # the person left, or may not know the case: the queue
     task = Task(
@@ -735,7 +735,10 @@ def task_history(task_id: int) -> list[TaskEvent]:
 
 
 def _held_on(tasks: Sequence[Task]) -> dict[int, date]:
-    """The date of the meeting that agreed each meeting action's task: {task id: date}."""
+    """The date of the meeting that agreed each meeting action's task: {task id: date}.
+
+    A meeting action's task carries the action's id in its key ("action-<id>").
+    """
     wanted = [t for t in tasks if presenter.carries_minutes(t)]
     if not wanted:
         return {}
@@ -744,15 +747,15 @@ def _held_on(tasks: Sequence[Task]) -> dict[int, date]:
         for t in wanted
         if t.source_key and t.source_key.removeprefix("action-").isdigit()
     }
+    if not by_key:
+        return {}
+    # By the action's own key (its primary key): a lookup that does not grow with history.
     rows = session().execute(
-        select(Action.id, Action.task_id, Meeting.held_on)
+        select(Action.id, Meeting.held_on)
         .join(Meeting, Meeting.id == Action.meeting_id)
-        .where(or_(Action.task_id.in_([t.id for t in wanted]), Action.id.in_(list(by_key))))
+        .where(Action.id.in_(list(by_key)))
     )
-    found: dict[int, date] = {}
-    for action_id, task_id, held_on in rows:
-        found[task_id if task_id is not None else by_key[action_id]] = held_on
-    return found
+    return {by_key[action_id]: held_on for action_id, held_on in rows}
 
 
 def open_task(actor: Actor, task_id: int) -> presenter.TaskPage:
@@ -847,6 +850,31 @@ def task_counts(actor: Actor, today: date) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+@dataclass(frozen=True)
+class Counts:
+    """What the top of a member's list says: their open and overdue tasks, and the queue."""
+
+    open: int
+    overdue: int
+    queued: int
+
+
+def my_counts(actor: Actor, today: date) -> Counts:
+    """The actor's open and overdue tasks and their agency's queue, in one query, counting
+    only tasks the actor may know of."""
+    if actor.member_id is None:
+        return Counts(0, 0, 0)
+    mine = Task.owner_member_id == actor.member_id
+    queued = and_(Task.owner_member_id.is_(None), Task.agency_id == actor.agency_id)
+    statement = select(
+        func.count(Task.id).filter(mine),
+        func.count(Task.id).filter(and_(mine, Task.due_on < today)),
+        func.count(Task.id).filter(queued),
+    ).where(Task.state.in_(ACTIVE_STATE_VALUES), or_(mine, queued))
+    row = session().execute(visibility.only_knowable(actor, statement)).one()
+    return Counts(int(row[0]), int(row[1]), int(row[2]))
+
+
 def queue_count(actor: Actor) -> int:
     """How many active tasks the actor may know of wait in their agency's queue."""
     if actor.agency_id is None:
@@ -895,14 +923,12 @@ class TaskPage:
     tasks: list[presenter.TaskRow]
     total: int
     query: ListQuery
+    #: The reader's own counts, when the list counted them anyway (my list).
+    counts: Counts | None = None
 
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // PAGE_SIZE))
-
-    @property
-    def owner_ids(self) -> list[int | None]:
-        return [t.owner_member_id for t in self.tasks]
 
 
 _PRIORITY_RANK = case(
@@ -912,11 +938,15 @@ _PRIORITY_RANK = case(
 )
 
 
-def _present(actor: Actor, found: Sequence[tuple[Task, str | None]]) -> list[presenter.TaskRow]:
+def _present(
+    actor: Actor, found: Sequence[tuple[Task, str | None, str | None]]
+) -> list[presenter.TaskRow]:
     """Rows through the gate: one disclosure per case whose minutes the page would show
     (a meeting action's wording), in a constant number of queries whatever the page holds."""
-    tasks = [task for task, _ref in found]
-    with_minutes = sorted({t.referral_id for t in tasks if presenter.carries_minutes(t)})
+    tasks = [task for task, _ref, _name in found]
+    with_minutes = sorted(
+        {t.referral_id for t in tasks if t.referral_id is not None and presenter.carries_minutes(t)}
+    )
     disclosures: dict[int, gate.Disclosure] = {}
     if with_minutes:
         referrals = (
@@ -938,7 +968,10 @@ def _present(actor: Actor, found: Sequence[tuple[Task, str | None]]) -> list[pre
     return presenter.rows(found, disclosures, _held_on(withheld) if withheld else {})
 
 
-def _listed(actor: Actor, base: Select[Any], query: ListQuery, today: date) -> TaskPage:
+def _listed(
+    actor: Actor, base: Select[Any], query: ListQuery, today: date, total: int | None = None
+) -> TaskPage:
+    """A page of a list, filtered by the gate before paging; ``total`` when already counted."""
     query = query.cleaned()
     statement = visibility.only_knowable(
         actor, base.where(Task.state.in_(STATE_FILTERS[query.state]))
@@ -959,15 +992,17 @@ def _listed(actor: Actor, base: Select[Any], query: ListQuery, today: date) -> T
         order = (Task.id.desc(),)
     else:
         order = (Task.due_on, _PRIORITY_RANK.desc(), Task.id)
-    total = (
-        session()
-        .execute(statement.with_only_columns(func.count(Task.id)).order_by(None))
-        .scalar_one()
-    )
+    if total is None:
+        total = (
+            session()
+            .execute(statement.with_only_columns(func.count(Task.id)).order_by(None))
+            .scalar_one()
+        )
     found = [
-        (task, reference)
-        for task, reference in session().execute(
-            statement.add_columns(Referral.reference)
+        (task, reference, owner_name)
+        for task, reference, owner_name in session().execute(
+            statement.add_columns(Referral.reference, Member.name)
+            .outerjoin(Member, Member.id == Task.owner_member_id)
             .order_by(*order)
             .limit(PAGE_SIZE)
             .offset((query.page - 1) * PAGE_SIZE)
@@ -980,8 +1015,13 @@ def list_my_tasks(actor: Actor, query: ListQuery, today: date | None = None) -> 
     """The tasks the actor owns."""
     if actor.member_id is None:
         return TaskPage([], 0, query.cleaned())
+    today = today or today_london()
+    query = query.cleaned()
+    counts = my_counts(actor, today)
+    # Unfiltered, the list's total is the open count the page header shows anyway.
+    total = counts.open if (query.state, query.due) == ("active", "any") else None
     base = select(Task).where(Task.owner_member_id == actor.member_id)
-    return _listed(actor, base, query, today or today_london())
+    return replace(_listed(actor, base, query, today, total), counts=counts)
 
 
 def list_queue(actor: Actor, query: ListQuery, today: date | None = None) -> TaskPage:

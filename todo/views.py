@@ -42,7 +42,6 @@ def _render_list(template: str, page: services.TaskPage, **extra: Any) -> str:
         template,
         page=page,
         tasks=page.tasks,
-        names=services.member_names(page.owner_ids),
         today=today_london(),
         states=services.STATE_FILTERS,
         State=TaskState,
@@ -56,7 +55,14 @@ def _render_list(template: str, page: services.TaskPage, **extra: Any) -> str:
 def my_list() -> str:
     who = actor()
     page = services.list_my_tasks(who, _query())
-    return _render_list("tasks/my_list.html", page, queue_total=services.queue_count(who))
+    counts = page.counts or services.Counts(0, 0, 0)
+    return _render_list(
+        "tasks/my_list.html",
+        page,
+        queue_total=counts.queued,
+        # Counted with the list: the header needs no query of its own.
+        task_counts=lambda: (counts.open, counts.overdue),
+    )
 
 
 @bp.route("/queue")

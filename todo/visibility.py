@@ -15,12 +15,12 @@ a task's case content, from the gate's ``Disclosure``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import selectinload
 
-from agencies.models import Member
+from agencies.models import Agency, Member
 from agencies.services import actor_for
 from consent import gate
 from hub.core.access import Actor
@@ -29,16 +29,28 @@ from hub.referrals.facts import facts_many, knowable
 from hub.referrals.models import Referral
 from todo.models import Task
 
+SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
 
-def only_knowable(actor: Actor, statement: Select[Any]) -> Select[Any]:
+
+def only_knowable(actor: Actor, statement: SelectT) -> SelectT:
     """Keep the tasks about no case, or about a case the actor may know, in the SQL itself.
 
     The case is joined by its primary key, so the gate's conditions are checked only for the
     rows the rest of the query selects (an index range of one owner's or one agency's tasks).
     """
+    _hold_agency(actor)
     return statement.outerjoin(Referral, Referral.id == Task.referral_id).where(
         or_(Task.referral_id.is_(None), knowable(actor))
     )
+
+
+def _hold_agency(actor: Actor) -> None:
+    """Keep the reader's agency in the unit of work's identity map (which holds rows only
+    weakly), so the several lists and counts of one page do not each read it again."""
+    if actor.agency_id is not None:
+        held = session().info.setdefault("todo.held_agencies", {})
+        if actor.agency_id not in held:
+            held[actor.agency_id] = session().get(Agency, actor.agency_id)
 
 
 def who_may_know(pairs: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
