@@ -535,8 +535,9 @@ def test_a_forged_post_on_a_hidden_task_is_the_404_of_a_missing_task(
         )
         assert [e.kind for e in services.task_history(task_id)] == ["created"]
     operation = {"update": "task:updated", "reassign": "task:reassigned", "take": "task:taken"}
-    denied = refusals(referral_id)[-1]
-    assert (denied["reason"], denied["attempted"]) == ("must_not_receive", operation[route])
+    denied = refusals(referral_id)
+    assert denied, "the refused write is not in the ledger"
+    assert (denied[-1]["reason"], denied[-1]["attempted"]) == ("must_not_receive", operation[route])
 
 
 def test_a_task_is_offered_only_to_colleagues_who_may_know_its_case(app, world, actors) -> None:
