@@ -65,7 +65,14 @@ from consent.categories import Category
 from hub.core.access import Actor, Permission, Role
 from hub.core.clock import now, today_london
 from hub.core.db import session
-from hub.core.errors import Conflict, Forbidden, NotFound, Refused, ValidationFailed
+from hub.core.errors import (
+    NO_SUCH_CASE,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Refused,
+    ValidationFailed,
+)
 from hub.core.workdays import add_working_days, is_working_day
 from hub.referrals import services as cases
 from hub.referrals.facts import case_facts, facts_many
@@ -87,6 +94,9 @@ from todo.models import (
 )
 from todo.notify import notify_many, notify_member, set_preference
 
+#: The largest id an SQL INTEGER column holds: a larger one names nothing (and must not reach
+#: the database, which would refuse the statement rather than find no row).
+MAX_ID = 2**31 - 1
 #: The one answer for a task that does not exist, of another agency, or of a case the reader
 #: may not know: the three must be indistinguishable.
 NO_SUCH_TASK = "There is no such task."
@@ -116,7 +126,7 @@ def _event(task: Task, actor: Actor, kind: str, *, note: str = "", **changes: An
 
 
 def _member_in_agency(member_id: int, agency_id: int, field: str = "owner") -> Member:
-    member = session().get(Member, member_id)
+    member = session().get(Member, member_id) if 0 < member_id <= MAX_ID else None
     if member is None:
         raise ValidationFailed({field: "Select someone from the list: that person is unknown"})
     if member.agency_id != agency_id:
@@ -711,7 +721,7 @@ def get_task_for(actor: Actor, task_id: int, operation: str = "task:viewed") -> 
     For code about to change the task: every write service asks the gate about the task's
     case itself. A page shows a task only through ``open_task``.
     """
-    task = session().get(Task, task_id)
+    task = session().get(Task, task_id) if 0 < task_id <= MAX_ID else None
     if task is None or actor.agency_id is None or task.agency_id != actor.agency_id:
         _refuse_task(actor, task_id, "no_such_task" if task is None else "other_agency", operation)
         raise NotFound(NO_SUCH_TASK)
@@ -1046,6 +1056,9 @@ def list_case_tasks(
 
     A case the actor may not know is the concealed 404 of a missing case, recorded.
     """
+    if not 0 < referral_id <= MAX_ID:
+        gate.refuse(actor, referral_id, "no_such_case", attempted="task:listed")
+        raise Refused(NO_SUCH_CASE, conceal=True, code="no_such_case")
     referral = cases.case_for_action(actor, referral_id, "task:listed")  # rules 1-3, recorded
     if actor.agency_id is None:
         return CaseTasks(TaskPage([], 0, query.cleaned()), referral.id, referral.reference)

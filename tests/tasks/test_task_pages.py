@@ -559,6 +559,25 @@ def test_a_task_is_offered_only_to_colleagues_who_may_know_its_case(app, world, 
     assert forced.status_code == 422 and "cannot see this case" in text(forced)
 
 
+@pytest.mark.parametrize("number", [2**31, 2**63, 10**30])
+def test_ids_too_large_for_any_row_are_not_found_never_an_error(app, world, actors, number):
+    task_id = _create(world, actors)
+    client = _signed_in(app.test_client(), world["police_officer"])
+    missing = _not_found_page(client)
+    for url in (f"/tasks/{number}", f"/tasks/case/{number}"):
+        response = client.get(url)
+        assert response.status_code == 404, url
+    assert _page_of(client.get(f"/tasks/{number}")) == missing
+    posted = submit(
+        client,
+        f"/tasks/{task_id}/reassign",
+        {"version": "1", "owner": str(number)},
+        form_url=f"/tasks/{task_id}",
+    )
+    assert posted.status_code == 422 and "that person is unknown" in text(posted)
+    assert [e["reason"] for e in refusals(number)] == ["no_such_case"]
+
+
 ACTION = "Tell the victim that John Sample is out on bail from 3 March"
 
 
