@@ -141,9 +141,10 @@ class Task(Base):
     #: The template version and item that made it, when a template did.
     template_id: Mapped[int | None] = mapped_column(ForeignKey("todo_templates.id"))
     template_item_id: Mapped[int | None] = mapped_column(ForeignKey("todo_template_items.id"))
-    #: What to do, in a line.
+    #: What to do, in a line: the template's or the hub's wording, or a meeting action's
+    #: (minutes: shown only where the gate discloses the case's minutes, see todo.presenter).
     title: Mapped[str] = mapped_column(String(200))
-    #: More detail (a meeting action's wording); shown only inside the agency.
+    #: More detail (a meeting action's wording): minutes, for a task about a case.
     details: Mapped[str] = mapped_column(Text, default="")
     due_on: Mapped[date]
     #: One of Priority.
@@ -196,7 +197,8 @@ class TaskEvent(Base):
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     #: created, noted, updated, reassigned, taken, reminded, escalated.
     kind: Mapped[str] = mapped_column(String(20))
-    #: A note written by the member (shown inside the agency only).
+    #: A note written by a member: the agency's own (research), shown only to its members,
+    #: and for a task about a case only to those who may know it.
     note: Mapped[str] = mapped_column(Text, default="")
     #: What changed: {"state": ["open", "done"], "owner": [3, 7], ...}; ids and codes only.
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
