@@ -336,6 +336,23 @@ def test_nobody_is_e_mailed_about_a_case_once_their_agencys_protocol_has_lapsed(
     ]
 
 
+def test_a_representative_on_the_must_not_receive_list_is_never_told_of_its_tasks(
+    app, world, actors, inbox
+) -> None:
+    blocked = police_case(world, must_not_receive=("police_rep",))
+    with at(date(2026, 3, 2)):
+        _make_task(app, world, actors, due=date(2026, 3, 3), owner=None, referral_id=blocked)
+        _make_task(app, world, actors, due=date(2026, 3, 3), owner=None, title="About no case")
+        assert _run(app, jobs.send_reminders) == 2
+    with at(date(2026, 3, 4)):
+        assert _run(app, jobs.escalate_overdue) == 2
+    # One reminder and one escalation: the queued task about no case, never the other.
+    assert _subjects(inbox, world["police_rep"]) == [
+        "MARAC Hub: a task is due soon",
+        "MARAC Hub: an overdue task needs your attention",
+    ]
+
+
 def test_the_digest_counts_only_what_the_member_may_still_know(
     app, world, actors, inbox, referral
 ) -> None:
