@@ -13,11 +13,9 @@ from datetime import date
 from sqlalchemy import select
 
 from agencies.models import Agency
-from consent import gate
 from consent.models import ConsentRecord, DecisionStatus, SharingDecision
-from hub.core.access import Actor
 from hub.core.db import session
-from hub.referrals import matching, services
+from hub.referrals import matching
 from hub.referrals.events import CaseGiven, GivenBy
 from hub.referrals.models import Referral, ReferralStatus
 from todo import rules
@@ -58,20 +56,6 @@ def case_given(event: CaseGiven) -> None:
         context=_context(referral, agency_id),
         owner_member_id=referral.referrer_id if accepted else None,
     )
-
-
-def can_see_case(actor: Actor, referral_id: int) -> bool:
-    """Whether the gate would let this person know the case (no content, nothing recorded)."""
-    referral = session().get(Referral, referral_id)
-    return referral is not None and gate.would_know(actor, services.case_facts(referral))
-
-
-def case_reference(actor: Actor, referral_id: int) -> str | None:
-    """The reference (which names no one) of a case this person may know, for task lists."""
-    referral = session().get(Referral, referral_id)
-    if referral is None or not gate.would_know(actor, services.case_facts(referral)):
-        return None
-    return referral.reference
 
 
 def consent_expiry_tasks(today: date) -> Iterable[rules.RuleTask]:

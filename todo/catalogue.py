@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agencies.models import AgencyType
-from todo.models import Priority, Trigger
+from todo.codes import Priority, Trigger
 
 DATA = Path(__file__).resolve().parent / "data" / "todo_templates.json"
 DEFAULT_TRIGGERS = (Trigger.REFERRAL_ACCEPTED.value, Trigger.CASE_SHARED.value)

@@ -8,7 +8,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from hub.core.forms import ChoiceMessageMixin, GovDateField, WholeNumberField, choices
 from todo.catalogue import MAX_OFFSET
-from todo.models import NotificationMode, Priority, TaskState
+from todo.codes import NotificationMode, Priority, TaskState
 
 
 class Radio(ChoiceMessageMixin, RadioField):

@@ -1,14 +1,14 @@
 """To-do templates (versioned, per agency), tasks, their history, and notification rows.
 
-A task points at a case by a foreign key to the table ``referrals`` by name only: agencies
-sit below hub.referrals in the import order, so nothing here loads a case. Whatever needs
-case details is passed in by the higher layers (see ``todo.services``).
+A task points at a case by a foreign key to the table ``referrals`` by name. Who may learn
+of a task about a case, and what of it they see, is the gate's to decide: the lists filter
+in the query (``todo.visibility``), and a task's wording from a meeting action and its
+members' notes reach a page only through ``todo.presenter``.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
@@ -16,98 +16,33 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.core.clock import now
 from hub.core.db import Base
+from todo.codes import (
+    ACTIVE_STATE_VALUES,
+    ACTIVE_STATES,
+    STATE_LABELS,
+    NotificationMode,
+    Priority,
+    TaskSource,
+    TaskState,
+    Trigger,
+)
 
-
-class TaskState(StrEnum):
-    """Where a task stands; the last two follow the MARAC minutes checklist's distinction."""
-
-    OPEN = "open"
-    IN_PROGRESS = "in_progress"
-    DONE = "done"
-    #: Could not be done because the circumstances changed (e.g. the victim moved away).
-    NOT_POSSIBLE = "not_possible_circumstances_changed"
-    #: The agency did not do it.
-    NOT_DONE = "not_done"
-
-    @property
-    def label(self) -> str:
-        return STATE_LABELS[self]
-
-    @property
-    def is_active(self) -> bool:
-        return self in ACTIVE_STATES
-
-
-STATE_LABELS = {
-    TaskState.OPEN: "Open",
-    TaskState.IN_PROGRESS: "In progress",
-    TaskState.DONE: "Done",
-    TaskState.NOT_POSSIBLE: "Not possible: circumstances changed",
-    TaskState.NOT_DONE: "Not done",
-}
-ACTIVE_STATES = (TaskState.OPEN, TaskState.IN_PROGRESS)
-ACTIVE_STATE_VALUES = tuple(s.value for s in ACTIVE_STATES)
-
-
-class TaskSource(StrEnum):
-    """What made a task."""
-
-    TEMPLATE_ITEM = "template_item"
-    MEETING_ACTION = "meeting_action"
-    SYSTEM_RULE = "system_rule"
-
-    @property
-    def label(self) -> str:
-        return {
-            "template_item": "Agency to-do template",
-            "meeting_action": "MARAC action",
-            "system_rule": "Reminder from the hub",
-        }[self.value]
-
-
-class Priority(StrEnum):
-    NORMAL = "normal"
-    HIGH = "high"
-    URGENT = "urgent"
-
-    @property
-    def label(self) -> str:
-        return self.value.capitalize()
-
-    @property
-    def rank(self) -> int:
-        """Higher is more pressing (for sorting)."""
-        return {"normal": 0, "high": 1, "urgent": 2}[self.value]
-
-
-class Trigger(StrEnum):
-    """When an agency's template makes tasks."""
-
-    #: The agency's referral was accepted for the MARAC (the referring agency).
-    REFERRAL_ACCEPTED = "referral_accepted"
-    #: The agency was given the case: shared with it, or invited to a meeting with it on the
-    #: agenda.
-    CASE_SHARED = "case_shared"
-    #: The agency serves both victim and perpetrator and has set up a conflict wall: tasks for
-    #: the perpetrator's caseworker and for front desk and security.
-    CONFLICT_WALL = "conflict_wall"
-
-    @property
-    def label(self) -> str:
-        return {
-            "referral_accepted": "Referral accepted",
-            "case_shared": "Case given to the agency",
-            "conflict_wall": "Agency serves the perpetrator too",
-        }[self.value]
-
-
-class NotificationMode(StrEnum):
-    EACH = "each"
-    DIGEST = "digest"
-
-    @property
-    def label(self) -> str:
-        return {"each": "An e-mail for each event", "digest": "One e-mail a day"}[self.value]
+__all__ = [
+    "ACTIVE_STATES",
+    "ACTIVE_STATE_VALUES",
+    "STATE_LABELS",
+    "NotificationMode",
+    "NotificationPreference",
+    "Priority",
+    "Task",
+    "TaskEvent",
+    "TaskNotification",
+    "TaskSource",
+    "TaskState",
+    "TodoTemplate",
+    "TodoTemplateItem",
+    "Trigger",
+]
 
 
 class TodoTemplate(Base):
@@ -206,9 +141,10 @@ class Task(Base):
     #: The template version and item that made it, when a template did.
     template_id: Mapped[int | None] = mapped_column(ForeignKey("todo_templates.id"))
     template_item_id: Mapped[int | None] = mapped_column(ForeignKey("todo_template_items.id"))
-    #: What to do, in a line.
+    #: What to do, in a line: the template's or the hub's wording, or a meeting action's
+    #: (minutes: shown only where the gate discloses the case's minutes, see todo.presenter).
     title: Mapped[str] = mapped_column(String(200))
-    #: More detail (a meeting action's wording); shown only inside the agency.
+    #: More detail (a meeting action's wording): minutes, for a task about a case.
     details: Mapped[str] = mapped_column(Text, default="")
     due_on: Mapped[date]
     #: One of Priority.
@@ -261,7 +197,8 @@ class TaskEvent(Base):
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     #: created, noted, updated, reassigned, taken, reminded, escalated.
     kind: Mapped[str] = mapped_column(String(20))
-    #: A note written by the member (shown inside the agency only).
+    #: A note written by a member: the agency's own (research), shown only to its members,
+    #: and for a task about a case only to those who may know it.
     note: Mapped[str] = mapped_column(Text, default="")
     #: What changed: {"state": ["open", "done"], "owner": [3, 7], ...}; ids and codes only.
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -26,17 +26,29 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
 from sqlalchemy import and_, func, select, update
 
 from agencies.models import Agency, Member, MemberStatus
+from agencies.services import actor_for
 from hub.core.clock import LONDON, now
 from hub.core.db import after_commit, session
 from hub.core.mail import Mailer, Notice, current_mailer, deliver, install
-from todo.models import NotificationMode, NotificationPreference, TaskNotification
+from todo import visibility
+from todo.models import NotificationMode, NotificationPreference, Task, TaskNotification
 
-__all__ = ["DIGEST", "NOTICES", "Mailer", "Notice", "current_mailer", "install", "notify_member"]
+__all__ = [
+    "DIGEST",
+    "NOTICES",
+    "Mailer",
+    "Notice",
+    "current_mailer",
+    "install",
+    "notify_many",
+    "notify_member",
+]
 
 log = logging.getLogger(__name__)
 
@@ -78,19 +90,10 @@ def _can_receive(member: Member) -> bool:
     return agency is not None and agency.disabled_at is None  # the agency left the hub
 
 
-def notify_member(member_id: int, kind: str, *, task_id: int | None = None) -> bool:
-    """Owe a member a notification; e-mail it after the commit unless they take the digest.
-
-    Returns whether a notification was recorded (not for disabled or pending members).
-    """
-    if kind not in NOTICES:
-        raise ValueError(f"unknown notification kind {kind!r}")
-    member = session().get(Member, member_id)
-    if member is None or not _can_receive(member):
-        return False
-    row = TaskNotification(member_id=member_id, kind=kind, task_id=task_id)
+def _owe(member: Member, kind: str, task_id: int | None) -> None:
+    row = TaskNotification(member_id=member.id, kind=kind, task_id=task_id)
     session().add(row)
-    if mode_of(member_id) is NotificationMode.EACH:
+    if mode_of(member.id) is NotificationMode.EACH:
         mailer = current_mailer()
         if mailer is None:
             log.warning("no mailer configured: a %s notification stays unsent", kind)
@@ -98,8 +101,63 @@ def notify_member(member_id: int, kind: str, *, task_id: int | None = None) -> b
             row.sent_at = now()
             address = member.email
             after_commit(lambda: deliver(mailer, address, NOTICES[kind]))
+
+
+def notify_many(
+    kind: str, tasks: Sequence[Task], recipients: Mapping[int, Sequence[int]]
+) -> dict[int, list[int]]:
+    """Owe each task's recipients a notification, e-mailed after the commit unless they take
+    the digest; ``recipients`` maps a task id to member ids.
+
+    Nobody is told of a task about a case they may not know (behind a wall, on its
+    must-not-receive list, their agency's protocol lapsed), nor while disabled or pending.
+    Returns, per task id, the members who were owed one.
+    """
+    if kind not in NOTICES:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    wanted = {member for task in tasks for member in recipients.get(task.id, ())}
+    if not wanted:
+        return {}
+    members = {
+        m.id: m
+        for m in session().execute(select(Member).where(Member.id.in_(wanted))).scalars()
+        if _can_receive(m)
+    }
+    knowing = visibility.who_may_know(
+        (member, task.referral_id)
+        for task in tasks
+        if task.referral_id is not None
+        for member in recipients.get(task.id, ())
+        if member in members
+    )
+    told: dict[int, list[int]] = {}
+    for task in tasks:
+        for member_id in recipients.get(task.id, ()):
+            if member_id not in members:
+                continue
+            if task.referral_id is not None and (member_id, task.referral_id) not in knowing:
+                continue
+            _owe(members[member_id], kind, task.id)
+            told.setdefault(task.id, []).append(member_id)
     session().flush()
-    return True
+    return told
+
+
+def notify_member(member_id: int, kind: str, *, task_id: int | None = None) -> bool:
+    """Owe one member a notification (see ``notify_many``); returns whether it was owed."""
+    if kind not in NOTICES:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    if task_id is None:
+        member = session().get(Member, member_id)
+        if member is None or not _can_receive(member):
+            return False
+        _owe(member, kind, None)
+        session().flush()
+        return True
+    task = session().get(Task, task_id)
+    if task is None:
+        return False
+    return member_id in notify_many(kind, [task], {task.id: [member_id]}).get(task.id, [])
 
 
 def set_preference(member_id: int, mode: NotificationMode) -> bool:
@@ -123,6 +181,20 @@ def set_preference(member_id: int, mode: NotificationMode) -> bool:
         )
     session().flush()
     return True
+
+
+def _countable(member: Member) -> int:
+    """How many of a member's waiting notifications the digest may count: those about no
+    case, or about a case the member may (still) know, in one query."""
+    statement = (
+        select(func.count(TaskNotification.id))
+        .select_from(TaskNotification)
+        .outerjoin(Task, Task.id == TaskNotification.task_id)
+        .where(TaskNotification.member_id == member.id, TaskNotification.sent_at.is_(None))
+    )
+    return int(
+        session().execute(visibility.only_knowable(actor_for(member), statement)).scalar_one()
+    )
 
 
 def send_digests(*, at: datetime | None = None, digest_hour: int = 7) -> int:
@@ -154,11 +226,11 @@ def send_digests(*, at: datetime | None = None, digest_hour: int = 7) -> int:
         .group_by(TaskNotification.member_id)
     )
     sent = 0
-    for member_id, count in session().execute(pending).all():
+    for member_id, _waiting in session().execute(pending).all():
         member = session().get(Member, member_id)
         preference = session().get(NotificationPreference, member_id)
         assert preference is not None
-        preference.last_digest_on = today
+        count = _countable(member) if member is not None and _can_receive(member) else 0
         session().execute(
             update(TaskNotification)
             .where(
@@ -166,8 +238,9 @@ def send_digests(*, at: datetime | None = None, digest_hour: int = 7) -> int:
             )
             .values(sent_at=moment)
         )
-        if member is None or not _can_receive(member):
+        if member is None or not count:
             continue
+        preference.last_digest_on = today
         address = member.email
         noun = "notification" if count == 1 else "notifications"
         after_commit(functools.partial(deliver, mailer, address, DIGEST, count=count, noun=noun))

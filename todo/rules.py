@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from hub.core.workdays import add_working_days
-from todo.models import Priority
+from todo.codes import Priority
 
 MINUTES_WORKING_DAYS = 3
 CONSENT_WINDOW_DAYS = 7

@@ -3,69 +3,86 @@
 Each use case takes the actor explicitly, may flush, and never commits; notifications go
 out only after the caller's commit. Every change lands in the ledger (ids and codes only).
 
-API for the layers above
-========================
+The to-do lists sit above cases and meetings, so they ask the gate themselves:
 
-agencies sits below consent, hub.referrals and meetings in the import order, so nothing here
-loads a case: a task holds ``referral_id`` (a foreign key to ``referrals.id`` by table name),
-and whatever needs the gate comes in as a callable.
+* every list and count holds a task about a case only when the reader may know that case,
+  filtered in the query before paging and counting (``todo.visibility``);
+* a task's page and every write on a task (update, note, reassign, take) ask the gate for
+  the task's case first; a task of a case the actor may not know is "no such task", the
+  same concealed 404 as a task that does not exist, and the refusal is in the ledger;
+* a task is given only to someone who may know its case, and nobody is e-mailed about one
+  they may not;
+* what a page shows of a task comes from ``todo.presenter``, from the gate's disclosure.
+
+API for the layers' event handlers
+==================================
 
 ``generate_from_template(actor, *, agency, referral_id, trigger, risk_band, context,
 owner_member_id=None, start_on=None, occasion=None) -> list[Task]``
-    Make the agency's template tasks for a case. hub.referrals calls it when a referral is
-    accepted (``Trigger.REFERRAL_ACCEPTED``, for the referring agency, usually with the
-    referrer as ``owner_member_id``), when an agency is given the case (``Trigger.CASE_SHARED``:
-    shared, or invited to a meeting with it on the agenda; owner empty = the agency's queue),
-    and when an agency serving both parties sets up a conflict wall
-    (``Trigger.CONFLICT_WALL``, owner = the perpetrator's caseworker, ``referral_id=None``
-    since that worker must never see the victim's case, ``occasion="wall-<id>"``).
-    ``risk_band`` is ``"standard" | "medium" | "high" | None``; ``context`` is a
-    ``catalogue.CaseContext`` (the *other* involved agencies' types, and the flags the data
-    file describes). Idempotent: one task per template item per case (or occasion) per
-    agency, so a retried or repeated trigger makes nothing twice. Returns the new tasks.
+    Make the agency's template tasks for a case: when a referral is accepted
+    (``Trigger.REFERRAL_ACCEPTED``, for the referring agency, usually with the referrer as
+    ``owner_member_id``), when an agency is given the case (``Trigger.CASE_SHARED``: shared,
+    or invited to a meeting with it on the agenda; owner empty = the agency's queue), and when
+    an agency serving both parties sets up a conflict wall (``Trigger.CONFLICT_WALL``,
+    ``referral_id=None`` since the perpetrator's worker must never see the victim's case,
+    ``occasion="wall-<id>"``). An owner who may not know the case is not given its tasks:
+    they go to the agency's queue. Idempotent: one task per template item per case (or
+    occasion) per agency. Returns the new tasks.
 
 ``create_task(actor, *, agency_id, owner_member_id, referral_id, source, title, due_on,
-priority, details="", source_key=None, can_see_case=None) -> Task``
-    One task: what meetings (#7) call for each agreed action, with
-    ``source=TaskSource.MEETING_ACTION`` and ``source_key="action-<id>"`` (idempotent: the
-    same key in the same agency returns the existing task). Refuses, with a clear message
-    and nothing saved: a due date in the past, an unknown owner or one of another agency, an
-    owner who cannot see the case (when ``can_see_case`` is given).
+priority, details="", source_key=None) -> Task``
+    One task: a meeting action (``source=TaskSource.MEETING_ACTION``,
+    ``source_key="action-<id>"``, idempotent within the agency). Refuses, with a clear
+    message and nothing saved: a due date in the past, an unknown owner or one of another
+    agency, an owner who may not know the case (asked of the gate, always).
 
 ``system_rule_task(actor, *, rule_key, agency_id, title, due_on, owner_member_id=None,
 referral_id=None, priority=Priority.NORMAL, details="") -> tuple[Task, bool]``
     A task the hub itself raises (minutes due, consent expiring, a repeat window ending, an
     approval waiting), idempotent by ``rule_key`` within the agency; returns (task, created).
-    A due date already past becomes today. ``resolve_system_rule_task`` closes it when the
-    condition no longer holds. ``todo.rules`` builds these for the four known rules, and
-    ``todo.jobs.RULE_PROVIDERS`` is where the higher layers register what finds them.
-
-``CaseVisibility = Callable[[Actor, int], bool]``: the gate's answer to "may this person
-see this case?", passed in by the web layer (``app.extensions["hub.case_visibility"]``).
+    A due date already past becomes today; an owner who may not know the case leaves it in
+    the agency's queue. ``resolve_system_rule_task`` closes it when the condition no longer
+    holds. ``todo.rules`` builds these, and ``todo.jobs.rule_providers`` names what finds them.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
-from agencies.models import Agency, Member, MemberRole, MemberStatus
-from audit.ledger import Subject, record
+from agencies.models import Agency, AgencyType, Member, MemberRole, MemberStatus
+from audit.ledger import Subject, record, record_refusal
+from consent import gate
+from consent.categories import Category
 from hub.core.access import Actor, Permission, Role
 from hub.core.clock import now, today_london
 from hub.core.db import session
-from hub.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from hub.core.errors import (
+    NO_SUCH_CASE,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Refused,
+    ValidationFailed,
+)
 from hub.core.workdays import add_working_days, is_working_day
-from todo import catalogue
+from hub.referrals import services as cases
+from hub.referrals.facts import case_facts, facts_many
+from hub.referrals.models import Referral
+from meetings.models import Action, Meeting
+from todo import catalogue, presenter, visibility
 from todo.catalogue import CaseContext, ItemSpec
 from todo.models import (
     ACTIVE_STATE_VALUES,
+    NotificationMode,
     Priority,
     Task,
     TaskEvent,
@@ -75,9 +92,14 @@ from todo.models import (
     TodoTemplateItem,
     Trigger,
 )
-from todo.notify import notify_member
+from todo.notify import notify_many, notify_member, set_preference
 
-CaseVisibility = Callable[[Actor, int], bool]
+#: The largest id an SQL INTEGER column holds: a larger one names nothing (and must not reach
+#: the database, which would refuse the statement rather than find no row).
+MAX_ID = 2**31 - 1
+#: The one answer for a task that does not exist, of another agency, or of a case the reader
+#: may not know: the three must be indistinguishable.
+NO_SUCH_TASK = "There is no such task."
 STALE = (
     "Someone else changed this task while you were looking at it. "
     "Nothing you entered was saved: review their change below, then try again."
@@ -104,7 +126,7 @@ def _event(task: Task, actor: Actor, kind: str, *, note: str = "", **changes: An
 
 
 def _member_in_agency(member_id: int, agency_id: int, field: str = "owner") -> Member:
-    member = session().get(Member, member_id)
+    member = session().get(Member, member_id) if 0 < member_id <= MAX_ID else None
     if member is None:
         raise ValidationFailed({field: "Select someone from the list: that person is unknown"})
     if member.agency_id != agency_id:
@@ -116,20 +138,40 @@ def _member_in_agency(member_id: int, agency_id: int, field: str = "owner") -> M
     return member
 
 
-def _check_case_visible(
-    member: Member,
-    referral_id: int | None,
-    can_see_case: CaseVisibility | None,
-    field: str = "owner",
-) -> None:
-    if referral_id is None or can_see_case is None:
-        return
-    from agencies.services import actor_for
+OWNER_MAY_NOT_KNOW = "That person cannot see this case, so the task cannot be given to them"
 
-    if not can_see_case(actor_for(member), referral_id):
-        raise ValidationFailed(
-            {field: "That person cannot see this case, so the task cannot be given to them"}
-        )
+
+def _check_owner_may_know(member: Member, referral_id: int | None, field: str = "owner") -> None:
+    """The gate, asked every time: a task about a case goes only to someone who may know it."""
+    if not visibility.may_know(member.id, referral_id):
+        raise ValidationFailed({field: OWNER_MAY_NOT_KNOW})
+
+
+def _refuse_task(
+    actor: Actor, task_id: int, code: str, operation: str, *, task: Task | None = None
+) -> None:
+    """Record a refusal about a task in a transaction of its own (the request rolls back)."""
+    details: dict[str, Any] = {"task": task_id, "reason": code, "attempted": operation}
+    if task is not None and task.referral_id is not None:
+        details["case"] = task.referral_id  # filed under the case the actor already knows
+    record_refusal(actor, "access:denied", Subject("task", task_id), **details)
+
+
+def _case_of(task: Task) -> Referral:
+    referral = session().get(Referral, task.referral_id)
+    assert referral is not None  # a task goes with its case (ON DELETE CASCADE)
+    return referral
+
+
+def _act_on_case(actor: Actor, task: Task, operation: str) -> None:
+    """Ask the gate whether the actor may act on the task's case at all, before anything
+    else. A refusal (recorded by the gate) is "no such task", as for a missing one."""
+    if task.referral_id is None:
+        return
+    try:
+        cases.act_on(actor, _case_of(task), operation)
+    except Refused as refused:
+        raise Refused(NO_SUCH_TASK, conceal=True, code=refused.code) from None
 
 
 def _check_title(title: str) -> str:
@@ -507,6 +549,8 @@ def generate_from_template(
         return []  # the agency has left the hub: nobody would see the tasks
     if owner_member_id is not None:
         _member_in_agency(owner_member_id, agency.id)
+        if not visibility.may_know(owner_member_id, referral_id):
+            owner_member_id = None  # behind a wall, or must not receive it: the queue takes it
     context = context or CaseContext()
     template = current_template(actor, agency)
     today = today_london()
@@ -552,9 +596,10 @@ def create_task(
     priority: Priority | str = Priority.NORMAL,
     details: str = "",
     source_key: str | None = None,
-    can_see_case: CaseVisibility | None = None,
 ) -> Task:
     """Create one task (a meeting action, or work someone adds by hand)."""
+    if referral_id is not None:
+        cases.case_for_action(actor, referral_id, "task:created")  # the gate first
     agency = _get_agency(agency_id)
     if not _can_act_for_agency(actor, agency):
         raise Forbidden("You cannot create tasks for that agency.")
@@ -575,7 +620,7 @@ def create_task(
     if owner_member_id is not None:
         try:
             owner = _member_in_agency(owner_member_id, agency.id)
-            _check_case_visible(owner, referral_id, can_see_case)
+            _check_owner_may_know(owner, referral_id)
         except ValidationFailed as error:
             errors.update(error.errors)
     if errors:
@@ -628,9 +673,10 @@ def system_rule_task(
     agency = _get_agency(agency_id)
     if owner_member_id is not None:
         try:
-            _member_in_agency(owner_member_id, agency.id)
+            owner = _member_in_agency(owner_member_id, agency.id)
+            _check_owner_may_know(owner, referral_id)
         except ValidationFailed:
-            owner_member_id = None  # the person left: the agency's queue takes it
+            owner_member_id = None  # the person left, or may not know the case: the queue
     task = Task(
         agency_id=agency.id,
         owner_member_id=owner_member_id,
@@ -669,11 +715,24 @@ def resolve_system_rule_task(actor: Actor, *, rule_key: str, agency_id: int) -> 
 # --------------------------------------------------------------------------- reading
 
 
-def get_task_for(actor: Actor, task_id: int) -> Task:
-    """A task of the actor's own agency; any other is simply not found."""
-    task = session().get(Task, task_id)
+def get_task_for(actor: Actor, task_id: int, operation: str = "task:viewed") -> Task:
+    """A task of the actor's own agency; any other is simply not found (and recorded).
+
+    For code about to change the task: every write service asks the gate about the task's
+    case itself. A page shows a task only through ``open_task``.
+    """
+    task = session().get(Task, task_id) if 0 < task_id <= MAX_ID else None
     if task is None or actor.agency_id is None or task.agency_id != actor.agency_id:
-        raise NotFound("There is no such task.")
+        _refuse_task(actor, task_id, "no_such_task" if task is None else "other_agency", operation)
+        raise NotFound(NO_SUCH_TASK)
+    return task
+
+
+def task_for_change(actor: Actor, task_id: int, operation: str) -> Task:
+    """A task the actor is about to change: their own agency's, of a case they may act on
+    (asked of the gate before anything else; a refusal is "no such task", recorded)."""
+    task = get_task_for(actor, task_id, operation)
+    _act_on_case(actor, task, operation)
     return task
 
 
@@ -683,6 +742,75 @@ def task_history(task_id: int) -> list[TaskEvent]:
         .execute(select(TaskEvent).where(TaskEvent.task_id == task_id).order_by(TaskEvent.id))
         .scalars()
     )
+
+
+def _held_on(tasks: Sequence[Task]) -> dict[int, date]:
+    """The date of the meeting that agreed each meeting action's task: {task id: date}.
+
+    A meeting action's task carries the action's id in its key ("action-<id>").
+    """
+    wanted = [t for t in tasks if presenter.carries_minutes(t)]
+    if not wanted:
+        return {}
+    by_key = {
+        int(t.source_key.removeprefix("action-")): t.id
+        for t in wanted
+        if t.source_key and t.source_key.removeprefix("action-").isdigit()
+    }
+    if not by_key:
+        return {}
+    # By the action's own key (its primary key): a lookup that does not grow with history.
+    rows = session().execute(
+        select(Action.id, Meeting.held_on)
+        .join(Meeting, Meeting.id == Action.meeting_id)
+        .where(Action.id.in_(list(by_key)))
+    )
+    return {by_key[action_id]: held_on for action_id, held_on in rows}
+
+
+def open_task(actor: Actor, task_id: int) -> presenter.TaskPage:
+    """A task's page through the gate: its case's disclosure decides what of it is shown.
+
+    The view of a task about a case is a disclosure of that case (minutes: a meeting action's
+    wording; research: the agency's own notes) and is recorded; a case the actor may not know
+    is "no such task", recorded as a refusal.
+    """
+    task = get_task_for(actor, task_id)
+    disclosure = None
+    reference = None
+    if task.referral_id is not None:
+        referral = _case_of(task)
+        disclosure = gate.disclose(
+            actor,
+            case_facts(referral),
+            [Category.MINUTES, Category.RESEARCH],
+            action="task:viewed",
+        )
+        if disclosure.refused:
+            raise Refused(NO_SUCH_TASK, conceal=True, code=disclosure.refusal_code)
+        reference = disclosure.reference
+    template_version = None
+    if task.template_id is not None:
+        template = session().get(TodoTemplate, task.template_id)
+        template_version = template.version if template else None
+    return presenter.page(
+        task,
+        reference,
+        disclosure,
+        task_history(task.id),
+        held_on=_held_on([task]).get(task.id),
+        template_version=template_version,
+    )
+
+
+def names_on(shown: presenter.TaskPage) -> dict[int, str]:
+    """The names of the members a task's page mentions (its owner, creator, history)."""
+    mentioned: list[int | None] = [shown.task.owner_member_id, shown.created_by_id]
+    for line in shown.history:
+        mentioned.append(line.member_id)
+        owner = line.changes.get("owner")
+        mentioned.extend(owner if isinstance(owner, list) else [owner])
+    return member_names(m for m in mentioned if isinstance(m, int))
 
 
 def agency_members(agency_id: int) -> list[Member]:
@@ -702,6 +830,16 @@ def agency_members(agency_id: int) -> list[Member]:
     )
 
 
+def owner_choices(actor: Actor, task_id: int) -> list[tuple[int, str]]:
+    """Who a task could be given to: active members of its agency who may know its case."""
+    task = get_task_for(actor, task_id)
+    people = agency_members(task.agency_id)
+    if task.referral_id is not None:
+        knowing = visibility.who_may_know((m.id, task.referral_id) for m in people)
+        people = [m for m in people if (m.id, task.referral_id) in knowing]
+    return [(m.id, m.name + (f", {m.job_title}" if m.job_title else "")) for m in people]
+
+
 def member_names(ids: Iterable[int | None]) -> dict[int, str]:
     wanted = {i for i in ids if i is not None}
     if not wanted:
@@ -710,34 +848,53 @@ def member_names(ids: Iterable[int | None]) -> dict[int, str]:
     return {row[0]: row[1] for row in rows}
 
 
-def task_counts(member_id: int, today: date) -> tuple[int, int]:
-    """(open, overdue) tasks a member owns, in one query."""
-    row = (
-        session()
-        .execute(
-            select(
-                func.count(Task.id),
-                func.coalesce(func.sum(case((Task.due_on < today, 1), else_=0)), 0),
-            ).where(Task.owner_member_id == member_id, Task.state.in_(ACTIVE_STATE_VALUES))
-        )
-        .one()
-    )
+def task_counts(actor: Actor, today: date) -> tuple[int, int]:
+    """(open, overdue) tasks the actor owns and may know of, in one query."""
+    if actor.member_id is None:
+        return 0, 0
+    statement = select(
+        func.count(Task.id),
+        func.coalesce(func.sum(case((Task.due_on < today, 1), else_=0)), 0),
+    ).where(Task.owner_member_id == actor.member_id, Task.state.in_(ACTIVE_STATE_VALUES))
+    row = session().execute(visibility.only_knowable(actor, statement)).one()
     return int(row[0]), int(row[1])
 
 
-def queue_count(agency_id: int) -> int:
-    """How many active tasks wait in an agency's queue."""
-    return int(
-        session()
-        .execute(
-            select(func.count(Task.id)).where(
-                Task.agency_id == agency_id,
-                Task.owner_member_id.is_(None),
-                Task.state.in_(ACTIVE_STATE_VALUES),
-            )
-        )
-        .scalar_one()
+@dataclass(frozen=True)
+class Counts:
+    """What the top of a member's list says: their open and overdue tasks, and the queue."""
+
+    open: int
+    overdue: int
+    queued: int
+
+
+def my_counts(actor: Actor, today: date) -> Counts:
+    """The actor's open and overdue tasks and their agency's queue, in one query, counting
+    only tasks the actor may know of."""
+    if actor.member_id is None:
+        return Counts(0, 0, 0)
+    mine = Task.owner_member_id == actor.member_id
+    queued = and_(Task.owner_member_id.is_(None), Task.agency_id == actor.agency_id)
+    statement = select(
+        func.count(Task.id).filter(mine),
+        func.count(Task.id).filter(and_(mine, Task.due_on < today)),
+        func.count(Task.id).filter(queued),
+    ).where(Task.state.in_(ACTIVE_STATE_VALUES), or_(mine, queued))
+    row = session().execute(visibility.only_knowable(actor, statement)).one()
+    return Counts(int(row[0]), int(row[1]), int(row[2]))
+
+
+def queue_count(actor: Actor) -> int:
+    """How many active tasks the actor may know of wait in their agency's queue."""
+    if actor.agency_id is None:
+        return 0
+    statement = select(func.count(Task.id)).where(
+        Task.agency_id == actor.agency_id,
+        Task.owner_member_id.is_(None),
+        Task.state.in_(ACTIVE_STATE_VALUES),
     )
+    return int(session().execute(visibility.only_knowable(actor, statement)).scalar_one())
 
 
 STATE_FILTERS: dict[str, tuple[str, ...]] = {
@@ -771,9 +928,13 @@ class ListQuery:
 
 @dataclass(frozen=True)
 class TaskPage:
-    tasks: list[Task]
+    """One page of a list, already filtered by the gate and presented."""
+
+    tasks: list[presenter.TaskRow]
     total: int
     query: ListQuery
+    #: The reader's own counts, when the list counted them anyway (my list).
+    counts: Counts | None = None
 
     @property
     def pages(self) -> int:
@@ -787,9 +948,44 @@ _PRIORITY_RANK = case(
 )
 
 
-def _listed(base: Select[Any], query: ListQuery, today: date) -> TaskPage:
+def _present(
+    actor: Actor, found: Sequence[tuple[Task, str | None, str | None]]
+) -> list[presenter.TaskRow]:
+    """Rows through the gate: one disclosure per case whose minutes the page would show
+    (a meeting action's wording), in a constant number of queries whatever the page holds."""
+    tasks = [task for task, _ref, _name in found]
+    with_minutes = sorted(
+        {t.referral_id for t in tasks if t.referral_id is not None and presenter.carries_minutes(t)}
+    )
+    disclosures: dict[int, gate.Disclosure] = {}
+    if with_minutes:
+        referrals = (
+            session().execute(select(Referral).where(Referral.id.in_(with_minutes))).scalars().all()
+        )
+        disclosures = gate.disclose_many(
+            actor,
+            list(facts_many(referrals).values()),
+            [Category.MINUTES],
+            action="task:listed",
+        )
+    withheld = [
+        t
+        for t in tasks
+        if presenter.carries_minutes(t)
+        and t.referral_id in disclosures
+        and not disclosures[t.referral_id].allows(Category.MINUTES)
+    ]
+    return presenter.rows(found, disclosures, _held_on(withheld) if withheld else {})
+
+
+def _listed(
+    actor: Actor, base: Select[Any], query: ListQuery, today: date, total: int | None = None
+) -> TaskPage:
+    """A page of a list, filtered by the gate before paging; ``total`` when already counted."""
     query = query.cleaned()
-    statement = base.where(Task.state.in_(STATE_FILTERS[query.state]))
+    statement = visibility.only_knowable(
+        actor, base.where(Task.state.in_(STATE_FILTERS[query.state]))
+    )
     soon = add_working_days(today, 5)
     if query.due == "overdue":
         statement = statement.where(Task.due_on < today)
@@ -806,26 +1002,36 @@ def _listed(base: Select[Any], query: ListQuery, today: date) -> TaskPage:
         order = (Task.id.desc(),)
     else:
         order = (Task.due_on, _PRIORITY_RANK.desc(), Task.id)
-    total = (
-        session()
-        .execute(statement.with_only_columns(func.count(Task.id)).order_by(None))
-        .scalar_one()
-    )
-    tasks = list(
-        session()
-        .execute(statement.order_by(*order).limit(PAGE_SIZE).offset((query.page - 1) * PAGE_SIZE))
-        .scalars()
-    )
-    return TaskPage(tasks=tasks, total=int(total), query=query)
+    if total is None:
+        total = (
+            session()
+            .execute(statement.with_only_columns(func.count(Task.id)).order_by(None))
+            .scalar_one()
+        )
+    found = [
+        (task, reference, owner_name)
+        for task, reference, owner_name in session().execute(
+            statement.add_columns(Referral.reference, Member.name)
+            .outerjoin(Member, Member.id == Task.owner_member_id)
+            .order_by(*order)
+            .limit(PAGE_SIZE)
+            .offset((query.page - 1) * PAGE_SIZE)
+        )
+    ]
+    return TaskPage(tasks=_present(actor, found), total=int(total), query=query)
 
 
 def list_my_tasks(actor: Actor, query: ListQuery, today: date | None = None) -> TaskPage:
     """The tasks the actor owns."""
     if actor.member_id is None:
         return TaskPage([], 0, query.cleaned())
-    return _listed(
-        select(Task).where(Task.owner_member_id == actor.member_id), query, today or today_london()
-    )
+    today = today or today_london()
+    query = query.cleaned()
+    counts = my_counts(actor, today)
+    # Unfiltered, the list's total is the open count the page header shows anyway.
+    total = counts.open if (query.state, query.due) == ("active", "any") else None
+    base = select(Task).where(Task.owner_member_id == actor.member_id)
+    return replace(_listed(actor, base, query, today, total), counts=counts)
 
 
 def list_queue(actor: Actor, query: ListQuery, today: date | None = None) -> TaskPage:
@@ -833,17 +1039,32 @@ def list_queue(actor: Actor, query: ListQuery, today: date | None = None) -> Tas
     if actor.agency_id is None:
         return TaskPage([], 0, query.cleaned())
     base = select(Task).where(Task.agency_id == actor.agency_id, Task.owner_member_id.is_(None))
-    return _listed(base, query, today or today_london())
+    return _listed(actor, base, query, today or today_london())
+
+
+@dataclass(frozen=True)
+class CaseTasks:
+    page: TaskPage
+    referral_id: int
+    reference: str
 
 
 def list_case_tasks(
     actor: Actor, referral_id: int, query: ListQuery, today: date | None = None
-) -> TaskPage:
-    """Everything the actor's own agency has to do for a case (never other agencies' tasks)."""
+) -> CaseTasks:
+    """Everything the actor's own agency has to do for a case (never other agencies' tasks).
+
+    A case the actor may not know is the concealed 404 of a missing case, recorded.
+    """
+    if not 0 < referral_id <= MAX_ID:
+        gate.refuse(actor, referral_id, "no_such_case", attempted="task:listed")
+        raise Refused(NO_SUCH_CASE, conceal=True, code="no_such_case")
+    referral = cases.case_for_action(actor, referral_id, "task:listed")  # rules 1-3, recorded
     if actor.agency_id is None:
-        return TaskPage([], 0, query.cleaned())
+        return CaseTasks(TaskPage([], 0, query.cleaned()), referral.id, referral.reference)
     base = select(Task).where(Task.agency_id == actor.agency_id, Task.referral_id == referral_id)
-    return _listed(base, query, today or today_london())
+    page = _listed(actor, base, query, today or today_london())
+    return CaseTasks(page, referral.id, referral.reference)
 
 
 def list_agency_overdue(actor: Actor, query: ListQuery, today: date | None = None) -> TaskPage:
@@ -851,23 +1072,32 @@ def list_agency_overdue(actor: Actor, query: ListQuery, today: date | None = Non
     if not actor.can(Permission.TASKS_OVERSEE) or actor.agency_id is None:
         raise Forbidden("Only your agency's MARAC representative sees this list.")
     base = select(Task).where(Task.agency_id == actor.agency_id)
-    return _listed(base, replace(query, due="overdue", state="active"), today or today_london())
+    return _listed(
+        actor, base, replace(query, due="overdue", state="active"), today or today_london()
+    )
 
 
 # --------------------------------------------------------------------------- changing
 
 
-def can_change_task(actor: Actor, task: Task) -> bool:
-    if actor.agency_id != task.agency_id or not actor.can(Permission.TASKS_MANAGE):
+def can_change_task(actor: Actor, task: Task | presenter.TaskPage) -> bool:
+    agency_id = task.agency_id
+    owner = (
+        task.task.owner_member_id if isinstance(task, presenter.TaskPage) else task.owner_member_id
+    )
+    if actor.agency_id != agency_id or not actor.can(Permission.TASKS_MANAGE):
         return False  # only the agency's own members work its tasks
     if actor.can(Permission.TASKS_OVERSEE):
         return True  # the MARAC representative manages every task of the agency
     # The owner works their own; anyone in the agency may take one from the queue.
-    return task.owner_member_id in (None, actor.member_id)
+    return owner in (None, actor.member_id)
 
 
-def _guard(actor: Actor, task: Task, version: int | None) -> None:
+def _guard(actor: Actor, task: Task, version: int | None, operation: str) -> None:
+    """The gate first (a hidden case is "no such task"), then the agency's own rules."""
+    _act_on_case(actor, task, operation)
     if not can_change_task(actor, task):
+        _refuse_task(actor, task.id, "not_permitted", operation, task=task)
         raise Forbidden(
             "Only the person doing this task, or your MARAC representative, can change it."
         )
@@ -875,13 +1105,23 @@ def _guard(actor: Actor, task: Task, version: int | None) -> None:
         raise Conflict(STALE)
 
 
-def _flush_versioned() -> None:
-    from sqlalchemy.orm.exc import StaleDataError
-
+@contextmanager
+def _versioned(task: Task) -> Iterator[None]:
+    """Change a task and flush it in a savepoint: a change someone else saved meanwhile is a
+    conflict, and the task reads again as they left it, while the request's transaction
+    stays usable (for the page that says so)."""
+    nested = session().begin_nested()
     try:
+        yield
         session().flush()
     except StaleDataError:
+        nested.rollback()
+        session().expire(task)
         raise Conflict(STALE) from None
+    except BaseException:
+        nested.rollback()
+        raise
+    nested.commit()
 
 
 @dataclass(frozen=True)
@@ -896,7 +1136,7 @@ class TaskChange:
 
 def update_task(actor: Actor, task: Task, *, version: int | None, change: TaskChange) -> Task:
     """Change a task's state, due date or priority, and/or add a note: one history line."""
-    _guard(actor, task, version)
+    _guard(actor, task, version, "task:updated")
     errors: dict[str, str] = {}
     changes: dict[str, list[Any]] = {}
     try:
@@ -929,18 +1169,18 @@ def update_task(actor: Actor, task: Task, *, version: int | None, change: TaskCh
         raise ValidationFailed(errors)
     if not changes and not note:
         raise ValidationFailed({"note": "Change something or write a note before saving"})
-    if "state" in changes:
-        task.state = changes["state"][1]
-        task.closed_at = None if task.state in ACTIVE_STATE_VALUES else now()
-    if "due_on" in changes:
-        assert change.due_on is not None
-        task.due_on = change.due_on
-        task.reminded_at = None  # a new due date earns its own reminder
-    if "priority" in changes:
-        task.priority = changes["priority"][1]
-    if changes:
-        task.updated_at = now()
-    _flush_versioned()
+    with _versioned(task):
+        if "state" in changes:
+            task.state = changes["state"][1]
+            task.closed_at = None if task.state in ACTIVE_STATE_VALUES else now()
+        if "due_on" in changes:
+            assert change.due_on is not None
+            task.due_on = change.due_on
+            task.reminded_at = None  # a new due date earns its own reminder
+        if "priority" in changes:
+            task.priority = changes["priority"][1]
+        if changes:
+            task.updated_at = now()
     if "state" in changes:
         from todo.meetings import task_changed  # a meeting action mirrors its task's state
 
@@ -969,20 +1209,20 @@ def reassign_task(
     version: int | None,
     owner_member_id: int | None,
     note: str = "",
-    can_see_case: CaseVisibility | None = None,
+    operation: str = "task:reassigned",
 ) -> Task:
     """Give a task to someone else in the same agency, or put it back in the queue."""
-    _guard(actor, task, version)
+    _guard(actor, task, version, operation)
     note = _check_note(note)
     if owner_member_id == task.owner_member_id:
         raise ValidationFailed({"owner": "The task is already with that person"})
     if owner_member_id is not None:
         owner = _member_in_agency(owner_member_id, task.agency_id)
-        _check_case_visible(owner, task.referral_id, can_see_case)
+        _check_owner_may_know(owner, task.referral_id)
     previous = task.owner_member_id
-    task.owner_member_id = owner_member_id
-    task.updated_at = now()
-    _flush_versioned()
+    with _versioned(task):
+        task.owner_member_id = owner_member_id
+        task.updated_at = now()
     kind = "taken" if owner_member_id == actor.member_id and previous is None else "reassigned"
     _event(task, actor, kind, note=note, owner=[previous, owner_member_id])
     record(
@@ -999,16 +1239,15 @@ def reassign_task(
     return task
 
 
-def take_task(
-    actor: Actor, task: Task, *, version: int | None, can_see_case: CaseVisibility | None = None
-) -> Task:
+def take_task(actor: Actor, task: Task, *, version: int | None) -> Task:
     """Take a task from the agency's queue."""
-    if task.owner_member_id is not None:
-        raise Conflict("Someone has already taken this task.")
+    _act_on_case(actor, task, "task:taken")
     if actor.member_id is None:
         raise Forbidden("Only a member can take a task.")
+    if task.owner_member_id is not None:
+        raise Conflict("Someone has already taken this task.")
     return reassign_task(
-        actor, task, version=version, owner_member_id=actor.member_id, can_see_case=can_see_case
+        actor, task, version=version, owner_member_id=actor.member_id, operation="task:taken"
     )
 
 
@@ -1063,14 +1302,18 @@ def send_due_reminders(
         .scalars()
     )
     reps = marac_representatives(t.agency_id for t in tasks if t.owner_member_id is None)
+    wanted = {
+        task.id: [task.owner_member_id]
+        if task.owner_member_id is not None
+        else reps.get(task.agency_id, [])
+        for task in tasks
+    }
+    # Nobody is told of a task whose case they may not (or no longer) know.
+    told = notify_many("reminder", tasks, wanted)
     moment = now()
     for task in tasks:
         task.reminded_at = moment
-        recipients = (
-            [task.owner_member_id]
-            if task.owner_member_id is not None
-            else reps.get(task.agency_id, [])
-        )
+        recipients = told.get(task.id, [])
         _event(task, actor, "reminded", members=recipients)
         record(
             actor,
@@ -1079,8 +1322,6 @@ def send_due_reminders(
             agency=task.agency_id,
             members=recipients,
         )
-        for member_id in recipients:
-            notify_member(member_id, "reminder", task_id=task.id)
     session().flush()
     return len(tasks)
 
@@ -1123,10 +1364,11 @@ def escalate_overdue_tasks(
         .scalars()
     )
     reps = marac_representatives(t.agency_id for t in tasks)
+    told = notify_many("escalation", tasks, {t.id: reps.get(t.agency_id, []) for t in tasks})
     moment = now()
     for task in tasks:
         task.escalated_at = moment
-        recipients = reps.get(task.agency_id, [])
+        recipients = told.get(task.id, [])
         _event(
             task, actor, "escalated", members=recipients, days_overdue=(today - task.due_on).days
         )
@@ -1137,7 +1379,54 @@ def escalate_overdue_tasks(
             agency=task.agency_id,
             members=recipients,
         )
-        for member_id in recipients:
-            notify_member(member_id, "escalation", task_id=task.id)
     session().flush()
     return len(tasks)
+
+
+# --------------------------------------------------------------------------- for the pages
+
+
+def choose_notifications(actor: Actor, mode: NotificationMode) -> bool:
+    """A member chooses how they are told about tasks; recorded when it changes."""
+    if actor.member_id is None:
+        raise Forbidden("Only a member chooses how they are told about tasks.")
+    changed = set_preference(actor.member_id, mode)
+    if changed:
+        record(
+            actor,
+            "notification_preference:changed",
+            Subject("member", actor.member_id),
+            mode=mode.value,
+        )
+    return changed
+
+
+def own_agency(actor: Actor) -> Agency:
+    """The actor's own agency, for its template pages."""
+    agency = session().get(Agency, actor.agency_id) if actor.agency_id else None
+    if agency is None:
+        raise NotFound("You are not a member of an agency.")
+    return agency
+
+
+@dataclass(frozen=True)
+class TemplatePage:
+    agency: Agency
+    template: TodoTemplate
+    versions: list[TodoTemplate]
+    names: dict[int, str]
+
+
+def template_page(actor: Actor) -> TemplatePage:
+    """The actor's agency's template in force, its versions and who made them."""
+    agency = own_agency(actor)
+    template = current_template(actor, agency)
+    versions = template_versions(agency.id)
+    return TemplatePage(agency, template, versions, member_names(v.created_by_id for v in versions))
+
+
+def agency_type_label(value: str) -> str:
+    try:
+        return AgencyType(value).label.lower()
+    except ValueError:
+        return value

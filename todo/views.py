@@ -1,8 +1,9 @@
 """To-do pages: my list, the agency's queue, a case's tasks, overdue tasks, one task, the
 agency's template, and notification settings.
 
-Case visibility belongs to the disclosure gate: the to-do lists sit above the cases and ask
-it directly (``todo.cases``).
+Thin: the services filter every list through the gate in the query and hand back presented
+rows (``todo.presenter``); a task's page comes from ``services.open_task``, through the gate's
+disclosure for its case. Nothing here touches a model.
 """
 
 from __future__ import annotations
@@ -12,54 +13,16 @@ from typing import Any
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 
-from agencies.models import Agency, AgencyType
-from audit.ledger import Subject, record
-from hub.core.access import Actor, Permission, require
+from hub.core.access import Permission, require
 from hub.core.clock import today_london
-from hub.core.db import session
 from hub.core.errors import Conflict, NotFound, ValidationFailed
 from hub.core.forms import apply_errors, choices
 from hub.core.requestctx import actor, current_actor
-from todo import cases, catalogue, notify, services
+from todo import catalogue, notify, services
+from todo.codes import NotificationMode, Priority, TaskState, Trigger
 from todo.forms import NotificationForm, ReassignForm, TaskUpdateForm, TemplateItemForm
-from todo.models import NotificationMode, Priority, Task, TaskState, Trigger
 
 bp = Blueprint("tasks", __name__, template_folder="templates", url_prefix="/tasks")
-
-
-# --------------------------------------------------------------------------- case hooks
-
-
-def can_see_case(who: Actor, referral_id: int) -> bool:
-    """Whether the gate lets this person know this case (nothing shown, nothing recorded)."""
-    return cases.can_see_case(who, referral_id)
-
-
-def _case_reference(who: Actor, referral_id: int) -> str:
-    return cases.case_reference(who, referral_id) or f"Case {referral_id}"
-
-
-class _CaseView:
-    """Per-request memo of what the viewer may see about each case on a page."""
-
-    def __init__(self, who: Actor) -> None:
-        self.who = who
-        self.visible: dict[int, bool] = {}
-        self.labels: dict[int, str] = {}
-
-    def allows(self, task: Task) -> bool:
-        if task.referral_id is None:
-            return True
-        if task.referral_id not in self.visible:
-            self.visible[task.referral_id] = can_see_case(self.who, task.referral_id)
-        return self.visible[task.referral_id]
-
-    def label(self, referral_id: int | None) -> str:
-        if referral_id is None:
-            return ""
-        if referral_id not in self.labels:
-            self.labels[referral_id] = _case_reference(self.who, referral_id)
-        return self.labels[referral_id]
 
 
 # --------------------------------------------------------------------------- lists
@@ -74,16 +37,11 @@ def _query() -> services.ListQuery:
     ).cleaned()
 
 
-def _render_list(template: str, page: services.TaskPage, who: Actor, **extra: Any) -> str:
-    cases = _CaseView(who)
-    shown = [t for t in page.tasks if cases.allows(t)]
+def _render_list(template: str, page: services.TaskPage, **extra: Any) -> str:
     return render_template(
         template,
         page=page,
-        tasks=shown,
-        hidden=len(page.tasks) - len(shown),
-        cases=cases,
-        names=services.member_names(t.owner_member_id for t in shown),
+        tasks=page.tasks,
         today=today_london(),
         states=services.STATE_FILTERS,
         State=TaskState,
@@ -97,68 +55,51 @@ def _render_list(template: str, page: services.TaskPage, who: Actor, **extra: An
 def my_list() -> str:
     who = actor()
     page = services.list_my_tasks(who, _query())
-    queued = services.queue_count(who.agency_id) if who.agency_id else 0
-    return _render_list("tasks/my_list.html", page, who, queue_total=queued)
+    counts = page.counts or services.Counts(0, 0, 0)
+    return _render_list(
+        "tasks/my_list.html",
+        page,
+        queue_total=counts.queued,
+        # Counted with the list: the header needs no query of its own.
+        task_counts=lambda: (counts.open, counts.overdue),
+    )
 
 
 @bp.route("/queue")
 @require(Permission.TASKS_READ)
 def queue() -> str:
-    who = actor()
-    return _render_list("tasks/queue.html", services.list_queue(who, _query()), who)
+    return _render_list("tasks/queue.html", services.list_queue(actor(), _query()))
 
 
 @bp.route("/overdue")
 @require(Permission.TASKS_OVERSEE)
 def overdue() -> str:
-    who = actor()
-    return _render_list("tasks/overdue.html", services.list_agency_overdue(who, _query()), who)
+    return _render_list("tasks/overdue.html", services.list_agency_overdue(actor(), _query()))
 
 
 @bp.route("/case/<int:referral_id>")
 @require(Permission.TASKS_READ)
 def case_tasks(referral_id: int) -> str:
-    who = actor()
-    if not can_see_case(who, referral_id):
-        raise NotFound("There is no such case, or you cannot see it.")
-    page = services.list_case_tasks(who, referral_id, _query())
+    found = services.list_case_tasks(actor(), referral_id, _query())
     return _render_list(
-        "tasks/case.html",
-        page,
-        who,
-        referral_id=referral_id,
-        reference=_case_reference(who, referral_id),
+        "tasks/case.html", found.page, referral_id=found.referral_id, reference=found.reference
     )
 
 
 # --------------------------------------------------------------------------- one task
 
 
-def _load(task_id: int) -> tuple[Actor, Task]:
-    who = actor()
-    task = services.get_task_for(who, task_id)
-    if task.referral_id is not None and not can_see_case(who, task.referral_id):
-        raise NotFound("There is no such task.")
-    return who, task
-
-
-def _owner_choices(task: Task) -> list[Any]:
-    people = services.agency_members(task.agency_id)
-    return choices(
-        [("", "The agency's queue (nobody yet)")]
-        + [(str(m.id), m.name + (f", {m.job_title}" if m.job_title else "")) for m in people]
-    )
-
-
 def _render_task(
-    who: Actor,
-    task: Task,
+    task_id: int,
     *,
     update: TaskUpdateForm | None = None,
     reassign: ReassignForm | None = None,
     problem: str | None = None,
     status: int = 200,
 ) -> Any:
+    who = actor()
+    shown = services.open_task(who, task_id)
+    task = shown.task
     if update is None:
         update = TaskUpdateForm(
             formdata=None,
@@ -171,43 +112,35 @@ def _render_task(
         reassign = ReassignForm(
             formdata=None, owner=str(task.owner_member_id or ""), version=str(task.version)
         )
-    reassign.owner.choices = _owner_choices(task)
-    history = services.task_history(task.id)
-    mentioned: list[int | None] = [task.owner_member_id, task.created_by_id]
-    for event in history:
-        mentioned.append(event.member_id)
-        owner = event.changes.get("owner")
-        mentioned.extend(owner if isinstance(owner, list) else [owner])
-    names = services.member_names(m for m in mentioned if isinstance(m, int))
-    template_version = None
-    if task.template_id is not None:
-        from todo.models import TodoTemplate
-
-        found = session().get(TodoTemplate, task.template_id)
-        template_version = found.version if found else None
-    cases = _CaseView(who)
+    can_change = services.can_change_task(who, shown)
+    reassign.owner.choices = _owner_choices(task_id) if can_change else []
     body = render_template(
         "tasks/task.html",
+        shown=shown,
         task=task,
         update=update,
         reassign=reassign,
         problem=problem,
-        history=history,
-        names=names,
-        cases=cases,
+        history=shown.history,
+        names=services.names_on(shown),
         today=today_london(),
-        template_version=template_version,
-        can_change=services.can_change_task(who, task),
+        can_change=can_change,
         State=TaskState,
     )
     return body, status
 
 
+def _owner_choices(task_id: int) -> list[Any]:
+    people = services.owner_choices(actor(), task_id)
+    return choices(
+        [("", "The agency's queue (nobody yet)")] + [(str(i), name) for i, name in people]
+    )
+
+
 @bp.route("/<int:task_id>")
 @require(Permission.TASKS_READ)
 def task_detail(task_id: int) -> Any:
-    who, task = _load(task_id)
-    return _render_task(who, task)
+    return _render_task(task_id)
 
 
 def _version(value: Any) -> int | None:
@@ -220,7 +153,8 @@ def _version(value: Any) -> int | None:
 @bp.route("/<int:task_id>/update", methods=["POST"])
 @require(Permission.TASKS_MANAGE)
 def task_update(task_id: int) -> Any:
-    who, task = _load(task_id)
+    who = actor()
+    task = services.task_for_change(who, task_id, "task:updated")
     form = TaskUpdateForm()
     if form.validate():
         change = services.TaskChange(
@@ -236,31 +170,29 @@ def task_update(task_id: int) -> Any:
         except ValidationFailed as error:
             apply_errors(form, error)
         except Conflict as error:
-            session().rollback()
-            fresh = services.get_task_for(who, task_id)
-            return _render_task(who, fresh, problem=error.message, status=409)
+            return _render_task(task_id, problem=error.message, status=409)
         else:
             flash(
                 "The task has been updated."
                 if task.state == before
-                else f"The task is now marked: {task.task_state.label.lower()}.",
+                else f"The task is now marked: {TaskState(task.state).label.lower()}.",
                 "success",
             )
-            return redirect(url_for("tasks.task_detail", task_id=task.id))
-    return _render_task(who, task, update=form, status=422)
+            return redirect(url_for("tasks.task_detail", task_id=task_id))
+    return _render_task(task_id, update=form, status=422)
 
 
 @bp.route("/<int:task_id>/reassign", methods=["POST"])
 @require(Permission.TASKS_MANAGE)
 def task_reassign(task_id: int) -> Any:
-    who, task = _load(task_id)
+    who = actor()
+    task = services.task_for_change(who, task_id, "task:reassigned")
     form = ReassignForm()
-    form.owner.choices = _owner_choices(task)
     raw = request.form.get("owner", "")
     owner_id = _version(raw) if raw else None
     if raw and owner_id is None:
         form.owner.errors = ["Select someone from the list"]
-        return _render_task(who, task, reassign=form, status=422)
+        return _render_task(task_id, reassign=form, status=422)
     try:
         services.reassign_task(
             who,
@@ -268,43 +200,37 @@ def task_reassign(task_id: int) -> Any:
             version=_version(form.version.data),
             owner_member_id=owner_id,
             note=form.reassign_note.data or "",
-            can_see_case=can_see_case,
         )
     except ValidationFailed as error:
         if "note" in error.errors:
             error.errors["reassign_note"] = error.errors.pop("note")
         apply_errors(form, error)
-        return _render_task(who, task, reassign=form, status=422)
+        return _render_task(task_id, reassign=form, status=422)
     except Conflict as error:
-        session().rollback()
-        fresh = services.get_task_for(who, task_id)
-        return _render_task(who, fresh, problem=error.message, status=409)
+        return _render_task(task_id, problem=error.message, status=409)
     flash(
         "The task has been given to someone else."
         if owner_id != who.member_id
         else "The task is now yours.",
         "success",
     )
-    return redirect(url_for("tasks.task_detail", task_id=task.id))
+    return redirect(url_for("tasks.task_detail", task_id=task_id))
 
 
 @bp.route("/<int:task_id>/take", methods=["POST"])
 @require(Permission.TASKS_MANAGE)
 def task_take(task_id: int) -> Any:
-    who, task = _load(task_id)
+    who = actor()
+    task = services.task_for_change(who, task_id, "task:taken")
     try:
-        services.take_task(
-            who, task, version=_version(request.form.get("version")), can_see_case=can_see_case
-        )
+        services.take_task(who, task, version=_version(request.form.get("version")))
     except ValidationFailed as error:
         flash(error.message, "info")
         return redirect(url_for("tasks.queue"))
     except Conflict as error:
-        session().rollback()
-        fresh = services.get_task_for(who, task_id)
-        return _render_task(who, fresh, problem=error.message, status=409)
+        return _render_task(task_id, problem=error.message, status=409)
     flash("The task is now on your list.", "success")
-    return redirect(url_for("tasks.task_detail", task_id=task.id))
+    return redirect(url_for("tasks.task_detail", task_id=task_id))
 
 
 # --------------------------------------------------------------------------- notifications
@@ -321,13 +247,7 @@ def notification_settings() -> Any:
     )
     if request.method == "POST" and form.validate():
         mode = NotificationMode(form.mode.data)
-        if notify.set_preference(who.member_id, mode):
-            record(
-                who,
-                "notification_preference:changed",
-                Subject("member", who.member_id),
-                mode=mode.value,
-            )
+        services.choose_notifications(who, mode)
         flash(f"Saved: {mode.label.lower()}.", "success")
         return redirect(url_for("tasks.notification_settings"))
     status = 422 if request.method == "POST" else 200
@@ -337,25 +257,16 @@ def notification_settings() -> Any:
 # --------------------------------------------------------------------------- template
 
 
-def _own_agency(who: Actor) -> Agency:
-    agency = session().get(Agency, who.agency_id) if who.agency_id else None
-    if agency is None:
-        raise NotFound("You are not a member of an agency.")
-    return agency
-
-
 @bp.route("/template")
 @require(Permission.TEMPLATES_MANAGE)
 def template_view() -> str:
-    who = actor()
-    agency = _own_agency(who)
-    template = services.current_template(who, agency)
+    found = services.template_page(actor())
     return render_template(
         "tasks/template.html",
-        agency=agency,
-        template=template,
-        versions=services.template_versions(agency.id),
-        names=services.member_names(v.created_by_id for v in services.template_versions(agency.id)),
+        agency=found.agency,
+        template=found.template,
+        versions=found.versions,
+        names=found.names,
         Trigger=Trigger,
         Priority=Priority,
         flags=catalogue.shipped().flags,
@@ -380,7 +291,7 @@ def _template_conflict(error: Conflict) -> Any:
 @require(Permission.TEMPLATES_MANAGE)
 def template_item_new() -> Any:
     who = actor()
-    agency = _own_agency(who)
+    agency = services.own_agency(who)
     template = services.current_template(who, agency)
     form = TemplateItemForm(
         formdata=request.form if request.method == "POST" else None,
@@ -409,7 +320,7 @@ def template_item_new() -> Any:
 @require(Permission.TEMPLATES_MANAGE)
 def template_item_edit(key: str) -> Any:
     who = actor()
-    agency = _own_agency(who)
+    agency = services.own_agency(who)
     template = services.current_template(who, agency)
     item = next((i for i in template.items if i.key == key), None)
     if item is None:
@@ -446,7 +357,7 @@ def template_item_edit(key: str) -> Any:
 @require(Permission.TEMPLATES_MANAGE)
 def template_item_remove(key: str) -> Any:
     who = actor()
-    agency = _own_agency(who)
+    agency = services.own_agency(who)
     try:
         services.remove_template_item(
             who, agency, base_version=_version(request.form.get("version")) or 0, key=key
@@ -461,7 +372,7 @@ def template_item_remove(key: str) -> Any:
 @require(Permission.TEMPLATES_MANAGE)
 def template_item_move(key: str) -> Any:
     who = actor()
-    agency = _own_agency(who)
+    agency = services.own_agency(who)
     try:
         services.move_template_item(
             who,
@@ -480,17 +391,10 @@ def template_item_move(key: str) -> Any:
 # --------------------------------------------------------------------------- wiring
 
 
-def _agency_type_label(value: str) -> str:
-    try:
-        return AgencyType(value).label.lower()
-    except ValueError:
-        return value
-
-
 def init_app(app: Flask) -> None:
     """Register the pages, the header counts, and the mailer."""
     app.register_blueprint(bp)
-    app.add_template_filter(_agency_type_label, "agency_type_label")
+    app.add_template_filter(services.agency_type_label, "agency_type_label")
     settings = app.extensions["hub.settings"]
     app.extensions.setdefault("hub.mailer", notify.Mailer.from_settings(settings))
 
@@ -505,7 +409,7 @@ def init_app(app: Flask) -> None:
                 if who is None or who.member_id is None or not who.can(Permission.TASKS_READ):
                     cache["value"] = None
                 else:
-                    cache["value"] = services.task_counts(who.member_id, today_london())
+                    cache["value"] = services.task_counts(who, today_london())
             return cache["value"]
 
         return {"task_counts": task_counts}

@@ -16,7 +16,8 @@ from hub.core.clock import now, today_london
 from hub.core.workdays import add_working_days
 from tests.support.web import current_code
 from tests.support.world import actor_of
-from tests.tasks.conftest import CaseGate, make_referral
+from tests.tasks.conftest import police_case as submitted_police_case
+from tests.tasks.conftest import reference_of
 from todo import jobs, services
 from todo.models import TaskSource, Trigger
 
@@ -36,13 +37,9 @@ def _sign_in(page: Page, base: str, person) -> None:
 
 @pytest.fixture
 def police_case(app, world) -> int:
-    """An accepted police referral: the police template fills the officer's list, and one
+    """A submitted police referral: the police template fills the officer's list, and one
     meeting action from a fortnight ago is now overdue and escalated."""
-    gate = CaseGate()
-    app.extensions["hub.case_visibility"] = gate.can_see
-    app.extensions["hub.case_reference"] = gate.reference
-    referral_id = make_referral(world)
-    gate.references[referral_id] = "TS-2026-0042"
+    referral_id = submitted_police_case(world)
     coordinator = actor_of(world["coordinator"])
     with db.unit_of_work():
         services.generate_from_template(
@@ -84,7 +81,7 @@ def test_practitioner_completes_a_task_and_the_manager_sees_the_escalation(
 
     page.get_by_role("link", name="Make a safety plan with the victim").click()
     expect(page.get_by_role("heading", name="Make a safety plan with the victim")).to_be_visible()
-    expect(page.locator(".govuk-caption-l")).to_have_text("TS-2026-0042")
+    expect(page.locator(".govuk-caption-l")).to_have_text(reference_of(police_case))
     shoot(page, "02-task")
     page.get_by_label("Done", exact=True).check()
     page.get_by_label("Note (optional)", exact=True).fill(

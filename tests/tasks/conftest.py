@@ -1,78 +1,152 @@
-"""Fixtures for the to-do list tests: referrals as bare rows, a controllable case gate."""
+"""Fixtures for the to-do list tests: real cases, made through the referral services, with
+real sharing, case teams, conflict walls and must-not-receive lists. The gate itself decides
+who may know each case; nothing here stands in for it."""
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+import json
+from datetime import date
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from agencies import services as agencies
+from audit.models import AuditEntry
+from consent.categories import Purpose
 from hub.core import db
-from hub.core.access import Actor
-from tests.support.world import actor_of
+from hub.core.access import Actor, Role
+from hub.referrals import services as referrals
+from tests.support import cases
+from tests.support.cases import Names
+from tests.support.world import World, actor_of
 
 _numbers = itertools.count(1)
 
 
-def make_referral(
-    world: Any,
-    agency_key: str = "police",
-    referrer: str = "police_officer",
-    status: str = "accepted",
+def _people() -> tuple[Names, Names]:
+    """A victim and a perpetrator no other case of the test names (no repeats, no pairs)."""
+    n = next(_numbers)
+    return (
+        Names("Jane", f"Example{n}", date(1990, 5, 17)),
+        Names("John", f"Sample{n}", date(1987, 2, 3)),
+    )
+
+
+def police_case(
+    world: World,
+    *,
+    consent: bool = True,
+    must_not_receive: tuple[str, ...] = (),
 ) -> int:
-    """A referral row with nothing in it but ids: the to-do tests need only something to point
-    at (the referral journey has its own tests)."""
-    from hub.referrals.models import Referral
+    """A police officer's referral, complete and submitted (not yet accepted, so no template
+    tasks of its own): the officer, the police MARAC representative, the chair (police) and
+    the coordinator know it; no other agency does until it is given the case.
 
-    with db.unit_of_work() as uow:
-        referral = Referral(
-            area_id=world.area_id,
-            reference=f"TS-2026-{next(_numbers):04d}",
-            status=status,
-            referring_agency_id=world.agencies[agency_key],
-            referrer_id=world[referrer].member_id,
-        )
-        uow.session.add(referral)
-        uow.session.flush()
-        return referral.id
-
-
-@dataclass
-class CaseGate:
-    """Stands in for the disclosure gate: everyone sees every case unless denied here."""
-
-    denied: set[tuple[int, int]] = field(default_factory=set)
-    references: dict[int, str] = field(default_factory=dict)
-    asked: list[tuple[int | None, int]] = field(default_factory=list)
-
-    def deny(self, member_id: int, referral_id: int) -> None:
-        self.denied.add((member_id, referral_id))
-
-    def can_see(self, actor: Actor, referral_id: int) -> bool:
-        self.asked.append((actor.member_id, referral_id))
-        return (actor.member_id or 0, referral_id) not in self.denied
-
-    def reference(self, actor: Actor, referral_id: int) -> str | None:
-        return self.references.get(referral_id)
-
-
-@pytest.fixture
-def gate(app: Any) -> CaseGate:
-    found = CaseGate()
-    app.extensions["hub.case_visibility"] = found.can_see
-    app.extensions["hub.case_reference"] = found.reference
-    return found
-
-
-@pytest.fixture
-def referral(world: Any, gate: CaseGate) -> int:
-    referral_id = make_referral(world)
-    with db.unit_of_work() as uow:
-        from hub.referrals.models import Referral
-
-        gate.references[referral_id] = uow.session.get(Referral, referral_id).reference
+    ``consent=False`` records a request to share without consent that nobody has approved:
+    no agency beyond the police has a basis for any category, minutes included.
+    """
+    officer = actor_of(world["police_officer"])
+    victim, perpetrator = _people()
+    referral_id = cases.draft(officer, victim=victim, perpetrator=perpetrator)
+    if must_not_receive:
+        with db.unit_of_work():
+            referrals.save_details(
+                officer,
+                referrals.get_referral(referral_id),
+                referrals.DetailsData(
+                    incident="Assault at home on Friday night; police attended.",
+                    victim_fears="The perpetrator and his brother",
+                    reported_to_police=True,
+                    crime_reference="CR/123/26",
+                    victim_aware=True,
+                    must_not_receive_member_ids=[world[k].member_id for k in must_not_receive],
+                ),
+            )
+    if consent:
+        cases.with_consent(officer, referral_id)
+    else:
+        cases.without_consent(officer, referral_id)
+    cases.submit(officer, referral_id)
     return referral_id
+
+
+def reference_of(referral_id: int) -> str:
+    with db.unit_of_work():
+        return referrals.get_referral(referral_id).reference
+
+
+def share(world: World, referral_id: int, agency: str) -> None:
+    """The referring officer gives the case to another agency (its template fills its queue)."""
+    with db.unit_of_work():
+        referrals.share_case(
+            actor_of(world["police_officer"]),
+            referrals.get_referral(referral_id),
+            world.agencies[agency],
+            Purpose.MARAC,
+        )
+
+
+def representative(world: World, agency: str) -> Actor:
+    """The agency's MARAC representative: the world's, or one made for an agency without."""
+    for person in world.people.values():
+        if person.agency_id == world.agencies[agency]:
+            found = actor_of(person)
+            if found.has_role(Role.MARAC_REP):
+                return found
+    with db.unit_of_work():
+        member = agencies.add_member(
+            Actor.system("test"),
+            agencies.MemberData(
+                name=f"{agency.title()} Representative",
+                email=f"rep@{agency}.rep.test",
+                agency_id=world.agencies[agency],
+                roles=frozenset({Role.MARAC_REP}),
+            ),
+        )
+        return agencies.actor_for(member)
+
+
+def on_team(world: World, referral_id: int, member: str) -> None:
+    """The member's MARAC representative puts them on the case team."""
+    rep = representative(world, _agency_key(world, member))
+    with db.unit_of_work():
+        referrals.add_to_team(rep, referrals.get_referral(referral_id), world[member].member_id)
+
+
+def wall_off(world: World, referral_id: int, member: str) -> None:
+    """The member's agency serves the perpetrator too: their representative walls them off."""
+    rep = representative(world, _agency_key(world, member))
+    with db.unit_of_work():
+        referrals.add_conflict_wall(
+            rep,
+            referrals.get_referral(referral_id),
+            perpetrator_worker_id=world[member].member_id,
+            victim_worker_id=None,
+        )
+
+
+def _agency_key(world: World, member: str) -> str:
+    return next(k for k, v in world.agencies.items() if v == world[member].agency_id)
+
+
+def refusals(case_id: int | None = None) -> list[dict[str, Any]]:
+    """The ledger's refusal entries (optionally those about one case), oldest first."""
+    with db.unit_of_work() as uow:
+        bodies = uow.session.execute(
+            select(AuditEntry.body)
+            .where(AuditEntry.action == "access:denied")
+            .order_by(AuditEntry.id)
+        ).scalars()
+        found = [json.loads(b) for b in bodies]
+    return [e for e in found if case_id is None or e.get("case") == case_id]
+
+
+@pytest.fixture
+def referral(world: Any) -> int:
+    """A submitted police case with consent to share with every agency type."""
+    return police_case(world)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from hub.core import db
 from hub.core.clock import LONDON
 from tests.support.world import AGENCIES
-from tests.tasks.conftest import make_referral
+from tests.tasks.conftest import on_team, police_case, reference_of, share, wall_off
 from todo import jobs, notify, services
 from todo.models import (
     NotificationMode,
@@ -86,11 +86,12 @@ def _make_task(
     owner: str | None = "police_officer",
     referral_id: int | None = None,
     title="Fit the alarm at the victim's home",
+    agency: str = "police",
 ) -> int:
     with app.app_context(), db.unit_of_work():
         task = services.create_task(
             actors["coordinator"],
-            agency_id=world.agencies["police"],
+            agency_id=world.agencies[agency],
             owner_member_id=world[owner].member_id if owner else None,
             referral_id=referral_id,
             source=TaskSource.MEETING_ACTION,
@@ -134,13 +135,10 @@ def _assert_no_personal_data(inbox: Inbox, world, forbidden: list[str]) -> None:
 
 
 def test_a_task_is_reminded_once_then_escalated_once_when_overdue(
-    app, world, actors, inbox, gate
+    app, world, actors, inbox, referral
 ) -> None:
-    referral_id = make_referral(world)
-    with db.unit_of_work():
-        from hub.referrals.models import Referral
-
-        reference = db.session().get(Referral, referral_id).reference
+    referral_id = referral
+    reference = reference_of(referral_id)
     monday, tuesday, wednesday = date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 4)
     thursday, friday = date(2026, 3, 5), date(2026, 3, 6)
     officer, rep = world["police_officer"], world["police_rep"]
@@ -276,6 +274,125 @@ def test_nothing_is_sent_for_a_transaction_that_rolls_back(app, world, actors, i
             raise RuntimeError("something later in the request failed")
         _make_task(app, world, actors, due=date(2026, 3, 3))  # a committed one is sent
     assert len(inbox.messages) == 1
+
+
+def _subjects(inbox: Inbox, person) -> list[str]:
+    return [m["Subject"] for m in inbox.to(person.email)]
+
+
+def test_nobody_is_reminded_of_a_task_whose_case_they_may_no_longer_know(
+    app, world, actors, inbox
+) -> None:
+    referral_id = police_case(world)
+    share(world, referral_id, "health")
+    on_team(world, referral_id, "nurse")
+    nurse, rep = world["nurse"], world["health_rep"]
+    with at(date(2026, 3, 2)):
+        task_id = _make_task(
+            app,
+            world,
+            actors,
+            due=date(2026, 3, 3),
+            owner="nurse",
+            agency="health",
+            referral_id=referral_id,
+        )
+    assert _subjects(inbox, nurse) == ["MARAC Hub: a task is waiting for you"]
+    wall_off(world, referral_id, "nurse")  # health serves the perpetrator: the nurse is his
+    with at(date(2026, 3, 2)):
+        assert _run(app, jobs.send_reminders) == 1
+    with at(date(2026, 3, 4)):
+        assert _run(app, jobs.escalate_overdue) == 1
+    assert _subjects(inbox, nurse) == ["MARAC Hub: a task is waiting for you"]  # nothing more
+    assert _subjects(inbox, rep) == ["MARAC Hub: an overdue task needs your attention"]
+    with db.unit_of_work():
+        told = [
+            (n.member_id, n.kind)
+            for n in db.session().execute(select(TaskNotification)).scalars()
+            if n.task_id == task_id
+        ]
+    assert (nurse.member_id, "reminder") not in told
+
+
+def test_nobody_is_e_mailed_about_a_case_once_their_agencys_protocol_has_lapsed(
+    app, world, actors, inbox, referral
+) -> None:
+    from agencies.services import get_agency
+
+    with at(date(2026, 3, 2)):
+        _make_task(app, world, actors, due=date(2026, 3, 3), referral_id=referral)
+        _make_task(app, world, actors, due=date(2026, 3, 3), title="About no case")
+    inbox.messages.clear()
+    with db.unit_of_work():
+        get_agency(world.agencies["police"]).isp_review_due_on = date(2026, 3, 1)
+    with at(date(2026, 3, 2)):
+        assert _run(app, jobs.send_reminders) == 2
+    with at(date(2026, 3, 4)):
+        assert _run(app, jobs.escalate_overdue) == 2
+    # Only the task about no case is the agency's business alone: one reminder, one escalation.
+    assert _subjects(inbox, world["police_officer"]) == ["MARAC Hub: a task is due soon"]
+    assert _subjects(inbox, world["police_rep"]) == [
+        "MARAC Hub: an overdue task needs your attention"
+    ]
+
+
+def test_a_representative_on_the_must_not_receive_list_is_never_told_of_its_tasks(
+    app, world, actors, inbox
+) -> None:
+    blocked = police_case(world, must_not_receive=("police_rep",))
+    with at(date(2026, 3, 2)):
+        _make_task(app, world, actors, due=date(2026, 3, 3), owner=None, referral_id=blocked)
+        _make_task(app, world, actors, due=date(2026, 3, 3), owner=None, title="About no case")
+        assert _run(app, jobs.send_reminders) == 2
+    with at(date(2026, 3, 4)):
+        assert _run(app, jobs.escalate_overdue) == 2
+    # One reminder and one escalation: the queued task about no case, never the other.
+    assert _subjects(inbox, world["police_rep"]) == [
+        "MARAC Hub: a task is due soon",
+        "MARAC Hub: an overdue task needs your attention",
+    ]
+
+
+def test_the_digest_counts_only_what_the_member_may_still_know(
+    app, world, actors, inbox, referral
+) -> None:
+    from agencies import services as agencies
+    from hub.core.access import Actor, Role
+    from hub.referrals import services as referrals
+
+    rep = world["police_rep"]
+    with db.unit_of_work():
+        notify.set_preference(rep.member_id, NotificationMode.DIGEST)
+    with at(date(2026, 3, 2)):
+        _make_task(app, world, actors, due=date(2026, 3, 9), owner="police_rep")
+        _make_task(app, world, actors, due=date(2026, 3, 9), owner="police_rep")
+        _make_task(
+            app, world, actors, due=date(2026, 3, 9), owner="police_rep", referral_id=referral
+        )
+    # A second representative walls the first off: he turns out to know the perpetrator.
+    with db.unit_of_work():
+        other = agencies.actor_for(
+            agencies.add_member(
+                Actor.system("test"),
+                agencies.MemberData(
+                    name="Second Rep",
+                    email="second.rep@police.test",
+                    agency_id=world.agencies["police"],
+                    roles=frozenset({Role.MARAC_REP}),
+                ),
+            )
+        )
+    with db.unit_of_work():
+        referrals.add_conflict_wall(
+            other,
+            referrals.get_referral(referral),
+            perpetrator_worker_id=rep.member_id,
+            victim_worker_id=None,
+        )
+    with at(date(2026, 3, 3), hour=7):
+        assert _run(app, jobs.send_digests) == 1
+    (digest,) = inbox.to(rep.email)
+    assert "You have 2 new notifications about tasks" in digest.get_content()
 
 
 def test_a_mail_server_that_is_down_does_not_undo_the_work(app, world, actors) -> None:

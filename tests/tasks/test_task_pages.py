@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
 
+from audit.models import AuditEntry
 from hub.core import db
 from hub.core.clock import today_london
 from hub.core.workdays import add_working_days
 from tests.support.web import sign_in, submit, text
-from tests.tasks.conftest import make_referral
+from tests.support.world import actor_of
+from tests.tasks.conftest import on_team, police_case, reference_of, refusals, share, wall_off
 from todo import services
 from todo.models import Task, TaskSource
 
@@ -56,9 +59,11 @@ def _version(task_id: int) -> int:
 
 
 @pytest.fixture
-def case_tasks(world, actors, referral, gate):
-    """A police case with the officer's task, a queued police task and a housing task."""
-    gate.deny(world["nurse"].member_id, referral)
+def case_tasks(world, actors, referral):
+    """A police case with the officer's task, a queued police task and a housing task: the
+    case was given to housing and its officer put on the case team."""
+    share(world, referral, "housing")
+    on_team(world, referral, "housing_officer")
     return {
         "referral": referral,
         "task": _create(world, actors, referral_id=referral),
@@ -94,7 +99,8 @@ ROUTES = [
     ("POST", "/tasks/template/items/{item}/remove"),
 ]
 #: Expected status per persona for each route above (302 after a POST = saved, or sent to
-#: sign in for the anonymous; 404 = another agency's task, or a case the gate denies).
+#: sign in for the anonymous; 404 = another agency's task, or a case the reader may not know:
+#: health and the IDVA service were never given the case).
 EXPECTED = {
     "anonymous": [302] * 17,
     "police_officer": [200, 200, 403, 200, 200, 302, 302, 302, 200, 302] + [403] * 7,
@@ -121,7 +127,7 @@ EXPECTED = {
     "nurse": [200, 200, 403, 404, 404, 404, 404, 404, 200, 302] + [403] * 7,
     "housing_officer": [200, 200, 403, 200, 404, 404, 404, 404, 200, 302] + [403] * 7,
     "coordinator": [200, 200, 403, 200, 404, 404, 404, 404, 200, 302] + [403] * 7,
-    "idva": [200, 200, 200, 200, 404, 404, 404, 404, 200, 302, 200, 200, 302, 404, 404, 404, 404],
+    "idva": [200, 200, 200, 404, 404, 404, 404, 404, 200, 302, 200, 200, 302, 404, 404, 404, 404],
     # No case data by their roles; a case's task list is the 404 of a missing case.
     "auditor": [403, 403, 403, 404] + [403] * 13,
     "admin": [403, 403, 403, 404] + [403] * 13,
@@ -184,7 +190,9 @@ def test_access_matrix_for_task_routes(app, world, case_tasks, persona) -> None:
 
 
 def test_my_list_puts_due_soon_first_highlights_overdue_and_counts_in_the_header(
-    app, world, actors, gate
+    app,
+    world,
+    actors,
 ) -> None:
     import time_machine
 
@@ -224,7 +232,9 @@ def test_my_list_puts_due_soon_first_highlights_overdue_and_counts_in_the_header
 
 
 def test_the_representative_sees_the_agencys_overdue_tasks_and_the_escalation(
-    app, world, actors, gate
+    app,
+    world,
+    actors,
 ) -> None:
     import time_machine
 
@@ -243,7 +253,7 @@ def test_the_representative_sees_the_agencys_overdue_tasks_and_the_escalation(
     assert "Escalated to the MARAC representative as overdue" in detail
 
 
-def test_the_queue_lets_a_member_take_a_task(app, world, actors, gate) -> None:
+def test_the_queue_lets_a_member_take_a_task(app, world, actors) -> None:
     task_id = _create(world, actors, owner=None, title=QUEUE_TITLE)
     client = _signed_in(app.test_client(), world["police_officer"])
     page = text(client.get("/tasks/queue"))
@@ -266,7 +276,7 @@ def test_the_queue_lets_a_member_take_a_task(app, world, actors, gate) -> None:
     assert again.status_code == 409 and "already taken" in text(again)
 
 
-def test_completing_a_task_with_a_note_through_the_page(app, world, actors, gate) -> None:
+def test_completing_a_task_with_a_note_through_the_page(app, world, actors) -> None:
     task_id = _create(world, actors)
     client = _signed_in(app.test_client(), world["police_officer"])
     url = f"/tasks/{task_id}"
@@ -300,7 +310,7 @@ def test_completing_a_task_with_a_note_through_the_page(app, world, actors, gate
     ],
 )
 def test_bad_updates_say_what_to_fix_and_change_nothing(
-    app, world, actors, gate, change, message
+    app, world, actors, change, message
 ) -> None:
     task_id = _create(world, actors)
     client = _signed_in(app.test_client(), world["police_officer"])
@@ -324,7 +334,9 @@ def test_bad_updates_say_what_to_fix_and_change_nothing(
 
 
 def test_an_edit_racing_another_gets_a_409_and_loses_nothing_silently(
-    app, world, actors, gate
+    app,
+    world,
+    actors,
 ) -> None:
     task_id = _create(world, actors)
     officer = _signed_in(app.test_client(), world["police_officer"])
@@ -368,7 +380,7 @@ def test_an_edit_racing_another_gets_a_409_and_loses_nothing_silently(
     ],
 )
 def test_reassigning_to_an_unknown_or_outside_owner_is_refused(
-    app, world, actors, gate, owner, message
+    app, world, actors, owner, message
 ) -> None:
     task_id = _create(world, actors)
     client = _signed_in(app.test_client(), world["police_officer"])
@@ -384,33 +396,280 @@ def test_reassigning_to_an_unknown_or_outside_owner_is_refused(
         assert db.session().get(Task, task_id).owner_member_id == world["police_officer"].member_id
 
 
-def test_tasks_for_a_case_the_gate_denies_are_hidden(app, world, actors, gate) -> None:
-    referral_id = make_referral(world)
-    task_id = _create(world, actors, referral_id=referral_id, title="Walled case task")
-    _create(world, actors, title="Ordinary task")
-    gate.deny(world["police_officer"].member_id, referral_id)
+def _pages(client, *urls) -> str:
+    return "\n".join(text(client.get(url)) for url in urls)
+
+
+def _page_of(response) -> str:
+    """A response's page, less what changes with every request (token, error reference)."""
+    page = re.sub(r'name="csrf_token" value="[^"]*"', "", text(response))
+    return re.sub(r"reference [0-9a-f]{12}", "", page)
+
+
+def _not_found_page(client) -> str:
+    return _page_of(client.get("/tasks/999999999"))
+
+
+def test_a_walled_workers_lists_counts_and_pages_hide_the_case(app, world, actors) -> None:
+    referral_id = police_case(world)
+    share(world, referral_id, "health")  # health's template fills its queue for the case
+    on_team(world, referral_id, "nurse")
+    task_id = _create(
+        world, actors, agency="health", owner="nurse", referral_id=referral_id, title="Walled task"
+    )
+    _create(world, actors, agency="health", owner="nurse", title="Ordinary task")
+    nurse = _signed_in(app.test_client(), world["nurse"])
+    before = _pages(nurse, "/tasks", "/tasks/queue")
+    assert "Walled task" in before and "To-do: 2 open" in before
+    assert "tasks wait in your agency's queue" in before
+    wall_off(world, referral_id, "nurse")
+    page = _pages(nurse, "/tasks", "/tasks/queue", "/tasks?state=all", "/tasks/queue?state=all")
+    reference = reference_of(referral_id)
+    assert "Walled task" not in page and reference not in page
+    assert "Ordinary task" in page and "To-do: 1 open" in page
+    assert "in your agency's queue" not in page and "The queue is empty." in page
+    assert "not shown" not in page  # no count that betrays a concealed case
+    missing = _not_found_page(nurse)
+    for url in (f"/tasks/{task_id}", f"/tasks/case/{referral_id}"):
+        response = nurse.get(url)
+        assert response.status_code == 404
+    assert _page_of(nurse.get(f"/tasks/{task_id}")) == missing
+    assert [e["reason"] for e in refusals(referral_id)][-3:] == ["conflict_wall"] * 3
+
+
+def test_a_must_not_receive_members_queue_overdue_list_and_counts_hide_the_case(
+    app, world, actors
+) -> None:
+    import time_machine
+
+    referral_id = police_case(world, must_not_receive=("police_rep",))
+    today = today_london()
+    queued = _create(world, actors, owner=None, referral_id=referral_id, title="Hidden queued")
+    with time_machine.travel(today - timedelta(days=10)):
+        late = _create(
+            world,
+            actors,
+            referral_id=referral_id,
+            title="Hidden overdue",
+            due=today - timedelta(days=2),
+        )
+        _create(world, actors, title="Visible overdue", due=today - timedelta(days=2))
+    _create(world, actors, owner=None, title="Visible queued")
+    rep = _signed_in(app.test_client(), world["police_rep"])
+    page = _pages(rep, "/tasks", "/tasks/queue", "/tasks/overdue", "/tasks/queue?state=all")
+    assert "Visible queued" in page and "Visible overdue" in page
+    assert "Hidden queued" not in page and "Hidden overdue" not in page
+    assert reference_of(referral_id) not in page
+    assert "1 task waits in your agency's queue" in page
+    missing = _not_found_page(rep)
+    for task_id in (queued, late):
+        assert _page_of(rep.get(f"/tasks/{task_id}")) == missing
+    assert rep.get(f"/tasks/case/{referral_id}").status_code == 404
+    assert {e["reason"] for e in refusals(referral_id)} == {"must_not_receive"}
+    # The officer who referred it still sees everything.
+    officer = _signed_in(app.test_client(), world["police_officer"])
+    mine = _pages(officer, "/tasks", "/tasks/queue")
+    assert "Hidden queued" in mine and "Hidden overdue" in mine
+
+
+def test_pages_and_totals_are_right_when_the_first_rows_are_hidden(app, world, actors) -> None:
+    from hub.core.access import Actor
+
+    referral_id = police_case(world, must_not_receive=("police_rep",))
+    soon, later = add_working_days(today_london(), 1), add_working_days(today_london(), 10)
+    with db.unit_of_work():
+        for n in range(65):
+            hidden = n < 10  # due first: the first page would start with them
+            services.create_task(
+                actors["coordinator"],
+                agency_id=world.agencies["police"],
+                owner_member_id=None,
+                referral_id=referral_id if hidden else None,
+                source=TaskSource.MEETING_ACTION,
+                title=f"{'Hidden' if hidden else 'Visible'} queued task {n:02d}",
+                due_on=soon if hidden else later,
+            )
+    rep: Actor = actors["police_rep"]
+    with db.unit_of_work():
+        first = services.list_queue(rep, services.ListQuery())
+        second = services.list_queue(rep, services.ListQuery(page=2))
+        assert (first.total, first.pages, len(first.tasks), len(second.tasks)) == (55, 2, 50, 5)
+        assert services.queue_count(rep) == 55
+    client = _signed_in(app.test_client(), world["police_rep"])
+    one, two = text(client.get("/tasks/queue")), text(client.get("/tasks/queue?page=2"))
+    assert "Page 1 of 2" in one and "Page 2 of 2" in two
+    assert one.count("Visible queued task") == 50 * 2  # the link and the button's hidden text
+    assert two.count("Visible queued task") == 5 * 2
+    assert "Hidden" not in one + two
+    assert "55 tasks wait in your agency's queue" in text(client.get("/tasks"))
+
+
+@pytest.mark.parametrize("route", ["update", "reassign", "take"])
+def test_a_forged_post_on_a_hidden_task_is_the_404_of_a_missing_task(
+    app, world, actors, route
+) -> None:
+    referral_id = police_case(world, must_not_receive=("police_rep",))
+    task_id = _create(
+        world, actors, referral_id=referral_id, owner=None if route == "take" else "police_officer"
+    )
+    rep = _signed_in(app.test_client(), world["police_rep"])
+    token = re.search(r'name="csrf_token" value="([^"]+)"', text(rep.get("/account"))).group(1)
+    form = {
+        "csrf_token": token,
+        "version": "1",
+        "state": "done",
+        "note": "Closing it",
+        "priority": "normal",
+        "owner": str(world["police_rep"].member_id),
+    }
+    forged = rep.post(f"/tasks/{task_id}/{route}", data=form)
+    missing = rep.post(f"/tasks/999999999/{route}", data=form)
+    assert forged.status_code == missing.status_code == 404
+    assert _page_of(forged) == _page_of(missing)
+    with db.unit_of_work():
+        task = db.session().get(Task, task_id)
+        assert (task.state, task.version, task.owner_member_id) == (
+            "open",
+            1,
+            None if route == "take" else world["police_officer"].member_id,
+        )
+        assert [e.kind for e in services.task_history(task_id)] == ["created"]
+    operation = {"update": "task:updated", "reassign": "task:reassigned", "take": "task:taken"}
+    denied = refusals(referral_id)
+    assert denied, "the refused write is not in the ledger"
+    assert (denied[-1]["reason"], denied[-1]["attempted"]) == ("must_not_receive", operation[route])
+
+
+def test_a_task_is_offered_only_to_colleagues_who_may_know_its_case(app, world, actors) -> None:
+    referral_id = police_case(world, must_not_receive=("police_rep",))
+    task_id = _create(world, actors, referral_id=referral_id)
+    officer = _signed_in(app.test_client(), world["police_officer"])
+    page = text(officer.get(f"/tasks/{task_id}"))
+    choices = re.findall(
+        r'<option value="(\d*)"', page.split('id="owner"')[1].split("</select>")[0]
+    )
+    assert str(world["police_rep"].member_id) not in choices
+    assert str(world["chair"].member_id) in choices  # the chair may know every case
+    forced = submit(
+        officer,
+        f"/tasks/{task_id}/reassign",
+        {"version": "1", "owner": str(world["police_rep"].member_id)},
+        form_url=f"/tasks/{task_id}",
+    )
+    assert forced.status_code == 422 and "cannot see this case" in text(forced)
+
+
+@pytest.mark.parametrize("number", [2**31, 2**63, 10**30])
+def test_ids_too_large_for_any_row_are_not_found_never_an_error(app, world, actors, number):
+    task_id = _create(world, actors)
     client = _signed_in(app.test_client(), world["police_officer"])
-    page = text(client.get("/tasks"))
-    assert "Walled case task" not in page and "Ordinary task" in page
-    assert "1 task is not shown" in page
-    assert client.get(f"/tasks/{task_id}").status_code == 404
-    assert client.get(f"/tasks/case/{referral_id}").status_code == 404
+    missing = _not_found_page(client)
+    for url in (f"/tasks/{number}", f"/tasks/case/{number}"):
+        response = client.get(url)
+        assert response.status_code == 404, url
+    assert _page_of(client.get(f"/tasks/{number}")) == missing
+    posted = submit(
+        client,
+        f"/tasks/{task_id}/reassign",
+        {"version": "1", "owner": str(number)},
+        form_url=f"/tasks/{task_id}",
+    )
+    assert posted.status_code == 422 and "that person is unknown" in text(posted)
+    assert [e["reason"] for e in refusals(number)] == ["no_such_case"]
 
 
-def test_without_the_gate_wired_no_case_task_is_shown(app, world, actors) -> None:
-    app.extensions.pop("hub.case_visibility", None)
-    referral_id = make_referral(world)
-    task_id = _create(world, actors, referral_id=referral_id, title="Case task")
-    client = _signed_in(app.test_client(), world["police_officer"])
-    assert "Case task" not in text(client.get("/tasks"))
-    assert client.get(f"/tasks/{task_id}").status_code == 404
+ACTION = "Tell the victim that John Sample is out on bail from 3 March"
 
 
-def test_the_case_page_shows_only_the_viewers_agencys_tasks(app, world, case_tasks) -> None:
+def _minutes_withheld_case(world) -> int:
+    """A police case shared with housing without consent (the request is still pending): the
+    housing officer on its team may know the case but has no basis for its minutes."""
+    referral_id = police_case(world, consent=False)
+    share(world, referral_id, "housing")
+    on_team(world, referral_id, "housing_officer")
+    return referral_id
+
+
+def test_an_owner_whose_agency_may_not_read_the_minutes_never_sees_the_action_text(
+    app, world, actors
+) -> None:
+    referral_id = _minutes_withheld_case(world)
+    with db.unit_of_work():
+        task_id = services.create_task(
+            actors["coordinator"],
+            agency_id=world.agencies["housing"],
+            owner_member_id=world["housing_officer"].member_id,
+            referral_id=referral_id,
+            source=TaskSource.MEETING_ACTION,
+            title=ACTION,
+            due_on=add_working_days(today_london(), 3),
+            details=f"Agreed at the MARAC meeting.\n\n{ACTION}",
+        ).id
     housing = _signed_in(app.test_client(), world["housing_officer"])
-    page = text(housing.get(f"/tasks/case/{case_tasks['referral']}"))
-    assert HOUSING_TITLE in page and POLICE_TITLE not in page and QUEUE_TITLE not in page
-    assert "TS-2026-" in page  # the reference the gate allowed
+    page = _pages(housing, "/tasks", f"/tasks/{task_id}", f"/tasks/case/{referral_id}")
+    assert "John Sample" not in page and "bail" not in page
+    assert "Action agreed at a MARAC meeting" in page
+    assert "Withheld: minutes, no consent or approved decision covers your agency." in page
+    assert reference_of(referral_id) in page  # the owner keeps the task and its case
+    # The referring agency's own record: the same wording shows there.
+    with db.unit_of_work():
+        own = services.create_task(
+            actors["coordinator"],
+            agency_id=world.agencies["police"],
+            owner_member_id=world["police_officer"].member_id,
+            referral_id=referral_id,
+            source=TaskSource.MEETING_ACTION,
+            title=ACTION,
+            due_on=add_working_days(today_london(), 3),
+        ).id
+    officer = _signed_in(app.test_client(), world["police_officer"])
+    assert ACTION in _pages(officer, "/tasks", f"/tasks/{own}")
+    # Each page that decided on the minutes is in the ledger, with what it withheld.
+    with db.unit_of_work():
+        entries = [
+            json.loads(e.body)
+            for e in db.session().execute(select(AuditEntry)).scalars()
+            if e.action in ("task:listed", "task:viewed")
+        ]
+    housing_entries = [
+        e for e in entries if e["actor"]["member"] == world["housing_officer"].member_id
+    ]
+    assert {e["action"] for e in housing_entries} == {"task:listed", "task:viewed"}
+    assert all(e["withheld"]["minutes"] == "no_basis" for e in housing_entries)
+
+
+def test_an_action_task_follows_the_minutes_rule_after_consent_is_withdrawn(app, world) -> None:
+    """A task made from an action when its owner could read the minutes: once they no longer
+    may, the task keeps its date, state and case but reads as the meeting's action."""
+    from consent import services as consent_services
+    from hub.referrals import services as referrals
+    from meetings.models import Action, Meeting
+    from tests.meetings.conftest import circulated_meeting, run_to_close
+
+    conference = circulated_meeting(world)  # health's and housing's cases, with consent
+    run_to_close(world, conference)  # an action on each for health's representative
+    housing_case = conference.referral_ids[1]
+    with db.unit_of_work():
+        action = (
+            db.session()
+            .execute(select(Action).where(Action.referral_id == housing_case))
+            .scalar_one()
+        )
+        held_on = db.session().get(Meeting, action.meeting_id).held_on
+        task_id, wording = action.task_id, action.text
+    rep = _signed_in(app.test_client(), world["health_rep"])
+    assert wording in text(rep.get(f"/tasks/{task_id}"))
+    referrer = actor_of(world["housing_officer"])
+    with db.unit_of_work():
+        for consent in consent_services.consents_for(housing_case):
+            referrals.withdraw_case_consent(
+                referrer, referrals.get_referral(housing_case), consent.id
+            )
+    neutral = f"Action agreed at the MARAC meeting on {held_on.day} {held_on:%B %Y}"
+    page = _pages(rep, f"/tasks/{task_id}", "/tasks")
+    assert neutral in page and "Withheld: minutes" in page
+    own_case_task = text(rep.get("/tasks")).count(wording)
+    assert own_case_task == 1  # health's own case: its action still reads as agreed
 
 
 def test_notification_settings_are_saved_and_recorded(app, world) -> None:
@@ -483,7 +742,7 @@ def test_the_to_do_card_is_on_the_home_page(app, world) -> None:
     assert 'href="/tasks"' not in text(auditor.get("/"))
 
 
-def test_old_dates_are_shown_as_london_days(app, world, actors, gate) -> None:
+def test_old_dates_are_shown_as_london_days(app, world, actors) -> None:
     _create(world, actors, due=date(2031, 1, 2))
     client = _signed_in(app.test_client(), world["police_officer"])
     assert "2 January 2031" in text(client.get("/tasks"))

@@ -12,7 +12,8 @@ from audit.models import AuditEntry
 from hub.core import db
 from hub.core.access import Actor
 from hub.core.clock import LONDON, today_london
-from hub.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from hub.core.errors import Conflict, Forbidden, NotFound, Refused, ValidationFailed
+from tests.tasks.conftest import on_team, police_case, refusals, share, wall_off
 from todo import jobs, rules, services
 from todo.models import Priority, Task, TaskEvent, TaskSource, TaskState
 from todo.rules import RuleTask
@@ -101,22 +102,113 @@ def test_bad_input_gets_a_clear_message_and_saves_nothing(
     assert "task:created" not in _actions()
 
 
-def test_a_task_cannot_go_to_someone_who_cannot_see_its_case(
-    app, world, actors, referral, gate
+def _blocked_police_rep(world) -> int:
+    """A police case whose must-not-receive list names the police MARAC representative."""
+    return police_case(world, must_not_receive=("police_rep",))
+
+
+def _walled_nurse(world) -> int:
+    """A police case given to health, where the nurse was on the team and is now walled off."""
+    referral_id = police_case(world)
+    share(world, referral_id, "health")
+    on_team(world, referral_id, "nurse")
+    wall_off(world, referral_id, "nurse")
+    return referral_id
+
+
+@pytest.mark.parametrize(
+    ("situation", "agency", "owner"),
+    [(_blocked_police_rep, "police", "police_rep"), (_walled_nurse, "health", "nurse")],
+    ids=["must_not_receive", "conflict_wall"],
+)
+def test_a_task_is_never_given_to_someone_who_may_not_know_its_case(
+    app, world, actors, situation, agency, owner
 ) -> None:
-    gate.deny(world["police_officer"].member_id, referral)
+    referral_id = situation(world)
+    before = _count()
+    # As the meetings' handler calls it: nothing passed in, the owner is checked all the same.
     with pytest.raises(ValidationFailed, match="cannot see this case"), db.unit_of_work():
         services.create_task(
             actors["coordinator"],
-            agency_id=world.agencies["police"],
-            owner_member_id=world["police_officer"].member_id,
-            referral_id=referral,
+            agency_id=world.agencies[agency],
+            owner_member_id=world[owner].member_id,
+            referral_id=referral_id,
             source=TaskSource.MEETING_ACTION,
             title="Visit",
             due_on=today_london(),
-            can_see_case=gate.can_see,
         )
-    assert _count() == 0
+    assert _count() == before
+
+
+def test_a_template_task_for_an_owner_who_may_not_know_the_case_waits_in_the_queue(
+    app, world, actors
+) -> None:
+    from agencies.services import get_agency
+    from todo.models import Trigger
+
+    referral_id = _blocked_police_rep(world)
+    with db.unit_of_work():
+        made = services.generate_from_template(
+            actors["coordinator"],
+            agency=get_agency(world.agencies["police"]),
+            referral_id=referral_id,
+            trigger=Trigger.REFERRAL_ACCEPTED,
+            risk_band="high",
+            owner_member_id=world["police_rep"].member_id,
+        )
+        assert made and {t.owner_member_id for t in made} == {None}
+
+
+def test_reassigning_checks_the_new_owner_may_know_the_case(app, world, actors) -> None:
+    referral_id = _blocked_police_rep(world)
+    task_id = _task(actors, world, referral_id=referral_id)
+    with pytest.raises(ValidationFailed, match="cannot see this case"), db.unit_of_work():
+        task = db.session().get(Task, task_id)
+        services.reassign_task(
+            actors["police_officer"],
+            task,
+            version=task.version,
+            owner_member_id=world["police_rep"].member_id,
+        )
+    with db.unit_of_work():
+        task = db.session().get(Task, task_id)
+        assert (task.owner_member_id, task.version) == (world["police_officer"].member_id, 1)
+
+
+@pytest.mark.parametrize("operation", ["update", "note", "reassign", "take"])
+def test_a_forged_write_on_a_task_of_a_hidden_case_changes_nothing(
+    app, world, actors, operation
+) -> None:
+    """The police MARAC representative may change any of the agency's tasks, but not one of a
+    case they must not receive: it is "no such task", and the refusal is recorded."""
+    referral_id = _blocked_police_rep(world)
+    task_id = _task(
+        actors,
+        world,
+        referral_id=referral_id,
+        owner=None if operation == "take" else "police_officer",
+    )
+    rep = actors["police_rep"]
+    with pytest.raises(Refused) as refused, db.unit_of_work():
+        task = db.session().get(Task, task_id)
+        if operation == "update":
+            change = services.TaskChange(state="done", note="closing it")
+            services.update_task(rep, task, version=task.version, change=change)
+        elif operation == "note":
+            change = services.TaskChange(note="I know about this")
+            services.update_task(rep, task, version=task.version, change=change)
+        elif operation == "reassign":
+            services.reassign_task(rep, task, version=task.version, owner_member_id=None)
+        else:
+            services.take_task(rep, task, version=task.version)
+    assert refused.value.conceal and str(refused.value) == "There is no such task."
+    with db.unit_of_work():
+        task = db.session().get(Task, task_id)
+        assert (task.state, task.version) == ("open", 1)
+        assert [e.kind for e in services.task_history(task_id)] == ["created"]
+    denied = refusals(referral_id)[-1]
+    assert denied["reason"] == "must_not_receive"
+    assert denied["attempted"].startswith("task:")
 
 
 def test_only_the_agency_or_the_meeting_may_create_its_tasks(app, world, actors) -> None:
