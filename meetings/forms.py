@@ -25,6 +25,13 @@ from meetings.codes import DISCUSSION_FIELDS, AttendanceKind, MeetingKind
 TIME = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)$")
 
 
+def _id(value: object) -> int:
+    """An agency id from a form: out-of-range or non-numbers become 0 (no such agency)."""
+    from hub.core.inputs import bounded_id
+
+    return bounded_id(str(value)) or 0
+
+
 class TimeField(StringField):  # type: ignore[misc]  # WTForms ships no types
     """A time typed as 10:00 (or 10.00)."""
 
@@ -93,7 +100,7 @@ class ReasonForm(FlaskForm):  # type: ignore[misc]
 
 
 class CirculateForm(FlaskForm):  # type: ignore[misc]
-    agency_ids = SelectMultipleField("Agencies to invite", coerce=int, validate_choice=False)
+    agency_ids = SelectMultipleField("Agencies to invite", coerce=_id, validate_choice=False)
 
     def validate_agency_ids(self, field: Any) -> None:
         if not field.data:
@@ -135,7 +142,7 @@ class AttendanceForm(FlaskForm):  # type: ignore[misc]
         choices=choices([(k.value, k.label) for k in AttendanceKind]),
         default=AttendanceKind.PRESENT.value,
     )
-    agency_id = SelectField("Agency", coerce=int, validate_choice=False)
+    agency_id = SelectField("Agency", coerce=_id, validate_choice=False)
     name = StringField("Name", validators=[Length(max=160)])
     role = StringField("Role or job title", validators=[Length(max=160)])
     information_received_on = GovDateField("Date the information was received")
@@ -143,7 +150,7 @@ class AttendanceForm(FlaskForm):  # type: ignore[misc]
 
 
 class DiscussionForm(FlaskForm):  # type: ignore[misc]
-    informs_victim_agency_id = SelectField("Agency", coerce=int, validate_choice=False)
+    informs_victim_agency_id = SelectField("Agency", coerce=_id, validate_choice=False)
     informs_victim_name = StringField("Name of the person", validators=[Length(max=160)])
     include_whereabouts = BooleanField(
         "Include the victim's whereabouts in the minutes for this case"
@@ -158,7 +165,7 @@ for _name, _label, _required in DISCUSSION_FIELDS:
 
 
 class ContributionForm(FlaskForm):  # type: ignore[misc]
-    agency_id = SelectField("Agency", coerce=int, validate_choice=False)
+    agency_id = SelectField("Agency", coerce=_id, validate_choice=False)
     text = TextAreaField("What the agency shared", validators=[Length(max=8000)])
 
 

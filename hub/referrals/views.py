@@ -21,6 +21,7 @@ from hub.core.access import Permission, require, require_recent_sign_in
 from hub.core.clock import end_of_day_london, now
 from hub.core.errors import Conflict, HubError, ValidationFailed
 from hub.core.forms import apply_errors, choices
+from hub.core.inputs import bounded_id
 from hub.core.requestctx import actor
 from hub.referrals import casefile, checklists, services
 from hub.referrals.forms import (
@@ -506,7 +507,7 @@ def answer_repeat(referral_id: int) -> Any:
         services.answer_repeat(
             who,
             referral,
-            request.form.get("earlier_id", type=int) or 0,
+            bounded_id(request.form.get("earlier_id")) or 0,
             same_people=answer == "same",
         )
     except ValidationFailed as error:
@@ -776,7 +777,7 @@ def share(referral_id: int) -> Any:
         services.share_case(
             who,
             referral,
-            request.form.get("agency_id", type=int) or 0,
+            bounded_id(request.form.get("agency_id")) or 0,
             Purpose(request.form.get("purpose", Purpose.MARAC.value)),
         )
     except (ValidationFailed, ValueError, HubError) as error:
@@ -794,7 +795,7 @@ def team(referral_id: int) -> Any:
         who, referral_id, [Category.IDENTITY], action="case_team:opened"
     )
     try:
-        services.add_to_team(who, referral, request.form.get("member_id", type=int) or 0)
+        services.add_to_team(who, referral, bounded_id(request.form.get("member_id")) or 0)
     except HubError as error:
         flash(error.message, "info")
     else:
@@ -814,7 +815,7 @@ def wall(referral_id: int) -> Any:
         services.add_conflict_wall(
             who,
             referral,
-            perpetrator_worker_id=request.form.get("perpetrator_worker_id", type=int) or 0,
+            perpetrator_worker_id=bounded_id(request.form.get("perpetrator_worker_id")) or 0,
             victim_worker_id=who.member_id,
         )
     except HubError as error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +176,28 @@ def _error_page(status: int, detail: str | None = None, headers: Any = None) -> 
 CASE_VARIABLES = ("referral_id", "case_id")
 
 
+#: Addresses that name a case by its number. An id too large for any row matches no route
+#: (so it can never reach the database), but the attempt is still a refusal on the record.
+CASE_PATHS = re.compile(r"^/(?:cases|referrals|tasks/case|api/v1/referrals)/(\d{1,40})(?:/|$)")
+TASK_PATHS = re.compile(r"^/tasks/(\d{1,40})(?:/|$)")
+
+
+def _record_guessed_case() -> str | None:
+    """For an address naming a case or a task by a number no row can have: record the
+    refusal of the case, and give the same sentence as for any missing one."""
+    if TASK_PATHS.match(request.path):
+        return "There is no such task."
+    found = CASE_PATHS.match(request.path)
+    if found is None:
+        return None
+    who = requestctx.current_actor()
+    if who is not None and who.kind != "system":
+        from consent import gate
+
+        gate.refuse(who, int(found.group(1)), "no_such_case", attempted=request.path[:100])
+    return NO_SUCH_CASE
+
+
 def _refuse_case_route(error: HubError) -> Response | None:
     """A role without access to a case page (an administrator, an auditor) is refused like
     anyone else: recorded in the ledger, and answered as if the case did not exist."""
@@ -303,6 +326,10 @@ def init_app(app: Flask) -> None:
             # webargs' field errors, e.g. {"json": {"victim": {"given_name": [...]}}}
             body = messages.get("json", messages) if isinstance(messages, dict) else messages
             return problem(422, "Invalid input", "Some fields are missing or wrong.", errors=body)
+        if status == 404:
+            detail = _record_guessed_case()
+            if detail:
+                return _error_page(404, detail, error.get_headers())
         return _error_page(status, None, error.get_headers())
 
     @app.errorhandler(Exception)
