@@ -151,6 +151,8 @@ def _build(cases: int) -> tuple[Any, int, Any]:
     """A fresh hub with one conference of `cases` cases, approved; (app, meeting id, actor)."""
     from agencies import services as agencies
     from agencies.models import AgencyType, Sector
+    from cases import checklists
+    from cases import services as referrals
     from consent.categories import ConsentState
     from hub.app import create_app
     from hub.core import db
@@ -158,8 +160,6 @@ def _build(cases: int) -> tuple[Any, int, Any]:
     from hub.core.clock import today_london
     from hub.core.config import Settings
     from hub.core.migrate import upgrade
-    from hub.referrals import checklists
-    from hub.referrals import services as referrals
     from meetings import conduct, minutes, services
     from meetings.models import Meeting, MeetingKind
 

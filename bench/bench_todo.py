@@ -86,8 +86,8 @@ def build_people(app: Any) -> dict[str, Any]:
     from sqlalchemy import insert, select
 
     from agencies.models import Agency, MaracArea, Member, MemberRole
+    from cases.models import CaseTeamMember, NeedToKnowGrant, Referral
     from hub.core import db
-    from hub.referrals.models import CaseTeamMember, NeedToKnowGrant, Referral
 
     with app.app_context(), db.unit_of_work() as uow:
         s = uow.session

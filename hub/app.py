@@ -225,8 +225,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> HubFlask:
 
     task_views.init_app(app)
 
-    from hub.referrals import api as referral_api
-    from hub.referrals import views as referral_views
+    from cases import api as referral_api
+    from cases import views as referral_views
 
     app.register_blueprint(referral_views.bp)
     hub_api.register_api_blueprint(app, referral_api.bp)
@@ -256,8 +256,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> HubFlask:
 def _wire_events() -> Any:
     """Subscribe every package's handlers to the events of the packages below it: the one
     place where a lower package's action causes work above it."""
+    from cases.events import CaseGiven
     from hub.core.events import Bus
-    from hub.referrals.events import CaseGiven
     from meetings.events import ActionAgreed, CasesCirculated, MeetingClosed, MinutesDistributed
     from todo import cases as case_tasks
     from todo import meetings as meeting_tasks

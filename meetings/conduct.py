@@ -31,6 +31,10 @@ from sqlalchemy import or_, select
 from agencies.models import Agency, Member, MemberStatus
 from agencies.services import actor_for
 from audit.ledger import Subject, record
+from cases import casefile
+from cases import services as referrals
+from cases.facts import case_facts, facts_many, knowable
+from cases.models import Referral, ReferralStatus
 from consent import gate
 from consent.categories import Category
 from consent.gate import Disclosure
@@ -39,10 +43,6 @@ from hub.core.clock import now, today_london
 from hub.core.db import session
 from hub.core.errors import NO_SUCH_CASE, Conflict, Refused, ValidationFailed
 from hub.core.events import publish
-from hub.referrals import casefile
-from hub.referrals import services as referrals
-from hub.referrals.facts import case_facts, facts_many, knowable
-from hub.referrals.models import Referral, ReferralStatus
 from meetings import presenters, services
 from meetings.events import ActionAgreed, MeetingClosed
 from meetings.models import (

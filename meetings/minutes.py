@@ -29,6 +29,9 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from agencies.models import Agency, MaracArea, Member
 from audit.ledger import Subject, record
+from cases import services as referrals
+from cases.facts import facts_many, knowable
+from cases.models import Referral, Whereabouts
 from consent import gate
 from consent.categories import Category
 from consent.gate import Disclosure
@@ -37,9 +40,6 @@ from hub.core.clock import now, to_london
 from hub.core.db import session
 from hub.core.errors import Conflict, NotFound, ValidationFailed
 from hub.core.events import publish
-from hub.referrals import services as referrals
-from hub.referrals.facts import facts_many, knowable
-from hub.referrals.models import Referral, Whereabouts
 from meetings import conduct, pdf, presenters, services
 from meetings.events import MinutesDistributed
 from meetings.models import (

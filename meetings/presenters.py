@@ -1,6 +1,6 @@
 """Meeting content for one reader: every field comes from the gate's decision for its case.
 
-This is the meetings' counterpart of ``hub.referrals.casefile``. Each function takes the
+This is the meetings' counterpart of ``cases.casefile``. Each function takes the
 ``Disclosure`` the gate returned for *that* case and calls ``require_disclosure`` first, so
 nothing of a case (an agenda reason, the record of the discussion, what an agency shared, an
 action, an amendment's reason, research) reaches a page, a PDF or a flash message without
@@ -14,7 +14,7 @@ it belongs to (``consent.categories.FREE_TEXT_CATEGORIES``):
 * research is RESEARCH, and only ever the reader's own agency's.
 
 Who may see a case at all is decided before a presenter runs: lists are filtered in the query
-(``hub.referrals.facts.knowable``) and pages load the case through the gate.
+(``cases.facts.knowable``) and pages load the case through the gate.
 """
 
 from __future__ import annotations

@@ -21,14 +21,14 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from audit.ledger import Subject, record
+from cases import services as referrals
+from cases.models import Referral
 from consent.categories import Category
 from consent.gate import Disclosure
 from hub.core.access import Actor, Permission
 from hub.core.clock import now
 from hub.core.db import session
 from hub.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from hub.referrals import services as referrals
-from hub.referrals.models import Referral
 from meetings import presenters, services
 from meetings.models import (
     AgendaItem,

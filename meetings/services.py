@@ -48,6 +48,9 @@ from sqlalchemy.orm import selectinload
 
 from agencies.models import Agency, Cadence, MaracArea, Member
 from audit.ledger import Subject, record, record_refusal
+from cases import services as referrals
+from cases.facts import case_facts, facts_many, knowable
+from cases.models import GrantKind, Referral, ReferralStatus
 from consent import gate
 from consent.categories import Category, Purpose
 from hub.core.access import Actor, Permission, Role
@@ -55,9 +58,6 @@ from hub.core.clock import now, today_london
 from hub.core.db import session
 from hub.core.errors import NO_SUCH_CASE, Conflict, Forbidden, NotFound, Refused, ValidationFailed
 from hub.core.events import publish
-from hub.referrals import services as referrals
-from hub.referrals.facts import case_facts, facts_many, knowable
-from hub.referrals.models import GrantKind, Referral, ReferralStatus
 from meetings import presenters
 from meetings.events import CasesCirculated
 from meetings.models import (

@@ -3,7 +3,7 @@
 Views are thin: they parse a form, call one service, and render or redirect. Case content
 reaches a template only from a gate decision, through ``meetings.presenters`` (agenda rows,
 the record of a case, the review, the amend page, the minutes) and
-``hub.referrals.casefile``; views never import the models. Each route loads its meeting, and
+``cases.casefile``; views never import the models. Each route loads its meeting, and
 its agenda line or action, once, through one loader (``with_meeting``, ``with_item``), which
 authorises as it loads: a line whose case the person may not know is the concealed 404. The
 chair's case page saves by plain form posts; ``meetings/static/meetings/chair.js`` adds
@@ -31,12 +31,12 @@ from flask import (
 )
 
 from agencies.models import Cadence
+from cases import casefile
 from hub.core.access import Permission, public, require
 from hub.core.clock import now, to_london
 from hub.core.errors import Conflict, HubError, ValidationFailed
 from hub.core.forms import apply_errors, choices
 from hub.core.requestctx import actor
-from hub.referrals import casefile
 from meetings import conduct, minutes, research, services
 from meetings.codes import (
     DISCUSSION_FIELDS,

@@ -13,11 +13,11 @@ from datetime import date
 from sqlalchemy import select
 
 from agencies.models import Agency
+from cases import matching
+from cases.events import CaseGiven, GivenBy
+from cases.models import Referral, ReferralStatus
 from consent.models import ConsentRecord, DecisionStatus, SharingDecision
 from hub.core.db import session
-from hub.referrals import matching
-from hub.referrals.events import CaseGiven, GivenBy
-from hub.referrals.models import Referral, ReferralStatus
 from todo import rules
 from todo import services as tasks
 from todo.catalogue import CaseContext

@@ -12,8 +12,8 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from agencies.models import Agency, Member
+from cases.models import Referral
 from hub.core.db import session
-from hub.referrals.models import Referral
 from meetings import services as meeting_services
 from meetings.events import ActionAgreed, CasesCirculated, MeetingClosed, MinutesDistributed
 from meetings.models import Action, AgendaItem, Meeting, MeetingStatus, Minutes, MinutesStatus

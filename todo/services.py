@@ -60,6 +60,9 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from agencies.models import Agency, AgencyType, Member, MemberRole, MemberStatus
 from audit.ledger import Subject, record, record_refusal
+from cases import services as cases
+from cases.facts import case_facts, facts_many
+from cases.models import Referral
 from consent import gate
 from consent.categories import Category
 from hub.core.access import Actor, Permission, Role
@@ -74,9 +77,6 @@ from hub.core.errors import (
     ValidationFailed,
 )
 from hub.core.workdays import add_working_days, is_working_day
-from hub.referrals import services as cases
-from hub.referrals.facts import case_facts, facts_many
-from hub.referrals.models import Referral
 from meetings.models import Action, Meeting
 from todo import catalogue, presenter, visibility
 from todo.catalogue import CaseContext, ItemSpec

@@ -22,11 +22,11 @@ from sqlalchemy.orm import selectinload
 
 from agencies.models import Agency, Member
 from agencies.services import actor_for
+from cases.facts import facts_many, knowable
+from cases.models import Referral
 from consent import gate
 from hub.core.access import Actor
 from hub.core.db import session
-from hub.referrals.facts import facts_many, knowable
-from hub.referrals.models import Referral
 from todo.models import Task
 
 SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])

@@ -206,8 +206,8 @@ def _refuse_case_route(error: HubError) -> Response | None:
     case_id = next((values[k] for k in CASE_VARIABLES if isinstance(values.get(k), int)), None)
     if who is None or case_id is None:
         return None
+    from cases import services as cases
     from consent import gate
-    from hub.referrals import services as cases
 
     referral = cases.find_referral(case_id)
     facts = cases.case_facts(referral) if referral is not None else None

@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from hub.referrals import checklists
+from cases import checklists
 from tests.support.web import current_code
 
 pytestmark = pytest.mark.browser
@@ -128,8 +128,8 @@ def test_refer_accept_reveal_and_audit(page: Page, live_server: str, world, shoo
 def _case_id(reference: str) -> int:
     from sqlalchemy import select
 
+    from cases.models import Referral
     from hub.core import db
-    from hub.referrals.models import Referral
 
     with db.unit_of_work() as uow:
         return int(

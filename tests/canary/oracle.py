@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from cases import services as referrals
 from consent.categories import CASE_CATEGORIES, Category
 from hub.core import db
 from hub.core.access import Actor, Role
 from hub.core.errors import Forbidden, NotFound, Refused
-from hub.referrals import services as referrals
 from tests.canary.markers import PRIVATE, WHEREABOUTS, Owner
 from tests.canary.scenario import Persona, Scenario
 

@@ -48,6 +48,9 @@ from sqlalchemy import select
 
 from agencies import services as agencies
 from agencies.models import AgencyType, Sector
+from cases import checklists
+from cases import services as referrals
+from cases.models import PartyRole, Referral
 from consent.categories import CASE_CATEGORIES, Article6, Article9, Category, ConsentState, Purpose
 from consent.services import DecisionData, consents_for, decisions_for
 from hub.auth import identity
@@ -55,9 +58,6 @@ from hub.auth import services as auth
 from hub.core import db
 from hub.core.access import Actor, Role
 from hub.core.clock import now, today_london
-from hub.referrals import checklists
-from hub.referrals import services as referrals
-from hub.referrals.models import PartyRole, Referral
 from meetings import conduct, minutes, research
 from meetings import services as meetings
 from meetings.models import Action, AgendaItem, Meeting, MeetingKind

@@ -21,9 +21,9 @@ import pytest
 import weasyprint
 from flask import Response, jsonify, request
 
+from cases import services as referrals
 from hub.core import db
 from hub.core.access import Permission, require
-from hub.referrals import services as referrals
 from tests.canary.checks import Finding, report
 from tests.canary.markers import PRIVATE
 from tests.canary.run import run_canary

@@ -80,7 +80,9 @@ def test_every_hub_module_sits_in_a_layer() -> None:
     assert found <= layered, f"not in any layer: {sorted(found - layered)}"
 
 
-@pytest.mark.parametrize("package", ["hub", "audit", "agencies", "consent", "meetings"])
+@pytest.mark.parametrize(
+    "package", ["hub", "audit", "agencies", "consent", "cases", "meetings", "todo"]
+)
 def test_packages_import_from_this_repository(package: str) -> None:
     """These names are also PyPI projects; ours must never be shadowed by one."""
     module = importlib.import_module(package)
@@ -134,20 +136,18 @@ def test_a_route_added_without_declaration_is_caught_in_source_too() -> None:
 def test_a_view_importing_case_models_breaks_the_gate_contract(tmp_path: Path) -> None:
     """A page that loads referral rows itself (skipping the gate's case file) fails the suite."""
     contract = next(c for c in _contract()["contracts"] if c["type"] == "forbidden")
-    for package in ("hub", "hub/referrals", "consent"):
+    for package in ("hub", "cases", "consent"):
         (tmp_path / package).mkdir(parents=True, exist_ok=True)
         (tmp_path / package / "__init__.py").write_text("")
     (tmp_path / "consent" / "models.py").write_text("")
     for module in contract["source_modules"]:
         tmp_path.joinpath(*module.split(".")).with_suffix(".py").write_text("")
-    (tmp_path / "hub" / "referrals" / "models.py").write_text("class Referral: ...\n")
-    (tmp_path / "hub" / "referrals" / "views.py").write_text(
-        "from hub.referrals.models import Referral\n"
-    )
+    (tmp_path / "cases" / "models.py").write_text("class Referral: ...\n")
+    (tmp_path / "cases" / "views.py").write_text("from cases.models import Referral\n")
     sources = ", ".join(f'"{m}"' for m in contract["source_modules"])
     forbidden = ", ".join(f'"{m}"' for m in contract["forbidden_modules"])
     (tmp_path / "pyproject.toml").write_text(
-        '[tool.importlinter]\nroot_packages = ["hub", "consent"]\n\n'
+        '[tool.importlinter]\nroot_packages = ["hub", "cases", "consent"]\n\n'
         '[[tool.importlinter.contracts]]\nname = "gate"\ntype = "forbidden"\n'
         f"source_modules = [{sources}]\nforbidden_modules = [{forbidden}]\n"
         "allow_indirect_imports = true\n"
@@ -161,7 +161,7 @@ def test_a_view_importing_case_models_breaks_the_gate_contract(tmp_path: Path) -
         env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "hub.referrals.views -> hub.referrals.models" in result.stdout
+    assert "cases.views -> cases.models" in result.stdout
 
 
 #: What a template may read straight off a referral row: identifiers and workflow state,
@@ -184,7 +184,7 @@ def referral_content_read_by_templates(templates: dict[str, str]) -> list[str]:
 def _all_templates() -> dict[str, str]:
     return {
         str(path.relative_to(ROOT)): path.read_text()
-        for package in ("hub", "agencies", "audit", "consent", "meetings")
+        for package in ("hub", "agencies", "audit", "consent", "cases", "meetings", "todo")
         for path in (ROOT / package).rglob("templates/**/*.html")
     }
 

@@ -59,8 +59,8 @@ def referred(
     """A referral through the real services, as ``accepted_case``, with what the side-door
     tests need: consent for some kinds of agency only, hub members on the must-not-receive
     list, a victim's address of its own, and who accepts it."""
+    from cases import services as referrals
     from consent.categories import ConsentState
-    from hub.referrals import services as referrals
 
     who = actor_of(world[referrer])
     v, p = PEOPLE[index % len(PEOPLE)]

@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from agencies.models import Cadence
 from audit.models import AuditEntry
+from cases.models import Referral
 from hub.core import db
 from hub.core.clock import today_london
 from hub.core.errors import Conflict, NotFound, Refused, ValidationFailed
-from hub.referrals.models import Referral
 from meetings import services
 from meetings.models import Meeting, MeetingKind
 from tests.meetings.conftest import PEOPLE, accepted_case, schedule
@@ -251,7 +251,7 @@ def test_circulation_gives_invited_agencies_need_to_know_and_no_one_else(world) 
     with db.unit_of_work() as uow, pytest.raises(NotFound):
         services.get_meeting(police_rep, meeting_id)  # planned: only the coordinator and chair
     with db.unit_of_work() as uow:
-        from hub.referrals import services as referrals
+        from cases import services as referrals
 
         with pytest.raises(Refused):  # before the invitation: as if there were no case
             referrals.open_case(police_rep, referral_id)

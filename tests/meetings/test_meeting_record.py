@@ -8,11 +8,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from cases.models import Referral
 from hub.core import db
 from hub.core.clock import today_london
 from hub.core.errors import Conflict, Forbidden, ValidationFailed
 from hub.core.workdays import add_working_days
-from hub.referrals.models import Referral
 from meetings import conduct, services
 from meetings.models import Action, ActionStatus, ItemStatus, Meeting
 from tests.meetings.conftest import FULL_DISCUSSION, circulated_meeting, run_to_close, schedule

@@ -17,6 +17,8 @@ import pytest
 from sqlalchemy import select
 
 from agencies.models import Member
+from cases import services as referrals
+from cases.facts import case_facts
 from consent import gate
 from consent.categories import Category
 from consent.models import ConsentRecord
@@ -24,8 +26,6 @@ from hub.core import db
 from hub.core.access import Role
 from hub.core.clock import today_london
 from hub.core.errors import ValidationFailed
-from hub.referrals import services as referrals
-from hub.referrals.facts import case_facts
 from meetings import conduct, minutes, services
 from meetings.models import Action, AgendaItem, Meeting, ResearchSubmission
 from tests.meetings.conftest import (
@@ -343,7 +343,7 @@ def chair_without_minutes(world):
         # Every referral made through the hub records its basis for referring to the MARAC,
         # under which the coordinator and chair see its record. The meeting pages must still
         # withhold whatever the gate withholds, so B's basis is taken away here.
-        from hub.referrals.models import Referral
+        from cases.models import Referral
 
         uow.session.get(Referral, b).referral_basis = None
     return meeting_id, a, b

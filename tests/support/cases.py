@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from cases import checklists, services
+from cases.models import Referral
 from consent.categories import Article6, Article9, ConsentState
 from hub.core import db
 from hub.core.access import Actor
-from hub.referrals import checklists, services
-from hub.referrals.models import Referral
 
 
 @dataclass

@@ -14,10 +14,10 @@ from sqlalchemy import select
 
 from agencies import services as agencies
 from audit.models import AuditEntry
+from cases import services as referrals
 from consent.categories import Purpose
 from hub.core import db
 from hub.core.access import Actor, Role
-from hub.referrals import services as referrals
 from tests.support import cases
 from tests.support.cases import Names
 from tests.support.world import World, actor_of

@@ -357,8 +357,8 @@ def test_the_digest_counts_only_what_the_member_may_still_know(
     app, world, actors, inbox, referral
 ) -> None:
     from agencies import services as agencies
+    from cases import services as referrals
     from hub.core.access import Actor, Role
-    from hub.referrals import services as referrals
 
     rep = world["police_rep"]
     with db.unit_of_work():

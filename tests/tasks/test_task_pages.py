@@ -641,8 +641,8 @@ def test_an_owner_whose_agency_may_not_read_the_minutes_never_sees_the_action_te
 def test_an_action_task_follows_the_minutes_rule_after_consent_is_withdrawn(app, world) -> None:
     """A task made from an action when its owner could read the minutes: once they no longer
     may, the task keeps its date, state and case but reads as the meeting's action."""
+    from cases import services as referrals
     from consent import services as consent_services
-    from hub.referrals import services as referrals
     from meetings.models import Action, Meeting
     from tests.meetings.conftest import circulated_meeting, run_to_close
 

@@ -15,11 +15,7 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 
 from agencies.models import Agency
-from consent import gate
-from hub.core.access import Actor, Role
-from hub.core.clock import today_london
-from hub.core.db import session
-from hub.referrals.models import (
+from cases.models import (
     CaseTeamMember,
     ConflictWall,
     GrantKind,
@@ -29,6 +25,10 @@ from hub.referrals.models import (
     ReferralParty,
     ReferralStatus,
 )
+from consent import gate
+from hub.core.access import Actor, Role
+from hub.core.clock import today_london
+from hub.core.db import session
 
 
 def case_facts(referral: Referral) -> gate.CaseFacts:
@@ -137,7 +137,7 @@ def knowable(actor: Actor, referral: type[Referral] | None = None) -> ColumnElem
     exist. Every list of cases is filtered by it in the query.
 
     Keep in step with ``consent.gate`` (``_first_refusal`` and ``_relation``);
-    tests/referrals/test_side_doors.py checks the two agree for every persona and case.
+    tests/cases/test_side_doors.py checks the two agree for every persona and case.
     """
     r = referral or Referral
     agency = session().get(Agency, actor.agency_id) if actor.agency_id is not None else None

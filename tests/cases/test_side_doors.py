@@ -15,15 +15,15 @@ from sqlalchemy import select
 
 from agencies import services as agencies
 from agencies.models import AgencyType, Role, Sector
+from cases import services
+from cases.facts import knowable
+from cases.models import Referral
 from consent import gate
 from consent import services as consent_services
 from consent.categories import Article6, Article9, Category, ConsentState, Purpose
 from hub.core import db
 from hub.core.access import Actor
 from hub.core.errors import ValidationFailed
-from hub.referrals import services
-from hub.referrals.facts import knowable
-from hub.referrals.models import Referral
 from meetings import services as meetings
 from tests.support import cases
 from tests.support.ledger import entries_naming, refusals_of
@@ -101,7 +101,7 @@ def test_an_invited_agency_knows_the_case_in_a_process_that_never_imported_meeti
 import sys
 from hub.core import db
 from hub.core.access import Actor, Role
-from hub.referrals import services
+from cases import services
 database = db.Database({str(url)!r})
 db.bind_database(database)
 actor = Actor(kind="member", member_id={housing_rep.member_id}, agency_id={housing_rep.agency_id},

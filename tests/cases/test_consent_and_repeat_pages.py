@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from audit.models import AuditEntry
+from cases import services
 from hub.core import db
-from hub.referrals import services
 from tests.support import cases
 from tests.support.web import sign_in, submit, text
 from tests.support.world import actor_of
@@ -443,7 +443,7 @@ def test_a_hub_member_ticked_on_the_details_page_never_sees_the_case(app, world)
 
 
 def test_a_second_perpetrator_is_named_replaced_and_shown(app, world) -> None:
-    from hub.referrals.models import PartyRole
+    from cases.models import PartyRole
 
     officer_actor = actor_of(world["police_officer"])
     referral_id = cases.draft(officer_actor)
@@ -481,7 +481,7 @@ def test_a_second_perpetrator_is_named_replaced_and_shown(app, world) -> None:
 
 
 def test_children_and_another_adult_are_people_on_the_referral(app, world) -> None:
-    from hub.referrals.models import PartyRole
+    from cases.models import PartyRole
 
     officer_actor = actor_of(world["police_officer"])
     referral_id = cases.draft(officer_actor)

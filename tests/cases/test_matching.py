@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.referrals.matching import (
+from cases.matching import (
     MatchInput,
     match_key,
     match_key_pattern,

@@ -15,16 +15,8 @@ from wtforms import RadioField, StringField
 from wtforms.validators import Length, Optional
 
 from agencies.models import AgencyType
-from consent import services as consent_services
-from consent.categories import Article6, Article9, Category, ConsentState, Purpose
-from hub.core.access import Permission, require, require_recent_sign_in
-from hub.core.clock import end_of_day_london, now
-from hub.core.errors import Conflict, HubError, ValidationFailed
-from hub.core.forms import apply_errors, choices
-from hub.core.inputs import bounded_id
-from hub.core.requestctx import actor
-from hub.referrals import casefile, checklists, services
-from hub.referrals.forms import (
+from cases import casefile, checklists, services
+from cases.forms import (
     ConsentForm,
     DecisionForm,
     DetailsForm,
@@ -38,6 +30,14 @@ from hub.referrals.forms import (
     WhereaboutsForm,
     WithoutConsentForm,
 )
+from consent import services as consent_services
+from consent.categories import Article6, Article9, Category, ConsentState, Purpose
+from hub.core.access import Permission, require, require_recent_sign_in
+from hub.core.clock import end_of_day_london, now
+from hub.core.errors import Conflict, HubError, ValidationFailed
+from hub.core.forms import apply_errors, choices
+from hub.core.inputs import bounded_id
+from hub.core.requestctx import actor
 
 bp = Blueprint("referrals", __name__, template_folder="templates")
 

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import func, select
 
 from audit.models import AuditEntry
+from cases import checklists
+from cases.models import Referral
 from hub.auth import identity
 from hub.core import db
 from hub.core.access import Actor
-from hub.referrals import checklists
-from hub.referrals.models import Referral
 from tests.support.agencies_sso import RECORDS_CLIENT, RECORDS_SECRET, Providers
 from tests.support.idp import DevIdP
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from hub.referrals import checklists as ck
-from hub.referrals.checklists import (
+from cases import checklists as ck
+from cases.checklists import (
     ANSWER_LABELS,
     ANSWERS,
     DATA_DIR,

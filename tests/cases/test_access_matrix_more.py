@@ -7,9 +7,9 @@ import re
 
 import pytest
 
+from cases import services
 from consent import services as consent_services
 from hub.core import db
-from hub.referrals import services
 from tests.support import cases
 from tests.support.ledger import refusals_of
 from tests.support.web import sign_in, text

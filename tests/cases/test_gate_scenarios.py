@@ -11,6 +11,8 @@ from sqlalchemy import select
 
 from agencies import services as agencies
 from audit.models import AuditEntry
+from cases import services
+from cases.models import WhereaboutsReveal
 from consent import services as consent_services
 from consent.categories import Article6, Category, ConsentState, Purpose
 from consent.models import SharingDecision
@@ -18,8 +20,6 @@ from hub.core import db
 from hub.core.access import Actor
 from hub.core.clock import now
 from hub.core.errors import Refused, ValidationFailed
-from hub.referrals import services
-from hub.referrals.models import WhereaboutsReveal
 from tests.support import cases
 from tests.support.world import actor_of
 
@@ -386,8 +386,8 @@ def test_a_referral_from_the_idva_service_itself_can_be_accepted(world) -> None:
 
 
 def test_disclosures_made_outside_the_gate_are_refused_by_the_case_file(world, idva_case) -> None:
+    from cases import casefile
     from consent.gate import CategoryDecision, Disclosure, NotDisclosed
-    from hub.referrals import casefile
 
     forged = Disclosure(
         actor_of(world["police_rep"]),

@@ -1,7 +1,7 @@
 """Referral use cases: drafts, submission, triage, sharing, teams, walls, search.
 
 Every service takes the actor explicitly and never commits. Nothing here returns case
-content for display: ``hub.referrals.casefile`` does that, and only from a gate decision.
+content for display: ``cases.casefile`` does that, and only from a gate decision.
 """
 
 from __future__ import annotations
@@ -15,27 +15,10 @@ from sqlalchemy.orm import selectinload
 
 from agencies.models import Agency, AgencyType, MaracArea, Member, Sector
 from audit.ledger import Subject, record
-from consent import gate
-from consent import services as consent_services
-from consent.categories import (
-    CASE_CATEGORIES,
-    REFERRAL_BASES_STATUTORY,
-    REFERRAL_BASES_VOLUNTARY,
-    Article6,
-    Category,
-    ConsentState,
-    Purpose,
-)
-from consent.models import ConsentRecord, SharingDecision
-from hub.core.access import Actor, Permission, Role
-from hub.core.clock import now, today_london
-from hub.core.db import session
-from hub.core.errors import NO_SUCH_CASE, Conflict, Forbidden, NotFound, Refused, ValidationFailed
-from hub.core.events import publish
-from hub.referrals import checklists, matching
-from hub.referrals.events import CaseGiven, GivenBy
-from hub.referrals.facts import case_facts, facts_many, knowable
-from hub.referrals.models import (
+from cases import checklists, matching
+from cases.events import CaseGiven, GivenBy
+from cases.facts import case_facts, facts_many, knowable
+from cases.models import (
     CaseTeamMember,
     ConflictWall,
     GrantKind,
@@ -53,6 +36,23 @@ from hub.referrals.models import (
     Whereabouts,
     WhereaboutsReveal,
 )
+from consent import gate
+from consent import services as consent_services
+from consent.categories import (
+    CASE_CATEGORIES,
+    REFERRAL_BASES_STATUTORY,
+    REFERRAL_BASES_VOLUNTARY,
+    Article6,
+    Category,
+    ConsentState,
+    Purpose,
+)
+from consent.models import ConsentRecord, SharingDecision
+from hub.core.access import Actor, Permission, Role
+from hub.core.clock import now, today_london
+from hub.core.db import session
+from hub.core.errors import NO_SUCH_CASE, Conflict, Forbidden, NotFound, Refused, ValidationFailed
+from hub.core.events import publish
 
 # --- loading ------------------------------------------------------------------------------
 

@@ -17,13 +17,13 @@ from sqlalchemy import func, select
 
 from agencies.models import Agency
 from audit.models import AuditEntry
+from cases import services
+from cases.models import CaseTeamMember, ConflictWall, ReferralShare
 from consent import gate
 from consent.categories import CASE_CATEGORIES, TRIAGE_CATEGORIES, Category, ConsentState, Purpose
 from consent.models import ConsentRecord, SharingDecision
 from hub.core import db
 from hub.core.clock import now
-from hub.referrals import services
-from hub.referrals.models import CaseTeamMember, ConflictWall, ReferralShare
 from tests.support import cases
 from tests.support.world import actor_of
 
@@ -146,7 +146,7 @@ def test_nothing_is_shown_without_a_basis_and_everything_is_recorded(
                 )
             )
         if blocked:
-            from hub.referrals.models import MustNotReceive
+            from cases.models import MustNotReceive
 
             s.add(MustNotReceive(referral_id=submitted, member_id=actor.member_id))
         for c in consent_rows:

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from agencies.models import AgencyType
+from cases import checklists
 from consent.categories import CASE_CATEGORIES
-from hub.referrals import checklists
 from tests.support import cases
 from tests.support.ledger import refusals_of
 from tests.support.web import sign_in, submit, text
@@ -349,8 +349,8 @@ def _start_overlapping(world, first: tuple[str, str | None], second: tuple[str, 
     import contextvars
     import threading
 
+    from cases import services
     from hub.core import db
-    from hub.referrals import services
 
     holding, release = threading.Event(), threading.Event()
     made: dict[int, tuple[int, str]] = {}

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agencies.models import Agency
+from cases import checklists
+from cases.models import PartyRole, Person, Referral, Whereabouts
 from consent.categories import Category
 from consent.gate import Disclosure, require_disclosure
 from hub.core.db import session
-from hub.referrals import checklists
-from hub.referrals.models import PartyRole, Person, Referral, Whereabouts
 
 YES_NO = {True: "Yes", False: "No", None: "Not known"}
 DIVERSITY = {"yes": "Yes", "no": "No", "not_known": "Not known"}

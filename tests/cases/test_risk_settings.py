@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from agencies.models import MaracArea
 from audit.models import AuditEntry
+from cases import checklists, services
 from hub.core import db
-from hub.referrals import checklists, services
 from tests.support import cases
 from tests.support.web import sign_in, submit, text
 from tests.support.world import actor_of

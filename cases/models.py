@@ -1,7 +1,7 @@
 """People, referrals, risk checklists, whereabouts, sharing, walls and must-not-receive lists.
 
 Every column that holds case data names its disclosure category in its ``#:`` comment; the
-gate (consent.gate) decides per category, and ``hub.referrals.views_data`` builds what a
+gate (consent.gate) decides per category, and ``cases.views_data`` builds what a
 person may see only from a gate decision.
 """
 
