@@ -12,6 +12,7 @@ from agencies.models import MaracArea
 from audit.models import AuditEntry
 from cases import checklists, services
 from hub.core import db
+from hub.core.errors import ValidationFailed
 from tests.support import cases
 from tests.support.web import sign_in, submit, text
 from tests.support.world import actor_of
@@ -161,7 +162,7 @@ def test_stalking_add_on_answers_are_kept_and_scored_apart(app, world) -> None:
 def test_saving_answers_on_a_checklist_the_area_does_not_offer_is_refused(app, world) -> None:
     officer_actor = actor_of(world["police_officer"])
     referral_id = cases.draft(officer_actor, yes=0)
-    with db.unit_of_work(), pytest.raises(services.ValidationFailed) as raised:
+    with db.unit_of_work(), pytest.raises(ValidationFailed) as raised:
         services.save_risk(
             officer_actor,
             services.get_referral(referral_id),
@@ -177,7 +178,7 @@ def test_the_refused_downgrade_names_the_areas_own_threshold(app, world) -> None
         )
     officer_actor = actor_of(world["police_officer"])
     referral_id = cases.draft(officer_actor, yes=0)
-    with db.unit_of_work(), pytest.raises(services.ValidationFailed) as raised:
+    with db.unit_of_work(), pytest.raises(ValidationFailed) as raised:
         services.save_risk(
             officer_actor,
             services.get_referral(referral_id),

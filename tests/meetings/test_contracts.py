@@ -44,7 +44,7 @@ def test_the_contract_fails_when_a_meetings_view_imports_a_model(tmp_path: Path)
     (tmp_path / "meetings" / "views.py").write_text("from meetings.models import Row\n")
     forbidden = ", ".join(f'"{m}"' for m in contract["forbidden_modules"])
     (tmp_path / "pyproject.toml").write_text(
-        '[tool.importlinter]\nroot_packages = ["meetings", "hub", "consent"]\n\n'
+        '[tool.importlinter]\nroot_packages = ["meetings", "hub", "cases", "consent"]\n\n'
         '[[tool.importlinter.contracts]]\nname = "pages"\ntype = "forbidden"\n'
         f'source_modules = ["meetings.views"]\nforbidden_modules = [{forbidden}]\n'
         "allow_indirect_imports = true\n"

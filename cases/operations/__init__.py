@@ -1,0 +1,1 @@
+"""The case use cases, one module per family; ``cases.services`` gathers them."""

@@ -1,0 +1,217 @@
+"""Giving an agency the case, the case team, and conflict walls.
+
+Services take the actor explicitly and never commit."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from agencies.models import Agency, Member
+from audit.ledger import Subject, record
+from cases.events import CaseGiven, GivenBy
+from cases.facts import case_facts
+from cases.models import (
+    CaseTeamMember,
+    ConflictWall,
+    GrantKind,
+    Referral,
+    ReferralShare,
+    ReferralStatus,
+)
+from cases.operations.access import act_on, forbid, grant_need_to_know
+from consent.categories import (
+    Purpose,
+)
+from hub.core.access import Actor, Permission, Role
+from hub.core.clock import now
+from hub.core.db import session
+from hub.core.errors import ValidationFailed
+from hub.core.events import publish
+
+# --- sharing, teams, walls ----------------------------------------------------------------
+
+
+def share_case(
+    actor: Actor,
+    referral: Referral,
+    agency_id: int,
+    purpose: Purpose,
+    *,
+    allow_triage: bool = False,
+) -> ReferralShare:
+    """Give an agency the case: it then has need to know (the gate still needs a basis)."""
+    act_on(actor, referral, "referral:shared")
+    allowed = (
+        actor.agency_id == referral.referring_agency_id and actor.can(Permission.REFERRALS_READ)
+    ) or (allow_triage or actor.can(Permission.REFERRALS_TRIAGE))
+    if not allowed:
+        raise forbid(
+            actor,
+            referral,
+            "referral:shared",
+            "Only the referring agency or the coordinator can share this case.",
+        )
+    agency = session().get(Agency, agency_id)
+    if agency is None or agency.area_id != referral.area_id or agency.is_disabled:
+        raise ValidationFailed({"agency_id": "Select an agency of this MARAC"})
+    if agency.id == referral.referring_agency_id:
+        raise ValidationFailed({"agency_id": "This agency made the referral"})
+    blocked = {m.member_id for m in referral.must_not_receive if m.member_id}
+    existing = next((s for s in referral.shares if s.agency_id == agency.id), None)
+    if existing is not None:
+        return existing
+    share = ReferralShare(
+        agency_id=agency.id, purpose=purpose.value, shared_by_id=actor.member_id, shared_at=now()
+    )
+    referral.shares.append(share)
+    session().flush()
+    grant_need_to_know(
+        actor, referral.id, agency.id, GrantKind.SHARED, purpose=purpose, source=f"share:{share.id}"
+    )
+    record(
+        actor,
+        "referral:shared",
+        Subject("case", referral.id),
+        case=referral.id,
+        agency=agency.id,
+        purpose=purpose.value,
+        blocked_members=len(blocked),
+    )
+    publish(CaseGiven(actor, referral.id, agency.id, GivenBy.SHARED))
+    return share
+
+
+def shareable_agencies(actor: Actor, referral: Referral) -> list[Agency]:
+    """Agencies the actor could give this case to (none unless they may share it)."""
+    if referral.status == ReferralStatus.DRAFT.value or not (
+        actor.agency_id == referral.referring_agency_id or actor.can(Permission.REFERRALS_TRIAGE)
+    ):
+        return []
+    given = {s.agency_id for s in referral.shares} | {referral.referring_agency_id}
+    return [
+        a
+        for a in session()
+        .execute(
+            select(Agency)
+            .where(Agency.area_id == referral.area_id, Agency.disabled_at.is_(None))
+            .order_by(Agency.name)
+        )
+        .scalars()
+        if a.id not in given
+    ]
+
+
+def blockable_members(actor: Actor, referral: Referral) -> list[tuple[int, str]]:
+    """People of the area who could be put on the case's must-not-receive list, as
+    (member id, "name – agency"): everyone but the referrer themselves."""
+    rows = session().execute(
+        select(Member.id, Member.name, Agency.name)
+        .join(Agency, Agency.id == Member.agency_id)
+        .where(Agency.area_id == referral.area_id, Member.disabled_at.is_(None))
+        .order_by(Member.name)
+    )
+    return [(mid, f"{name} – {agency}") for mid, name, agency in rows if mid != actor.member_id]
+
+
+def team_candidates(actor: Actor, referral: Referral) -> list[Member]:
+    """Colleagues a MARAC representative could put on the case team."""
+    if not actor.has_role(Role.MARAC_REP) or actor.agency_id is None:
+        return []
+    facts = case_facts(referral)
+    excluded = facts.team_member_ids | facts.walled_member_ids | facts.blocked_member_ids
+    return [
+        m
+        for m in session()
+        .execute(
+            select(Member)
+            .where(Member.agency_id == actor.agency_id, Member.disabled_at.is_(None))
+            .order_by(Member.name)
+        )
+        .scalars()
+        if m.id not in excluded and m.id != actor.member_id
+    ]
+
+
+def wall_candidates(actor: Actor, referral: Referral) -> list[Member]:
+    """Colleagues a MARAC representative could wall off (they serve the perpetrator)."""
+    if not actor.has_role(Role.MARAC_REP) or actor.agency_id is None:
+        return []
+    walled = case_facts(referral).walled_member_ids
+    return [
+        m
+        for m in session()
+        .execute(
+            select(Member)
+            .where(Member.agency_id == actor.agency_id, Member.disabled_at.is_(None))
+            .order_by(Member.name)
+        )
+        .scalars()
+        if m.id not in walled and m.id != actor.member_id
+    ]
+
+
+def add_to_team(actor: Actor, referral: Referral, member_id: int) -> CaseTeamMember:
+    """A MARAC representative puts a colleague on the case team (need to know in the agency)."""
+    act_on(actor, referral, "case_team:added")
+    if not actor.has_role(Role.MARAC_REP):
+        raise forbid(
+            actor,
+            referral,
+            "case_team:added",
+            "Only your agency's MARAC representative can change the case team.",
+        )
+    member = session().get(Member, member_id)
+    if member is None or member.agency_id != actor.agency_id:
+        raise ValidationFailed({"member_id": "Select someone from your own agency"})
+    facts = case_facts(referral)
+    if member.id in facts.walled_member_ids or member.id in facts.blocked_member_ids:
+        raise ValidationFailed({"member_id": "This person must not work on this case"})
+    existing = next((t for t in referral.team if t.member_id == member.id), None)
+    if existing is not None:
+        return existing
+    row = CaseTeamMember(member_id=member.id, added_by_id=actor.member_id, added_at=now())
+    referral.team.append(row)
+    session().flush()
+    record(
+        actor, "case_team:added", Subject("case", referral.id), case=referral.id, member=member.id
+    )
+    return row
+
+
+def add_conflict_wall(
+    actor: Actor, referral: Referral, *, perpetrator_worker_id: int, victim_worker_id: int | None
+) -> ConflictWall:
+    """Record that the agency serves both parties: the perpetrator's worker never sees this."""
+    act_on(actor, referral, "conflict_wall:added")
+    if not actor.has_role(Role.MARAC_REP):
+        raise forbid(
+            actor,
+            referral,
+            "conflict_wall:added",
+            "Only your agency's MARAC representative can set up a conflict wall.",
+        )
+    worker = session().get(Member, perpetrator_worker_id)
+    if worker is None or worker.agency_id != actor.agency_id:
+        raise ValidationFailed({"perpetrator_worker_id": "Select someone from your own agency"})
+    if victim_worker_id == perpetrator_worker_id:
+        raise ValidationFailed(
+            {"victim_worker_id": "The victim and the perpetrator need separate caseworkers"}
+        )
+    wall = ConflictWall(
+        agency_id=actor.agency_id,
+        referral_id=referral.id,
+        perpetrator_worker_id=worker.id,
+        victim_worker_id=victim_worker_id,
+        created_by_id=actor.member_id,
+    )
+    session().add(wall)
+    referral.team = [t for t in referral.team if t.member_id != worker.id]
+    session().flush()
+    record(
+        actor,
+        "conflict_wall:added",
+        Subject("case", referral.id),
+        case=referral.id,
+        member=worker.id,
+    )
+    return wall

@@ -1,0 +1,154 @@
+"""The coordinator's decisions: accept, reject, defer, close, the primary-aggressor note, the inbox.
+
+Services take the actor explicitly and never commit."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from agencies.models import Agency, AgencyType
+from audit.ledger import Subject, record
+from cases.events import CaseGiven, GivenBy
+from cases.facts import knowable
+from cases.models import (
+    Referral,
+    ReferralStatus,
+)
+from cases.operations.access import act_on, forbid
+from cases.operations.sharing import share_case
+from consent.categories import (
+    Purpose,
+)
+from hub.core.access import Actor, Permission
+from hub.core.clock import now
+from hub.core.db import session
+from hub.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from hub.core.events import publish
+
+
+def require_triage(actor: Actor, referral: Referral, operation: str = "referral:triaged") -> None:
+    act_on(actor, referral, operation)
+    if not actor.can(Permission.REFERRALS_TRIAGE):
+        raise forbid(
+            actor,
+            referral,
+            operation,
+            "Only the MARAC coordinator can accept, reject or defer referrals.",
+        )
+    if referral.area_id != actor.area_id:
+        raise NotFound("There is no such case.")
+
+
+def accept_referral(actor: Actor, referral: Referral, *, version: int | None = None) -> Referral:
+    """Accept for the next conference; offer the IDVA service the case (every MARAC victim)."""
+    require_triage(actor, referral)
+    if version is not None and referral.version != version:
+        raise Conflict("Someone else changed this referral. Reload the page.")
+    if referral.status not in {ReferralStatus.SUBMITTED.value, ReferralStatus.DEFERRED.value}:
+        raise ValidationFailed("Only a submitted or deferred referral can be accepted.")
+    referral.status = ReferralStatus.ACCEPTED.value
+    referral.decided_at = now()
+    referral.decided_by_id = actor.member_id
+    referral.decision_reason = ""
+    session().flush()
+    record(actor, "referral:accepted", Subject("case", referral.id), case=referral.id)
+    publish(CaseGiven(actor, referral.id, referral.referring_agency_id, GivenBy.ACCEPTED))
+    idva_services = (
+        session()
+        .execute(
+            select(Agency).where(
+                Agency.area_id == referral.area_id,
+                Agency.type == AgencyType.IDVA_SERVICE.value,
+                Agency.disabled_at.is_(None),
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for idva in idva_services:
+        if idva.id != referral.referring_agency_id:  # an IDVA's own referral is already theirs
+            share_case(actor, referral, idva.id, Purpose.IDVA_SUPPORT, allow_triage=True)
+    return referral
+
+
+def reject_referral(actor: Actor, referral: Referral, reason: str) -> Referral:
+    require_triage(actor, referral)
+    if referral.status != ReferralStatus.SUBMITTED.value:
+        raise ValidationFailed("Only a submitted referral can be rejected.")
+    if len(reason.strip()) < 10:
+        raise ValidationFailed({"reason": "Give the reason for rejecting the referral"})
+    referral.status = ReferralStatus.REJECTED.value
+    referral.decision_reason = reason.strip()
+    referral.decided_at = now()
+    referral.decided_by_id = actor.member_id
+    session().flush()
+    record(actor, "referral:rejected", Subject("case", referral.id), case=referral.id)
+    return referral
+
+
+def defer_referral(actor: Actor, referral: Referral, reason: str) -> Referral:
+    require_triage(actor, referral)
+    if referral.status not in {ReferralStatus.SUBMITTED.value, ReferralStatus.ACCEPTED.value}:
+        raise ValidationFailed("Only a submitted or accepted referral can be deferred.")
+    if len(reason.strip()) < 5:
+        raise ValidationFailed({"reason": "Give the reason for deferring"})
+    referral.status = ReferralStatus.DEFERRED.value
+    referral.decision_reason = reason.strip()
+    referral.decided_at = now()
+    referral.decided_by_id = actor.member_id
+    session().flush()
+    record(actor, "referral:deferred", Subject("case", referral.id), case=referral.id)
+    return referral
+
+
+def close_referral(actor: Actor, referral: Referral, reason: str) -> Referral:
+    """Close a case the MARAC has dealt with: it leaves the active lists, and stays on record."""
+    require_triage(actor, referral, "referral:closed")
+    if referral.status not in {ReferralStatus.ACCEPTED.value, ReferralStatus.HEARD.value}:
+        raise ValidationFailed("Only an accepted or heard case can be closed.")
+    if len(reason.strip()) < 10:
+        raise ValidationFailed({"reason": "Say why the case is being closed"})
+    if len(reason) > 2000:
+        raise ValidationFailed({"reason": "Keep the reason to 2,000 characters or fewer"})
+    referral.status = ReferralStatus.CLOSED.value
+    referral.closed_at = now()
+    referral.closed_by_id = actor.member_id
+    referral.closure_reason = reason.strip()
+    session().flush()
+    record(actor, "referral:closed", Subject("case", referral.id), case=referral.id)
+    return referral
+
+
+def note_primary_aggressor(actor: Actor, referral: Referral, note: str) -> Referral:
+    require_triage(actor, referral, "referral:primary_aggressor_noted")
+    if referral.counter_allegation_id is None:
+        raise ValidationFailed("Only a counter-allegation carries a primary-aggressor note.")
+    if len(note) > 4000:
+        raise ValidationFailed({"note": "Keep this to 4,000 characters or fewer"})
+    referral.primary_aggressor_note = note.strip()
+    session().flush()
+    record(
+        actor, "referral:primary_aggressor_noted", Subject("case", referral.id), case=referral.id
+    )
+    return referral
+
+
+def inbox(actor: Actor, statuses: tuple[str, ...] = ("submitted", "deferred")) -> list[Referral]:
+    """The coordinator's inbox: referrals of the area awaiting a decision."""
+    if not actor.can(Permission.REFERRALS_TRIAGE):
+        raise Forbidden("Only the MARAC coordinator has the referral inbox.")
+    return list(
+        session()
+        .execute(
+            select(Referral)
+            .options(selectinload(Referral.assessment))
+            .where(
+                Referral.area_id == actor.area_id,
+                Referral.status.in_(statuses),
+                knowable(actor),
+            )
+            .order_by(Referral.submitted_at)
+        )
+        .scalars()
+    )
