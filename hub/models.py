@@ -7,6 +7,8 @@ import agencies.models  # noqa: F401
 import audit.models  # noqa: F401
 import cases.models  # noqa: F401
 import consent.models  # noqa: F401
+import hub.auth.identity
+import hub.auth.models  # noqa: F401
 import meetings.models  # noqa: F401
 import todo.models  # noqa: F401
 from hub.core.db import Base

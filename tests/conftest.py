@@ -178,13 +178,27 @@ def world(app: HubFlask, request: pytest.FixtureRequest, database_url: str) -> A
     return copy.deepcopy(request.getfixturevalue(key)[1])
 
 
+#: The one database the browser journeys run on: what a browser does not depend on the
+#: backend (the same tests without a browser run on both), and the journeys are the slowest
+#: tests in the suite. SQLite, because it is what `make run` gives a newcomer.
+BROWSER_DATABASE = "sqlite" if "sqlite" in DATABASES else DATABASES[0]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """PostgreSQL-only tests are not generated for SQLite at all (deselected, not skipped)."""
+    """Deselect (not skip) what is not generated for a backend.
+
+    PostgreSQL-only tests are not run on SQLite, and browser journeys run on one database
+    only (``BROWSER_DATABASE``) unless they are themselves PostgreSQL-only.
+    """
     keep, drop = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
         backend = callspec.params.get("database_url") if callspec else None
-        if backend == "sqlite" and item.get_closest_marker("postgres_only"):
+        postgres_only = item.get_closest_marker("postgres_only") is not None
+        browser = item.get_closest_marker("browser") is not None
+        if backend == "sqlite" and postgres_only:
+            drop.append(item)
+        elif browser and backend and not postgres_only and backend != BROWSER_DATABASE:
             drop.append(item)
         else:
             keep.append(item)
