@@ -196,9 +196,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         backend = callspec.params.get("database_url") if callspec else None
         postgres_only = item.get_closest_marker("postgres_only") is not None
         browser = item.get_closest_marker("browser") is not None
-        if backend == "sqlite" and postgres_only:
-            drop.append(item)
-        elif browser and backend and not postgres_only and backend != BROWSER_DATABASE:
+        not_for_sqlite = backend == "sqlite" and postgres_only
+        other_browser_db = browser and backend and not postgres_only
+        if not_for_sqlite or (other_browser_db and backend != BROWSER_DATABASE):
             drop.append(item)
         else:
             keep.append(item)

@@ -9,7 +9,7 @@ from agencies import services
 from agencies.models import Agency, Member
 from audit.models import AuditEntry
 from hub.core import db
-from tests.support.web import csrf_token, sign_in, submit, text
+from tests.support.web import csrf_token, signed_in, submit, text
 
 AGENCY_FORM = {
     "name": "Testshire Probation",
@@ -27,8 +27,7 @@ AGENCY_FORM = {
 
 
 def _signed_in(client, person):
-    assert sign_in(client, person.email, person.password, person.totp_secret).status_code == 302
-    return client
+    return signed_in(client, person)
 
 
 def _count(model, *where) -> int:

@@ -11,11 +11,11 @@ from audit import merkle, note, services
 from audit.ledger import Subject, record
 from hub.core import db
 from hub.core.access import Actor
-from tests.support.web import sign_in, text
+from tests.support.web import signed_in, text
 
 
 def _signed_in(client, person):
-    assert sign_in(client, person.email, person.password, person.totp_secret).status_code == 302
+    return signed_in(client, person)
 
 
 def _sign(app) -> None:

@@ -13,14 +13,12 @@ from audit.models import AuditEntry
 from cases import services
 from hub.core import db
 from tests.support import cases
-from tests.support.web import sign_in, submit, text
+from tests.support.web import signed_in, submit, text
 from tests.support.world import actor_of
 
 
 def _signed_in(app, person):
-    client = app.test_client()
-    assert sign_in(client, person.email, person.password, person.totp_secret).status_code == 302
-    return client
+    return signed_in(app.test_client(), person)
 
 
 def _entries(action: str) -> list[dict]:

@@ -12,7 +12,7 @@ from cases import checklists
 from consent.categories import CASE_CATEGORIES
 from tests.support import cases
 from tests.support.ledger import refusals_of
-from tests.support.web import sign_in, submit, text
+from tests.support.web import signed_in, submit, text
 from tests.support.world import actor_of
 
 VICTIM = {
@@ -61,8 +61,7 @@ SHARING = {
 
 
 def _signed_in(client, person):
-    assert sign_in(client, person.email, person.password, person.totp_secret).status_code == 302
-    return client
+    return signed_in(client, person)
 
 
 def _risk(yes: int) -> dict[str, str]:

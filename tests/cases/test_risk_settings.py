@@ -14,7 +14,7 @@ from cases import checklists, services
 from hub.core import db
 from hub.core.errors import ValidationFailed
 from tests.support import cases
-from tests.support.web import sign_in, submit, text
+from tests.support.web import signed_in, submit, text
 from tests.support.world import actor_of
 
 POLICE_DASH = "police-dash-2009-27"
@@ -28,9 +28,7 @@ SETTINGS = {
 
 
 def _signed_in(app, person):
-    client = app.test_client()
-    assert sign_in(client, person.email, person.password, person.totp_secret).status_code == 302
-    return client
+    return signed_in(app.test_client(), person)
 
 
 def _area() -> MaracArea:

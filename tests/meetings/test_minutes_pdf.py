@@ -22,7 +22,7 @@ from hub.core.errors import Conflict, ValidationFailed
 from meetings import conduct, minutes, pdf, services
 from meetings.models import Meeting, MinutesRevision
 from tests.meetings.conftest import FULL_DISCUSSION, run_to_close
-from tests.support.web import sign_in, submit, text
+from tests.support.web import signed_in, submit, text
 from tests.support.world import actor_of
 
 BASE = "http://127.0.0.1:5000"
@@ -55,8 +55,7 @@ def _render(world, conference, persona: str, scope: str = "full", **kwargs) -> m
 
 
 def _signed_in(client, person):
-    assert sign_in(client, person.email, person.password, person.totp_secret).status_code == 302
-    return client
+    return signed_in(client, person)
 
 
 def test_approval_is_refused_while_a_required_section_is_empty(world, conference) -> None:

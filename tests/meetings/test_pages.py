@@ -12,15 +12,14 @@ from hub.core import db
 from hub.core.clock import today_london
 from meetings.models import Meeting
 from tests.meetings.conftest import accepted_case, circulated_meeting, run_to_close, schedule
-from tests.support.web import sign_in, submit, text
+from tests.support.web import signed_in, submit, text
 from tests.support.world import actor_of
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def _signed_in(client, person):
-    assert sign_in(client, person.email, person.password, person.totp_secret).status_code == 302
-    return client
+    return signed_in(client, person)
 
 
 def _date(prefix: str, day) -> dict[str, str]:

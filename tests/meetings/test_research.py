@@ -14,7 +14,7 @@ from hub.core.errors import Conflict, NotFound, ValidationFailed
 from meetings import minutes, research, services
 from meetings.models import Meeting, ResearchSubmission
 from tests.meetings.conftest import Conference, run_to_close
-from tests.support.web import sign_in, submit, text
+from tests.support.web import signed_in, submit, text
 from tests.support.world import actor_of
 
 FACTS = "Three calls for service since June; non-molestation order served 2 September."
@@ -33,8 +33,7 @@ def _save(world, conference: Conference, persona: str, **data) -> ResearchSubmis
 
 
 def _signed_in(client, person):
-    assert sign_in(client, person.email, person.password, person.totp_secret).status_code == 302
-    return client
+    return signed_in(client, person)
 
 
 def test_research_is_never_shown_to_another_agency(app, world, conference) -> None:

@@ -40,7 +40,7 @@ from tests.meetings.conftest import (
 )
 from tests.support.cases import Names
 from tests.support.ledger import refusals_of
-from tests.support.web import sign_in, submit, text
+from tests.support.web import signed_in, submit, text
 from tests.support.world import actor_of
 
 BASE = "http://127.0.0.1:5000"
@@ -58,9 +58,7 @@ DEFERRED = "DEFERRAL-REASON-B: the referrer is in court"
 
 
 def _signed_in(app, person):
-    client = app.test_client()
-    assert sign_in(client, person.email, person.password, person.totp_secret).status_code == 302
-    return client
+    return signed_in(app.test_client(), person)
 
 
 def _reference(referral_id: int) -> str:
