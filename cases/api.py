@@ -69,6 +69,10 @@ class AnswerSchema(ma.Schema):
     source = _text(200)
 
 
+class AddonAnswerSchema(ma.Schema):
+    answer = ma.fields.String(required=True, validate=ma.validate.OneOf(checklists.ANSWERS))
+
+
 class WhereaboutsSchema(ma.Schema):
     address = _text(1000)
     is_refuge = StrictBoolean(load_default=False)
@@ -155,6 +159,22 @@ class ReferralInSchema(ma.Schema):
     professional_judgement = StrictBoolean(load_default=False)
     judgement_reasons = _text(4000)
     incidents_12m = ma.fields.Integer(load_default=None, validate=ma.validate.Range(0, 500))
+    downgrade = StrictBoolean(
+        load_default=False,
+        metadata={
+            "description": "The referrer judges the case not high risk despite the Yes "
+            "answers. Always refused: a MARAC never downgrades on a referrer's judgement."
+        },
+    )
+    addon_answers = ma.fields.Dict(
+        keys=ma.fields.String(validate=ma.validate.Length(max=40)),
+        values=ma.fields.Dict(
+            keys=ma.fields.String(validate=ma.validate.Length(max=20)),
+            values=ma.fields.Nested(AddonAnswerSchema),
+        ),
+        load_default=dict,
+        metadata={"description": "Answers to the area's add-on checklists, by checklist key."},
+    )
     incident = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=_TEXT))
     victim_fears = _text()
     safe_to_contact = _text()
@@ -166,6 +186,8 @@ class ReferralInSchema(ma.Schema):
     previous_marac = _text(2000)
     victim_aware = StrictBoolean(required=True)
     victim_unaware_reason = _text(2000)
+    line_manager_consulted = StrictBoolean(load_default=False)
+    marac_rep_consulted = StrictBoolean(load_default=False)
     must_not_receive_names = _text(2000)
     must_not_receive_member_ids = ma.fields.List(
         ma.fields.Integer(strict=True), load_default=list, validate=ma.validate.Length(max=50)
@@ -243,8 +265,85 @@ class ChecklistSchema(ma.Schema):
     questions = ma.fields.List(ma.fields.Nested(QuestionSchema))
 
 
-def _person(data: dict[str, Any]) -> services.PersonData:
-    return services.PersonData(**data)
+def _person(data: dict[str, Any], *extra: str) -> services.PersonData:
+    return services.PersonData(**{k: v for k, v in data.items() if k not in extra})
+
+
+def _basis(value: str | None) -> Article6 | None:
+    return Article6(value) if value else None
+
+
+def _referral_data(data: dict[str, Any]) -> services.ReferralData:
+    """The API's one document as the parts of a referral the form's pages save."""
+    sharing = data["sharing"]
+    special = sharing["condition_special"]
+    details = (
+        "incident",
+        "victim_fears",
+        "safe_to_contact",
+        "unsafe_to_contact",
+        "health_notes",
+        "reported_to_police",
+        "crime_reference",
+        "justice_notes",
+        "previous_marac",
+        "victim_aware",
+        "victim_unaware_reason",
+        "line_manager_consulted",
+        "marac_rep_consulted",
+        "must_not_receive_names",
+        "must_not_receive_member_ids",
+    )
+    return services.ReferralData(
+        victim=_person(data["victim"]),
+        perpetrator=services.PerpetratorData(
+            person=_person(data["perpetrator"]),
+            relationship=data["relationship"],
+            children=data["children"],
+            children_count=data["children_count"],
+            others=[
+                (_person(other, "relationship"), other["relationship"])
+                for other in data["other_perpetrators"]
+            ],
+        ),
+        household=[
+            services.HouseholdMember(
+                person=_person(m, "role", "relationship"),
+                role=services.PartyRole(m["role"]),
+                relationship=m["relationship"],
+            )
+            for m in data["household"]
+        ],
+        risk=services.RiskData(
+            checklist=data["checklist"],
+            answers=data["answers"],
+            professional_judgement=data["professional_judgement"],
+            judgement_reasons=data["judgement_reasons"],
+            incidents_12m=data["incidents_12m"],
+            downgrade=data["downgrade"],
+            addon_answers=data["addon_answers"],
+        ),
+        details=services.DetailsData(**{k: data[k] for k in details}),
+        whereabouts=services.WhereaboutsData(**data["whereabouts"])
+        if data["whereabouts"]
+        else None,
+        sharing=services.SharingChoice(
+            state=ConsentState(sharing["state"]),
+            evidence=sharing["evidence"],
+            referral_basis=_basis(sharing["referral_basis"]),
+            rationale=sharing["rationale"],
+            basis_statutory=_basis(sharing["basis_statutory"]),
+            basis_voluntary=_basis(sharing["basis_voluntary"]),
+            condition_special=Article9(special) if special else None,
+            purposes=None
+            if sharing["purposes"] is None
+            else [Purpose(p) for p in sharing["purposes"]],
+            categories=None
+            if sharing["categories"] is None
+            else [Category(c) for c in sharing["categories"]],
+            recipient_agency_types=sharing["recipient_agency_types"],
+        ),
+    )
 
 
 @bp.route("/checklists/<key>")
@@ -273,104 +372,10 @@ def create(data: dict[str, Any]) -> Any:
     key = (request.headers.get("Idempotency-Key") or "").strip() or None
     if key is not None and len(key) > 100:
         raise ValidationFailed({"Idempotency-Key": "Keep the key to 100 characters or fewer"})
-    referral = services.start_referral(who, idempotency_key=key)
-    if referral.victim_id is not None:  # a retry of a call that already succeeded
-        return {"id": referral.id, "reference": referral.reference, "status": referral.status}, 200
-    services.save_victim(who, referral, _person(data["victim"]))
-    services.save_perpetrator(
-        who,
-        referral,
-        _person(data["perpetrator"]),
-        relationship=data["relationship"],
-        children=data["children"],
-        children_count=data["children_count"],
-        others=[
-            (
-                _person({k: v for k, v in other.items() if k != "relationship"}),
-                other["relationship"],
-            )
-            for other in data["other_perpetrators"]
-        ],
-    )
-    services.save_household(
-        who,
-        referral,
-        [
-            services.HouseholdMember(
-                person=_person({k: v for k, v in m.items() if k not in ("role", "relationship")}),
-                role=services.PartyRole(m["role"]),
-                relationship=m["relationship"],
-            )
-            for m in data["household"]
-        ],
-    )
-    services.save_risk(
-        who,
-        referral,
-        services.RiskData(
-            checklist=data["checklist"],
-            answers=data["answers"],
-            professional_judgement=data["professional_judgement"],
-            judgement_reasons=data["judgement_reasons"],
-            incidents_12m=data["incidents_12m"],
-        ),
-    )
-    services.save_details(
-        who,
-        referral,
-        services.DetailsData(
-            **{
-                k: data[k]
-                for k in (
-                    "incident",
-                    "victim_fears",
-                    "safe_to_contact",
-                    "unsafe_to_contact",
-                    "health_notes",
-                    "reported_to_police",
-                    "crime_reference",
-                    "justice_notes",
-                    "previous_marac",
-                    "victim_aware",
-                    "victim_unaware_reason",
-                    "must_not_receive_names",
-                    "must_not_receive_member_ids",
-                )
-            }
-        ),
-    )
-    if data["whereabouts"]:
-        services.save_whereabouts(who, referral, services.WhereaboutsData(**data["whereabouts"]))
-    sharing = data["sharing"]
-    services.save_sharing(
-        who,
-        referral,
-        services.SharingChoice(
-            state=ConsentState(sharing["state"]),
-            evidence=sharing["evidence"],
-            referral_basis=Article6(sharing["referral_basis"])
-            if sharing["referral_basis"]
-            else None,
-            rationale=sharing["rationale"],
-            basis_statutory=Article6(sharing["basis_statutory"])
-            if sharing["basis_statutory"]
-            else None,
-            basis_voluntary=Article6(sharing["basis_voluntary"])
-            if sharing["basis_voluntary"]
-            else None,
-            condition_special=Article9(sharing["condition_special"])
-            if sharing["condition_special"]
-            else None,
-            purposes=None
-            if sharing["purposes"] is None
-            else [Purpose(p) for p in sharing["purposes"]],
-            categories=None
-            if sharing["categories"] is None
-            else [Category(c) for c in sharing["categories"]],
-            recipient_agency_types=sharing["recipient_agency_types"],
-        ),
-    )
-    return {"id": referral.id, "reference": referral.reference, "status": referral.status}
+    referred = services.refer_case(who, _referral_data(data), idempotency_key=key)
+    referral = referred.referral
+    shown = {"id": referral.id, "reference": referral.reference, "status": referral.status}
+    return (shown, 200) if referred.replayed else shown
 
 
 @bp.route("/referrals/<int:referral_id>/submit", methods=["POST"])

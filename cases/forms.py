@@ -16,11 +16,25 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from agencies.models import AgencyType
+from cases import checklists
+from cases.services import (
+    DetailsData,
+    HouseholdMember,
+    PartyRole,
+    PerpetratorData,
+    PersonData,
+    ReferralData,
+    RiskData,
+    SharingChoice,
+    WhereaboutsData,
+)
 from consent.categories import (
     CASE_CATEGORIES,
     STATUTORY_BASES,
     VOLUNTARY_BASES,
+    Article6,
     Article9,
+    Category,
     ConsentState,
     Purpose,
 )
@@ -50,6 +64,40 @@ def _area(label: str, limit: int = 8000, required: str | None = None) -> TextAre
     return TextAreaField(label, validators=validators)
 
 
+def _value(form: Any, name: str, default: Any = "") -> Any:
+    """A field's answer, or ``default`` when the form has no such field or it is empty."""
+    found = form._fields.get(name)
+    return found.data if found is not None and found.data is not None else default
+
+
+def _person(form: Any, prefix: str = "") -> PersonData:
+    """The person whose fields carry ``prefix`` (p_, p2_, c1_, ...); absent fields are blank."""
+    return PersonData(
+        given_name=_value(form, prefix + "given_name"),
+        family_name=_value(form, prefix + "family_name"),
+        aliases=_value(form, prefix + "aliases"),
+        born_on=_value(form, prefix + "born_on", None),
+        gender=_value(form, prefix + "gender"),
+        language=_value(form, prefix + "language"),
+        nhs_number=_value(form, prefix + "nhs_number"),
+        police_person_id=_value(form, prefix + "police_person_id"),
+        ethnicity=_value(form, prefix + "ethnicity"),
+        disability=_value(form, prefix + "disability", "not_known"),
+        lgbt=_value(form, prefix + "lgbt", "not_known"),
+    )
+
+
+def _given(form: Any, prefix: str, names: tuple[str, ...] = ("given_name", "family_name")) -> bool:
+    """Whether the person under ``prefix`` was given: any of ``names`` or a date of birth."""
+    return any(_value(form, prefix + name) for name in names) or bool(
+        _value(form, prefix + "born_on", None)
+    )
+
+
+def _basis(value: str | None) -> Article6 | None:
+    return Article6(value) if value else None
+
+
 class VictimForm(FlaskForm):  # type: ignore[misc]
     given_name = _text("First name", 120, "Enter the victim's first name")
     family_name = _text("Last name", 120, "Enter the victim's last name")
@@ -66,6 +114,9 @@ class VictimForm(FlaskForm):  # type: ignore[misc]
     lgbt = Radio(
         "Does the victim identify as LGBT+?", choices=choices(DIVERSITY), default="not_known"
     )
+
+    def to_data(self) -> ReferralData:
+        return ReferralData(victim=_person(self))
 
 
 class PerpetratorForm(FlaskForm):  # type: ignore[misc]
@@ -102,6 +153,37 @@ class PerpetratorForm(FlaskForm):  # type: ignore[misc]
     h1_family_name = _text("The adult's last name", 120)
     h1_relationship = _text("Who they are to the victim, like mother", 120)
 
+    #: The household's people on this page: field prefix and role.
+    HOUSEHOLD = (
+        ("c1_", PartyRole.CHILD),
+        ("c2_", PartyRole.CHILD),
+        ("c3_", PartyRole.CHILD),
+        ("h1_", PartyRole.HOUSEHOLD),
+    )
+
+    def to_data(self) -> ReferralData:
+        others = [(_person(self, "p2_"), self.p2_relationship.data or "")]
+        return ReferralData(
+            perpetrator=PerpetratorData(
+                person=_person(self, "p_"),
+                relationship=self.relationship.data or "",
+                children=self.children.data or "",
+                children_count=self.children_count.data,
+                others=others
+                if _given(self, "p2_", ("given_name", "family_name", "relationship"))
+                else [],
+            ),
+            household=[
+                HouseholdMember(
+                    person=_person(self, prefix),
+                    role=role,
+                    relationship=_value(self, prefix + "relationship"),
+                )
+                for prefix, role in self.HOUSEHOLD
+                if _given(self, prefix)
+            ],
+        )
+
 
 class RiskForm(FlaskForm):  # type: ignore[misc]
     """The checklist questions are added per checklist by the view (``with_questions``)."""
@@ -116,6 +198,36 @@ class RiskForm(FlaskForm):  # type: ignore[misc]
             NumberRange(min=0, max=500, message="Enter a number from 0 to 500"),
         ],
     )
+
+    def to_data(self, checklist: checklists.Checklist, addons: Any = ()) -> ReferralData:
+        """The answers to ``checklist`` (and the area's add-ons) this form was built with."""
+        answers: dict[str, dict[str, str]] = {}
+        for question in checklist.questions:
+            answer = _value(self, f"q_{question.id}")
+            if answer:
+                entry = {"answer": answer}
+                source = _value(self, f"src_{question.id}").strip()
+                if source:
+                    entry["source"] = source
+                answers[question.id] = entry
+        return ReferralData(
+            risk=RiskData(
+                checklist=checklist.key,
+                answers=answers,
+                professional_judgement=bool(self.professional_judgement.data),
+                judgement_reasons=self.judgement_reasons.data or "",
+                incidents_12m=self.incidents_12m.data,
+                downgrade=bool(self.downgrade.data),
+                addon_answers={
+                    addon.key: {
+                        q.id: {"answer": _value(self, f"a_{q.id}")}
+                        for q in addon.questions
+                        if _value(self, f"a_{q.id}")
+                    }
+                    for addon in addons
+                },
+            )
+        )
 
 
 class DetailsForm(FlaskForm):  # type: ignore[misc]
@@ -152,6 +264,29 @@ class DetailsForm(FlaskForm):  # type: ignore[misc]
     line_manager_consulted = BooleanField("I have discussed this referral with my line manager")
     marac_rep_consulted = BooleanField("I have discussed it with my agency's MARAC representative")
 
+    def to_data(self) -> ReferralData:
+        police = self.reported_to_police.data
+        aware = self.victim_aware.data
+        return ReferralData(
+            details=DetailsData(
+                incident=self.incident.data or "",
+                victim_fears=self.victim_fears.data or "",
+                safe_to_contact=self.safe_to_contact.data or "",
+                unsafe_to_contact=self.unsafe_to_contact.data or "",
+                health_notes=self.health_notes.data or "",
+                reported_to_police=None if police in (None, "unknown") else police == "yes",
+                crime_reference=self.crime_reference.data or "",
+                justice_notes=self.justice_notes.data or "",
+                previous_marac=self.previous_marac.data or "",
+                victim_aware=None if aware is None else aware == "yes",
+                victim_unaware_reason=self.victim_unaware_reason.data or "",
+                line_manager_consulted=bool(self.line_manager_consulted.data),
+                marac_rep_consulted=bool(self.marac_rep_consulted.data),
+                must_not_receive_names=self.must_not_receive_names.data or "",
+                must_not_receive_member_ids=list(self.must_not_receive_member_ids.data or []),
+            )
+        )
+
 
 class WhereaboutsForm(FlaskForm):  # type: ignore[misc]
     address = _area("Current address", 1000)
@@ -159,6 +294,17 @@ class WhereaboutsForm(FlaskForm):  # type: ignore[misc]
     safe_phone = _text("Safe phone number", 40)
     safe_times = _text("Safe times to call", 200)
     safe_contact = _text("Someone safe to contact instead", 200)
+
+    def to_data(self) -> ReferralData:
+        return ReferralData(
+            whereabouts=WhereaboutsData(
+                address=self.address.data or "",
+                is_refuge=bool(self.is_refuge.data),
+                safe_phone=self.safe_phone.data or "",
+                safe_times=self.safe_times.data or "",
+                safe_contact=self.safe_contact.data or "",
+            )
+        )
 
 
 class SharingForm(FlaskForm):  # type: ignore[misc]
@@ -209,6 +355,23 @@ class SharingForm(FlaskForm):  # type: ignore[misc]
         choices=choices((c.value, c.label) for c in Article9),
         validators=[Optional()],
     )
+
+    def to_data(self) -> ReferralData:
+        special = self.condition_special.data
+        return ReferralData(
+            sharing=SharingChoice(
+                state=ConsentState(self.state.data),
+                evidence=self.evidence.data or "",
+                rationale=self.rationale.data or "",
+                basis_statutory=_basis(self.basis_statutory.data),
+                basis_voluntary=_basis(self.basis_voluntary.data),
+                condition_special=Article9(special) if special else None,
+                purposes=[Purpose(p) for p in self.purposes.data or []],
+                categories=[Category(c) for c in self.categories.data or []],
+                recipient_agency_types=list(self.recipient_agency_types.data or []),
+                referral_basis=_basis(self.referral_basis.data),
+            )
+        )
 
 
 class ReasonForm(FlaskForm):  # type: ignore[misc]

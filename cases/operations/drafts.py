@@ -645,3 +645,82 @@ def save_sharing(actor: Actor, referral: Referral, choice: SharingChoice) -> Ref
             ),
         )
     return referral
+
+
+# --- one referral, from any channel -------------------------------------------------------
+
+
+@dataclass
+class PerpetratorData:
+    """The perpetrator page: who they are, their relationship, the children, any others."""
+
+    person: PersonData
+    relationship: str
+    children: str = ""
+    children_count: int | None = None
+    others: list[tuple[PersonData, str]] = field(default_factory=list)
+
+
+@dataclass
+class ReferralData:
+    """What a referrer says about a case, in parts; a part left as None is not touched.
+
+    A page of the referral form sends its own part; a partner system's API call sends them
+    all at once. Either way the same rules check each part, in the order of the form."""
+
+    victim: PersonData | None = None
+    perpetrator: PerpetratorData | None = None
+    household: list[HouseholdMember] | None = None
+    risk: RiskData | None = None
+    details: DetailsData | None = None
+    whereabouts: WhereaboutsData | None = None
+    sharing: SharingChoice | None = None
+
+
+@dataclass(frozen=True)
+class Referred:
+    referral: Referral
+    #: True when a retried call (same idempotency key) found the referral it made before.
+    replayed: bool = False
+
+
+def refer_case(
+    actor: Actor,
+    data: ReferralData,
+    *,
+    referral: Referral | None = None,
+    idempotency_key: str | None = None,
+) -> Referred:
+    """Start a draft referral (or continue ``referral``) and save the parts ``data`` gives.
+
+    The one service the referral form and the API both call. Nothing is committed here: a
+    part that breaks a rule raises ``ValidationFailed`` and the caller's unit of work keeps
+    nothing of the call."""
+    if referral is None:
+        referral = start_referral(actor, idempotency_key=idempotency_key)
+        if idempotency_key and referral.victim_id is not None:
+            return Referred(referral, replayed=True)
+    if data.victim is not None:
+        save_victim(actor, referral, data.victim)
+    if data.perpetrator is not None:
+        part = data.perpetrator
+        save_perpetrator(
+            actor,
+            referral,
+            part.person,
+            relationship=part.relationship,
+            children=part.children,
+            children_count=part.children_count,
+            others=part.others,
+        )
+    if data.household is not None:
+        save_household(actor, referral, data.household)
+    if data.risk is not None:
+        save_risk(actor, referral, data.risk)
+    if data.details is not None:
+        save_details(actor, referral, data.details)
+    if data.whereabouts is not None:
+        save_whereabouts(actor, referral, data.whereabouts)
+    if data.sharing is not None:
+        save_sharing(actor, referral, data.sharing)
+    return Referred(referral)

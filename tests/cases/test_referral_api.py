@@ -7,6 +7,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from agencies.models import Agency, MaracArea
 from audit.models import AuditEntry
 from cases import checklists
 from cases.models import Referral
@@ -228,3 +229,35 @@ def test_a_partner_system_names_other_perpetrators(client, headers) -> None:
         headers=headers,
     )
     assert missing.status_code == 422 and "other_perpetrators" in missing.get_json()["errors"]
+
+
+def test_the_api_takes_everything_the_referral_form_takes(client, headers, providers) -> None:
+    """One service behind both: the add-on answers and the consultations are kept."""
+    stalking = checklists.load_checklists()["stalking-addon-11"].questions
+    with db.unit_of_work() as uow:
+        agency = uow.session.get(Agency, providers.police_agency)
+        area = uow.session.get(MaracArea, agency.area_id)
+        area.extra_checklists = ["stalking-addon-11"]
+    body = {
+        **_body(),
+        "addon_answers": {
+            "stalking-addon-11": {q.id: {"answer": "yes"} for q in stalking[:3]},
+        },
+        "line_manager_consulted": True,
+        "marac_rep_consulted": True,
+    }
+    created = client.post("/api/v1/referrals", json=body, headers=headers)
+    assert created.status_code == 201, created.get_json()
+    with db.unit_of_work() as uow:
+        referral = uow.session.get(Referral, created.get_json()["id"])
+        assert len(referral.assessment.addon_answers["stalking-addon-11"]) == 3
+        assert referral.line_manager_consulted and referral.marac_rep_consulted
+
+
+def test_asking_the_api_to_downgrade_is_refused_as_the_form_refuses_it(client, headers) -> None:
+    response = client.post(
+        "/api/v1/referrals", json={**_body(), "downgrade": True}, headers=headers
+    )
+    assert response.status_code == 422
+    assert "judgement_reasons" in response.get_json()["errors"]
+    assert _count() == 0
