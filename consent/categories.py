@@ -133,6 +133,15 @@ STATUTORY_BASES = (
     Article6.LAW_ENFORCEMENT,
 )
 VOLUNTARY_BASES = (Article6.LEGITIMATE_INTERESTS, Article6.VITAL_INTERESTS)
+
+
+def allowed_bases(sector: str) -> tuple[Article6, ...]:
+    """The Article 6 bases a recipient of this sector (``agencies.models.Sector``) may rely
+    on: the one home of the rule that the voluntary sector cannot rely on public task and a
+    public authority not on legitimate interests."""
+    return VOLUNTARY_BASES if sector == "voluntary" else STATUTORY_BASES
+
+
 #: Vital interests (Article 6(1)(d), Article 9(2)(c)) are for life-or-death cases where the
 #: person cannot be asked: they lack capacity, or asking is unsafe or impossible. A person
 #: who was asked and refused while able to decide keeps that refusal (practice file section 4).

@@ -54,6 +54,7 @@ from consent.categories import (
     Category,
     ConsentState,
     Purpose,
+    allowed_bases,
 )
 from consent.models import ConsentRecord, SharingDecision
 from hub.core import db
@@ -328,8 +329,8 @@ def _basis(
                 continue
             voluntary = agency.sector == Sector.VOLUNTARY.value
             art6 = decision.basis_voluntary if voluntary else decision.basis_statutory
-            if not art6 or (voluntary and art6 == Article6.PUBLIC_TASK.value):
-                continue  # no basis recorded for this recipient's sector (never public task)
+            if art6 not in {b.value for b in allowed_bases(agency.sector)}:
+                continue  # no basis this recipient's sector may rely on (never public task)
             art9 = decision.condition_special if category.is_special else None
             if category.is_special and not art9:
                 continue  # special categories need an Article 9 / Schedule 1 condition too

@@ -11,13 +11,12 @@ from agencies.models import Agency, Sector
 from audit.ledger import Subject, record
 from consent.categories import (
     CASE_CATEGORIES,
-    STATUTORY_BASES,
-    VOLUNTARY_BASES,
     Article6,
     Article9,
     Category,
     ConsentState,
     Purpose,
+    allowed_bases,
 )
 from consent.gate import vital_interests_open
 from consent.models import ConsentRecord, DecisionStatus, SharingDecision
@@ -175,11 +174,6 @@ class DecisionData:
     expires_at: datetime | None = None
 
 
-def allowed_bases(sector: Sector) -> tuple[Article6, ...]:
-    """The Article 6 bases a recipient of this sector may rely on."""
-    return VOLUNTARY_BASES if sector is Sector.VOLUNTARY else STATUTORY_BASES
-
-
 def _validate_decision(
     data: DecisionData, area_id: int, meets_criteria: bool, referral_id: int
 ) -> None:
@@ -206,12 +200,12 @@ def _validate_decision(
     if Sector.STATUTORY in sectors:
         if data.basis_statutory is None:
             errors["basis_statutory"] = "Select the lawful basis for statutory agencies"
-        elif data.basis_statutory not in STATUTORY_BASES:
+        elif data.basis_statutory not in allowed_bases(Sector.STATUTORY):
             errors["basis_statutory"] = "Statutory agencies cannot rely on legitimate interests"
     if Sector.VOLUNTARY in sectors:
         if data.basis_voluntary is None:
             errors["basis_voluntary"] = "Select the lawful basis for voluntary-sector agencies"
-        elif data.basis_voluntary not in VOLUNTARY_BASES:
+        elif data.basis_voluntary not in allowed_bases(Sector.VOLUNTARY):
             errors["basis_voluntary"] = (
                 "A voluntary-sector agency cannot rely on public task "
                 "or other public-authority bases"
@@ -326,20 +320,3 @@ def get_decision(decision_id: int) -> SharingDecision:
     if row is None:
         raise NotFound("There is no such request.")
     return row
-
-
-def pending_decisions(referral_ids: list[int]) -> list[SharingDecision]:
-    if not referral_ids:
-        return []
-    return list(
-        session()
-        .execute(
-            select(SharingDecision)
-            .where(
-                SharingDecision.referral_id.in_(referral_ids),
-                SharingDecision.status == DecisionStatus.PENDING.value,
-            )
-            .order_by(SharingDecision.requested_at)
-        )
-        .scalars()
-    )

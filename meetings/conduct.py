@@ -832,7 +832,3 @@ def can_record(actor: Actor, meeting: Meeting) -> bool:
         return False
     minutes = services.minutes_of(meeting)
     return minutes is None or not minutes.is_locked
-
-
-def can_chair(actor: Actor) -> bool:
-    return actor.can(Permission.MEETINGS_CHAIR)

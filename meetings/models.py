@@ -155,10 +155,6 @@ class AgendaItem(Base):
     actions: Mapped[list[Action]] = relationship(order_by="Action.id", viewonly=True)
 
     @property
-    def item_status(self) -> ItemStatus:
-        return ItemStatus(self.status)
-
-    @property
     def flag_codes(self) -> list[str]:
         """The flags as codes, for the ledger (no area names)."""
         found = [
@@ -360,10 +356,6 @@ class Action(Base):
     task_state: Mapped[str] = mapped_column(String(40), default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     created_at: Mapped[datetime] = mapped_column(default=now)
-
-    @property
-    def action_status(self) -> ActionStatus:
-        return ActionStatus(self.status)
 
 
 class ActionReview(Base):

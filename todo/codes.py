@@ -64,11 +64,6 @@ class Priority(StrEnum):
     def label(self) -> str:
         return self.value.capitalize()
 
-    @property
-    def rank(self) -> int:
-        """Higher is more pressing (for sorting)."""
-        return {"normal": 0, "high": 1, "urgent": 2}[self.value]
-
 
 class Trigger(StrEnum):
     """When an agency's template makes tasks."""

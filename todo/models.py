@@ -181,9 +181,6 @@ class Task(Base):
     def is_active(self) -> bool:
         return self.state in ACTIVE_STATE_VALUES
 
-    def is_overdue(self, today: date) -> bool:
-        return self.is_active and self.due_on < today
-
 
 class TaskEvent(Base):
     """One line of a task's history: created, a note, a change, a reminder, an escalation."""

@@ -88,9 +88,6 @@ class TaskRow:
     def task_priority(self) -> Priority:
         return Priority(self.priority)
 
-    def is_overdue(self, today: date) -> bool:
-        return self.is_active and self.due_on < today
-
 
 def row(
     task: Task,

@@ -60,16 +60,6 @@ class RepeatCandidate:
     reasons: list[str]
 
 
-def _answered(referral_ids: list[int]) -> set[tuple[int, int]]:
-    """(referral, earlier referral) pairs the coordinator has answered, in one query."""
-    rows = session().execute(
-        select(RepeatReview.referral_id, RepeatReview.earlier_id).where(
-            RepeatReview.referral_id.in_(referral_ids)
-        )
-    )
-    return {(referral_id, earlier_id) for referral_id, earlier_id in rows}
-
-
 def _unanswered(referral_ids: list[int]) -> dict[int, list[PossibleRepeat]]:
     """Stored possible repeats the coordinator has not answered, by referral (one query)."""
     if not referral_ids:

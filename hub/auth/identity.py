@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, func, select, update
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -170,10 +170,6 @@ class IdentityProvider(Base):
         return own or self.agency.domains
 
     @property
-    def scope_list(self) -> list[str]:
-        return self.scopes.split()
-
-    @property
     def auth_method(self) -> TokenAuthMethod:
         return TokenAuthMethod(self.token_auth_method)
 
@@ -239,10 +235,6 @@ class ProviderConfig:
     @property
     def auth_method(self) -> TokenAuthMethod:
         return TokenAuthMethod(self.token_auth_method)
-
-    @property
-    def scope_list(self) -> list[str]:
-        return self.scopes.split()
 
     @property
     def required_acr(self) -> frozenset[str]:
@@ -1092,10 +1084,6 @@ def pending_approvals(actor: Actor) -> list[FederatedIdentity]:
     return list(session().execute(query).scalars())
 
 
-def count_pending_approvals(actor: Actor) -> int:
-    return len(pending_approvals(actor)) if actor.can(Permission.MEMBERS_APPROVE) else 0
-
-
 def get_pending(actor: Actor, identity_id: int) -> FederatedIdentity:
     _need(actor, Permission.MEMBERS_APPROVE)
     identity = session().get(FederatedIdentity, identity_id)
@@ -1264,15 +1252,3 @@ def api_client_for_token(agency_ids: Iterable[int], client_id: str) -> ApiClient
     )
     # Two agencies sharing one issuer must not share a client id: refuse the ambiguity.
     return found[0] if len(found) == 1 else None
-
-
-def count_members_with_identity(provider_id: int) -> int:
-    return int(
-        session()
-        .execute(
-            select(func.count())
-            .select_from(FederatedIdentity)
-            .where(FederatedIdentity.idp_id == provider_id)
-        )
-        .scalar_one()
-    )

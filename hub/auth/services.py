@@ -666,18 +666,6 @@ def end_session(actor: Actor, token: str, reason: str = "signed_out") -> MemberS
     return row
 
 
-def live_sessions(member_id: int) -> list[MemberSession]:
-    return list(
-        db.session()
-        .execute(
-            select(MemberSession).where(
-                MemberSession.member_id == member_id, MemberSession.ended_at.is_(None)
-            )
-        )
-        .scalars()
-    )
-
-
 # --- Step-up and signing out at the provider ---------------------------------------------
 
 

@@ -243,9 +243,6 @@ class UnitOfWork:
             self._discard()
         self._after_commit.clear()
 
-    def discard_disclosures(self) -> None:
-        self._disclosures.clear()
-
     def _discard(self) -> None:
         with contextlib.suppress(Exception):
             self.session.invalidate()

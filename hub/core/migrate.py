@@ -22,9 +22,3 @@ def alembic_config(url: str) -> Config:
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring a database to the newest schema."""
     command.upgrade(alembic_config(url), revision)
-
-
-def current_heads() -> tuple[str, ...]:
-    from alembic.script import ScriptDirectory
-
-    return tuple(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())

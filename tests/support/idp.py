@@ -28,7 +28,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from html.parser import HTMLParser
 from pathlib import Path
 from types import TracebackType
@@ -781,13 +781,3 @@ def client_credentials_token(
     if resp.status_code != 200:
         raise DevIdPError(f"client credentials grant failed: {resp.status_code} {resp.text}")
     return str(resp.json()["access_token"])
-
-
-@contextlib.contextmanager
-def running_idp(**start_kwargs: Any) -> Iterator[DevIdP]:
-    """``with running_idp(clients=..., users=...) as idp:`` convenience."""
-    idp = DevIdP()
-    try:
-        yield idp.start(**start_kwargs)
-    finally:
-        idp.stop()
