@@ -61,6 +61,7 @@ check: install $(IDP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/vulture
 	HUB_TEST_DATABASES=sqlite $(BIN)/pytest -m "not browser and not postgres_only" -x
 
 lint:
@@ -68,6 +69,7 @@ lint:
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/vulture
 
 format:
 	$(BIN)/ruff format .

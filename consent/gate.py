@@ -115,10 +115,6 @@ class CaseFacts:
     #: The Article 6 basis the referrer recorded for referring the case to the MARAC.
     referral_basis: str | None = None
 
-    @property
-    def shared_agency_ids(self) -> frozenset[int]:
-        return frozenset(self.shared_purposes)
-
 
 @dataclass(frozen=True)
 class CategoryDecision:
