@@ -9,10 +9,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from agencies import services
 from agencies.forms import AgencyForm, MemberForm
 from agencies.models import AgencyType, MemberStatus, Sector
-from hub.core.access import Permission, Role, require
+from hub.core.access import Permission, Role
 from hub.core.errors import Conflict, ValidationFailed
 from hub.core.forms import apply_errors, choices
 from hub.core.requestctx import actor
+from hub.core.routes import require
 
 bp = Blueprint("agencies", __name__, template_folder="templates", url_prefix="/admin")
 

@@ -13,10 +13,11 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from audit import services
 from audit.forms import LedgerSearchForm
 from audit.ledger import Subject, record
-from hub.core.access import Permission, public, require, require_recent_sign_in
+from hub.core.access import Permission
 from hub.core.clock import LONDON, now
 from hub.core.db import session
 from hub.core.requestctx import actor
+from hub.core.routes import public, require, require_recent_sign_in
 
 bp = Blueprint("audit", __name__, template_folder="templates")
 PAGE = 100

@@ -17,9 +17,9 @@ from agencies.models import AgencyType
 from cases import casefile, checklists, services
 from consent import services as consent_services
 from consent.categories import CASE_CATEGORIES, Article6, Article9, Category, ConsentState, Purpose
-from hub.core.access import require_scope
 from hub.core.errors import ValidationFailed
 from hub.core.requestctx import actor
+from hub.core.routes import require_scope
 
 bp = Blueprint(
     "referrals_api",

@@ -32,12 +32,13 @@ from cases.forms import (
 )
 from consent import services as consent_services
 from consent.categories import Article6, Article9, Category, ConsentState, Purpose
-from hub.core.access import Permission, require, require_recent_sign_in
+from hub.core.access import Permission
 from hub.core.clock import end_of_day_london, now
 from hub.core.errors import Conflict, HubError, ValidationFailed
 from hub.core.forms import apply_errors, choices
 from hub.core.inputs import bounded_id
 from hub.core.requestctx import actor
+from hub.core.routes import require, require_recent_sign_in
 
 bp = Blueprint("referrals", __name__, template_folder="templates")
 

@@ -14,10 +14,11 @@ from jinja2.bccache import Bucket, BytecodeCache
 
 from hub.core import db as dbmod
 from hub.core import inputs
-from hub.core.access import Permission, public
+from hub.core.access import Permission
 from hub.core.config import Settings
 from hub.core.errors import BadBody
 from hub.core.logs import configure_logging
+from hub.core.routes import public
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()

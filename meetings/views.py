@@ -32,11 +32,12 @@ from flask import (
 
 from agencies.models import Cadence
 from cases import casefile
-from hub.core.access import Permission, public, require
+from hub.core.access import Permission
 from hub.core.clock import now, to_london
 from hub.core.errors import Conflict, HubError, ValidationFailed
 from hub.core.forms import apply_errors, choices
 from hub.core.requestctx import actor
+from hub.core.routes import public, require
 from meetings import conduct, minutes, research, services
 from meetings.codes import (
     DISCUSSION_FIELDS,

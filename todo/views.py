@@ -13,11 +13,12 @@ from typing import Any
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 
-from hub.core.access import Permission, require
+from hub.core.access import Permission
 from hub.core.clock import today_london
 from hub.core.errors import Conflict, NotFound, ValidationFailed
 from hub.core.forms import apply_errors, choices
 from hub.core.requestctx import actor, current_actor
+from hub.core.routes import require
 from todo import catalogue, notify, services
 from todo.codes import NotificationMode, Priority, TaskState, Trigger
 from todo.forms import NotificationForm, ReassignForm, TaskUpdateForm, TemplateItemForm

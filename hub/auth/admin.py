@@ -9,11 +9,12 @@ from flask import Blueprint, Flask, current_app, flash, redirect, render_templat
 from agencies import services as agencies
 from hub.auth import identity, oidc, services
 from hub.auth.forms import ApiClientForm, ApprovalForm, ProviderForm
-from hub.core.access import Permission, Role, require
+from hub.core.access import Permission, Role
 from hub.core.config import Settings
 from hub.core.errors import Conflict, ValidationFailed
 from hub.core.forms import apply_errors, choices
 from hub.core.requestctx import actor
+from hub.core.routes import require
 
 bp = Blueprint("identity", __name__, template_folder="templates", url_prefix="/admin")
 

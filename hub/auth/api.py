@@ -17,8 +17,8 @@ from flask import Flask, Response, current_app, g, request
 from flask_smorest import Api, Blueprint
 
 from hub.auth import tokens
-from hub.core.access import declared_access, public, require_scope
 from hub.core.requestctx import InsufficientScope, actor, set_actor
+from hub.core.routes import declared_access, public, require_scope
 
 REALM = "marac-hub"
 

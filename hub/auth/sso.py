@@ -31,11 +31,12 @@ from audit.ledger import Subject, record, record_refusal
 from hub.auth import identity, oidc, services
 from hub.auth.forms import FindAgencyForm, StepUpForm
 from hub.auth.views import complete_sign_in, limiter, render_sign_in, safe_next
-from hub.core.access import Actor, Permission, public, require
+from hub.core.access import Actor, Permission
 from hub.core.config import Settings
 from hub.core.errors import StepUpRequired
 from hub.core.inputs import bounded_id
 from hub.core.requestctx import actor as current
+from hub.core.routes import public, require
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sso", __name__, template_folder="templates")

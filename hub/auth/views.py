@@ -35,11 +35,12 @@ from agencies.services import actor_for
 from hub.auth import services
 from hub.auth.forms import ChoosePasswordForm, CodeForm, FindAgencyForm, SignInForm
 from hub.core import db
-from hub.core.access import Permission, public, require
+from hub.core.access import Permission
 from hub.core.clock import now
 from hub.core.config import Settings
 from hub.core.requestctx import actor as current
 from hub.core.requestctx import set_actor
+from hub.core.routes import public, require
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)

@@ -1,16 +1,12 @@
-"""The access vocabulary: permissions, roles, the acting person, and route declarations.
+"""The access vocabulary: permissions, roles and the acting person.
 
-Every route declares exactly one of ``@require(Permission.X)``, ``@require_scope(...)`` (JSON
-API routes, for partner systems' bearer tokens) or ``@public``; a test walks the URL map and
-fails on any route that declares none. ``@require_recent_sign_in()`` adds step-up to a route
-that already declares its access.
+How a view declares what it needs (``@require``, ``@require_scope``, ``@public``,
+``@require_recent_sign_in``) lives in ``hub.core.routes``, above the request's actor.
 """
 
 from __future__ import annotations
 
-import functools
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -187,84 +183,6 @@ class Actor:
         )
 
 
-ACCESS_ATTRIBUTE = "__hub_access__"
-
-
-def require(*permissions: Permission) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Declare that a view needs a signed-in actor holding every one of these permissions."""
-    if not permissions:
-        raise ValueError("require() needs at least one permission")
-
-    def decorate(view: Callable[P, R]) -> Callable[P, R]:
-        if hasattr(view, ACCESS_ATTRIBUTE):
-            raise TypeError(f"{view.__name__} declares its access twice")
-
-        @functools.wraps(view)
-        def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
-            from hub.core import requestctx
-
-            requestctx.enforce(permissions)
-            return view(*args, **kwargs)
-
-        setattr(guarded, ACCESS_ATTRIBUTE, ("require", frozenset(permissions)))
-        return guarded
-
-    return decorate
-
-
-def public(view: Callable[P, R]) -> Callable[P, R]:
-    """Declare that a view is open to anyone, signed in or not."""
-    if hasattr(view, ACCESS_ATTRIBUTE):
-        raise TypeError(f"{view.__name__} declares its access twice")
-    setattr(view, ACCESS_ATTRIBUTE, ("public", frozenset()))
-    return view
-
-
-def require_scope(*scopes: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Declare that an API view needs a partner system's bearer token with every one of these
-    scopes; with none named, any valid token of a registered API client will do."""
-
-    def decorate(view: Callable[P, R]) -> Callable[P, R]:
-        if hasattr(view, ACCESS_ATTRIBUTE):
-            raise TypeError(f"{view.__name__} declares its access twice")
-
-        @functools.wraps(view)
-        def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
-            from hub.core import requestctx
-
-            requestctx.enforce_scopes(scopes)
-            return view(*args, **kwargs)
-
-        setattr(guarded, ACCESS_ATTRIBUTE, ("scope", frozenset(scopes)))
-        return guarded
-
-    return decorate
-
-
-def require_recent_sign_in(
-    minutes: int | None = None,
-) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Guard a sensitive action: the person must have signed in within the last N minutes.
-
-    N defaults to HUB_STEP_UP_MINUTES. Put it below the route's ``@require(...)``. When the
-    sign-in is older, the request raises StepUpRequired and the sign-in pages take over:
-    the agency's provider with ``prompt=login`` and ``max_age``, or password and security
-    code for local accounts, then back to the page.
-    """
-
-    def decorate(view: Callable[P, R]) -> Callable[P, R]:
-        @functools.wraps(view)
-        def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
-            from hub.core import requestctx
-
-            requestctx.enforce_recent_sign_in(minutes)
-            return view(*args, **kwargs)
-
-        return guarded
-
-    return decorate
-
-
 def ensure_recent_sign_in(actor: Actor, minutes: int, at: datetime) -> None:
     """The same check for services: raise StepUpRequired unless the actor signed in lately.
 
@@ -281,14 +199,3 @@ def ensure_recent_sign_in(actor: Actor, minutes: int, at: datetime) -> None:
         raise Forbidden("This action needs a person who has just signed in.")
     if actor.authenticated_at is None or actor.authenticated_at < at - timedelta(minutes=minutes):
         raise StepUpRequired(minutes)
-
-
-def declared_access(view: Callable[..., Any]) -> tuple[str, frozenset[Permission]] | None:
-    """What a view declared, or None when it declared nothing."""
-    seen: Any = view
-    while seen is not None:
-        declared = getattr(seen, ACCESS_ATTRIBUTE, None)
-        if declared is not None:
-            return declared  # type: ignore[no-any-return]
-        seen = getattr(seen, "__wrapped__", None)
-    return None

@@ -28,10 +28,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from hub.core import requestctx
-from hub.core.access import Permission, public, require
+from hub.core.access import Permission
 from hub.core.clock import now, to_london
 from hub.core.db import is_connection_failure
 from hub.core.errors import NO_SUCH_CASE, HubError, Refused, ValidationFailed
+from hub.core.routes import public, require
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"

@@ -21,8 +21,9 @@ from joserfc.jwk import RSAKey
 
 from hub.auth import identity
 from hub.core import db
-from hub.core.access import Actor, require_scope
+from hub.core.access import Actor
 from hub.core.requestctx import actor
+from hub.core.routes import require_scope
 from tests.support.agencies_sso import (
     OTHER_API,
     RECORDS_CLIENT,

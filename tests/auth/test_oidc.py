@@ -28,8 +28,9 @@ from audit.models import AuditEntry
 from hub.auth import identity
 from hub.auth.models import MemberSession, OidcRequest
 from hub.core import db
-from hub.core.access import Actor, Permission, Role, require, require_recent_sign_in
+from hub.core.access import Actor, Permission, Role
 from hub.core.clock import now
+from hub.core.routes import require, require_recent_sign_in
 from tests.support.agencies_sso import (
     PASSWORD,
     Providers,

@@ -19,8 +19,9 @@ from sqlalchemy import update
 from hub.auth import identity
 from hub.auth.models import MemberSession
 from hub.core import db
-from hub.core.access import Permission, require, require_recent_sign_in
+from hub.core.access import Permission
 from hub.core.clock import now
+from hub.core.routes import require, require_recent_sign_in
 from tests.support.agencies_sso import PASSWORD, Providers
 from tests.support.web import current_code
 

@@ -23,7 +23,8 @@ from flask import Response, jsonify, request
 
 from cases import services as referrals
 from hub.core import db
-from hub.core.access import Permission, require
+from hub.core.access import Permission
+from hub.core.routes import require
 from tests.canary.checks import Finding, report
 from tests.canary.markers import PRIVATE
 from tests.canary.run import run_canary

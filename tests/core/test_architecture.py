@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from hub.core.access import Permission, declared_access, public, require
+from hub.core.access import Permission
+from hub.core.routes import declared_access, public, require
 
 ROOT = Path(__file__).resolve().parents[2]
 LINT = Path(sys.executable).with_name("lint-imports")

@@ -10,7 +10,8 @@ from agencies import services
 from agencies.models import Agency, AgencyType, Sector
 from audit.models import AuditEntry
 from hub.core import db
-from hub.core.access import Actor, public
+from hub.core.access import Actor
+from hub.core.routes import public
 
 
 def _agencies() -> int:

@@ -725,7 +725,7 @@ def test_the_representative_edits_the_template_through_the_pages(app, world) -> 
 
 
 def test_every_task_route_declares_its_access(app) -> None:
-    from hub.core.access import declared_access
+    from hub.core.routes import declared_access
 
     task_routes = [e for e in app.view_functions if e.startswith("tasks.")]
     assert len(task_routes) == len({p for _m, p in ROUTES}) - 0 or len(task_routes) >= 13
