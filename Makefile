@@ -3,6 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Test processes (pytest-xdist): each starts its own PostgreSQL server and identity providers.
+JOBS ?= 2
 STAMP := $(VENV)/.installed-stamp
 ASSETS := hub/web/static/govuk/.installed-stamp
 IDP := tools/dev-idp/node_modules/.installed-stamp
@@ -53,16 +55,17 @@ run: install $(if $(shell command -v npm),$(IDP)) ## set up and start the hub on
 	HUB_DEMO=1 bash tools/run-dev.sh
 
 test: install system-deps $(IDP) ## set up and run the whole suite
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(JOBS)
 
-# The fast lane: lint, then every test that needs neither a browser nor PostgreSQL, on the
+# The fast lane: lint, then every test that needs neither a browser nor PostgreSQL nor a
+# minute of its own (marked slow: the canary crawl, the two-scheduler processes), on the
 # embedded SQLite database only. `make test` stays the whole suite.
 check: install $(IDP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/vulture
-	HUB_TEST_DATABASES=sqlite $(BIN)/pytest -m "not browser and not postgres_only" -x
+	HUB_TEST_DATABASES=sqlite $(BIN)/pytest -n $(JOBS) -m "not browser and not postgres_only and not slow" -x
 
 lint:
 	$(BIN)/ruff check .

@@ -12,11 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.canary.checks import report
 from tests.canary.run import run_canary
 from tests.canary.scenario import Scenario
 
 
+@pytest.mark.slow
 def test_no_case_content_reaches_anyone_the_gate_would_refuse(
     app: Any,
     scenario: Scenario,

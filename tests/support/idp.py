@@ -189,7 +189,7 @@ def _free_port() -> int:
 class DevIdP:
     """One running dev OpenID provider process."""
 
-    def __init__(self, *, node: str | None = None, startup_timeout: float = 60.0) -> None:
+    def __init__(self, *, node: str | None = None, startup_timeout: float = 120.0) -> None:
         self._node = node or shutil.which("node") or "node"
         self._startup_timeout = startup_timeout
         self._proc: subprocess.Popen[str] | None = None

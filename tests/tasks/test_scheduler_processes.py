@@ -116,6 +116,7 @@ def _reminders(task_id: int) -> int:
         )
 
 
+@pytest.mark.slow
 def test_exactly_one_scheduler_runs_jobs_and_the_other_takes_over(
     app, world, actors, database_url, tmp_path, smtp
 ) -> None:
