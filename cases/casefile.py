@@ -232,7 +232,7 @@ def case_view(referral: Referral, disclosure: Disclosure) -> CaseView:
     return CaseView(
         referral_id=referral.id,
         reference=referral.reference,
-        status=referral.referral_status.label,
+        status=referral.status.label,
         referring_agency=agency.name if agency else "",
         referred_on=referral.referred_on.strftime("%d %B %Y").lstrip("0")
         if referral.referred_on

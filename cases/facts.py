@@ -164,7 +164,7 @@ def knowable(actor: Actor, referral: type[Referral] | None = None) -> ColumnElem
             ~exists().where(MustNotReceive.referral_id == r.id, MustNotReceive.member_id == member),
         )
     own_agency = r.referring_agency_id == agency.id
-    submitted = r.status != ReferralStatus.DRAFT.value
+    submitted = r.status != ReferralStatus.DRAFT
     # rule 3, the referring agency: its referrer, case team, representative, or systems; its
     # chair or coordinator once the referral is sent
     if service or is_rep:

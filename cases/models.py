@@ -14,7 +14,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.core.clock import now
-from hub.core.db import Base
+from hub.core.db import Base, Code
 
 
 class ReferralStatus(StrEnum):
@@ -112,7 +112,9 @@ class Referral(Base):
     area_id: Mapped[int] = mapped_column(ForeignKey("marac_areas.id"), index=True)
     #: A reference that names no one, e.g. "NB-2026-0042"; safe in e-mails and the ledger.
     reference: Mapped[str] = mapped_column(String(30), unique=True)
-    status: Mapped[str] = mapped_column(String(20), default=ReferralStatus.DRAFT.value, index=True)
+    status: Mapped[ReferralStatus] = mapped_column(
+        Code(ReferralStatus, 20), default=ReferralStatus.DRAFT, index=True
+    )
     referring_agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
     #: The member who referred; empty when a partner system referred through the API.
     referrer_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
@@ -201,10 +203,6 @@ class Referral(Base):
     shares: Mapped[list[ReferralShare]] = relationship(cascade="all, delete-orphan")
     team: Mapped[list[CaseTeamMember]] = relationship(cascade="all, delete-orphan")
     must_not_receive: Mapped[list[MustNotReceive]] = relationship(cascade="all, delete-orphan")
-
-    @property
-    def referral_status(self) -> ReferralStatus:
-        return ReferralStatus(self.status)
 
     @property
     def meets_criteria(self) -> bool:

@@ -323,7 +323,7 @@ def triage(referral_id: int) -> Any:
     except (ValidationFailed, Conflict) as error:
         flash(error.message, "info")
         return redirect(url_for("referrals.case", referral_id=referral_id)), 303
-    flash(f"Referral {referral.reference}: {referral.referral_status.label.lower()}.", "success")
+    flash(f"Referral {referral.reference}: {referral.status.label.lower()}.", "success")
     return redirect(url_for("referrals.inbox"))
 
 

@@ -804,8 +804,8 @@ def close_meeting(actor: Actor, meeting: Meeting) -> Meeting:
         if item.status != ItemStatus.DISCUSSED.value:
             continue
         referral = session().get(Referral, item.referral_id)
-        if referral is not None and referral.status == ReferralStatus.ACCEPTED.value:
-            referral.status = ReferralStatus.HEARD.value
+        if referral is not None and referral.status == ReferralStatus.ACCEPTED:
+            referral.status = ReferralStatus.HEARD
             record(
                 actor,
                 "referral:heard",

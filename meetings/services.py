@@ -476,7 +476,7 @@ def build_agenda(actor: Actor, meeting: Meeting) -> list[AgendaItem]:
             select(Referral)
             .where(
                 Referral.area_id == meeting.area_id,
-                Referral.status == ReferralStatus.ACCEPTED.value,
+                Referral.status == ReferralStatus.ACCEPTED,
                 knowable(actor),
             )
             .order_by(Referral.submitted_at, Referral.id)
@@ -557,12 +557,12 @@ def add_case(actor: Actor, meeting: Meeting, reference: str, reason: str = "") -
             attempted="agenda:case_added",
         )
         raise ValidationFailed({"reference": no_case})
-    if referral.status != ReferralStatus.ACCEPTED.value:
+    if referral.status != ReferralStatus.ACCEPTED:
         raise ValidationFailed(
             {
                 "reference": "Only a case the coordinator has accepted can go "
                 f"on the agenda (this one is "
-                f"{referral.referral_status.label.lower()})"
+                f"{referral.status.label.lower()})"
             }
         )
     if any(i.referral_id == referral.id for i in meeting.items):

@@ -90,7 +90,7 @@ def repeat_window_tasks(today: date) -> Iterable[rules.RuleTask]:
         session()
         .execute(
             select(Referral).where(
-                Referral.status.in_([ReferralStatus.ACCEPTED.value, ReferralStatus.HEARD.value])
+                Referral.status.in_([ReferralStatus.ACCEPTED, ReferralStatus.HEARD])
             )
         )
         .scalars()

@@ -131,7 +131,7 @@ def own_draft(actor: Actor, referral: Referral) -> None:
             "referral:draft_changed",
             "Only the referrer or their agency's MARAC representative can change this referral.",
         )
-    if referral.status != ReferralStatus.DRAFT.value:
+    if referral.status != ReferralStatus.DRAFT:
         raise ValidationFailed("This referral has been submitted and can no longer be changed.")
 
 

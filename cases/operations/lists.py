@@ -49,7 +49,7 @@ def my_referrals(actor: Actor) -> list[Referral]:
                 Referral.referring_agency_id == actor.agency_id,
                 knowable(actor),
                 or_(
-                    Referral.status != ReferralStatus.DRAFT.value,
+                    Referral.status != ReferralStatus.DRAFT,
                     Referral.referrer_id == actor.member_id
                     if actor.member_id is not None
                     else false(),
@@ -106,7 +106,7 @@ def search_before_create(
             select(Referral)
             .where(
                 Referral.victim_id.in_(list(scores)),
-                Referral.status != ReferralStatus.DRAFT.value,
+                Referral.status != ReferralStatus.DRAFT,
                 knowable(actor),
             )
             .order_by(Referral.id)

@@ -83,7 +83,7 @@ def share_case(
 
 def shareable_agencies(actor: Actor, referral: Referral) -> list[Agency]:
     """Agencies the actor could give this case to (none unless they may share it)."""
-    if referral.status == ReferralStatus.DRAFT.value or not (
+    if referral.status == ReferralStatus.DRAFT or not (
         actor.agency_id == referral.referring_agency_id or actor.can(Permission.REFERRALS_TRIAGE)
     ):
         return []

@@ -106,7 +106,7 @@ def _earlier_naming(
             .where(
                 Referral.area_id == referral.area_id,
                 Referral.id != referral.id,
-                Referral.status.notin_([ReferralStatus.DRAFT.value, ReferralStatus.REJECTED.value]),
+                Referral.status.notin_([ReferralStatus.DRAFT, ReferralStatus.REJECTED]),
                 Referral.referred_on >= on - timedelta(days=WINDOW_DAYS),
                 Referral.referred_on <= on,
                 Referral.victim_id.in_(victims),
@@ -247,7 +247,7 @@ def submit_referral(actor: Actor, referral: Referral) -> Referral:
     if counter is not None:
         referral.counter_allegation_id = counter.id
         counter.counter_allegation_id = referral.id
-    referral.status = ReferralStatus.SUBMITTED.value
+    referral.status = ReferralStatus.SUBMITTED
     referral.submitted_at = now()
     for candidate in candidates:
         session().add(

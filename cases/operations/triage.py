@@ -45,9 +45,9 @@ def accept_referral(actor: Actor, referral: Referral, *, version: int | None = N
     require_triage(actor, referral)
     if version is not None and referral.version != version:
         raise Conflict("Someone else changed this referral. Reload the page.")
-    if referral.status not in {ReferralStatus.SUBMITTED.value, ReferralStatus.DEFERRED.value}:
+    if referral.status not in {ReferralStatus.SUBMITTED, ReferralStatus.DEFERRED}:
         raise ValidationFailed("Only a submitted or deferred referral can be accepted.")
-    referral.status = ReferralStatus.ACCEPTED.value
+    referral.status = ReferralStatus.ACCEPTED
     referral.decided_at = now()
     referral.decided_by_id = actor.member_id
     referral.decision_reason = ""
@@ -74,11 +74,11 @@ def accept_referral(actor: Actor, referral: Referral, *, version: int | None = N
 
 def reject_referral(actor: Actor, referral: Referral, reason: str) -> Referral:
     require_triage(actor, referral)
-    if referral.status != ReferralStatus.SUBMITTED.value:
+    if referral.status != ReferralStatus.SUBMITTED:
         raise ValidationFailed("Only a submitted referral can be rejected.")
     if len(reason.strip()) < 10:
         raise ValidationFailed({"reason": "Give the reason for rejecting the referral"})
-    referral.status = ReferralStatus.REJECTED.value
+    referral.status = ReferralStatus.REJECTED
     referral.decision_reason = reason.strip()
     referral.decided_at = now()
     referral.decided_by_id = actor.member_id
@@ -89,11 +89,11 @@ def reject_referral(actor: Actor, referral: Referral, reason: str) -> Referral:
 
 def defer_referral(actor: Actor, referral: Referral, reason: str) -> Referral:
     require_triage(actor, referral)
-    if referral.status not in {ReferralStatus.SUBMITTED.value, ReferralStatus.ACCEPTED.value}:
+    if referral.status not in {ReferralStatus.SUBMITTED, ReferralStatus.ACCEPTED}:
         raise ValidationFailed("Only a submitted or accepted referral can be deferred.")
     if len(reason.strip()) < 5:
         raise ValidationFailed({"reason": "Give the reason for deferring"})
-    referral.status = ReferralStatus.DEFERRED.value
+    referral.status = ReferralStatus.DEFERRED
     referral.decision_reason = reason.strip()
     referral.decided_at = now()
     referral.decided_by_id = actor.member_id
@@ -105,13 +105,13 @@ def defer_referral(actor: Actor, referral: Referral, reason: str) -> Referral:
 def close_referral(actor: Actor, referral: Referral, reason: str) -> Referral:
     """Close a case the MARAC has dealt with: it leaves the active lists, and stays on record."""
     require_triage(actor, referral, "referral:closed")
-    if referral.status not in {ReferralStatus.ACCEPTED.value, ReferralStatus.HEARD.value}:
+    if referral.status not in {ReferralStatus.ACCEPTED, ReferralStatus.HEARD}:
         raise ValidationFailed("Only an accepted or heard case can be closed.")
     if len(reason.strip()) < 10:
         raise ValidationFailed({"reason": "Say why the case is being closed"})
     if len(reason) > 2000:
         raise ValidationFailed({"reason": "Keep the reason to 2,000 characters or fewer"})
-    referral.status = ReferralStatus.CLOSED.value
+    referral.status = ReferralStatus.CLOSED
     referral.closed_at = now()
     referral.closed_by_id = actor.member_id
     referral.closure_reason = reason.strip()
