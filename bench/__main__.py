@@ -28,6 +28,7 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("todo", "bench.bench_todo"),
     ("minutes", "bench.bench_minutes"),
     ("signin", "bench.bench_signin"),
+    ("pages", "bench.bench_pages"),
 ]
 
 #: (key, goal, "min" when the figure must reach the goal, "max" when it must stay below it)
