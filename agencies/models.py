@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.core.access import Role
 from hub.core.clock import now
-from hub.core.db import Base
+from hub.core.db import Base, Code
 
 
 class AgencyType(StrEnum):
@@ -94,7 +94,7 @@ class MaracArea(Base):
     #: Shown in headers and on minutes, e.g. "Northbridge MARAC".
     name: Mapped[str] = mapped_column(String(120), unique=True)
     #: How often conferences normally meet.
-    meeting_cadence: Mapped[str] = mapped_column(String(20), default=Cadence.MONTHLY.value)
+    meeting_cadence: Mapped[Cadence] = mapped_column(Code(Cadence, 20), default=Cadence.MONTHLY)
     #: Potential escalation: this many incidents in 12 months meets the criterion
     #: (SafeLives recommends 3; some areas use 5).
     escalation_threshold: Mapped[int] = mapped_column(default=3)
@@ -123,9 +123,9 @@ class Agency(Base):
     area_id: Mapped[int] = mapped_column(ForeignKey("marac_areas.id"), index=True)
     name: Mapped[str] = mapped_column(String(160))
     #: One of AgencyType; decides the to-do template and the referral statistics group.
-    type: Mapped[str] = mapped_column(String(40))
+    type: Mapped[AgencyType] = mapped_column(Code(AgencyType, 40))
     #: Statutory or voluntary; decides which lawful bases it may rely on.
-    sector: Mapped[str] = mapped_column(String(20))
+    sector: Mapped[Sector] = mapped_column(Code(Sector, 20))
     #: The information sharing protocol: signed at chief-officer level, reviewed periodically.
     isp_signed_on: Mapped[date | None]
     isp_signed_by: Mapped[str | None] = mapped_column(String(160))
@@ -138,10 +138,6 @@ class Agency(Base):
 
     area: Mapped[MaracArea] = relationship(back_populates="agencies")
     members: Mapped[list[Member]] = relationship(back_populates="agency", order_by="Member.name")
-
-    @property
-    def agency_type(self) -> AgencyType:
-        return AgencyType(self.type)
 
     @property
     def agency_sector(self) -> Sector:
@@ -187,7 +183,9 @@ class Member(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     #: Job title shown beside the name, e.g. "Detective Sergeant".
     job_title: Mapped[str] = mapped_column(String(160), default="")
-    status: Mapped[str] = mapped_column(String(20), default=MemberStatus.ACTIVE.value)
+    status: Mapped[MemberStatus] = mapped_column(
+        Code(MemberStatus, 20), default=MemberStatus.ACTIVE
+    )
     #: Set when the member is disabled; open sessions end at their next request.
     disabled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=now)
@@ -218,7 +216,7 @@ class Member(Base):
 
     @property
     def is_pending(self) -> bool:
-        return self.status == MemberStatus.PENDING.value
+        return self.status == MemberStatus.PENDING
 
     def can_sign_in(self) -> bool:
         """Whether this member may hold a session now."""

@@ -172,7 +172,7 @@ def member_edit(member_id: int) -> Any:
         "agencies/member_form.html",
         form=form,
         member=member,
-        pending=member.status == MemberStatus.PENDING.value,
+        pending=member.status == MemberStatus.PENDING,
     ), status
 
 

@@ -321,7 +321,7 @@ class SharingForm(FlaskForm):  # type: ignore[misc]
     purposes = Checkboxes(
         "What did the victim agree it may be used for?",
         choices=choices((p.value, p.label) for p in Purpose),
-        default=[Purpose.MARAC.value, Purpose.IDVA_SUPPORT.value],
+        default=[Purpose.MARAC, Purpose.IDVA_SUPPORT],
     )
     categories = Checkboxes(
         "Which information did the victim agree may be shared?",

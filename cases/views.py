@@ -215,7 +215,7 @@ def _sharing_initial(referral_id: int) -> dict[str, Any]:
     basis = services.find_referral(referral_id)
     if basis is not None and basis.referral_basis:
         data["referral_basis"] = basis.referral_basis
-    if consent.state == ConsentState.GIVEN.value:
+    if consent.state == ConsentState.GIVEN:
         data.update(
             purposes=consent.purposes,
             categories=consent.categories,
@@ -635,7 +635,7 @@ def share(referral_id: int) -> Any:
             who,
             referral,
             bounded_id(request.form.get("agency_id")) or 0,
-            Purpose(request.form.get("purpose", Purpose.MARAC.value)),
+            Purpose(request.form.get("purpose", Purpose.MARAC)),
         )
     except (ValidationFailed, ValueError, HubError) as error:
         flash(getattr(error, "message", "Choose an agency and a purpose."), "info")

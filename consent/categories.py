@@ -145,9 +145,7 @@ def allowed_bases(sector: str) -> tuple[Article6, ...]:
 #: Vital interests (Article 6(1)(d), Article 9(2)(c)) are for life-or-death cases where the
 #: person cannot be asked: they lack capacity, or asking is unsafe or impossible. A person
 #: who was asked and refused while able to decide keeps that refusal (practice file section 4).
-VITAL_INTERESTS_STATES = frozenset(
-    {ConsentState.LACKS_CAPACITY.value, ConsentState.NOT_SOUGHT_UNSAFE.value}
-)
+VITAL_INTERESTS_STATES = frozenset({ConsentState.LACKS_CAPACITY, ConsentState.NOT_SOUGHT_UNSAFE})
 
 #: Which category each free-text field of a case belongs to, wherever it is shown; every
 #: presenter withholds a field with its category (the canary crawl checks this).

@@ -323,7 +323,7 @@ def _basis(
                 continue
             if not (decision.all_partners or agency.id in decision.recipient_agency_ids):
                 continue
-            voluntary = agency.sector == Sector.VOLUNTARY.value
+            voluntary = agency.sector == Sector.VOLUNTARY
             art6 = decision.basis_voluntary if voluntary else decision.basis_statutory
             if art6 not in {b.value for b in allowed_bases(agency.sector)}:
                 continue  # no basis this recipient's sector may rely on (never public task)
@@ -357,7 +357,7 @@ def _basis(
             True,
             "referral",
             "Shared with the MARAC by the referral itself.",
-            {"basis": "referral", "purpose": Purpose.MARAC.value, "art6": referral_basis},
+            {"basis": "referral", "purpose": Purpose.MARAC, "art6": referral_basis},
         )
     return CategoryDecision(
         category,

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from consent.categories import Category, ConsentState, Purpose
 from hub.core.clock import now
-from hub.core.db import Base
+from hub.core.db import Base, Code
 
 
 class ConsentRecord(Base):
@@ -29,7 +29,7 @@ class ConsentRecord(Base):
     #: The person whose data it is (the victim).
     subject_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
     #: One of ConsentState.
-    state: Mapped[str] = mapped_column(String(40))
+    state: Mapped[ConsentState] = mapped_column(Code(ConsentState, 40))
     #: Purposes covered (Purpose values).
     purposes: Mapped[list[str]] = mapped_column(JSON, default=list)
     #: Recipient agencies by id, and/or by agency type; empty both means nobody.
@@ -50,7 +50,7 @@ class ConsentRecord(Base):
     recorded_at: Mapped[datetime] = mapped_column(default=now)
 
     def in_force(self, moment: datetime) -> bool:
-        if self.state != ConsentState.GIVEN.value:
+        if self.state != ConsentState.GIVEN:
             return False  # only given consent permits sharing
         if self.withdrawn_at is not None and self.withdrawn_at <= moment:
             return False  # withdrawn: stops future disclosures at once
@@ -105,7 +105,7 @@ class SharingDecision(Base):
     all_partners: Mapped[bool] = mapped_column(default=False)
     recipient_agency_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)
-    purpose: Mapped[str] = mapped_column(String(30), default=Purpose.MARAC.value)
+    purpose: Mapped[Purpose] = mapped_column(Code(Purpose, 30), default=Purpose.MARAC)
     #: Why sharing without consent is necessary and proportionate (required).
     rationale: Mapped[str] = mapped_column(Text)
     #: Article 6 basis for statutory recipients, and for voluntary-sector recipients.
@@ -113,8 +113,8 @@ class SharingDecision(Base):
     basis_voluntary: Mapped[str | None] = mapped_column(String(30))
     #: Article 9 / Schedule 1 condition for special-category data.
     condition_special: Mapped[str | None] = mapped_column(String(30))
-    status: Mapped[str] = mapped_column(
-        String(20), default=DecisionStatus.PENDING.value, index=True
+    status: Mapped[DecisionStatus] = mapped_column(
+        Code(DecisionStatus, 20), default=DecisionStatus.PENDING, index=True
     )
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     requested_by_client: Mapped[str] = mapped_column(String(120), default="")
@@ -127,7 +127,7 @@ class SharingDecision(Base):
     def current_status(self, moment: datetime) -> DecisionStatus:
         """The status as people should see it: an approved decision past its end is expired."""
         if (
-            self.status == DecisionStatus.APPROVED.value
+            self.status == DecisionStatus.APPROVED
             and self.expires_at is not None
             and self.expires_at <= moment
         ):
@@ -135,6 +135,6 @@ class SharingDecision(Base):
         return DecisionStatus(self.status)
 
     def in_force(self, moment: datetime) -> bool:
-        if self.status != DecisionStatus.APPROVED.value:
+        if self.status != DecisionStatus.APPROVED:
             return False  # pending, refused or withdrawn decisions permit nothing
         return not (self.expires_at is not None and self.expires_at <= moment)  # lapsed

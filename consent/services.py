@@ -285,11 +285,11 @@ def decide(
         raise Forbidden("Only the referring agency's representative can decide this.")
     if actor.member_id is None or actor.member_id == decision.requested_by_id:
         raise ValidationFailed({"decision": "You asked for this, so someone else must decide it"})
-    if decision.status != DecisionStatus.PENDING.value:
+    if decision.status != DecisionStatus.PENDING:
         raise ValidationFailed({"decision": "This request has already been decided"})
     if not approve and len(note.strip()) < 5:
         raise ValidationFailed({"note": "Say why you are refusing"})
-    decision.status = (DecisionStatus.APPROVED if approve else DecisionStatus.REFUSED).value
+    decision.status = DecisionStatus.APPROVED if approve else DecisionStatus.REFUSED
     decision.decided_by_id = actor.member_id
     decision.decided_at = now()
     decision.decision_note = note.strip()

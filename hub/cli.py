@@ -252,7 +252,7 @@ def agencies_list() -> None:
             isp = "ISP current" if agency.has_current_isp(today_london()) else "ISP NOT current"
             state = " (disabled)" if agency.is_disabled else ""
             click.echo(
-                f"{agency.id:>4}  {agency.name}{state} – {agency.agency_type.label}, "
+                f"{agency.id:>4}  {agency.name}{state} – {agency.type.label}, "
                 f"{agency.agency_sector.label}, {isp}"
             )
 

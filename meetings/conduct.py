@@ -78,7 +78,7 @@ MIN_WHEREABOUTS_REASON = 10
 
 def _editable(actor: Actor, meeting: Meeting) -> None:
     services.require_runner(actor, meeting)
-    if meeting.status == MeetingStatus.PLANNED.value:
+    if meeting.status == MeetingStatus.PLANNED:
         raise Conflict("Circulate the agenda before the meeting starts.")
     services.ensure_record_open(meeting)
 
@@ -296,7 +296,7 @@ def outstanding_actions(meeting: Meeting, actor: Actor | None = None) -> list[Ac
             Meeting.area_id == meeting.area_id,
             Action.meeting_id != meeting.id,
             Meeting.held_on <= meeting.held_on,
-            or_(Action.status == ActionStatus.OPEN.value, Action.id.in_(reviewed)),
+            or_(Action.status == ActionStatus.OPEN, Action.id.in_(reviewed)),
         )
         .order_by(Meeting.held_on, Action.id)
     )
@@ -581,7 +581,7 @@ def _owner_candidates(meeting: Meeting, referral: Referral, facts: gate.CaseFact
             .where(
                 Agency.area_id == meeting.area_id,
                 Member.disabled_at.is_(None),
-                Member.status == MemberStatus.ACTIVE.value,
+                Member.status == MemberStatus.ACTIVE,
             )
             .order_by(Agency.name, Member.name)
         )
@@ -673,7 +673,7 @@ def add_action(actor: Actor, meeting: Meeting, item: AgendaItem, data: ActionDat
         errors["due_on"] = "Enter the date the action is due"
     elif data.due_on < today_london():
         errors["due_on"] = "The due date must be today or in the future"
-    if item.status == ItemStatus.DEFERRED.value:
+    if item.status == ItemStatus.DEFERRED:
         errors["text"] = "This case was deferred: it has no actions at this meeting"
     if errors:
         raise ValidationFailed(errors)
@@ -686,7 +686,7 @@ def add_action(actor: Actor, meeting: Meeting, item: AgendaItem, data: ActionDat
         agency_id=owner.agency_id,
         owner_member_id=owner.id,
         due_on=data.due_on,
-        status=ActionStatus.OPEN.value,
+        status=ActionStatus.OPEN,
         created_by_id=actor.member_id,
         created_at=now(),
     )
@@ -714,7 +714,7 @@ def set_outcome(
     referrals.act_on(actor, referrals.get_referral(item.referral_id), "meeting:case_outcome")
     _editable(actor, meeting)
     if outcome == "discussed":
-        item.status = ItemStatus.DISCUSSED.value
+        item.status = ItemStatus.DISCUSSED
         item.deferral_kind = ""
         item.deferral_reason = ""
     elif outcome == "referrer_absent":
@@ -726,7 +726,7 @@ def set_outcome(
             actor, meeting, item.id, reason, kind=DeferralKind.REFERRER_ABSENT
         )
     elif outcome == "listed":
-        item.status = ItemStatus.LISTED.value
+        item.status = ItemStatus.LISTED
         item.deferral_kind = ""
         item.deferral_reason = ""
     else:
@@ -744,7 +744,7 @@ def set_outcome(
 
 def referrer_present(meeting: Meeting, referral: Referral) -> bool:
     return any(
-        a.kind == AttendanceKind.PRESENT.value and a.agency_id == referral.referring_agency_id
+        a.kind == AttendanceKind.PRESENT and a.agency_id == referral.referring_agency_id
         for a in meeting.attendance
     )
 
@@ -761,9 +761,9 @@ def missing_for_close(meeting: Meeting, actor: Actor | None = None) -> dict[str,
     missing = {}
     if meeting.confidentiality_read_at is None:
         missing["confidentiality"] = "Record that the confidentiality statement was read"
-    if not any(a.kind == AttendanceKind.PRESENT.value for a in meeting.attendance):
+    if not any(a.kind == AttendanceKind.PRESENT for a in meeting.attendance):
         missing["attendance"] = "Record who was present"
-    listed = [i for i in meeting.items if i.status == ItemStatus.LISTED.value]
+    listed = [i for i in meeting.items if i.status == ItemStatus.LISTED]
     known = (
         {r.id: r for _i, r in services.known_items(actor, meeting)}
         if actor is not None
@@ -788,20 +788,20 @@ def facts_referrals(items: Iterable[AgendaItem]) -> list[Referral]:
 def close_meeting(actor: Actor, meeting: Meeting) -> Meeting:
     """The chair closes the meeting: cases heard, minutes drafted, minutes due in 3 days."""
     services.require_chair(actor, meeting)
-    if meeting.status != MeetingStatus.CIRCULATED.value:
+    if meeting.status != MeetingStatus.CIRCULATED:
         raise Conflict(
             "Only a meeting whose agenda was circulated, and that is not yet closed, can be closed."
         )
     missing = missing_for_close(meeting, actor)
     if missing:
         raise ValidationFailed(missing)
-    meeting.status = MeetingStatus.HELD.value
+    meeting.status = MeetingStatus.HELD
     meeting.closed_at = now()
     meeting.closed_by_id = actor.member_id
     if session().get(Minutes, meeting.id) is None:
-        session().add(Minutes(meeting_id=meeting.id, status=MinutesStatus.DRAFT.value))
+        session().add(Minutes(meeting_id=meeting.id, status=MinutesStatus.DRAFT))
     for item in meeting.items:
-        if item.status != ItemStatus.DISCUSSED.value:
+        if item.status != ItemStatus.DISCUSSED:
             continue
         referral = session().get(Referral, item.referral_id)
         if referral is not None and referral.status == ReferralStatus.ACCEPTED:
@@ -819,8 +819,8 @@ def close_meeting(actor: Actor, meeting: Meeting) -> Meeting:
         "meeting:closed",
         Subject("meeting", meeting.id),
         meeting=meeting.id,
-        discussed=sum(i.status == ItemStatus.DISCUSSED.value for i in meeting.items),
-        deferred=sum(i.status == ItemStatus.DEFERRED.value for i in meeting.items),
+        discussed=sum(i.status == ItemStatus.DISCUSSED for i in meeting.items),
+        deferred=sum(i.status == ItemStatus.DEFERRED for i in meeting.items),
     )
     publish(MeetingClosed(actor, meeting.id))  # the minutes are due: the coordinator's task
     return meeting
@@ -828,7 +828,7 @@ def close_meeting(actor: Actor, meeting: Meeting) -> Meeting:
 
 def can_record(actor: Actor, meeting: Meeting) -> bool:
     """Whether this person may change the meeting's record now (for showing the forms)."""
-    if not services.is_runner(actor, meeting) or meeting.status == MeetingStatus.PLANNED.value:
+    if not services.is_runner(actor, meeting) or meeting.status == MeetingStatus.PLANNED:
         return False
     minutes = services.minutes_of(meeting)
     return minutes is None or not minutes.is_locked

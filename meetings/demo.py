@@ -41,7 +41,7 @@ def seed_meetings(settings: Settings) -> Meeting | None:
             .where(
                 Meeting.area_id == area.id,
                 Meeting.held_on >= today,
-                Meeting.status != MeetingStatus.HELD.value,
+                Meeting.status != MeetingStatus.HELD,
             )
             .order_by(Meeting.held_on)
             .limit(1)

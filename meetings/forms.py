@@ -64,12 +64,12 @@ class ScheduleForm(FlaskForm):  # type: ignore[misc]
         "What kind of meeting",
         choices=choices(
             [
-                (MeetingKind.SCHEDULED.value, "A regular series at a cadence"),
-                (MeetingKind.AD_HOC.value, "One ad hoc meeting"),
-                (MeetingKind.EMERGENCY.value, "An emergency meeting (no cut-off)"),
+                (MeetingKind.SCHEDULED, "A regular series at a cadence"),
+                (MeetingKind.AD_HOC, "One ad hoc meeting"),
+                (MeetingKind.EMERGENCY, "An emergency meeting (no cut-off)"),
             ]
         ),
-        default=MeetingKind.SCHEDULED.value,
+        default=MeetingKind.SCHEDULED,
     )
     first_on = GovDateField("Date of the (first) meeting", required=True)
     start_time = TimeField(
@@ -140,7 +140,7 @@ class AttendanceForm(FlaskForm):  # type: ignore[misc]
     kind = Radio(
         "Attendance",
         choices=choices([(k.value, k.label) for k in AttendanceKind]),
-        default=AttendanceKind.PRESENT.value,
+        default=AttendanceKind.PRESENT,
     )
     agency_id = SelectField("Agency", coerce=_id, validate_choice=False)
     name = StringField("Name", validators=[Length(max=160)])

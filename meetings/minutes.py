@@ -244,11 +244,11 @@ def missing_for_approval(
     """
     content = content or live_content(meeting)
     missing: dict[str, str] = {}
-    if meeting.status != MeetingStatus.HELD.value:
+    if meeting.status != MeetingStatus.HELD:
         missing["meeting"] = "Close the meeting before approving its minutes"
     if not content["confidentiality_read"]:
         missing["confidentiality"] = "Record that the confidentiality statement was read"
-    if not any(a["kind"] == AttendanceKind.PRESENT.value for a in content["attendance"]):
+    if not any(a["kind"] == AttendanceKind.PRESENT for a in content["attendance"]):
         missing["attendance"] = "Record who was present"
     known = (
         services.known_case_ids(actor, [i["referral_id"] for i in content["items"]])
@@ -256,7 +256,7 @@ def missing_for_approval(
         else {i["referral_id"] for i in content["items"]}
     )
     for item in content["items"]:
-        if item["status"] == ItemStatus.DEFERRED.value:
+        if item["status"] == ItemStatus.DEFERRED:
             continue
         gaps = {}
         key = f"item-{item['item_id']}"
@@ -304,7 +304,7 @@ def approve_minutes(actor: Actor, meeting: Meeting) -> MinutesRevision:
         created_at=now(),
     )
     session().add(revision)
-    minutes.status = MinutesStatus.APPROVED.value
+    minutes.status = MinutesStatus.APPROVED
     minutes.approved_at = now()
     minutes.approved_by_id = actor.member_id
     minutes.revision = 1
@@ -327,7 +327,7 @@ def _section_keys(content: dict[str, Any]) -> dict[int, list[tuple[str, str]]]:
     """Per agenda line, (key, field) of every section an amendment may change."""
     keys: dict[int, list[tuple[str, str]]] = {}
     for item in content["items"]:
-        if item["status"] == ItemStatus.DEFERRED.value:
+        if item["status"] == ItemStatus.DEFERRED:
             continue
         keys[item["item_id"]] = [
             (f"item-{item['item_id']}.{name}", name)
@@ -477,11 +477,11 @@ def distribute_minutes(actor: Actor, meeting: Meeting) -> Minutes:
     """Send out approved minutes: each involved agency can then download its extract."""
     services.require_runner(actor, meeting)
     minutes = _minutes_row(meeting)
-    if minutes.status == MinutesStatus.DRAFT.value:
+    if minutes.status == MinutesStatus.DRAFT:
         raise Conflict("The chair must approve the minutes before they are sent out.")
-    if minutes.status == MinutesStatus.DISTRIBUTED.value:
+    if minutes.status == MinutesStatus.DISTRIBUTED:
         return minutes
-    minutes.status = MinutesStatus.DISTRIBUTED.value
+    minutes.status = MinutesStatus.DISTRIBUTED
     minutes.distributed_at = now()
     minutes.distributed_by_id = actor.member_id
     session().flush()
@@ -557,7 +557,7 @@ def can_download_extract(actor: Actor, meeting: Meeting) -> bool:
     return (
         services.is_invited(actor, meeting)
         and minutes is not None
-        and minutes.status == MinutesStatus.DISTRIBUTED.value
+        and minutes.status == MinutesStatus.DISTRIBUTED
     )
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.core.clock import now
-from hub.core.db import Base
+from hub.core.db import Base, Code
 from meetings.codes import (
     DISCUSSION_FIELDS,
     ActionStatus,
@@ -66,14 +66,16 @@ class Meeting(Base):
     #: Where: a room, or "Virtual". Never a victim's address.
     venue: Mapped[str] = mapped_column(String(200), default="")
     #: One of MeetingKind.
-    kind: Mapped[str] = mapped_column(String(20), default=MeetingKind.SCHEDULED.value)
+    kind: Mapped[MeetingKind] = mapped_column(Code(MeetingKind, 20), default=MeetingKind.SCHEDULED)
     #: The cadence of the series it was scheduled with (empty for ad hoc and emergency).
     cadence: Mapped[str] = mapped_column(String(20), default="")
     #: Referrals received after this day wait for the next meeting unless added with a
     #: reason; set from the area's agenda_cutoff_days when scheduled.
     cutoff_on: Mapped[date]
     #: One of MeetingStatus.
-    status: Mapped[str] = mapped_column(String(20), default=MeetingStatus.PLANNED.value)
+    status: Mapped[MeetingStatus] = mapped_column(
+        Code(MeetingStatus, 20), default=MeetingStatus.PLANNED
+    )
     #: Who chairs and who coordinates (the coordinator gets the minutes-due task).
     chair_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     coordinator_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
@@ -96,16 +98,8 @@ class Meeting(Base):
     )
 
     @property
-    def meeting_kind(self) -> MeetingKind:
-        return MeetingKind(self.kind)
-
-    @property
-    def meeting_status(self) -> MeetingStatus:
-        return MeetingStatus(self.status)
-
-    @property
     def is_emergency(self) -> bool:
-        return self.kind == MeetingKind.EMERGENCY.value
+        return self.kind == MeetingKind.EMERGENCY
 
     @property
     def invited_agency_ids(self) -> set[int]:
@@ -137,7 +131,7 @@ class AgendaItem(Base):
     added_after_cutoff: Mapped[bool] = mapped_column(default=False)
     late_reason: Mapped[str] = mapped_column(Text, default="")
     #: One of ItemStatus.
-    status: Mapped[str] = mapped_column(String(20), default=ItemStatus.LISTED.value)
+    status: Mapped[ItemStatus] = mapped_column(Code(ItemStatus, 20), default=ItemStatus.LISTED)
     #: One of DeferralKind, when deferred.
     deferral_kind: Mapped[str] = mapped_column(String(20), default="")
     #: Why it was deferred (no case content: "referrer on leave", "awaiting police check").
@@ -261,8 +255,7 @@ class Attendance(Base):
     meeting_id: Mapped[int] = mapped_column(
         ForeignKey("meetings.id", ondelete="CASCADE"), index=True
     )
-    #: One of AttendanceKind.
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[AttendanceKind] = mapped_column(Code(AttendanceKind, 20))
     #: The agency (empty only for an observer from outside the partnership).
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
     #: The representative's name (professionals only, never a victim or perpetrator).
@@ -275,10 +268,6 @@ class Attendance(Base):
     confidentiality_signed: Mapped[bool] = mapped_column(default=False)
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     recorded_at: Mapped[datetime] = mapped_column(default=now)
-
-    @property
-    def attendance_kind(self) -> AttendanceKind:
-        return AttendanceKind(self.kind)
 
 
 class CaseDiscussion(Base):
@@ -349,7 +338,9 @@ class Action(Base):
     owner_member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     due_on: Mapped[date]
     #: One of ActionStatus; set at the review in a later meeting.
-    status: Mapped[str] = mapped_column(String(20), default=ActionStatus.OPEN.value, index=True)
+    status: Mapped[ActionStatus] = mapped_column(
+        Code(ActionStatus, 20), default=ActionStatus.OPEN, index=True
+    )
     #: The task on the owning agency's to-do list.
     task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"))
     #: That task's state, kept by the to-do lists (which sit above meetings) for the review.
@@ -369,8 +360,8 @@ class ActionReview(Base):
         ForeignKey("meetings.id", ondelete="CASCADE"), index=True
     )
     action_id: Mapped[int] = mapped_column(ForeignKey("meeting_actions.id"), index=True)
-    #: One of ActionStatus (open = still open, carried forward).
-    outcome: Mapped[str] = mapped_column(String(20))
+    #: Open means still open, carried forward.
+    outcome: Mapped[ActionStatus] = mapped_column(Code(ActionStatus, 20))
     #: minutes: a short note (why not possible, what is still needed).
     note: Mapped[str] = mapped_column(Text, default="")
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
@@ -386,7 +377,9 @@ class Minutes(Base):
         ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True
     )
     #: One of MinutesStatus.
-    status: Mapped[str] = mapped_column(String(20), default=MinutesStatus.DRAFT.value)
+    status: Mapped[MinutesStatus] = mapped_column(
+        Code(MinutesStatus, 20), default=MinutesStatus.DRAFT
+    )
     approved_at: Mapped[datetime | None]
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     distributed_at: Mapped[datetime | None]
@@ -398,12 +391,8 @@ class Minutes(Base):
     __mapper_args__ = {"version_id_col": version}
 
     @property
-    def minutes_status(self) -> MinutesStatus:
-        return MinutesStatus(self.status)
-
-    @property
     def is_locked(self) -> bool:
-        return self.status != MinutesStatus.DRAFT.value
+        return self.status != MinutesStatus.DRAFT
 
 
 class MinutesRevision(Base):

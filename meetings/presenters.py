@@ -78,7 +78,7 @@ class AgendaRow:
 def has_reasons(item: Any) -> bool:
     """Whether an agenda line carries a written reason (late addition or deferral)."""
     return bool(item.late_reason) or (
-        item.status == ItemStatus.DEFERRED.value and bool(item.deferral_reason)
+        item.status == ItemStatus.DEFERRED and bool(item.deferral_reason)
     )
 
 
@@ -108,7 +108,7 @@ def agenda_row(
     if has_reasons(item):
         if disclosure.allows(Category.MINUTES):
             row.late_reason = item.late_reason
-            if item.status == ItemStatus.DEFERRED.value:
+            if item.status == ItemStatus.DEFERRED:
                 row.deferral_reason = item.deferral_reason
         else:
             row.reasons_withheld = _why(disclosure, Category.MINUTES)
@@ -187,7 +187,7 @@ def case_record(
         record.withheld = _why(disclosure, Category.MINUTES)
         return record
     discussion = item.discussion
-    if item.status == ItemStatus.DEFERRED.value:
+    if item.status == ItemStatus.DEFERRED:
         record.deferral_reason = item.deferral_reason
     record.discussion = {name: getattr(discussion, name) if discussion else "" for name in LABELS}
     if discussion is not None:
@@ -338,7 +338,7 @@ def minutes_case(
     if not disclosure.allows(Category.MINUTES):
         section.withheld = _why(disclosure, Category.MINUTES)
         return section
-    section.deferred = item["status"] == ItemStatus.DEFERRED.value
+    section.deferred = item["status"] == ItemStatus.DEFERRED
     section.deferral_reason = item["deferral_reason"]
     section.sections = [
         (LABELS[name], item["discussion"].get(name, ""))

@@ -148,7 +148,7 @@ def save_research(
     """Save the agency's research: facts and opinion apart, and what it will not share."""
     referrals.act_on(actor, referrals.get_referral(item.referral_id), "research:saved")
     _may_research(actor, meeting)
-    if meeting.status == MeetingStatus.HELD.value:
+    if meeting.status == MeetingStatus.HELD:
         raise Conflict("The meeting has been held: research for it is closed.")
     withheld = _validate(data)
     row = _own(actor, item)
@@ -191,7 +191,7 @@ def share_at_meeting(actor: Actor, meeting: Meeting, item: AgendaItem) -> Contri
     minutes. The rest of the research stays with the agency."""
     referrals.act_on(actor, referrals.get_referral(item.referral_id), "research:shared")
     _may_research(actor, meeting)
-    if meeting.status != MeetingStatus.CIRCULATED.value:
+    if meeting.status != MeetingStatus.CIRCULATED:
         raise Conflict("Information is shared while the meeting is running.")
     services.ensure_record_open(meeting)
     row = _own(actor, item)

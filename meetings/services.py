@@ -119,7 +119,7 @@ def is_chair(actor: Actor, meeting: Meeting) -> bool:
 
 def is_invited(actor: Actor, meeting: Meeting) -> bool:
     return (
-        meeting.status != MeetingStatus.PLANNED.value
+        meeting.status != MeetingStatus.PLANNED
         and actor.agency_id is not None
         and actor.agency_id in meeting.invited_agency_ids
     )
@@ -352,7 +352,7 @@ def schedule_meetings(actor: Actor, data: ScheduleData) -> list[Meeting]:
             kind=data.kind.value,
             cadence=cadence.value if data.kind is MeetingKind.SCHEDULED else "",
             cutoff_on=cutoff,
-            status=MeetingStatus.PLANNED.value,
+            status=MeetingStatus.PLANNED,
             chair_id=actor.member_id if actor.has_role(Role.CHAIR) else None,
             coordinator_id=actor.member_id if actor.has_role(Role.COORDINATOR) else None,
             created_by_id=actor.member_id,
@@ -385,8 +385,8 @@ def _waiting_elsewhere(referral_id: int, meeting: Meeting) -> AgendaItem | None:
             .where(
                 AgendaItem.referral_id == referral_id,
                 AgendaItem.meeting_id != meeting.id,
-                AgendaItem.status == ItemStatus.LISTED.value,
-                Meeting.status != MeetingStatus.HELD.value,
+                AgendaItem.status == ItemStatus.LISTED,
+                Meeting.status != MeetingStatus.HELD,
             )
             .limit(1)
         )
@@ -411,7 +411,7 @@ def _last_deferral(referral_id: int, meeting: Meeting) -> AgendaItem | None:
         )
         .scalar_one_or_none()
     )
-    if latest is not None and latest.status == ItemStatus.DEFERRED.value:
+    if latest is not None and latest.status == ItemStatus.DEFERRED:
         return latest
     return None
 
@@ -438,7 +438,7 @@ def _new_item(
         deferred_from_item_id=deferred.id if deferred is not None else None,
         added_after_cutoff=late,
         late_reason=late_reason.strip(),
-        status=ItemStatus.LISTED.value,
+        status=ItemStatus.LISTED,
         added_by_id=actor.member_id,
         added_at=now(),
     )
@@ -459,7 +459,7 @@ def _new_item(
 
 
 def _ensure_agenda_open(meeting: Meeting) -> None:
-    if meeting.status == MeetingStatus.HELD.value:
+    if meeting.status == MeetingStatus.HELD:
         raise Conflict("The meeting has been held: its agenda can no longer change.")
 
 
@@ -586,7 +586,7 @@ def add_case(actor: Actor, meeting: Meeting, reference: str, reason: str = "") -
         )
     item = _new_item(actor, meeting, referral, late=late, late_reason=reason if late else "")
     _arrange(meeting)
-    if meeting.status == MeetingStatus.CIRCULATED.value:
+    if meeting.status == MeetingStatus.CIRCULATED:
         _give_invited(actor, meeting, [item])
     return item
 
@@ -688,7 +688,7 @@ def defer_item(
         raise ValidationFailed({"reason": "Give the reason for deferring this case"})
     if len(reason) > 2000:
         raise ValidationFailed({"reason": "The reason must be 2,000 characters or fewer"})
-    item.status = ItemStatus.DEFERRED.value
+    item.status = ItemStatus.DEFERRED
     item.deferral_kind = kind.value
     item.deferral_reason = reason.strip()
     session().flush()
@@ -707,7 +707,7 @@ def remove_item(actor: Actor, meeting: Meeting, item_id: int) -> None:
     """Take a case off an agenda that has not been circulated (nobody has seen it yet)."""
     item = load_item(actor, meeting, item_id, "agenda:case_removed")
     require_runner(actor, meeting)
-    if meeting.status != MeetingStatus.PLANNED.value:
+    if meeting.status != MeetingStatus.PLANNED:
         raise Conflict("The agenda has been circulated: defer the case instead, with a reason.")
     meeting.items.remove(item)
     session().flush()
@@ -768,7 +768,7 @@ def circulate_agenda(
         )
         meeting.invitations.append(invitation)
         made.append(invitation)
-    meeting.status = MeetingStatus.CIRCULATED.value
+    meeting.status = MeetingStatus.CIRCULATED
     if meeting.circulated_at is None:
         meeting.circulated_at = now()
         meeting.circulated_by_id = actor.member_id

@@ -178,7 +178,7 @@ def _meeting_page(
         invited=services.is_invited(who, meeting),
         can_research=who.can(Permission.RESEARCH_WRITE)
         and services.is_invited(who, meeting)
-        and meeting.status != MeetingStatus.HELD.value,
+        and meeting.status != MeetingStatus.HELD,
         past_cutoff=services.is_past_cutoff(meeting),
         minutes=minutes_row,
         can_extract=minutes.can_download_extract(who, meeting),
@@ -382,7 +382,7 @@ def research_page(found: Any, item: Any) -> Any:
         form=form,
         rows=max(rows, 0) + 2,
         own=own,
-        can_share=found.status == MeetingStatus.CIRCULATED.value,
+        can_share=found.status == MeetingStatus.CIRCULATED,
         plain=PlainForm(),
     ), status
 

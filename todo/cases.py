@@ -115,7 +115,7 @@ def approval_tasks(today: date) -> Iterable[rules.RuleTask]:
         .execute(
             select(SharingDecision, Referral)
             .join(Referral, Referral.id == SharingDecision.referral_id)
-            .where(SharingDecision.status == DecisionStatus.PENDING.value)
+            .where(SharingDecision.status == DecisionStatus.PENDING)
         )
         .all()
     )

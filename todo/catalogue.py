@@ -220,4 +220,4 @@ def priority_for(rule: Mapping[str, str], risk_band: str | None) -> Priority:
     """The priority an item gets for a risk band (its default when the band has no rule)."""
     if risk_band and risk_band in rule:
         return Priority(rule[risk_band])
-    return Priority(rule.get("default", Priority.NORMAL.value))
+    return Priority(rule.get("default", Priority.NORMAL))

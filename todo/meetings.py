@@ -87,7 +87,7 @@ def action_agreed(event: ActionAgreed) -> None:
 
 def task_changed(task: Task) -> None:
     """Keep a meeting action's view of its task's state (shown at the next review)."""
-    if task.source != TaskSource.MEETING_ACTION.value:
+    if task.source != TaskSource.MEETING_ACTION:
         return
     for action in session().execute(select(Action).where(Action.task_id == task.id)).scalars():
         action.task_state = task.state
@@ -113,7 +113,7 @@ def minutes_rule(meeting: Meeting) -> rules.RuleTask | None:
         owner_member_id=coordinator.id,
     )
     minutes = session().get(Minutes, meeting.id)
-    if minutes is not None and minutes.status == MinutesStatus.DISTRIBUTED.value:
+    if minutes is not None and minutes.status == MinutesStatus.DISTRIBUTED:
         return rules.RuleTask(rule_key=spec.rule_key, agency_id=spec.agency_id, resolved=True)
     return spec
 
@@ -151,7 +151,7 @@ def minutes_due_provider(today: date) -> list[rules.RuleTask]:
         session()
         .execute(
             select(Meeting).where(
-                Meeting.status == MeetingStatus.HELD.value,
+                Meeting.status == MeetingStatus.HELD,
                 Meeting.held_on >= today - timedelta(days=366),
             )
         )

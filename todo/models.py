@@ -15,7 +15,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.core.clock import now
-from hub.core.db import Base
+from hub.core.db import Base, Code
 from todo.codes import (
     ACTIVE_STATE_VALUES,
     ACTIVE_STATES,
@@ -133,8 +133,7 @@ class Task(Base):
     referral_id: Mapped[int | None] = mapped_column(
         ForeignKey("referrals.id", ondelete="CASCADE"), index=True
     )
-    #: One of TaskSource.
-    source: Mapped[str] = mapped_column(String(20))
+    source: Mapped[TaskSource] = mapped_column(Code(TaskSource, 20))
     #: Makes generation idempotent within the agency: "tpl:<case>:<item key>",
     #: "rule:<rule key>", or the caller's key for a meeting action.
     source_key: Mapped[str | None] = mapped_column(String(160))
@@ -148,9 +147,9 @@ class Task(Base):
     details: Mapped[str] = mapped_column(Text, default="")
     due_on: Mapped[date]
     #: One of Priority.
-    priority: Mapped[str] = mapped_column(String(10), default=Priority.NORMAL.value)
+    priority: Mapped[Priority] = mapped_column(Code(Priority, 10), default=Priority.NORMAL)
     #: One of TaskState.
-    state: Mapped[str] = mapped_column(String(40), default=TaskState.OPEN.value)
+    state: Mapped[TaskState] = mapped_column(Code(TaskState, 40), default=TaskState.OPEN)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     created_at: Mapped[datetime] = mapped_column(default=now)
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
@@ -168,14 +167,6 @@ class Task(Base):
     @property
     def task_state(self) -> TaskState:
         return TaskState(self.state)
-
-    @property
-    def task_priority(self) -> Priority:
-        return Priority(self.priority)
-
-    @property
-    def task_source(self) -> TaskSource:
-        return TaskSource(self.source)
 
     @property
     def is_active(self) -> bool:
@@ -210,7 +201,9 @@ class NotificationPreference(Base):
         ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
     )
     #: One of NotificationMode.
-    mode: Mapped[str] = mapped_column(String(10), default=NotificationMode.EACH.value)
+    mode: Mapped[NotificationMode] = mapped_column(
+        Code(NotificationMode, 10), default=NotificationMode.EACH
+    )
     #: The London date of the last digest sent, so each day gets at most one.
     last_digest_on: Mapped[date | None]
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)

@@ -84,7 +84,7 @@ def mode_of(member_id: int) -> NotificationMode:
 
 
 def _can_receive(member: Member) -> bool:
-    if member.disabled_at is not None or member.status != MemberStatus.ACTIVE.value:
+    if member.disabled_at is not None or member.status != MemberStatus.ACTIVE:
         return False  # disabled, or still waiting for approval
     agency = session().get(Agency, member.agency_id)
     return agency is not None and agency.disabled_at is None  # the agency left the hub
@@ -164,7 +164,7 @@ def set_preference(member_id: int, mode: NotificationMode) -> bool:
     """Choose how a member is told; returns whether anything changed."""
     found = session().get(NotificationPreference, member_id)
     if found is None:
-        found = NotificationPreference(member_id=member_id, mode=NotificationMode.EACH.value)
+        found = NotificationPreference(member_id=member_id, mode=NotificationMode.EACH)
         session().add(found)
     if found.mode == mode.value:
         session().flush()
@@ -219,7 +219,7 @@ def send_digests(*, at: datetime | None = None, digest_hour: int = 7) -> int:
         )
         .where(
             TaskNotification.sent_at.is_(None),
-            NotificationPreference.mode == NotificationMode.DIGEST.value,
+            NotificationPreference.mode == NotificationMode.DIGEST,
             (NotificationPreference.last_digest_on.is_(None))
             | (NotificationPreference.last_digest_on < today),
         )

@@ -41,7 +41,7 @@ def neutral_title(held_on: date | None) -> str:
 
 def carries_minutes(task: Task) -> bool:
     """Whether the task's title is a meeting action's wording (minutes), not hub wording."""
-    return task.referral_id is not None and task.source == TaskSource.MEETING_ACTION.value
+    return task.referral_id is not None and task.source == TaskSource.MEETING_ACTION
 
 
 def _minutes(task: Task, disclosure: Disclosure | None) -> tuple[bool, str]:

@@ -133,7 +133,7 @@ def _member_in_agency(member_id: int, agency_id: int, field: str = "owner") -> M
         raise ValidationFailed(
             {field: "Tasks stay with their agency: choose someone from this agency"}
         )
-    if member.disabled_at is not None or member.status != MemberStatus.ACTIVE.value:
+    if member.disabled_at is not None or member.status != MemberStatus.ACTIVE:
         raise ValidationFailed({field: "That person cannot use the hub at the moment"})
     return member
 
@@ -568,14 +568,14 @@ def generate_from_template(
             agency_id=agency.id,
             owner_member_id=None if item.to_queue else owner_member_id,
             referral_id=referral_id,
-            source=TaskSource.TEMPLATE_ITEM.value,
+            source=TaskSource.TEMPLATE_ITEM,
             source_key=source_key,
             template_id=template.id,
             template_item_id=item.id,
             title=item.title,
             due_on=add_working_days(start, item.due_in_working_days),
             priority=catalogue.priority_for(item.priority_rule, risk_band).value,
-            state=TaskState.OPEN.value,
+            state=TaskState.OPEN,
             created_by_id=actor.member_id,
         )
         inserted = _insert_task(actor, task)
@@ -640,7 +640,7 @@ def create_task(
         details=details.strip(),
         due_on=due_on,
         priority=Priority(priority).value,
-        state=TaskState.OPEN.value,
+        state=TaskState.OPEN,
         created_by_id=actor.member_id,
     )
     inserted = _insert_task(actor, task)
@@ -681,13 +681,13 @@ def system_rule_task(
         agency_id=agency.id,
         owner_member_id=owner_member_id,
         referral_id=referral_id,
-        source=TaskSource.SYSTEM_RULE.value,
+        source=TaskSource.SYSTEM_RULE,
         source_key=source_key,
         title=_check_title(title),
         details=details.strip(),
         due_on=max(due_on, today_london()),
         priority=Priority(priority).value,
-        state=TaskState.OPEN.value,
+        state=TaskState.OPEN,
         created_by_id=actor.member_id,
     )
     inserted = _insert_task(actor, task)
@@ -704,7 +704,7 @@ def resolve_system_rule_task(actor: Actor, *, rule_key: str, agency_id: int) -> 
     if task is None or not task.is_active:
         return None
     before = task.state
-    task.state = TaskState.DONE.value
+    task.state = TaskState.DONE
     task.closed_at = now()
     session().flush()
     _event(task, actor, "resolved", state=[before, task.state])
@@ -822,7 +822,7 @@ def agency_members(agency_id: int) -> list[Member]:
             .where(
                 Member.agency_id == agency_id,
                 Member.disabled_at.is_(None),
-                Member.status == MemberStatus.ACTIVE.value,
+                Member.status == MemberStatus.ACTIVE,
             )
             .order_by(Member.name)
         )
@@ -899,7 +899,7 @@ def queue_count(actor: Actor) -> int:
 
 STATE_FILTERS: dict[str, tuple[str, ...]] = {
     "active": ACTIVE_STATE_VALUES,
-    "closed": (TaskState.DONE.value, TaskState.NOT_POSSIBLE.value, TaskState.NOT_DONE.value),
+    "closed": (TaskState.DONE, TaskState.NOT_POSSIBLE, TaskState.NOT_DONE),
     **{s.value: (s.value,) for s in TaskState},
     "all": tuple(s.value for s in TaskState),
 }
@@ -942,8 +942,8 @@ class TaskPage:
 
 
 _PRIORITY_RANK = case(
-    (Task.priority == Priority.URGENT.value, 2),
-    (Task.priority == Priority.HIGH.value, 1),
+    (Task.priority == Priority.URGENT, 2),
+    (Task.priority == Priority.HIGH, 1),
     else_=0,
 )
 
@@ -1266,7 +1266,7 @@ def marac_representatives(agency_ids: Iterable[int]) -> dict[int, list[int]]:
             Member.agency_id.in_(wanted),
             MemberRole.role == Role.MARAC_REP.value,
             Member.disabled_at.is_(None),
-            Member.status == MemberStatus.ACTIVE.value,
+            Member.status == MemberStatus.ACTIVE,
         )
         .order_by(Member.id)
     )

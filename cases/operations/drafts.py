@@ -557,9 +557,9 @@ class SharingChoice:
 
 def usual_referral_basis(agency: Agency) -> Article6:
     """The basis an agency of this kind usually refers on (the form's preselected answer)."""
-    if agency.type == AgencyType.POLICE.value:
+    if agency.type == AgencyType.POLICE:
         return Article6.LAW_ENFORCEMENT
-    if agency.sector == Sector.VOLUNTARY.value:
+    if agency.sector == Sector.VOLUNTARY:
         return Article6.LEGITIMATE_INTERESTS
     return Article6.PUBLIC_TASK
 
@@ -567,7 +567,7 @@ def usual_referral_basis(agency: Agency) -> Article6:
 def referral_bases(agency: Agency) -> tuple[Article6, ...]:
     """The bases this agency may refer to the MARAC on (never public task for the voluntary
     sector; never legitimate interests for a public authority doing its job)."""
-    if agency.sector == Sector.VOLUNTARY.value:
+    if agency.sector == Sector.VOLUNTARY:
         return REFERRAL_BASES_VOLUNTARY
     return REFERRAL_BASES_STATUTORY
 
@@ -593,7 +593,7 @@ def save_sharing(actor: Actor, referral: Referral, choice: SharingChoice) -> Ref
                 "referral_basis": "Choose a basis your kind of agency may refer on"
                 + (
                     ": a voluntary-sector agency cannot rely on public task"
-                    if agency.sector == Sector.VOLUNTARY.value
+                    if agency.sector == Sector.VOLUNTARY
                     else ""
                 )
             }

@@ -59,7 +59,7 @@ def accept_referral(actor: Actor, referral: Referral, *, version: int | None = N
         .execute(
             select(Agency).where(
                 Agency.area_id == referral.area_id,
-                Agency.type == AgencyType.IDVA_SERVICE.value,
+                Agency.type == AgencyType.IDVA_SERVICE,
                 Agency.disabled_at.is_(None),
             )
         )

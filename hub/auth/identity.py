@@ -938,7 +938,7 @@ def _admit(provider: IdentityProvider, claims: FederatedClaims, request_id: str)
         # The agency has since trusted its provider's mapping: that settles the wait.
         identity.status = IdentityStatus.APPROVED.value
         identity.decided_at = now()
-        member.status = MemberStatus.ACTIVE.value
+        member.status = MemberStatus.ACTIVE
         record(
             actor,
             "identity:approved",
@@ -1110,7 +1110,7 @@ def approve_sign_in(actor: Actor, identity: FederatedIdentity, roles: Iterable[R
         if not chosen <= allowed:
             raise ValidationFailed({"roles": "Select only roles you may give"})
         member.set_roles(chosen)
-        member.status = MemberStatus.ACTIVE.value
+        member.status = MemberStatus.ACTIVE
         record(
             actor,
             "member:approved",
