@@ -204,6 +204,18 @@ def worse(old: dict, new: dict) -> list[str]:
     return lines
 
 
+def _load(old: dict, new: dict) -> str:
+    """The machine's load average then and now, where the results record it: a noise
+    measured inside one run does not cover a machine busier in one run than the other."""
+    for key in sorted(new):
+        if ("load_average" in key or "loadavg" in key) and key in old:
+            try:
+                return f" (load average {float(old[key]):g} then, {float(new[key]):g} now)"
+            except (TypeError, ValueError):
+                continue
+    return ""
+
+
 def guard(names: list[str]) -> str:
     """What got worse in these results files than in git HEAD."""
     lines = ["", "Against the committed figures (git HEAD):"]
@@ -220,7 +232,7 @@ def guard(names: list[str]) -> str:
             continue
         got_worse = worse(old, new)
         found = found or bool(got_worse)
-        lines.append(f"  {name}: {len(got_worse) or 'nothing'} worse")
+        lines.append(f"  {name}: {len(got_worse) or 'nothing'} worse{_load(old, new)}")
         lines += [f"{line} [{name}]" for line in got_worse]
     if not found:
         lines.append("Nothing got worse by more than its noise.")
