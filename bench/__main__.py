@@ -230,6 +230,9 @@ def guard(names: list[str]) -> str:
         if old is None:
             lines.append(f"  {name}: nothing committed to compare with")
             continue
+        if new == old:
+            lines.append(f"  {name}: as committed (nothing saved since)")
+            continue
         got_worse = worse(old, new)
         found = found or bool(got_worse)
         lines.append(f"  {name}: {len(got_worse) or 'nothing'} worse{_load(old, new)}")
