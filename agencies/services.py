@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from agencies.models import Agency, AgencyType, MaracArea, Member, MemberStatus, Sector
+from audit.actions import LedgerAction
 from audit.ledger import Subject, record
 from hub.core.access import Actor, Permission, Role
 from hub.core.clock import now, today_london
@@ -35,7 +36,7 @@ def create_area(
     )
     session().add(area)
     session().flush()
-    record(actor, "area:created", Subject("area", area.id))
+    record(actor, LedgerAction.AREA_CREATED, Subject("area", area.id))
     return area
 
 
@@ -114,7 +115,7 @@ def create_agency(actor: Actor, area: MaracArea, data: AgencyData) -> Agency:
     session().flush()
     record(
         actor,
-        "agency:created",
+        LedgerAction.AGENCY_CREATED,
         Subject("agency", agency.id),
         type=agency.type,
         sector=agency.sector,
@@ -141,7 +142,7 @@ def update_agency(actor: Actor, agency: Agency, data: AgencyData) -> Agency:
             changed.append(field)
     if changed:
         session().flush()
-        record(actor, "agency:updated", Subject("agency", agency.id), fields=changed)
+        record(actor, LedgerAction.AGENCY_UPDATED, Subject("agency", agency.id), fields=changed)
     return agency
 
 
@@ -150,10 +151,10 @@ def set_agency_disabled(actor: Actor, agency: Agency, disabled: bool) -> Agency:
     _need(actor, Permission.AGENCIES_MANAGE)
     if disabled and agency.disabled_at is None:
         agency.disabled_at = now()
-        record(actor, "agency:disabled", Subject("agency", agency.id))
+        record(actor, LedgerAction.AGENCY_DISABLED, Subject("agency", agency.id))
     elif not disabled and agency.disabled_at is not None:
         agency.disabled_at = None
-        record(actor, "agency:enabled", Subject("agency", agency.id))
+        record(actor, LedgerAction.AGENCY_ENABLED, Subject("agency", agency.id))
     session().flush()
     return agency
 
@@ -248,7 +249,7 @@ def add_member(
     session().flush()
     record(
         actor,
-        "member:created",
+        LedgerAction.MEMBER_CREATED,
         Subject("member", member.id),
         agency=agency.id,
         roles=sorted(r.value for r in data.roles),
@@ -273,7 +274,7 @@ def update_member(actor: Actor, member: Member, data: MemberData, *, version: in
     if member.agency_id != data.agency_id:
         record(
             actor,
-            "member:moved",
+            LedgerAction.MEMBER_MOVED,
             Subject("member", member.id),
             agency=data.agency_id,
             from_agency=member.agency_id,
@@ -284,12 +285,12 @@ def update_member(actor: Actor, member: Member, data: MemberData, *, version: in
     if before_roles != data.roles:
         record(
             actor,
-            "member:roles_changed",
+            LedgerAction.MEMBER_ROLES_CHANGED,
             Subject("member", member.id),
             roles=sorted(r.value for r in data.roles),
             previous=sorted(r.value for r in before_roles),
         )
-    record(actor, "member:updated", Subject("member", member.id))
+    record(actor, LedgerAction.MEMBER_UPDATED, Subject("member", member.id))
     return member
 
 
@@ -300,10 +301,10 @@ def set_member_disabled(actor: Actor, member: Member, disabled: bool) -> Member:
         if actor.member_id == member.id:
             raise ValidationFailed("You cannot disable your own account.")
         member.disabled_at = now()
-        record(actor, "member:disabled", Subject("member", member.id))
+        record(actor, LedgerAction.MEMBER_DISABLED, Subject("member", member.id))
     elif not disabled and member.disabled_at is not None:
         member.disabled_at = None
-        record(actor, "member:enabled", Subject("member", member.id))
+        record(actor, LedgerAction.MEMBER_ENABLED, Subject("member", member.id))
     session().flush()
     return member
 

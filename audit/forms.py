@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import StringField
+from wtforms import SelectField, StringField
 from wtforms.validators import Length, Optional, Regexp
 
-from hub.core.forms import GovDateField
+from audit.actions import LedgerAction
+from hub.core.forms import GovDateField, choices
 
 _ID = [
     Optional(),
     Length(max=64, message="Identifiers are 64 characters or fewer"),
     Regexp(r"^[A-Za-z0-9_-]*$", message="Enter an identifier: letters, digits, - or _"),
 ]
+
+
+def _label(choice: tuple[str, str]) -> str:
+    return choice[1]
 
 
 class LedgerSearchForm(FlaskForm):  # type: ignore[misc]  # WTForms ships no types
@@ -23,13 +28,15 @@ class LedgerSearchForm(FlaskForm):  # type: ignore[misc]  # WTForms ships no typ
     person = StringField("Person identifier", validators=_ID)
     agency = StringField("Agency identifier", validators=_ID)
     member = StringField("Member identifier", validators=_ID)
-    action = StringField(
+    action = SelectField(
         "Action",
-        validators=[
-            Optional(),
-            Length(max=60, message="Actions are 60 characters or fewer"),
-            Regexp(r"^[a-z_:]*$", message="Enter an action like referral:viewed"),
-        ],
+        choices=choices(
+            [
+                ("", "Any action"),
+                *sorted(((a.value, f"{a.label} ({a.value})") for a in LedgerAction), key=_label),
+            ]
+        ),
+        validators=[Optional()],
     )
     date_from = GovDateField("From")
     date_to = GovDateField("To (inclusive)")

@@ -42,6 +42,7 @@ from sqlalchemy import func, insert, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from audit import merkle
+from audit.actions import LedgerAction
 from audit.models import AuditEntry, AuditEntryRef, AuditLeaf, AuditNode, AuditSealBatch
 from hub.core import db
 from hub.core.access import Actor
@@ -49,6 +50,7 @@ from hub.core.clock import now
 
 log = logging.getLogger(__name__)
 ACTION_PATTERN = re.compile(r"^[a-z][a-z_]*:[a-z][a-z_]*$")
+_CATALOGUE = frozenset(LedgerAction)
 #: Detail keys whose values are identifiers the auditor can search by.
 REF_KINDS = (
     "area",
@@ -176,6 +178,8 @@ def _entry(
 ) -> dict[str, Any]:
     if not ACTION_PATTERN.match(action):
         raise LedgerError(f"action {action!r} is not named subject:verb")
+    if action not in _CATALOGUE:
+        raise LedgerError(f"action {action!r} is not in the catalogue (audit/actions.py)")
     reserved = {"v", "id", "at", "action", "actor", "subject", "request"} & set(details)
     if reserved:
         raise LedgerError(f"details may not set {sorted(reserved)}")
@@ -183,7 +187,7 @@ def _entry(
         "v": 1,
         "id": uuid.uuid4().hex,
         "at": now().strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "action": action,
+        "action": str(action),
         "actor": actor.ref,
         "request": actor.request_id,
     }

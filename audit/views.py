@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from audit import services
+from audit.actions import LABELS, LedgerAction
 from audit.forms import LedgerSearchForm
 from audit.ledger import Subject, record
 from hub.core.access import Permission
@@ -21,6 +22,12 @@ from hub.core.routes import public, require, require_recent_sign_in
 
 bp = Blueprint("audit", __name__, template_folder="templates")
 PAGE = 100
+
+
+@bp.context_processor
+def _action_labels() -> dict[str, Any]:
+    """The auditor's pages name each action in words beside its code."""
+    return {"action_labels": LABELS}
 
 
 @bp.route("/ledger/checkpoint")
@@ -120,7 +127,7 @@ def search() -> Any:
         rows = _describe(found[:PAGE])
         record(
             actor(),
-            "ledger:searched",
+            LedgerAction.LEDGER_SEARCHED,
             None,
             results=len(rows),
             **{
@@ -154,7 +161,7 @@ def entry(entry_id: int) -> str:
         abort(404)
     proof = services.prove_inclusion(session(), found.index) if found.index is not None else None
     row = _describe([found])[0]
-    record(actor(), "ledger:entry_viewed", Subject("ledger_entry", entry_id))
+    record(actor(), LedgerAction.LEDGER_ENTRY_VIEWED, Subject("ledger_entry", entry_id))
     return render_template(
         "audit/entry.html",
         row=row,
@@ -199,7 +206,7 @@ def export_csv() -> Response:
                 _cell(json.dumps(row["details"], sort_keys=True, ensure_ascii=False)),
             ]
         )
-    record(actor(), "ledger:csv_exported", None, results=len(rows))
+    record(actor(), LedgerAction.LEDGER_CSV_EXPORTED, None, results=len(rows))
     response = Response(out.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = "attachment; filename=ledger-search.csv"
     return response
@@ -220,7 +227,7 @@ def who_has_seen(case_ref: str) -> str:
         groups.setdefault(row["agency"] or "No agency", {}).setdefault(str(row["who"]), []).append(
             row
         )
-    record(actor(), "ledger:case_reviewed", Subject("case", case_ref))
+    record(actor(), LedgerAction.LEDGER_CASE_REVIEWED, Subject("case", case_ref))
     return render_template(
         "audit/who_has_seen.html", case_ref=case_ref, groups=groups, total=len(rows)
     )

@@ -122,7 +122,7 @@ def _writer(
                 entry = record_in(
                     uow.session,
                     actor,
-                    "referral:viewed",
+                    "case:viewed",
                     Subject("referral", referral),
                     {"case": referral % 5000, "purpose": "triage"},
                 )

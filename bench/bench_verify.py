@@ -39,7 +39,7 @@ from audit import bundle, merkle, note, verifier  # noqa: E402
 RESULTS = REPO / "bench" / "results" / "audit.json"
 ORIGIN = "marac-hub.example/ledger"
 ACTIONS = {
-    "referral:viewed": ["referral"],
+    "case:viewed": ["referral"],
     "referral:shared": ["referral", "agency"],
     "referral:created": ["referral", "categories"],
     "case:opened": ["case", "categories"],

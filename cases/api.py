@@ -14,6 +14,7 @@ from flask import request
 from flask_smorest import Blueprint
 
 from agencies.models import AgencyType
+from audit.actions import LedgerAction
 from cases import casefile, checklists, services
 from consent import services as consent_services
 from consent.categories import CASE_CATEGORIES, Article6, Article9, Category, ConsentState, Purpose
@@ -385,7 +386,7 @@ def submit(referral_id: int) -> dict[str, Any]:
     """Send a complete draft to the MARAC coordinator."""
     who = actor()
     referral, _ = services.open_case(
-        who, referral_id, [Category.IDENTITY], action="referral:submit_opened"
+        who, referral_id, [Category.IDENTITY], action=LedgerAction.REFERRAL_SUBMIT_OPENED
     )
     services.submit_referral(who, referral)
     return {"id": referral.id, "reference": referral.reference, "status": referral.status}
@@ -396,7 +397,9 @@ def submit(referral_id: int) -> dict[str, Any]:
 @bp.response(200, CaseSchema)
 def read(referral_id: int) -> dict[str, Any]:
     """A case as the gate lets this agency see it; withheld categories say why."""
-    referral, disclosure = services.open_case(actor(), referral_id, action="case:api_read")
+    referral, disclosure = services.open_case(
+        actor(), referral_id, action=LedgerAction.CASE_API_READ
+    )
     return casefile.case_view(referral, disclosure).as_json()
 
 
@@ -417,7 +420,7 @@ def list_referrals() -> list[dict[str, Any]]:
 def consents(referral_id: int) -> list[Any]:
     """Consent records of a case the client may see (their scope, not the victim's words)."""
     referral, _ = services.open_case(
-        actor(), referral_id, [Category.IDENTITY], action="consent:api_read"
+        actor(), referral_id, [Category.IDENTITY], action=LedgerAction.CONSENT_API_READ
     )
     return consent_services.consents_for(referral.id)
 
@@ -433,7 +436,7 @@ def record_consent(data: dict[str, Any], referral_id: int) -> Any:
     """
     who = actor()
     referral, _ = services.open_case(
-        who, referral_id, [Category.IDENTITY], action="consent:api_opened"
+        who, referral_id, [Category.IDENTITY], action=LedgerAction.CONSENT_API_OPENED
     )
     return services.add_consent(
         who,
@@ -457,6 +460,6 @@ def withdraw_consent(referral_id: int, consent_id: int) -> Any:
     """Record that the victim withdrew a consent: every later read stops relying on it."""
     who = actor()
     referral, _ = services.open_case(
-        who, referral_id, [Category.IDENTITY], action="consent:api_opened"
+        who, referral_id, [Category.IDENTITY], action=LedgerAction.CONSENT_API_OPENED
     )
     return services.withdraw_case_consent(who, referral, consent_id)

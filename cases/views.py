@@ -15,6 +15,7 @@ from wtforms import RadioField, StringField
 from wtforms.validators import Length, Optional
 
 from agencies.models import AgencyType
+from audit.actions import LedgerAction
 from cases import casefile, checklists, services
 from cases.forms import (
     ConsentForm,
@@ -93,7 +94,7 @@ def _sent_already(referral: Any) -> Any:
 
 def _draft(referral_id: int) -> tuple[Any, Any]:
     return services.open_case(
-        actor(), referral_id, [Category.IDENTITY], action="referral:draft_opened"
+        actor(), referral_id, [Category.IDENTITY], action=LedgerAction.REFERRAL_DRAFT_OPENED
     )
 
 
@@ -260,7 +261,9 @@ def _save(slug: str, who: Any, referral: Any, form: Any, checklist: Any, addons:
 @require(Permission.REFERRALS_CREATE)
 def check(referral_id: int) -> Any:
     who = actor()
-    referral, disclosure = services.open_case(who, referral_id, action="referral:checked")
+    referral, disclosure = services.open_case(
+        who, referral_id, action=LedgerAction.REFERRAL_CHECKED
+    )
     if referral.status != "draft":
         return _sent_already(referral)
     view = casefile.case_view(referral, disclosure)
@@ -293,7 +296,7 @@ def inbox() -> str:
     who = actor()
     waiting = services.inbox(who)
     possible = services.possible_repeats(who, waiting)
-    shown = services.disclose_list(who, waiting, [Category.RISK], action="inbox:listed")
+    shown = services.disclose_list(who, waiting, [Category.RISK], action=LedgerAction.INBOX_LISTED)
     rows = [
         casefile.inbox_row(referral, shown[referral.id], possible_repeat=referral.id in possible)
         for referral in waiting
@@ -355,7 +358,7 @@ def _case_page(referral: Any, disclosure: Any, reveal_form: Any, status: int = 2
 def answer_repeat(referral_id: int) -> Any:
     who = actor()
     referral, _ = services.open_case(
-        who, referral_id, [Category.IDENTITY], action="referral:repeat_opened"
+        who, referral_id, [Category.IDENTITY], action=LedgerAction.REFERRAL_REPEAT_OPENED
     )
     answer = request.form.get("answer", "")
     try:
@@ -384,7 +387,7 @@ def answer_repeat(referral_id: int) -> Any:
 def primary_aggressor(referral_id: int) -> Any:
     who = actor()
     referral, _ = services.open_case(
-        who, referral_id, [Category.RISK], action="referral:aggressor_opened"
+        who, referral_id, [Category.RISK], action=LedgerAction.REFERRAL_AGGRESSOR_OPENED
     )
     try:
         services.note_primary_aggressor(who, referral, request.form.get("note") or "")
@@ -477,7 +480,7 @@ def _open_for_consent(referral_id: int, action: str) -> tuple[Any, Any]:
 @bp.route("/cases/<int:referral_id>/consent", methods=["GET"])
 @require(Permission.REFERRALS_READ)
 def consent(referral_id: int) -> Any:
-    referral, disclosure = _open_for_consent(referral_id, "consent:viewed")
+    referral, disclosure = _open_for_consent(referral_id, LedgerAction.CONSENT_VIEWED)
     return _consent_page(
         referral, disclosure, ConsentForm(prefix="consent"), WithoutConsentForm(prefix="without")
     )
@@ -487,7 +490,7 @@ def consent(referral_id: int) -> Any:
 @require(Permission.CONSENT_RECORD)
 def record_consent(referral_id: int) -> Any:
     who = actor()
-    referral, disclosure = _open_for_consent(referral_id, "consent:opened")
+    referral, disclosure = _open_for_consent(referral_id, LedgerAction.CONSENT_OPENED)
     services.require_referring_agency(who, referral)
     form = ConsentForm(prefix="consent")
     if form.validate():
@@ -523,7 +526,7 @@ def record_consent(referral_id: int) -> Any:
 @require(Permission.CONSENT_RECORD)
 def ask_without_consent(referral_id: int) -> Any:
     who = actor()
-    referral, disclosure = _open_for_consent(referral_id, "consent:opened")
+    referral, disclosure = _open_for_consent(referral_id, LedgerAction.CONSENT_OPENED)
     services.require_referring_agency(who, referral)
     form = WithoutConsentForm(prefix="without")
     form.recipient_agency_ids.choices = choices(
@@ -571,7 +574,9 @@ def ask_without_consent(referral_id: int) -> Any:
 @require(Permission.CONSENT_RECORD)
 def withdraw(referral_id: int, consent_id: int) -> Any:
     who = actor()
-    referral, _ = services.open_case(who, referral_id, [Category.IDENTITY], action="consent:opened")
+    referral, _ = services.open_case(
+        who, referral_id, [Category.IDENTITY], action=LedgerAction.CONSENT_OPENED
+    )
     try:
         services.withdraw_case_consent(who, referral, consent_id)
     except ValidationFailed as error:
@@ -587,7 +592,7 @@ def approvals() -> str:
     who = actor()
     waiting = services.approvals_for(who)
     shown = services.disclose_list(
-        who, [r for r, _ in waiting], [Category.RISK], action="approvals:listed"
+        who, [r for r, _ in waiting], [Category.RISK], action=LedgerAction.APPROVALS_LISTED
     )
     moment = now()
     rows = [
@@ -628,7 +633,7 @@ def decide(decision_id: int) -> Any:
 def share(referral_id: int) -> Any:
     who = actor()
     referral, _ = services.open_case(
-        who, referral_id, [Category.IDENTITY], action="referral:share_opened"
+        who, referral_id, [Category.IDENTITY], action=LedgerAction.REFERRAL_SHARE_OPENED
     )
     try:
         services.share_case(
@@ -649,7 +654,7 @@ def share(referral_id: int) -> Any:
 def team(referral_id: int) -> Any:
     who = actor()
     referral, _ = services.open_case(
-        who, referral_id, [Category.IDENTITY], action="case_team:opened"
+        who, referral_id, [Category.IDENTITY], action=LedgerAction.CASE_TEAM_OPENED
     )
     try:
         services.add_to_team(who, referral, bounded_id(request.form.get("member_id")) or 0)
@@ -666,7 +671,7 @@ def wall(referral_id: int) -> Any:
     """Record that this agency also serves the perpetrator: wall off their caseworker."""
     who = actor()
     referral, _ = services.open_case(
-        who, referral_id, [Category.IDENTITY], action="conflict_wall:opened"
+        who, referral_id, [Category.IDENTITY], action=LedgerAction.CONFLICT_WALL_OPENED
     )
     try:
         services.add_conflict_wall(

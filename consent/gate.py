@@ -44,6 +44,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agencies.models import Agency, Sector
+from audit.actions import LedgerAction
 from audit.ledger import Subject, record, record_in, record_refusal
 from consent.categories import (
     CASE_CATEGORIES,
@@ -573,7 +574,7 @@ def refuse(
     area_id: int | None = None,
     person_ids: Sequence[int] = (),
     requested: Sequence[str] = (),
-    attempted: str = "case:viewed",
+    attempted: str = LedgerAction.CASE_VIEWED,
 ) -> None:
     """Record a refusal to read or act on a case, in a transaction of its own.
 
@@ -589,7 +590,7 @@ def refuse(
         details["persons"] = list(person_ids)
     if area_id is not None:
         details["area"] = area_id
-    record_refusal(actor, "access:denied", Subject("case", case_id), **details)
+    record_refusal(actor, LedgerAction.ACCESS_DENIED, Subject("case", case_id), **details)
 
 
 def _record_refusal(
@@ -680,7 +681,7 @@ def disclose(
     purpose: Purpose | None = None,
     *,
     reveal_reason: str | None = None,
-    action: str = "case:viewed",
+    action: str = LedgerAction.CASE_VIEWED,
 ) -> Disclosure:
     """Decide what this actor may see of this case, and record the disclosure.
 
@@ -697,7 +698,7 @@ def disclose(
     result = _sealed(actor, facts, outcome, agency)
     _record_disclosure(
         actor,
-        "whereabouts:revealed" if outcome.revealed else action,
+        LedgerAction.WHEREABOUTS_REVEALED if outcome.revealed else action,
         facts,
         _entry_details(facts, result, outcome),
     )
@@ -709,7 +710,7 @@ def disclose_many(
     many: Sequence[CaseFacts],
     categories: Iterable[Category],
     *,
-    action: str = "case:listed",
+    action: str = LedgerAction.CASE_LISTED,
 ) -> dict[int, Disclosure]:
     """One decision per case for a list (inbox, agenda, to-do list), with constant queries.
 
@@ -791,7 +792,7 @@ def record_search(actor: Actor, kind: str, results: Sequence[CaseFacts]) -> None
     """A search that names cases is a disclosure of their existence: record which."""
     record(
         actor,
-        "case:searched",
+        LedgerAction.CASE_SEARCHED,
         None,
         search=kind,
         cases=[f.id for f in results],

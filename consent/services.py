@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from agencies.models import Agency, Sector
+from audit.actions import LedgerAction
 from audit.ledger import Subject, record
 from consent.categories import (
     CASE_CATEGORIES,
@@ -88,7 +89,7 @@ def record_consent(
     session().flush()
     record(
         actor,
-        "consent:recorded",
+        LedgerAction.CONSENT_RECORDED,
         Subject("consent", row.id),
         case=referral_id,
         person=subject_id,
@@ -112,7 +113,7 @@ def withdraw_consent(actor: Actor, consent: ConsentRecord) -> ConsentRecord:
     session().flush()
     record(
         actor,
-        "consent:withdrawn",
+        LedgerAction.CONSENT_WITHDRAWN,
         Subject("consent", consent.id),
         case=consent.referral_id,
         person=consent.subject_id,
@@ -263,7 +264,7 @@ def request_decision(
     session().flush()
     record(
         actor,
-        "decision:requested",
+        LedgerAction.DECISION_REQUESTED,
         Subject("decision", row.id),
         case=referral_id,
         categories=row.categories,
@@ -296,7 +297,7 @@ def decide(
     session().flush()
     record(
         actor,
-        "decision:approved" if approve else "decision:refused",
+        LedgerAction.DECISION_APPROVED if approve else LedgerAction.DECISION_REFUSED,
         Subject("decision", decision.id),
         case=decision.referral_id,
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from audit.actions import LedgerAction
 from hub.core.access import Actor, Role
 from hub.core.config import ConfigError, Settings
 
@@ -416,7 +417,9 @@ def audit_export(out: str) -> None:
         )
         from audit.ledger import record_in
 
-        record_in(uow.session, Actor.system("cli"), "ledger:exported", None, {"entries": count})
+        record_in(
+            uow.session, Actor.system("cli"), LedgerAction.LEDGER_EXPORTED, None, {"entries": count}
+        )
     click.echo(f"Exported {count} entries to {out}. Verify with: hub audit verify {out}")
 
 

@@ -30,6 +30,7 @@ from sqlalchemy import or_, select
 
 from agencies.models import Agency, Member, MemberStatus
 from agencies.services import actor_for
+from audit.actions import LedgerAction
 from audit.ledger import Subject, record
 from cases import casefile
 from cases import services as referrals
@@ -102,7 +103,7 @@ def writes_record(actor: Actor, referral: Referral, operation: str) -> None:
 
 
 def open_item(
-    actor: Actor, meeting: Meeting, item: AgendaItem, action: str = "meeting:case_opened"
+    actor: Actor, meeting: Meeting, item: AgendaItem, action: str = LedgerAction.MEETING_CASE_OPENED
 ) -> tuple[Referral, Disclosure]:
     """A case on the chair's page, through the gate (who, the risk, children, minutes)."""
     services.require_runner(actor, meeting)
@@ -190,7 +191,10 @@ def mark_confidentiality_read(actor: Actor, meeting: Meeting) -> Meeting:
     meeting.confidentiality_read_by_id = actor.member_id
     session().flush()
     record(
-        actor, "meeting:confidentiality_read", Subject("meeting", meeting.id), meeting=meeting.id
+        actor,
+        LedgerAction.MEETING_CONFIDENTIALITY_READ,
+        Subject("meeting", meeting.id),
+        meeting=meeting.id,
     )
     return meeting
 
@@ -254,7 +258,7 @@ def record_attendance(actor: Actor, meeting: Meeting, data: AttendanceData) -> A
     session().flush()
     record(
         actor,
-        "meeting:attendance_recorded",
+        LedgerAction.MEETING_ATTENDANCE_RECORDED,
         Subject("meeting", meeting.id),
         meeting=meeting.id,
         kind=kind.value,
@@ -272,7 +276,7 @@ def remove_attendance(actor: Actor, meeting: Meeting, attendance_id: int) -> Non
     session().flush()
     record(
         actor,
-        "meeting:attendance_removed",
+        LedgerAction.MEETING_ATTENDANCE_REMOVED,
         Subject("meeting", meeting.id),
         meeting=meeting.id,
         kind=row.kind,
@@ -306,7 +310,7 @@ def outstanding_actions(meeting: Meeting, actor: Actor | None = None) -> list[Ac
 
 
 def review_rows(
-    actor: Actor, meeting: Meeting, *, action: str = "meeting:review_viewed"
+    actor: Actor, meeting: Meeting, *, action: str = LedgerAction.MEETING_REVIEW_VIEWED
 ) -> list[ReviewRow]:
     """The review list as this person may see it: one gate decision per case."""
     actions = outstanding_actions(meeting, actor)
@@ -369,7 +373,7 @@ def outstanding_action(actor: Actor, meeting: Meeting, action_id: int, operation
 
         record_refusal(
             actor,
-            "access:denied",
+            LedgerAction.ACCESS_DENIED,
             Subject("meeting", meeting.id),
             meeting=meeting.id,
             action_id=action_id,
@@ -385,7 +389,7 @@ def review_action(
     actor: Actor, meeting: Meeting, action_id: int, outcome: str, note: str = ""
 ) -> ActionReview:
     """Record what became of an earlier action: done, not possible, not done, still open."""
-    operation = "meeting:action_reviewed"
+    operation = LedgerAction.MEETING_ACTION_REVIEWED
     target = outstanding_action(actor, meeting, action_id, operation)
     _editable(actor, meeting)
     writes_record(actor, referrals.get_referral(target.referral_id), operation)
@@ -419,7 +423,7 @@ def review_action(
     session().flush()
     record(
         actor,
-        "meeting:action_reviewed",
+        LedgerAction.MEETING_ACTION_REVIEWED,
         Subject("meeting", meeting.id),
         meeting=meeting.id,
         case=target.referral_id,
@@ -457,7 +461,7 @@ def save_discussion(
     actor: Actor, meeting: Meeting, item: AgendaItem, values: Mapping[str, Any]
 ) -> CaseDiscussion:
     """Save some or all of a case's sections (the chair's page autosaves field by field)."""
-    operation = "meeting:discussion_saved"
+    operation = LedgerAction.MEETING_DISCUSSION_SAVED
     referral = referrals.get_referral(item.referral_id)
     referrals.act_on(actor, referral, operation)
     _editable(actor, meeting)
@@ -515,7 +519,9 @@ def save_discussion(
         if bool(include) != bool(discussion.include_whereabouts):
             record(
                 actor,
-                "meeting:whereabouts_included" if include else "meeting:whereabouts_excluded",
+                LedgerAction.MEETING_WHEREABOUTS_INCLUDED
+                if include
+                else LedgerAction.MEETING_WHEREABOUTS_EXCLUDED,
                 Subject("meeting", meeting.id),
                 meeting=meeting.id,
                 case=item.referral_id,
@@ -532,7 +538,7 @@ def add_contribution(
     actor: Actor, meeting: Meeting, item: AgendaItem, agency_id: int | None, text: str
 ) -> Contribution:
     """Record what an agency shared at the meeting (only this enters the minutes)."""
-    operation = "meeting:information_shared"
+    operation = LedgerAction.MEETING_INFORMATION_SHARED
     referral = referrals.get_referral(item.referral_id)
     referrals.act_on(actor, referral, operation)
     _editable(actor, meeting)
@@ -558,7 +564,7 @@ def add_contribution(
     session().flush()
     record(
         actor,
-        "meeting:information_shared",
+        LedgerAction.MEETING_INFORMATION_SHARED,
         Subject("meeting", meeting.id),
         meeting=meeting.id,
         case=item.referral_id,
@@ -632,7 +638,7 @@ class ActionData:
 
 def add_action(actor: Actor, meeting: Meeting, item: AgendaItem, data: ActionData) -> Action:
     """Agree an action: it goes onto the owning agency's to-do list as a task."""
-    operation = "meeting:action_agreed"
+    operation = LedgerAction.MEETING_ACTION_AGREED
     referral = referrals.get_referral(item.referral_id)
     referrals.act_on(actor, referral, operation)
     _editable(actor, meeting)
@@ -695,7 +701,7 @@ def add_action(actor: Actor, meeting: Meeting, item: AgendaItem, data: ActionDat
     publish(ActionAgreed(actor, action.id))  # the owner's to-do list takes it
     record(
         actor,
-        "meeting:action_agreed",
+        LedgerAction.MEETING_ACTION_AGREED,
         Subject("meeting", meeting.id),
         meeting=meeting.id,
         case=referral.id,
@@ -711,7 +717,9 @@ def set_outcome(
     actor: Actor, meeting: Meeting, item: AgendaItem, outcome: str, reason: str = ""
 ) -> AgendaItem:
     """Mark a case discussed, deferred because the referrer is absent, or back to discuss."""
-    referrals.act_on(actor, referrals.get_referral(item.referral_id), "meeting:case_outcome")
+    referrals.act_on(
+        actor, referrals.get_referral(item.referral_id), LedgerAction.MEETING_CASE_OUTCOME
+    )
     _editable(actor, meeting)
     if outcome == "discussed":
         item.status = ItemStatus.DISCUSSED
@@ -734,7 +742,9 @@ def set_outcome(
     session().flush()
     record(
         actor,
-        "meeting:case_" + ("discussed" if outcome == "discussed" else "reopened"),
+        LedgerAction.MEETING_CASE_DISCUSSED
+        if outcome == "discussed"
+        else LedgerAction.MEETING_CASE_REOPENED,
         Subject("meeting", meeting.id),
         meeting=meeting.id,
         case=item.referral_id,
@@ -808,7 +818,7 @@ def close_meeting(actor: Actor, meeting: Meeting) -> Meeting:
             referral.status = ReferralStatus.HEARD
             record(
                 actor,
-                "referral:heard",
+                LedgerAction.REFERRAL_HEARD,
                 Subject("case", referral.id),
                 case=referral.id,
                 meeting=meeting.id,
@@ -816,7 +826,7 @@ def close_meeting(actor: Actor, meeting: Meeting) -> Meeting:
     session().flush()
     record(
         actor,
-        "meeting:closed",
+        LedgerAction.MEETING_CLOSED,
         Subject("meeting", meeting.id),
         meeting=meeting.id,
         discussed=sum(i.status == ItemStatus.DISCUSSED for i in meeting.items),

@@ -28,6 +28,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from agencies.models import Agency, MaracArea, Member
+from audit.actions import LedgerAction
 from audit.ledger import Subject, record
 from cases import services as referrals
 from cases.facts import facts_many, knowable
@@ -314,7 +315,7 @@ def approve_minutes(actor: Actor, meeting: Meeting) -> MinutesRevision:
         raise Conflict(STALE) from None
     record(
         actor,
-        "minutes:approved",
+        LedgerAction.MINUTES_APPROVED,
         Subject("meeting", meeting.id),
         meeting=meeting.id,
         revision=1,
@@ -365,7 +366,7 @@ def amend_page(actor: Actor, meeting: Meeting) -> tuple[MinutesRevision | None, 
         actor,
         list(facts.values()),
         [Category.IDENTITY, Category.MINUTES],
-        action="minutes:amend_viewed",
+        action=LedgerAction.MINUTES_AMEND_VIEWED,
     )
     cases = []
     for item in content["items"]:
@@ -397,7 +398,7 @@ def amend_minutes(
     know is the concealed 404, and one whose minutes they may not read a 403; either way
     nothing is changed.
     """
-    operation = "minutes:amended"
+    operation = LedgerAction.MINUTES_AMENDED
     previous = latest_revision(meeting)
     lines = {i["item_id"]: i["referral_id"] for i in previous.content["items"]} if previous else {}
     named = sorted({lines[n] for n in map(_item_of, changes) if n is not None and n in lines})
@@ -463,7 +464,7 @@ def amend_minutes(
         raise Conflict(STALE) from None
     record(
         actor,
-        "minutes:amended",
+        LedgerAction.MINUTES_AMENDED,
         Subject("meeting", meeting.id),
         meeting=meeting.id,
         revision=revision.number,
@@ -488,7 +489,7 @@ def distribute_minutes(actor: Actor, meeting: Meeting) -> Minutes:
     publish(MinutesDistributed(actor, meeting.id))
     record(
         actor,
-        "minutes:distributed",
+        LedgerAction.MINUTES_DISTRIBUTED,
         Subject("meeting", meeting.id),
         meeting=meeting.id,
         revision=minutes.revision,
@@ -572,7 +573,7 @@ def build_document(
     meeting: Meeting,
     scope: str,
     *,
-    action: str = "minutes:rendered",
+    action: str = LedgerAction.MINUTES_RENDERED,
     with_whereabouts: bool = True,
 ) -> MinutesDocument:
     """The minutes for this recipient: each case through the gate, recorded.
@@ -787,7 +788,7 @@ def render_minutes(
     digest = hashlib.sha256(data).hexdigest()
     record(
         actor,
-        "minutes:downloaded",
+        LedgerAction.MINUTES_DOWNLOADED,
         Subject("meeting", meeting.id),
         meeting=meeting.id,
         scope=scope,
@@ -805,5 +806,5 @@ def render_minutes(
 def documents_for_page(actor: Actor, meeting: Meeting) -> MinutesDocument:
     """The full minutes shown on the coordinator's and chair's page (a disclosure too)."""
     return build_document(
-        actor, meeting, SCOPE_FULL, action="minutes:viewed", with_whereabouts=False
+        actor, meeting, SCOPE_FULL, action=LedgerAction.MINUTES_VIEWED, with_whereabouts=False
     )

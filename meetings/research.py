@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
+from audit.actions import LedgerAction
 from audit.ledger import Subject, record
 from cases import services as referrals
 from cases.models import Referral
@@ -80,7 +81,7 @@ def open_for_research(
         actor,
         item.referral_id,
         [Category.IDENTITY, Category.RESEARCH],
-        action="research:case_opened",
+        action=LedgerAction.RESEARCH_CASE_OPENED,
     )
 
 
@@ -109,7 +110,7 @@ def research_of(
         return referral, disclosure, None
     record(
         actor,
-        "research:viewed",
+        LedgerAction.RESEARCH_VIEWED,
         Subject("research", row.id),
         meeting=meeting.id,
         case=item.referral_id,
@@ -146,7 +147,7 @@ def save_research(
     actor: Actor, meeting: Meeting, item: AgendaItem, data: ResearchData
 ) -> ResearchSubmission:
     """Save the agency's research: facts and opinion apart, and what it will not share."""
-    referrals.act_on(actor, referrals.get_referral(item.referral_id), "research:saved")
+    referrals.act_on(actor, referrals.get_referral(item.referral_id), LedgerAction.RESEARCH_SAVED)
     _may_research(actor, meeting)
     if meeting.status == MeetingStatus.HELD:
         raise Conflict("The meeting has been held: research for it is closed.")
@@ -175,7 +176,7 @@ def save_research(
         raise Conflict(STALE) from None
     record(
         actor,
-        "research:saved",
+        LedgerAction.RESEARCH_SAVED,
         Subject("research", row.id),
         meeting=meeting.id,
         case=item.referral_id,
@@ -189,7 +190,7 @@ def save_research(
 def share_at_meeting(actor: Actor, meeting: Meeting, item: AgendaItem) -> Contribution:
     """Share what the agency prepared to share: it is recorded as shared and enters the
     minutes. The rest of the research stays with the agency."""
-    referrals.act_on(actor, referrals.get_referral(item.referral_id), "research:shared")
+    referrals.act_on(actor, referrals.get_referral(item.referral_id), LedgerAction.RESEARCH_SHARED)
     _may_research(actor, meeting)
     if meeting.status != MeetingStatus.CIRCULATED:
         raise Conflict("Information is shared while the meeting is running.")
@@ -211,7 +212,7 @@ def share_at_meeting(actor: Actor, meeting: Meeting, item: AgendaItem) -> Contri
     session().flush()
     record(
         actor,
-        "meeting:information_shared",
+        LedgerAction.MEETING_INFORMATION_SHARED,
         Subject("meeting", meeting.id),
         meeting=meeting.id,
         case=item.referral_id,

@@ -47,6 +47,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from agencies.models import Agency, Cadence, MaracArea, Member
+from audit.actions import LedgerAction
 from audit.ledger import Subject, record, record_refusal
 from cases import services as referrals
 from cases.facts import case_facts, facts_many, knowable
@@ -141,7 +142,7 @@ def _no_such_item(actor: Actor, meeting: Meeting, item_id: int, operation: str) 
     """An agenda line that is not there answers exactly as one whose case is concealed."""
     record_refusal(
         actor,
-        "access:denied",
+        LedgerAction.ACCESS_DENIED,
         Subject("meeting", meeting.id),
         meeting=meeting.id,
         item=item_id,
@@ -362,7 +363,7 @@ def schedule_meetings(actor: Actor, data: ScheduleData) -> list[Meeting]:
         session().flush()
         record(
             actor,
-            "meeting:scheduled",
+            LedgerAction.MEETING_SCHEDULED,
             Subject("meeting", meeting.id),
             meeting=meeting.id,
             kind=meeting.kind,
@@ -447,7 +448,7 @@ def _new_item(
     _grant_invited(actor, meeting, [item])
     record(
         actor,
-        "agenda:case_added",
+        LedgerAction.AGENDA_CASE_ADDED,
         Subject("meeting", meeting.id),
         meeting=meeting.id,
         case=referral.id,
@@ -554,7 +555,7 @@ def add_case(actor: Actor, meeting: Meeting, reference: str, reason: str = "") -
             referral.id,
             "no_need_to_know",
             area_id=referral.area_id,
-            attempted="agenda:case_added",
+            attempted=LedgerAction.AGENDA_CASE_ADDED,
         )
         raise ValidationFailed({"reference": no_case})
     if referral.status != ReferralStatus.ACCEPTED:
@@ -645,7 +646,7 @@ def move_item(actor: Actor, meeting: Meeting, item_id: int, direction: str) -> N
     One place as this person sees the agenda: lines they may not know keep their places,
     so a move never seems to do nothing because of a case they cannot see.
     """
-    item = load_item(actor, meeting, item_id, "agenda:reordered")
+    item = load_item(actor, meeting, item_id, LedgerAction.AGENDA_REORDERED)
     require_runner(actor, meeting)
     _ensure_agenda_open(meeting)
     if direction not in {"up", "down"}:
@@ -662,7 +663,7 @@ def move_item(actor: Actor, meeting: Meeting, item_id: int, direction: str) -> N
     _renumber(blocks)
     record(
         actor,
-        "agenda:reordered",
+        LedgerAction.AGENDA_REORDERED,
         Subject("meeting", meeting.id),
         meeting=meeting.id,
         case=item.referral_id,
@@ -679,7 +680,7 @@ def defer_item(
     kind: DeferralKind = DeferralKind.COORDINATOR,
 ) -> AgendaItem:
     """Defer a case to the next meeting, with the reason; it comes back flagged."""
-    item = load_item(actor, meeting, item_id, "agenda:case_deferred")
+    item = load_item(actor, meeting, item_id, LedgerAction.AGENDA_CASE_DEFERRED)
     require_runner(actor, meeting)
     ensure_record_open(meeting)
     if kind is DeferralKind.REFERRER_ABSENT and not reason.strip():
@@ -694,7 +695,7 @@ def defer_item(
     session().flush()
     record(
         actor,
-        "agenda:case_deferred",
+        LedgerAction.AGENDA_CASE_DEFERRED,
         Subject("meeting", meeting.id),
         meeting=meeting.id,
         case=item.referral_id,
@@ -705,7 +706,7 @@ def defer_item(
 
 def remove_item(actor: Actor, meeting: Meeting, item_id: int) -> None:
     """Take a case off an agenda that has not been circulated (nobody has seen it yet)."""
-    item = load_item(actor, meeting, item_id, "agenda:case_removed")
+    item = load_item(actor, meeting, item_id, LedgerAction.AGENDA_CASE_REMOVED)
     require_runner(actor, meeting)
     if meeting.status != MeetingStatus.PLANNED:
         raise Conflict("The agenda has been circulated: defer the case instead, with a reason.")
@@ -714,7 +715,7 @@ def remove_item(actor: Actor, meeting: Meeting, item_id: int) -> None:
     _arrange(meeting)
     record(
         actor,
-        "agenda:case_removed",
+        LedgerAction.AGENDA_CASE_REMOVED,
         Subject("meeting", meeting.id),
         meeting=meeting.id,
         case=item.referral_id,
@@ -776,7 +777,7 @@ def circulate_agenda(
     _grant_invited(actor, meeting, meeting.items)
     record(
         actor,
-        "agenda:circulated",
+        LedgerAction.AGENDA_CIRCULATED,
         Subject("meeting", meeting.id),
         meeting=meeting.id,
         agencies=sorted(i.agency_id for i in made),
@@ -851,7 +852,7 @@ def _rows(
 
 
 def agenda_rows(
-    actor: Actor, meeting: Meeting, *, action: str = "agenda:viewed"
+    actor: Actor, meeting: Meeting, *, action: str = LedgerAction.AGENDA_VIEWED
 ) -> list[AgendaRow]:
     """The agenda through the gate: one decision per case, each recorded.
 

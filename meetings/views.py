@@ -31,6 +31,7 @@ from flask import (
 )
 
 from agencies.models import Cadence
+from audit.actions import LedgerAction
 from cases import casefile
 from hub.core.access import Permission
 from hub.core.clock import now, to_london
@@ -236,7 +237,7 @@ def add(found: Any) -> Any:
 
 @bp.route("/meetings/<int:meeting_id>/agenda/<int:item_id>/move", methods=["POST"])
 @require(Permission.MEETINGS_RUN)
-@with_item("agenda:reordered")
+@with_item(LedgerAction.AGENDA_REORDERED)
 def move(found: Any, item: Any) -> Any:
     try:
         services.move_item(actor(), found, item.id, request.form.get("direction", ""))
@@ -247,7 +248,7 @@ def move(found: Any, item: Any) -> Any:
 
 @bp.route("/meetings/<int:meeting_id>/agenda/<int:item_id>/defer", methods=["GET", "POST"])
 @require(Permission.MEETINGS_RUN)
-@with_item("agenda:case_deferred")
+@with_item(LedgerAction.AGENDA_CASE_DEFERRED)
 def defer(found: Any, item: Any) -> Any:
     who = actor()
     services.require_runner(who, found)
@@ -260,7 +261,7 @@ def defer(found: Any, item: Any) -> Any:
         else:
             flash("The case is deferred to the next meeting.", "success")
             return _see("meetings.meeting", meeting_id=found.id)
-    row = services.agenda_row(who, found, item, action="agenda:viewed")
+    row = services.agenda_row(who, found, item, action=LedgerAction.AGENDA_VIEWED)
     return render_template("meetings/defer.html", meeting=found, row=row, form=form), (
         422 if request.method == "POST" else 200
     )
@@ -268,7 +269,7 @@ def defer(found: Any, item: Any) -> Any:
 
 @bp.route("/meetings/<int:meeting_id>/agenda/<int:item_id>/remove", methods=["POST"])
 @require(Permission.MEETINGS_RUN)
-@with_item("agenda:case_removed")
+@with_item(LedgerAction.AGENDA_CASE_REMOVED)
 def remove(found: Any, item: Any) -> Any:
     try:
         services.remove_item(actor(), found, item.id)
@@ -331,7 +332,7 @@ def _research_form(own: Any, rows: int) -> Any:
 
 @bp.route("/meetings/<int:meeting_id>/research/<int:item_id>", methods=["GET", "POST"])
 @require(Permission.RESEARCH_WRITE)
-@with_item("research:case_opened")
+@with_item(LedgerAction.RESEARCH_CASE_OPENED)
 def research_page(found: Any, item: Any) -> Any:
     who = actor()
     own = None
@@ -389,7 +390,7 @@ def research_page(found: Any, item: Any) -> Any:
 
 @bp.route("/meetings/<int:meeting_id>/research/<int:item_id>/share", methods=["POST"])
 @require(Permission.RESEARCH_WRITE)
-@with_item("research:shared")
+@with_item(LedgerAction.RESEARCH_SHARED)
 def share(found: Any, item: Any) -> Any:
     try:
         research.share_at_meeting(actor(), found, item)
@@ -423,7 +424,7 @@ def _run_page(
     services.require_runner(who, meeting)
     form = attendance_form or AttendanceForm()
     form.agency_id.choices = choices(_agency_choices(meeting))
-    rows = services.agenda_rows(who, meeting, action="meeting:agenda_viewed")
+    rows = services.agenda_rows(who, meeting, action=LedgerAction.MEETING_AGENDA_VIEWED)
     return render_template(
         "meetings/run.html",
         meeting=meeting,
@@ -505,7 +506,7 @@ def attendance_remove(found: Any, row_id: int) -> Any:
 @with_meeting
 def review(found: Any, action_id: int) -> Any:
     who = actor()
-    conduct.outstanding_action(who, found, action_id, "meeting:action_reviewed")
+    conduct.outstanding_action(who, found, action_id, LedgerAction.MEETING_ACTION_REVIEWED)
     form = ReviewForm()
     try:
         if not form.validate():
@@ -568,7 +569,7 @@ def _case_page(
 
 @bp.route("/meetings/<int:meeting_id>/run/<int:item_id>")
 @require(Permission.MEETINGS_RUN)
-@with_item("meeting:case_opened")
+@with_item(LedgerAction.MEETING_CASE_OPENED)
 def case(found: Any, item: Any) -> Any:
     return _case_page(found, item)
 
@@ -604,7 +605,7 @@ def _discussion_values(form: DiscussionForm, *, chair: bool) -> dict[str, Any]:
 
 @bp.route("/meetings/<int:meeting_id>/run/<int:item_id>/discussion", methods=["POST"])
 @require(Permission.MEETINGS_RUN)
-@with_item("meeting:discussion_saved")
+@with_item(LedgerAction.MEETING_DISCUSSION_SAVED)
 def discussion(found: Any, item: Any) -> Any:
     who = actor()
     form = DiscussionForm()
@@ -639,7 +640,7 @@ def discussion(found: Any, item: Any) -> Any:
 
 @bp.route("/meetings/<int:meeting_id>/run/<int:item_id>/contributions", methods=["POST"])
 @require(Permission.MEETINGS_RUN)
-@with_item("meeting:information_shared")
+@with_item(LedgerAction.MEETING_INFORMATION_SHARED)
 def contribution(found: Any, item: Any) -> Any:
     form = ContributionForm(prefix="shared")
     form.agency_id.choices = choices(_agency_choices(found))
@@ -660,7 +661,7 @@ def contribution(found: Any, item: Any) -> Any:
 
 @bp.route("/meetings/<int:meeting_id>/run/<int:item_id>/actions", methods=["POST"])
 @require(Permission.MEETINGS_RUN)
-@with_item("meeting:action_agreed")
+@with_item(LedgerAction.MEETING_ACTION_AGREED)
 def action(found: Any, item: Any) -> Any:
     form = ActionForm(prefix="action")
     form.owner_member_id.choices = []
@@ -689,7 +690,7 @@ def action(found: Any, item: Any) -> Any:
 
 @bp.route("/meetings/<int:meeting_id>/run/<int:item_id>/outcome", methods=["POST"])
 @require(Permission.MEETINGS_RUN)
-@with_item("meeting:case_outcome")
+@with_item(LedgerAction.MEETING_CASE_OUTCOME)
 def outcome(found: Any, item: Any) -> Any:
     who = actor()
     choice = request.form.get("outcome", "")

@@ -59,6 +59,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from agencies.models import Agency, AgencyType, Member, MemberRole, MemberStatus
+from audit.actions import LedgerAction
 from audit.ledger import Subject, record, record_refusal
 from cases import services as cases
 from cases.facts import case_facts, facts_many
@@ -154,7 +155,7 @@ def _refuse_task(
     details: dict[str, Any] = {"task": task_id, "reason": code, "attempted": operation}
     if task is not None and task.referral_id is not None:
         details["case"] = task.referral_id  # filed under the case the actor already knows
-    record_refusal(actor, "access:denied", Subject("task", task_id), **details)
+    record_refusal(actor, LedgerAction.ACCESS_DENIED, Subject("task", task_id), **details)
 
 
 def _case_of(task: Task) -> Referral:
@@ -237,7 +238,7 @@ def _insert_task(actor: Actor, task: Task) -> Task | None:
     )
     record(
         actor,
-        "task:created",
+        LedgerAction.TASK_CREATED,
         Subject("task", task.id),
         agency=task.agency_id,
         referral=task.referral_id,
@@ -352,7 +353,7 @@ def current_template(actor: Actor, agency: Agency) -> TodoTemplate:
         return found
     record(
         actor,
-        "todo_template:created",
+        LedgerAction.TODO_TEMPLATE_CREATED,
         Subject("todo_template", template.id),
         agency=agency.id,
         version=1,
@@ -404,7 +405,7 @@ def _change_template(
     )
     record(
         actor,
-        "todo_template:changed",
+        LedgerAction.TODO_TEMPLATE_CHANGED,
         Subject("todo_template", template.id),
         agency=agency.id,
         version=template.version,
@@ -599,7 +600,7 @@ def create_task(
 ) -> Task:
     """Create one task (a meeting action, or work someone adds by hand)."""
     if referral_id is not None:
-        cases.case_for_action(actor, referral_id, "task:created")  # the gate first
+        cases.case_for_action(actor, referral_id, LedgerAction.TASK_CREATED)  # the gate first
     agency = _get_agency(agency_id)
     if not _can_act_for_agency(actor, agency):
         raise Forbidden("You cannot create tasks for that agency.")
@@ -708,14 +709,14 @@ def resolve_system_rule_task(actor: Actor, *, rule_key: str, agency_id: int) -> 
     task.closed_at = now()
     session().flush()
     _event(task, actor, "resolved", state=[before, task.state])
-    record(actor, "task:resolved", Subject("task", task.id), agency=task.agency_id)
+    record(actor, LedgerAction.TASK_RESOLVED, Subject("task", task.id), agency=task.agency_id)
     return task
 
 
 # --------------------------------------------------------------------------- reading
 
 
-def get_task_for(actor: Actor, task_id: int, operation: str = "task:viewed") -> Task:
+def get_task_for(actor: Actor, task_id: int, operation: str = LedgerAction.TASK_VIEWED) -> Task:
     """A task of the actor's own agency; any other is simply not found (and recorded).
 
     For code about to change the task: every write service asks the gate about the task's
@@ -784,7 +785,7 @@ def open_task(actor: Actor, task_id: int) -> presenter.TaskPage:
             actor,
             case_facts(referral),
             [Category.MINUTES, Category.RESEARCH],
-            action="task:viewed",
+            action=LedgerAction.TASK_VIEWED,
         )
         if disclosure.refused:
             raise Refused(NO_SUCH_TASK, conceal=True, code=disclosure.refusal_code)
@@ -966,7 +967,7 @@ def _present(
             actor,
             list(facts_many(referrals).values()),
             [Category.MINUTES],
-            action="task:listed",
+            action=LedgerAction.TASK_LISTED,
         )
     withheld = [
         t
@@ -1057,9 +1058,11 @@ def list_case_tasks(
     A case the actor may not know is the concealed 404 of a missing case, recorded.
     """
     if not 0 < referral_id <= MAX_ID:
-        gate.refuse(actor, referral_id, "no_such_case", attempted="task:listed")
+        gate.refuse(actor, referral_id, "no_such_case", attempted=LedgerAction.TASK_LISTED)
         raise Refused(NO_SUCH_CASE, conceal=True, code="no_such_case")
-    referral = cases.case_for_action(actor, referral_id, "task:listed")  # rules 1-3, recorded
+    referral = cases.case_for_action(
+        actor, referral_id, LedgerAction.TASK_LISTED
+    )  # rules 1-3, recorded
     if actor.agency_id is None:
         return CaseTasks(TaskPage([], 0, query.cleaned()), referral.id, referral.reference)
     base = select(Task).where(Task.agency_id == actor.agency_id, Task.referral_id == referral_id)
@@ -1136,7 +1139,7 @@ class TaskChange:
 
 def update_task(actor: Actor, task: Task, *, version: int | None, change: TaskChange) -> Task:
     """Change a task's state, due date or priority, and/or add a note: one history line."""
-    _guard(actor, task, version, "task:updated")
+    _guard(actor, task, version, LedgerAction.TASK_UPDATED)
     errors: dict[str, str] = {}
     changes: dict[str, list[Any]] = {}
     try:
@@ -1189,7 +1192,7 @@ def update_task(actor: Actor, task: Task, *, version: int | None, change: TaskCh
     if changes:
         record(
             actor,
-            "task:updated",
+            LedgerAction.TASK_UPDATED,
             Subject("task", task.id),
             agency=task.agency_id,
             fields=sorted(changes),
@@ -1197,7 +1200,7 @@ def update_task(actor: Actor, task: Task, *, version: int | None, change: TaskCh
             noted=bool(note),
         )
     else:
-        record(actor, "task:noted", Subject("task", task.id), agency=task.agency_id)
+        record(actor, LedgerAction.TASK_NOTED, Subject("task", task.id), agency=task.agency_id)
     session().flush()
     return task
 
@@ -1209,7 +1212,7 @@ def reassign_task(
     version: int | None,
     owner_member_id: int | None,
     note: str = "",
-    operation: str = "task:reassigned",
+    operation: str = LedgerAction.TASK_REASSIGNED,
 ) -> Task:
     """Give a task to someone else in the same agency, or put it back in the queue."""
     _guard(actor, task, version, operation)
@@ -1227,7 +1230,7 @@ def reassign_task(
     _event(task, actor, kind, note=note, owner=[previous, owner_member_id])
     record(
         actor,
-        "task:reassigned",
+        LedgerAction.TASK_REASSIGNED,
         Subject("task", task.id),
         agency=task.agency_id,
         member=owner_member_id,
@@ -1241,13 +1244,17 @@ def reassign_task(
 
 def take_task(actor: Actor, task: Task, *, version: int | None) -> Task:
     """Take a task from the agency's queue."""
-    _act_on_case(actor, task, "task:taken")
+    _act_on_case(actor, task, LedgerAction.TASK_TAKEN)
     if actor.member_id is None:
         raise Forbidden("Only a member can take a task.")
     if task.owner_member_id is not None:
         raise Conflict("Someone has already taken this task.")
     return reassign_task(
-        actor, task, version=version, owner_member_id=actor.member_id, operation="task:taken"
+        actor,
+        task,
+        version=version,
+        owner_member_id=actor.member_id,
+        operation=LedgerAction.TASK_TAKEN,
     )
 
 
@@ -1317,7 +1324,7 @@ def send_due_reminders(
         _event(task, actor, "reminded", members=recipients)
         record(
             actor,
-            "task:reminded",
+            LedgerAction.TASK_REMINDED,
             Subject("task", task.id),
             agency=task.agency_id,
             members=recipients,
@@ -1374,7 +1381,7 @@ def escalate_overdue_tasks(
         )
         record(
             actor,
-            "task:escalated",
+            LedgerAction.TASK_ESCALATED,
             Subject("task", task.id),
             agency=task.agency_id,
             members=recipients,
@@ -1394,7 +1401,7 @@ def choose_notifications(actor: Actor, mode: NotificationMode) -> bool:
     if changed:
         record(
             actor,
-            "notification_preference:changed",
+            LedgerAction.NOTIFICATION_PREFERENCE_CHANGED,
             Subject("member", actor.member_id),
             mode=mode.value,
         )

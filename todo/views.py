@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 
+from audit.actions import LedgerAction
 from hub.core.access import Permission
 from hub.core.clock import today_london
 from hub.core.errors import Conflict, NotFound, ValidationFailed
@@ -155,7 +156,7 @@ def _version(value: Any) -> int | None:
 @require(Permission.TASKS_MANAGE)
 def task_update(task_id: int) -> Any:
     who = actor()
-    task = services.task_for_change(who, task_id, "task:updated")
+    task = services.task_for_change(who, task_id, LedgerAction.TASK_UPDATED)
     form = TaskUpdateForm()
     if form.validate():
         change = services.TaskChange(
@@ -187,7 +188,7 @@ def task_update(task_id: int) -> Any:
 @require(Permission.TASKS_MANAGE)
 def task_reassign(task_id: int) -> Any:
     who = actor()
-    task = services.task_for_change(who, task_id, "task:reassigned")
+    task = services.task_for_change(who, task_id, LedgerAction.TASK_REASSIGNED)
     form = ReassignForm()
     raw = request.form.get("owner", "")
     owner_id = _version(raw) if raw else None
@@ -222,7 +223,7 @@ def task_reassign(task_id: int) -> Any:
 @require(Permission.TASKS_MANAGE)
 def task_take(task_id: int) -> Any:
     who = actor()
-    task = services.task_for_change(who, task_id, "task:taken")
+    task = services.task_for_change(who, task_id, LedgerAction.TASK_TAKEN)
     try:
         services.take_task(who, task, version=_version(request.form.get("version")))
     except ValidationFailed as error:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from audit.actions import LedgerAction
 from cases.facts import case_facts, facts_many
 from cases.models import (
     GrantKind,
@@ -48,7 +49,7 @@ def open_case(
     *,
     purpose: Purpose | None = None,
     reveal_reason: str | None = None,
-    action: str = "case:viewed",
+    action: str = LedgerAction.CASE_VIEWED,
 ) -> tuple[Referral, gate.Disclosure]:
     """Load a case through the gate. Every refusal is the concealed 404 of a missing case."""
     referral = session().get(Referral, referral_id)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from agencies.models import Agency
+from audit.actions import LedgerAction
 from cases.facts import knowable
 from cases.models import (
     Referral,
@@ -83,12 +84,12 @@ def vital_interests_open(referral_id: int) -> bool:
 
 def require_referring_agency(actor: Actor, referral: Referral) -> None:
     """Consent is recorded by the agency that referred (it holds the victim's words)."""
-    act_on(actor, referral, "consent:recorded")
+    act_on(actor, referral, LedgerAction.CONSENT_RECORDED)
     if referral.referring_agency_id != actor.agency_id:
         raise forbid(
             actor,
             referral,
-            "consent:recorded",
+            LedgerAction.CONSENT_RECORDED,
             "Only the referring agency records consent for this case.",
         )
     if referral.victim_id is None:
@@ -134,7 +135,7 @@ def decide_sharing(actor: Actor, decision_id: int, *, approve: bool, note: str) 
     referral = get_referral(decision.referral_id)
     if referral.referring_agency_id != actor.agency_id:
         raise NotFound("There is no such request.")
-    act_on(actor, referral, "decision:decided")
+    act_on(actor, referral, LedgerAction.DECISION_DECIDED)
     if approve and not referral.meets_criteria:
         raise ValidationFailed(
             {

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from agencies.models import Agency, AgencyType, MaracArea, Member, Sector
+from audit.actions import LedgerAction
 from audit.ledger import Subject, record
 from cases import checklists, matching
 from cases.models import (
@@ -112,12 +113,12 @@ def start_referral(actor: Actor, *, idempotency_key: str | None = None) -> Refer
     )
     session().add(referral)
     session().flush()
-    record(actor, "referral:drafted", Subject("case", referral.id), case=referral.id)
+    record(actor, LedgerAction.REFERRAL_DRAFTED, Subject("case", referral.id), case=referral.id)
     return referral
 
 
 def own_draft(actor: Actor, referral: Referral) -> None:
-    act_on(actor, referral, "referral:draft_changed")
+    act_on(actor, referral, LedgerAction.REFERRAL_DRAFT_CHANGED)
     if referral.referring_agency_id != actor.agency_id:
         raise NotFound(NO_SUCH_CASE)
     if (
@@ -128,7 +129,7 @@ def own_draft(actor: Actor, referral: Referral) -> None:
         raise forbid(
             actor,
             referral,
-            "referral:draft_changed",
+            LedgerAction.REFERRAL_DRAFT_CHANGED,
             "Only the referrer or their agency's MARAC representative can change this referral.",
         )
     if referral.status != ReferralStatus.DRAFT:
@@ -605,7 +606,7 @@ def save_sharing(actor: Actor, referral: Referral, choice: SharingChoice) -> Ref
     if replaced:
         record(
             actor,
-            "consent:draft_replaced",
+            LedgerAction.CONSENT_DRAFT_REPLACED,
             Subject("case", referral.id),
             case=referral.id,
             consents=replaced[0],

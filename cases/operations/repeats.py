@@ -9,6 +9,7 @@ from datetime import date
 
 from sqlalchemy import or_, select
 
+from audit.actions import LedgerAction
 from audit.ledger import Subject, record
 from cases.facts import case_facts, facts_many
 from cases.models import (
@@ -113,7 +114,7 @@ def repeat_candidates(actor: Actor, referral: Referral) -> list[RepeatCandidate]
         return []
     record(
         actor,
-        "referral:repeat_candidates_listed",
+        LedgerAction.REFERRAL_REPEAT_CANDIDATES_LISTED,
         Subject("case", referral.id),
         case=referral.id,
         cases=[c.earlier_id for c in shown],
@@ -141,7 +142,7 @@ def answer_repeat(
     actor: Actor, referral: Referral, earlier_id: int, *, same_people: bool
 ) -> RepeatReview:
     """Record the coordinator's answer; "the same people" makes the referral a repeat."""
-    require_triage(actor, referral, "referral:repeat_answered")
+    require_triage(actor, referral, LedgerAction.REFERRAL_REPEAT_ANSWERED)
     if earlier_id not in {c.earlier_id for c in _unanswered([referral.id]).get(referral.id, [])}:
         raise ValidationFailed(
             {"earlier": "That referral is not a possible repeat of this one, or was answered"}
@@ -160,7 +161,9 @@ def answer_repeat(
     session().flush()
     record(
         actor,
-        "referral:repeat_confirmed" if same_people else "referral:repeat_dismissed",
+        LedgerAction.REFERRAL_REPEAT_CONFIRMED
+        if same_people
+        else LedgerAction.REFERRAL_REPEAT_DISMISSED,
         Subject("case", referral.id),
         case=referral.id,
         cases=[earlier_id],

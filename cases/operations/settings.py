@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agencies.models import MaracArea
+from audit.actions import LedgerAction
 from audit.ledger import Subject, record
 from cases import checklists
 from cases.models import (
@@ -74,7 +75,7 @@ def update_risk_settings(actor: Actor, data: AreaRiskSettings) -> MaracArea:
     session().flush()
     record(
         actor,
-        "area:risk_settings_changed",
+        LedgerAction.AREA_RISK_SETTINGS_CHANGED,
         Subject("area", area.id),
         escalation_threshold=area.escalation_threshold,
         band_standard_max=area.band_standard_max,

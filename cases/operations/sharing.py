@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from agencies.models import Agency, Member
+from audit.actions import LedgerAction
 from audit.ledger import Subject, record
 from cases.events import CaseGiven, GivenBy
 from cases.facts import case_facts
@@ -40,7 +41,7 @@ def share_case(
     allow_triage: bool = False,
 ) -> ReferralShare:
     """Give an agency the case: it then has need to know (the gate still needs a basis)."""
-    act_on(actor, referral, "referral:shared")
+    act_on(actor, referral, LedgerAction.REFERRAL_SHARED)
     allowed = (
         actor.agency_id == referral.referring_agency_id and actor.can(Permission.REFERRALS_READ)
     ) or (allow_triage or actor.can(Permission.REFERRALS_TRIAGE))
@@ -48,7 +49,7 @@ def share_case(
         raise forbid(
             actor,
             referral,
-            "referral:shared",
+            LedgerAction.REFERRAL_SHARED,
             "Only the referring agency or the coordinator can share this case.",
         )
     agency = session().get(Agency, agency_id)
@@ -70,7 +71,7 @@ def share_case(
     )
     record(
         actor,
-        "referral:shared",
+        LedgerAction.REFERRAL_SHARED,
         Subject("case", referral.id),
         case=referral.id,
         agency=agency.id,
@@ -152,12 +153,12 @@ def wall_candidates(actor: Actor, referral: Referral) -> list[Member]:
 
 def add_to_team(actor: Actor, referral: Referral, member_id: int) -> CaseTeamMember:
     """A MARAC representative puts a colleague on the case team (need to know in the agency)."""
-    act_on(actor, referral, "case_team:added")
+    act_on(actor, referral, LedgerAction.CASE_TEAM_ADDED)
     if not actor.has_role(Role.MARAC_REP):
         raise forbid(
             actor,
             referral,
-            "case_team:added",
+            LedgerAction.CASE_TEAM_ADDED,
             "Only your agency's MARAC representative can change the case team.",
         )
     member = session().get(Member, member_id)
@@ -173,7 +174,11 @@ def add_to_team(actor: Actor, referral: Referral, member_id: int) -> CaseTeamMem
     referral.team.append(row)
     session().flush()
     record(
-        actor, "case_team:added", Subject("case", referral.id), case=referral.id, member=member.id
+        actor,
+        LedgerAction.CASE_TEAM_ADDED,
+        Subject("case", referral.id),
+        case=referral.id,
+        member=member.id,
     )
     return row
 
@@ -182,12 +187,12 @@ def add_conflict_wall(
     actor: Actor, referral: Referral, *, perpetrator_worker_id: int, victim_worker_id: int | None
 ) -> ConflictWall:
     """Record that the agency serves both parties: the perpetrator's worker never sees this."""
-    act_on(actor, referral, "conflict_wall:added")
+    act_on(actor, referral, LedgerAction.CONFLICT_WALL_ADDED)
     if not actor.has_role(Role.MARAC_REP):
         raise forbid(
             actor,
             referral,
-            "conflict_wall:added",
+            LedgerAction.CONFLICT_WALL_ADDED,
             "Only your agency's MARAC representative can set up a conflict wall.",
         )
     worker = session().get(Member, perpetrator_worker_id)
@@ -209,7 +214,7 @@ def add_conflict_wall(
     session().flush()
     record(
         actor,
-        "conflict_wall:added",
+        LedgerAction.CONFLICT_WALL_ADDED,
         Subject("case", referral.id),
         case=referral.id,
         member=worker.id,

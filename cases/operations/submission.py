@@ -11,6 +11,7 @@ from sqlalchemy import false, or_, select
 from sqlalchemy.orm import selectinload
 
 from agencies.models import Agency
+from audit.actions import LedgerAction
 from audit.ledger import Subject, record
 from cases import checklists, matching
 from cases.facts import case_facts
@@ -261,7 +262,7 @@ def submit_referral(actor: Actor, referral: Referral) -> Referral:
     session().flush()
     record(
         actor,
-        "referral:submitted",
+        LedgerAction.REFERRAL_SUBMITTED,
         Subject("case", referral.id),
         case=referral.id,
         persons=list(case_facts(referral).person_ids),

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from agencies.models import Agency, AgencyType
+from audit.actions import LedgerAction
 from audit.ledger import Subject, record
 from cases.events import CaseGiven, GivenBy
 from cases.facts import knowable
@@ -27,7 +28,9 @@ from hub.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.core.events import publish
 
 
-def require_triage(actor: Actor, referral: Referral, operation: str = "referral:triaged") -> None:
+def require_triage(
+    actor: Actor, referral: Referral, operation: str = LedgerAction.REFERRAL_TRIAGED
+) -> None:
     act_on(actor, referral, operation)
     if not actor.can(Permission.REFERRALS_TRIAGE):
         raise forbid(
@@ -52,7 +55,7 @@ def accept_referral(actor: Actor, referral: Referral, *, version: int | None = N
     referral.decided_by_id = actor.member_id
     referral.decision_reason = ""
     session().flush()
-    record(actor, "referral:accepted", Subject("case", referral.id), case=referral.id)
+    record(actor, LedgerAction.REFERRAL_ACCEPTED, Subject("case", referral.id), case=referral.id)
     publish(CaseGiven(actor, referral.id, referral.referring_agency_id, GivenBy.ACCEPTED))
     idva_services = (
         session()
@@ -83,7 +86,7 @@ def reject_referral(actor: Actor, referral: Referral, reason: str) -> Referral:
     referral.decided_at = now()
     referral.decided_by_id = actor.member_id
     session().flush()
-    record(actor, "referral:rejected", Subject("case", referral.id), case=referral.id)
+    record(actor, LedgerAction.REFERRAL_REJECTED, Subject("case", referral.id), case=referral.id)
     return referral
 
 
@@ -98,13 +101,13 @@ def defer_referral(actor: Actor, referral: Referral, reason: str) -> Referral:
     referral.decided_at = now()
     referral.decided_by_id = actor.member_id
     session().flush()
-    record(actor, "referral:deferred", Subject("case", referral.id), case=referral.id)
+    record(actor, LedgerAction.REFERRAL_DEFERRED, Subject("case", referral.id), case=referral.id)
     return referral
 
 
 def close_referral(actor: Actor, referral: Referral, reason: str) -> Referral:
     """Close a case the MARAC has dealt with: it leaves the active lists, and stays on record."""
-    require_triage(actor, referral, "referral:closed")
+    require_triage(actor, referral, LedgerAction.REFERRAL_CLOSED)
     if referral.status not in {ReferralStatus.ACCEPTED, ReferralStatus.HEARD}:
         raise ValidationFailed("Only an accepted or heard case can be closed.")
     if len(reason.strip()) < 10:
@@ -116,12 +119,12 @@ def close_referral(actor: Actor, referral: Referral, reason: str) -> Referral:
     referral.closed_by_id = actor.member_id
     referral.closure_reason = reason.strip()
     session().flush()
-    record(actor, "referral:closed", Subject("case", referral.id), case=referral.id)
+    record(actor, LedgerAction.REFERRAL_CLOSED, Subject("case", referral.id), case=referral.id)
     return referral
 
 
 def note_primary_aggressor(actor: Actor, referral: Referral, note: str) -> Referral:
-    require_triage(actor, referral, "referral:primary_aggressor_noted")
+    require_triage(actor, referral, LedgerAction.REFERRAL_PRIMARY_AGGRESSOR_NOTED)
     if referral.counter_allegation_id is None:
         raise ValidationFailed("Only a counter-allegation carries a primary-aggressor note.")
     if len(note) > 4000:
@@ -129,7 +132,10 @@ def note_primary_aggressor(actor: Actor, referral: Referral, note: str) -> Refer
     referral.primary_aggressor_note = note.strip()
     session().flush()
     record(
-        actor, "referral:primary_aggressor_noted", Subject("case", referral.id), case=referral.id
+        actor,
+        LedgerAction.REFERRAL_PRIMARY_AGGRESSOR_NOTED,
+        Subject("case", referral.id),
+        case=referral.id,
     )
     return referral
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from agencies.models import Agency, Member, MemberStatus
+from audit.actions import LedgerAction
 from audit.ledger import Subject, record
 from hub.core.access import Actor, Permission, Role
 from hub.core.clock import now
@@ -518,7 +519,7 @@ def add_provider(
     session().flush()
     record(
         actor,
-        "idp:created",
+        LedgerAction.IDP_CREATED,
         Subject("idp", provider.id),
         agency=agency.id,
         trust_role_mapping=provider.trust_role_mapping,
@@ -548,7 +549,7 @@ def update_provider(
         session().flush()
         record(
             actor,
-            "idp:updated",
+            LedgerAction.IDP_UPDATED,
             Subject("idp", provider.id),
             agency=provider.agency_id,
             fields=changed,
@@ -565,7 +566,9 @@ def refresh_provider(actor: Actor, provider: IdentityProvider) -> IdentityProvid
     _need(actor, Permission.IDP_MANAGE)
     provider.updated_at = now()
     session().flush()
-    record(actor, "idp:refreshed", Subject("idp", provider.id), agency=provider.agency_id)
+    record(
+        actor, LedgerAction.IDP_REFRESHED, Subject("idp", provider.id), agency=provider.agency_id
+    )
     return provider
 
 
@@ -579,14 +582,16 @@ def set_provider_disabled(
         ended = end_agency_sessions(provider.agency_id, "provider_disabled")
         record(
             actor,
-            "idp:disabled",
+            LedgerAction.IDP_DISABLED,
             Subject("idp", provider.id),
             agency=provider.agency_id,
             sessions_ended=ended,
         )
     elif not disabled and provider.disabled_at is not None:
         provider.disabled_at = None
-        record(actor, "idp:enabled", Subject("idp", provider.id), agency=provider.agency_id)
+        record(
+            actor, LedgerAction.IDP_ENABLED, Subject("idp", provider.id), agency=provider.agency_id
+        )
     session().flush()
     return provider
 
@@ -941,7 +946,7 @@ def _admit(provider: IdentityProvider, claims: FederatedClaims, request_id: str)
         member.status = MemberStatus.ACTIVE
         record(
             actor,
-            "identity:approved",
+            LedgerAction.IDENTITY_APPROVED,
             Subject("member", member.id),
             idp=provider.id,
             by="role_mapping",
@@ -964,7 +969,7 @@ def _apply_mapping(
         member.set_roles(roles)
         record(
             actor,
-            "member:roles_changed",
+            LedgerAction.MEMBER_ROLES_CHANGED,
             Subject("member", member.id),
             roles=sorted(r.value for r in roles),
             previous=sorted(r.value for r in previous),
@@ -1002,7 +1007,7 @@ def _first_sign_in(
         session().flush()
         record(
             actor,
-            "member:created",
+            LedgerAction.MEMBER_CREATED,
             Subject("member", member.id),
             agency=provider.agency_id,
             roles=sorted(r.value for r in member.roles),
@@ -1025,7 +1030,7 @@ def _first_sign_in(
     # agency trusts its provider.
     record(
         actor,
-        "identity:linked",
+        LedgerAction.IDENTITY_LINKED,
         Subject("member", member.id),
         idp=provider.id,
         status=identity.status,
@@ -1113,7 +1118,7 @@ def approve_sign_in(actor: Actor, identity: FederatedIdentity, roles: Iterable[R
         member.status = MemberStatus.ACTIVE
         record(
             actor,
-            "member:approved",
+            LedgerAction.MEMBER_APPROVED,
             Subject("member", member.id),
             agency=member.agency_id,
             roles=sorted(r.value for r in chosen),
@@ -1121,7 +1126,7 @@ def approve_sign_in(actor: Actor, identity: FederatedIdentity, roles: Iterable[R
     identity.status = IdentityStatus.APPROVED.value
     identity.decided_at = now()
     session().flush()
-    record(actor, "identity:approved", Subject("member", member.id), idp=identity.idp_id)
+    record(actor, LedgerAction.IDENTITY_APPROVED, Subject("member", member.id), idp=identity.idp_id)
     return member
 
 
@@ -1136,7 +1141,7 @@ def refuse_sign_in(actor: Actor, identity: FederatedIdentity) -> Member:
     if member.is_pending and member.disabled_at is None:
         member.disabled_at = now()
     session().flush()
-    record(actor, "identity:refused", Subject("member", member.id), idp=identity.idp_id)
+    record(actor, LedgerAction.IDENTITY_REFUSED, Subject("member", member.id), idp=identity.idp_id)
     return member
 
 
@@ -1204,7 +1209,7 @@ def add_api_client(actor: Actor, data: ApiClientData) -> ApiClient:
     session().flush()
     record(
         actor,
-        "api_client:created",
+        LedgerAction.API_CLIENT_CREATED,
         Subject("client", client.id),
         agency=agency.id,
         scopes=sorted(data.scopes),
@@ -1216,10 +1221,20 @@ def set_api_client_disabled(actor: Actor, client: ApiClient, disabled: bool) -> 
     _need(actor, Permission.IDP_MANAGE)
     if disabled and client.disabled_at is None:
         client.disabled_at = now()
-        record(actor, "api_client:disabled", Subject("client", client.id), agency=client.agency_id)
+        record(
+            actor,
+            LedgerAction.API_CLIENT_DISABLED,
+            Subject("client", client.id),
+            agency=client.agency_id,
+        )
     elif not disabled and client.disabled_at is not None:
         client.disabled_at = None
-        record(actor, "api_client:enabled", Subject("client", client.id), agency=client.agency_id)
+        record(
+            actor,
+            LedgerAction.API_CLIENT_ENABLED,
+            Subject("client", client.id),
+            agency=client.agency_id,
+        )
     session().flush()
     return client
 

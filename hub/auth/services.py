@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from agencies.models import Member
 from agencies.services import find_member_by_email
+from audit.actions import LedgerAction
 from audit.ledger import Subject, record, record_in
 from hub.auth.models import CredentialReset, Invitation, LocalCredential, MemberSession
 from hub.core import db
@@ -112,7 +113,7 @@ def set_password(
         credential.failed_count = 0
         credential.locked_until = None
     db.session().flush()
-    record(actor, "credential:password_set", Subject("member", member.id))
+    record(actor, LedgerAction.CREDENTIAL_PASSWORD_SET, Subject("member", member.id))
     return credential
 
 
@@ -204,7 +205,7 @@ def register_failed_sign_in(
         record_in(
             session,
             actor,
-            "signin:failed",
+            LedgerAction.SIGNIN_FAILED,
             Subject("member", member_id) if member_id is not None else None,
             {"reason": outcome, "method": "local"},
         )
@@ -301,7 +302,7 @@ def confirm_totp(actor: Actor, credential: LocalCredential, code: str) -> str:
     credential.totp_pending_secret = None
     credential.totp_pending_at = None
     db.session().flush()
-    record(actor, "credential:totp_enrolled", Subject("member", credential.member_id))
+    record(actor, LedgerAction.CREDENTIAL_TOTP_ENROLLED, Subject("member", credential.member_id))
     return "ok"
 
 
@@ -372,7 +373,7 @@ def create_invitation(actor: Actor, member: Member) -> str:
             "their agency's MARAC representative approves it."
         )
     token = _new_invitation(member, purpose="new")
-    record(actor, "invitation:created", Subject("member", member.id))
+    record(actor, LedgerAction.INVITATION_CREATED, Subject("member", member.id))
     return token
 
 
@@ -401,7 +402,7 @@ def request_credential_reset(actor: Actor, member: Member) -> CredentialReset:
     db.session().flush()
     record(
         actor,
-        "credential:reset_requested",
+        LedgerAction.CREDENTIAL_RESET_REQUESTED,
         Subject("member", member.id),
         agency=member.agency_id,
     )
@@ -460,7 +461,9 @@ def decide_credential_reset(actor: Actor, reset: CredentialReset, *, approve: bo
     db.session().flush()
     record(
         actor,
-        "credential:reset_approved" if approve else "credential:reset_refused",
+        LedgerAction.CREDENTIAL_RESET_APPROVED
+        if approve
+        else LedgerAction.CREDENTIAL_RESET_REFUSED,
         Subject("member", member.id),
         agency=member.agency_id,
     )
@@ -518,7 +521,12 @@ def accept_invitation(
         notify.send(member.email, "reset_done")
     invitation.used_at = now()
     db.session().flush()
-    record(actor, "invitation:accepted", Subject("member", member.id), purpose=invitation.purpose)
+    record(
+        actor,
+        LedgerAction.INVITATION_ACCEPTED,
+        Subject("member", member.id),
+        purpose=invitation.purpose,
+    )
     return credential
 
 
@@ -561,7 +569,7 @@ def start_session(
 
     record(
         actor_for(member, request_id=request_id or None),
-        "signin:succeeded",
+        LedgerAction.SIGNIN_SUCCEEDED,
         Subject("member", member.id),
         method=method,
     )
@@ -662,7 +670,7 @@ def end_session(actor: Actor, token: str, reason: str = "signed_out") -> MemberS
     row.ended_at = now()
     row.end_reason = reason
     db.session().flush()
-    record(actor, "signout:succeeded", Subject("member", row.member_id), reason=reason)
+    record(actor, LedgerAction.SIGNOUT_SUCCEEDED, Subject("member", row.member_id), reason=reason)
     return row
 
 
@@ -680,7 +688,9 @@ def confirm_reauthenticated(
     if id_token_hint is not None:
         row.id_token_hint = id_token_hint
     db.session().flush()
-    record(actor, "signin:reauthenticated", Subject("member", row.member_id), method=method)
+    record(
+        actor, LedgerAction.SIGNIN_REAUTHENTICATED, Subject("member", row.member_id), method=method
+    )
 
 
 @dataclass

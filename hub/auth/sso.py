@@ -27,6 +27,7 @@ from flask import (
 )
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
+from audit.actions import LedgerAction
 from audit.ledger import Subject, record, record_refusal
 from hub.auth import identity, oidc, services
 from hub.auth.forms import FindAgencyForm, StepUpForm
@@ -286,7 +287,7 @@ def _refuse(
         details["idp"] = provider.id
     record_refusal(
         _anonymous(provider),
-        "signin:failed",
+        LedgerAction.SIGNIN_FAILED,
         Subject("member", member_id) if member_id is not None else None,
         **details,
     )
@@ -414,7 +415,7 @@ def callback() -> Any:
         # What was created for them must stay (so this answers 200 and commits).
         record(
             _anonymous(done.provider),
-            "signin:failed",
+            LedgerAction.SIGNIN_FAILED,
             Subject("member", admission.member.id),
             reason="pending_approval",
             method="oidc",

@@ -11,7 +11,7 @@ from audit import merkle, note, services
 from audit.ledger import Subject, record
 from hub.core import db
 from hub.core.access import Actor
-from tests.support.web import signed_in, text
+from tests.support.web import ledger_results, signed_in, text
 
 
 def _signed_in(client, person):
@@ -37,7 +37,7 @@ def _disclose(world, case: str = "C-1001") -> None:
     with db.unit_of_work():
         record(
             actor,
-            "referral:viewed",
+            "case:viewed",
             Subject("case", case),
             case=case,
             categories=["identity", "risk"],
@@ -51,9 +51,9 @@ def test_auditor_finds_entries_by_member_and_each_is_proven(app, client, world) 
     _sign(app)
     _signed_in(client, world["auditor"])
     response = client.get(f"/ledger?member={world['police_officer'].member_id}")
-    page = text(response)
+    page = ledger_results(response)
     assert response.status_code == 200
-    assert "referral:viewed" in page and "Police Officer" in page and "In checkpoint" in page
+    assert "case:viewed" in page and "Police Officer" in page and "In checkpoint" in page
     entry_id = int(page.split("/ledger/entries/")[1].split('"')[0])
     detail = text(client.get(f"/ledger/entries/{entry_id}"))
     assert "This entry is included in the signed checkpoint" in detail
@@ -84,11 +84,11 @@ def test_who_has_seen_a_case_groups_by_agency_and_member(app, client, world) -> 
 def test_csv_export_is_itself_recorded(app, client, world) -> None:
     _disclose(world)
     _signed_in(client, world["auditor"])
-    response = client.get("/ledger/export.csv?action=referral:viewed")
+    response = client.get("/ledger/export.csv?action=case:viewed")
     rows = list(csv.reader(io.StringIO(text(response))))
     assert response.mimetype == "text/csv"
-    assert rows[0][:4] == ["entry", "index", "at", "action"] and rows[1][3] == "referral:viewed"
-    again = text(client.get("/ledger?action=ledger:csv_exported"))
+    assert rows[0][:4] == ["entry", "index", "at", "action"] and rows[1][3] == "case:viewed"
+    again = ledger_results(client.get("/ledger?action=ledger:csv_exported"))
     assert "ledger:csv_exported" in again
 
 

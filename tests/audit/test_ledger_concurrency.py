@@ -63,7 +63,7 @@ def _writer(url: str, number: int, seconds: float, ready: Any, go: Any, out: Any
                     entry = record_in(
                         uow.session,
                         actor,
-                        "referral:viewed",
+                        "case:viewed",
                         Subject("referral", sequence),
                         {"writer": number, "seq": sequence},
                     )
@@ -198,7 +198,7 @@ def record_some(database: Database, count: int, name: str = "test") -> list[str]
     try:
         ids = [
             json.loads(
-                record_in(uow.session, Actor.system(name), "referral:viewed", None, {"seq": n}).body
+                record_in(uow.session, Actor.system(name), "case:viewed", None, {"seq": n}).body
             )["id"]
             for n in range(count)
         ]
@@ -325,15 +325,14 @@ def _bulk_unsealed(database: Database, total: int, per_transaction: int) -> None
     """Insert unsealed entries quickly, each transaction with its own txid."""
     actor = Actor.system("bulk")
     bodies = [
-        build_entry(actor, "referral:viewed", Subject("referral", n), {"seq": n})
-        for n in range(total)
+        build_entry(actor, "case:viewed", Subject("referral", n), {"seq": n}) for n in range(total)
     ]
     with database.engine.connect() as conn:
         for start in range(0, total, per_transaction):
             conn.execute(
                 text(
                     "INSERT INTO audit_entries (body, action, at, txid) "
-                    "SELECT b, 'referral:viewed', now(), pg_current_xact_id()::text::bigint "
+                    "SELECT b, 'case:viewed', now(), pg_current_xact_id()::text::bigint "
                     "FROM unnest(CAST(:bodies AS bytea[])) WITH ORDINALITY AS t(b, n) ORDER BY n"
                 ),
                 {"bodies": bodies[start : start + per_transaction]},

@@ -84,7 +84,7 @@ def write(database: Database, count: int, **details: Any) -> list[int]:
     """Record ``count`` entries in one unit of work; return their entry ids."""
     with unit_of_work(database):
         ids = [
-            record(ACTOR, "referral:viewed", Subject("referral", n), case=n % 7, **details).id
+            record(ACTOR, "case:viewed", Subject("referral", n), case=n % 7, **details).id
             for n in range(count)
         ]
     return ids
@@ -123,7 +123,7 @@ def test_committed_entries_get_dense_indexes_around_rollbacks(app: HubFlask) -> 
     for round_ in range(6):
         committed += write(database, round_ + 1)
         with pytest.raises(Boom), unit_of_work(database):
-            record(ACTOR, "referral:viewed", Subject("referral", 1000 + round_))
+            record(ACTOR, "case:viewed", Subject("referral", 1000 + round_))
             raise Boom
     services.seal(database)
 
@@ -185,19 +185,20 @@ def test_stored_bytes_are_exactly_the_canonical_json_of_the_body(app: HubFlask) 
 @pytest.mark.parametrize(
     ("action", "details"),
     [
-        ("referral:viewed", {"score": 0.5}),
-        ("referral:viewed", {"scores": [1, 2, 3.0]}),
-        ("referral:viewed", {"nested": {"deep": [{"x": float("nan")}]}}),
-        ("referral:viewed", {"note": "x" * 201}),
-        ("referral:viewed", {"notes": ["fine", "y" * 500]}),
-        ("referral:viewed", {"nested": {"caf\u00e9": 1}}),
-        ("referral:viewed", {"raw": b"bytes"}),
-        ("referral:viewed", {"id": "forged"}),
-        ("referral:viewed", {"request": "forged"}),
-        ("referral:viewed", {"at": "2020-01-01T00:00:00Z"}),
+        ("case:viewed", {"score": 0.5}),
+        ("case:viewed", {"scores": [1, 2, 3.0]}),
+        ("case:viewed", {"nested": {"deep": [{"x": float("nan")}]}}),
+        ("case:viewed", {"note": "x" * 201}),
+        ("case:viewed", {"notes": ["fine", "y" * 500]}),
+        ("case:viewed", {"nested": {"caf\u00e9": 1}}),
+        ("case:viewed", {"raw": b"bytes"}),
+        ("case:viewed", {"id": "forged"}),
+        ("case:viewed", {"request": "forged"}),
+        ("case:viewed", {"at": "2020-01-01T00:00:00Z"}),
         ("viewed", {}),
         ("Referral:viewed", {}),
         ("referral:viewed:twice", {}),
+        ("case:peeked", {}),  # well formed, but not an action the catalogue names
         ("referral viewed", {}),
         ("referral:", {}),
         ("", {}),
@@ -220,14 +221,14 @@ def test_record_refusal_outlives_the_request_that_rolls_back(app: HubFlask) -> N
     database = database_of(app)
     uow, token = db.begin_request_unit(database)
     try:
-        record(ACTOR, "referral:viewed", Subject("referral", 5))
+        record(ACTOR, "case:viewed", Subject("referral", 5))
         record_refusal(ACTOR, "access:denied", Subject("referral", 5), reason="not_member")
         uow.rollback()
     finally:
         db.end_request_unit(uow, token)
     # The same through unit_of_work, raising out of it as a failing service would.
     with pytest.raises(Boom), unit_of_work(database):
-        record(ACTOR, "referral:viewed", Subject("referral", 6))
+        record(ACTOR, "case:viewed", Subject("referral", 6))
         record_refusal(ACTOR, "access:denied", Subject("referral", 6), reason="not_member")
         raise Boom
     # A bad refusal fails in the caller, at once, not later in its own transaction.
@@ -239,7 +240,7 @@ def test_record_refusal_outlives_the_request_that_rolls_back(app: HubFlask) -> N
     denied = [b for b in bodies if b["action"] == "access:denied"]
     assert [b["subject"]["id"] for b in denied] == [5, 6]
     assert all(b["reason"] == "not_member" for b in denied)
-    assert not [b for b in bodies if b["action"] == "referral:viewed"]
+    assert not [b for b in bodies if b["action"] == "case:viewed"]
 
 
 # --- the database refuses changes ----------------------------------------------------------------
@@ -439,7 +440,7 @@ def test_cli_export_then_verify_round_trip(app: HubFlask, cli: Any, tmp_path: Pa
 
     # The CLI's verify fails, with exit status 1, on a bundle whose entry was edited.
     entries = (out / "entries.ndjson").read_bytes().split(b"\n")
-    entries[2] = entries[2].replace(b"referral:viewed", b"referral:shared")
+    entries[2] = entries[2].replace(b"case:viewed", b"referral:shared")
     (out / "entries.ndjson").write_bytes(b"\n".join(entries))
     failed = cli("audit", "verify", str(out))
     assert failed.exit_code == 1
@@ -451,7 +452,7 @@ def test_record_in_an_explicit_session_joins_its_transaction(app: HubFlask) -> N
     before = counts(database)
     session = database.session_factory()
     try:
-        record_in(session, ACTOR, "referral:viewed", Subject("referral", 1), {})
+        record_in(session, ACTOR, "case:viewed", Subject("referral", 1), {})
         session.rollback()
     finally:
         session.close()
@@ -491,7 +492,7 @@ def test_search_finds_an_entry_by_identifiers_with_awkward_characters(app: HubFl
     # braces and backslashes must arrive as they were, and each must find its entry.
     awkward = 'P-1,2 "x" {y} \\z\''
     with unit_of_work(database_of(app)):
-        entry_id = record(ACTOR, "person:searched", Subject("case", 9), person=awkward, agency=3).id
+        entry_id = record(ACTOR, "case:searched", Subject("case", 9), person=awkward, agency=3).id
     with db.unit_of_work(database_of(app)) as uow:
         found = services.search(
             uow.session, services.SearchFilters(person=awkward, agency="3", case="9")
@@ -515,7 +516,7 @@ def test_search_references_are_exactly_what_each_entry_names(app: HubFlask) -> N
             person="P-7",
             purpose="safety_planning",
         ).id
-        record(ACTOR, "checkpoint:signed", None, size=3)
+        record(ACTOR, "ledger:exported", None, size=3)
     with database.engine.connect() as conn:
         bodies = dict(conn.execute(text("SELECT id, body FROM audit_entries")).all())
         stored: dict[int, set[tuple[str, str]]] = {entry_id: set() for entry_id in bodies}

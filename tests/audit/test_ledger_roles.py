@@ -84,7 +84,7 @@ def sealer_db(granted: str) -> Iterator[Database]:
 def record_one(database: Database, name: str = "web") -> int:
     uow = UnitOfWork(database)
     try:
-        entry = record_in(uow.session, Actor.system(name), "referral:viewed", None, {"case": 1})
+        entry = record_in(uow.session, Actor.system(name), "case:viewed", None, {"case": 1})
         uow.commit()
     finally:
         uow.close()

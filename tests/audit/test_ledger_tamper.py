@@ -49,7 +49,7 @@ def build(app: HubFlask) -> Ledger:
             for _ in range(count):
                 record(
                     ACTOR,
-                    rng.choice(["referral:viewed", "referral:shared", "minutes:downloaded"]),
+                    rng.choice(["case:viewed", "referral:shared", "minutes:downloaded"]),
                     Subject("referral", rng.randrange(1, 500)),
                     case=rng.randrange(1, 50),
                     agency=rng.randrange(1, 9),
@@ -129,7 +129,7 @@ def shift_leaves(conn: Connection, start: int, by: int) -> None:
 
 
 def forged_body() -> bytes:
-    body = build_entry(ACTOR, "referral:viewed", Subject("referral", 1), {"case": 1})
+    body = build_entry(ACTOR, "case:viewed", Subject("referral", 1), {"case": 1})
     return body
 
 
@@ -138,7 +138,7 @@ def insert_entry(conn: Connection, body: bytes) -> int:
     conn.execute(
         text(
             "INSERT INTO audit_entries (body, action, at, txid) "
-            "SELECT :body, 'referral:viewed', at, txid FROM audit_entries "
+            "SELECT :body, 'case:viewed', at, txid FROM audit_entries "
             "ORDER BY id DESC LIMIT 1"
         ),
         {"body": body},

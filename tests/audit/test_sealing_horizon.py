@@ -32,7 +32,7 @@ def entry_ids(database: Database, count: int, name: str = "web") -> list[int]:
     uow = UnitOfWork(database)
     try:
         ids = [
-            record_in(uow.session, Actor.system(name), "referral:viewed", None, {"n": n}).id
+            record_in(uow.session, Actor.system(name), "case:viewed", None, {"n": n}).id
             for n in range(count)
         ]
         uow.commit()
@@ -121,7 +121,7 @@ def test_entries_are_sealed_while_transactions_stay_open_here_and_elsewhere(
 def test_a_rolled_back_transaction_left_open_long_never_appears(leader: Database) -> None:
     doomed = UnitOfWork(leader)
     try:
-        body = record_in(doomed.session, Actor.system("doomed"), "referral:viewed", None, {}).body
+        body = record_in(doomed.session, Actor.system("doomed"), "case:viewed", None, {}).body
         kept = entry_ids(leader, 4)
         wait_until(lambda: sealed(leader, kept), 10, "the others seal")
         time.sleep(0.2)  # several of the sealer's polls while the doomed one is open

@@ -748,7 +748,7 @@ def test_an_action_refused_for_step_up_commits_nothing(app: Any, client: Any, wo
     @require(Permission.SESSION_USE)
     def share() -> str:
         who = actor()
-        record(who, "test:written", Subject("member", who.member_id))
+        record(who, "case_team:added", Subject("member", who.member_id))
         ensure_recent_sign_in(who, 10, now())  # a service's own check, after it wrote
         return "shared"
 
@@ -757,7 +757,7 @@ def test_an_action_refused_for_step_up_commits_nothing(app: Any, client: Any, wo
     _signed_in_minutes_ago(idva.member_id, 11)
     response = submit(client, "/test/share", {}, form_url="/")
     assert response.status_code == 303 and response.headers["Location"] == "/sign-in/again"
-    assert _ledger("test:written") == []
+    assert _ledger("case_team:added") == []
 
 
 def test_exporting_the_ledger_needs_a_recent_sign_in(client: Any, world: Any) -> None:

@@ -117,9 +117,9 @@ def test_refer_accept_reveal_and_audit(page: Page, live_server: str, world, shoo
 
     _sign_in(page, live_server, world["auditor"])
     page.goto(live_server + "/ledger")
-    page.get_by_label("Action").fill("whereabouts:revealed")
+    page.get_by_label("Action").select_option("whereabouts:revealed")
     page.get_by_role("button", name="Search the ledger").click()
-    expect(page.locator("main")).to_contain_text("whereabouts:revealed")
+    expect(page.locator("main table")).to_contain_text("whereabouts:revealed")
     expect(page.locator("main")).to_contain_text("Testshire IDVA Service")
     expect(page.locator("main")).not_to_contain_text("Hidden Road")
     shoot(page, "11-auditor")

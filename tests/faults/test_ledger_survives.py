@@ -61,7 +61,7 @@ def _writer(url: str, number: int, seconds: float, go: Any, out: Any) -> None:
                 entry = record_in(
                     uow.session,
                     actor,
-                    "referral:viewed",
+                    "case:viewed",
                     Subject("referral", sequence),
                     {"writer": number, "seq": sequence},
                 )
@@ -90,8 +90,7 @@ def backlog(cluster: Cluster, total: int) -> set[str]:
     """Entries committed while no sealer ran (each transaction stamps its own txid)."""
     actor = Actor.system("backlog")
     bodies = [
-        build_entry(actor, "referral:viewed", Subject("referral", n), {"seq": n})
-        for n in range(total)
+        build_entry(actor, "case:viewed", Subject("referral", n), {"seq": n}) for n in range(total)
     ]
     database = Database(cluster.admin_url)
     try:
@@ -100,7 +99,7 @@ def backlog(cluster: Cluster, total: int) -> set[str]:
                 conn.execute(
                     text(
                         "INSERT INTO audit_entries (body, action, at) "
-                        "SELECT b, 'referral:viewed', now() "
+                        "SELECT b, 'case:viewed', now() "
                         "FROM unnest(CAST(:bodies AS bytea[])) WITH ORDINALITY AS t(b, n) "
                         "ORDER BY n"
                     ),

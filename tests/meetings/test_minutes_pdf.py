@@ -22,7 +22,7 @@ from hub.core.errors import Conflict, ValidationFailed
 from meetings import conduct, minutes, pdf, services
 from meetings.models import Meeting, MinutesRevision
 from tests.meetings.conftest import FULL_DISCUSSION, run_to_close
-from tests.support.web import signed_in, submit, text
+from tests.support.web import ledger_results, signed_in, submit
 from tests.support.world import actor_of
 
 BASE = "http://127.0.0.1:5000"
@@ -203,7 +203,7 @@ def test_the_ledger_holds_the_hash_of_the_bytes_downloaded(app, world, conferenc
     assert body["actor"]["member"] == world["nurse"].member_id and body["scope"] == "extract"
     assert body["cases"] == [conference.referral_ids[0]]
     auditor = _signed_in(app.test_client(), world["auditor"])
-    found = text(
+    found = ledger_results(
         auditor.get(f"/ledger?action=minutes:downloaded&case={conference.referral_ids[0]}")
     )
     assert "minutes:downloaded" in found

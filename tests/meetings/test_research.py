@@ -14,7 +14,7 @@ from hub.core.errors import Conflict, NotFound, ValidationFailed
 from meetings import minutes, research, services
 from meetings.models import Meeting, ResearchSubmission
 from tests.meetings.conftest import Conference, run_to_close
-from tests.support.web import signed_in, submit, text
+from tests.support.web import ledger_results, signed_in, submit, text
 from tests.support.world import actor_of
 
 FACTS = "Three calls for service since June; non-molestation order served 2 September."
@@ -82,7 +82,9 @@ def test_the_auditor_sees_that_research_exists_but_not_what_it_says(app, world, 
     assert bodies[-1]["agency"] == world.agencies["health"]
     assert all(FACTS not in r.body.decode() and OPINION not in r.body.decode() for r in rows)
     auditor = _signed_in(app.test_client(), world["auditor"])
-    page = text(auditor.get(f"/ledger?case={conference.referral_ids[0]}&action=research:saved"))
+    page = ledger_results(
+        auditor.get(f"/ledger?case={conference.referral_ids[0]}&action=research:saved")
+    )
     assert "research:saved" in page and FACTS not in page
 
 

@@ -74,3 +74,9 @@ def signed_in(client: Any, person: Any) -> Any:
         browser_session["sid"] = token
         browser_session.permanent = True
     return client
+
+
+def ledger_results(response: Any) -> str:
+    """What an auditor's ledger search found: the page below its Results heading (the search
+    form above it lists every action the ledger knows, so the whole page names them all)."""
+    return text(response).partition(">Results</h2>")[2]

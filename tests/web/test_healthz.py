@@ -30,7 +30,7 @@ def record_some(database: Database, count: int) -> None:
     uow = UnitOfWork(database)
     try:
         for n in range(count):
-            record_in(uow.session, Actor.system("web"), "referral:viewed", None, {"n": n})
+            record_in(uow.session, Actor.system("web"), "case:viewed", None, {"n": n})
         uow.commit()
     finally:
         uow.close()
