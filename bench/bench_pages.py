@@ -296,11 +296,13 @@ def add_history(app: Any, area: Area, count: int, seed: int) -> None:
     from agencies.models import Agency
     from agencies.services import actor_for, get_member
     from audit.ledger import Subject, record_in
+    from cases import matching
     from cases.models import (
         CaseTeamMember,
         MustNotReceive,
         NeedToKnowGrant,
         Person,
+        PersonKey,
         Referral,
         ReferralParty,
         ReferralShare,
@@ -367,6 +369,14 @@ def add_history(app: Any, area: Area, count: int, seed: int) -> None:
         person_ids = s.scalars(
             insert(Person).returning(Person.id, sort_by_parameter_order=True), people
         ).all()
+        s.execute(
+            insert(PersonKey),
+            [
+                {"person_id": person_id, "key": key, "area_id": area.area_id}
+                for person_id, row in zip(person_ids, people, strict=True)
+                for key in sorted(matching.name_keys(row["given_name"], row["family_name"]))
+            ],
+        )
         referral_rows = []
         for spec in specs:
             spec["victim_id"] = person_ids[2 * spec["index"]]

@@ -75,9 +75,26 @@ class Person(Base):
     match_key: Mapped[str] = mapped_column(String(500), default="", index=True)
     created_at: Mapped[datetime] = mapped_column(default=now)
 
+    #: The person's name keys (``matching.name_keys``), one row each, for indexed matching.
+    keys: Mapped[list[PersonKey]] = relationship(cascade="all, delete-orphan")
+
     @property
     def display_name(self) -> str:
         return f"{self.given_name} {self.family_name.upper()}".strip()
+
+
+class PersonKey(Base):
+    """One of a person's normalised name keys ("jane smith", "j smith"): earlier referrals
+    naming the same people are found through this index, never by reading every person."""
+
+    __tablename__ = "person_match_keys"
+    __table_args__ = (Index("ix_person_match_keys_area_key", "area_id", "key"),)
+
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("marac_areas.id"))
 
 
 class Whereabouts(Base):

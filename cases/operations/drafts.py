@@ -18,6 +18,7 @@ from cases.models import (
     MustNotReceive,
     PartyRole,
     Person,
+    PersonKey,
     Referral,
     ReferralParty,
     ReferralStatus,
@@ -187,6 +188,11 @@ def _person(area_id: int, data: PersonData, existing: Person | None) -> Person:
     person.lgbt = data.lgbt or "not_known"
     person.match_key = matching.match_key(person.given_name, person.family_name, person.aliases)[
         :500
+    ]
+    keys = matching.name_keys(person.given_name, person.family_name, person.aliases)
+    kept = {row.key: row for row in person.keys}
+    person.keys = [
+        kept.get(key) or PersonKey(key=key[:250], area_id=area_id) for key in sorted(keys)
     ]
     if existing is None:
         session().add(person)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import false, or_, select
+from sqlalchemy import false, select, union
 from sqlalchemy.orm import selectinload
 
 from agencies.models import Agency
@@ -18,6 +18,7 @@ from cases.facts import case_facts
 from cases.models import (
     PartyRole,
     Person,
+    PersonKey,
     PossibleRepeat,
     Referral,
     ReferralParty,
@@ -68,23 +69,32 @@ def missing_for_submission(referral: Referral) -> dict[str, str]:
 WINDOW_DAYS = 370
 
 
-def _people_like(area_id: int, person: Person) -> Any:
-    """People of the area who could match this one at all (``matching.score_match`` never
+def _people_like(area_id: int, *people: Person) -> Any:
+    """People of the area who could match any of these at all (``matching.score_match`` never
     matches without a shared name-and-initial key, NHS number or police identifier): the
     indexed pre-filter, so no comparison ever reads the area's whole history."""
-    keys = matching.name_keys(person.given_name, person.family_name, person.aliases)
-    shown = [
-        Person.match_key.like(matching.match_key_pattern(k))
-        for k in sorted(keys)
-        if len(k.split(" ", 1)[0]) == 1  # the initial-and-family keys cover the full ones
-    ]
-    if person.nhs_number:
-        shown.append(Person.nhs_number == person.nhs_number)
-    if person.police_person_id:
-        shown.append(Person.police_person_id == person.police_person_id)
-    if not shown:
+    found = []
+    for person in people:
+        keys = sorted(
+            k
+            for k in matching.name_keys(person.given_name, person.family_name, person.aliases)
+            if len(k.split(" ", 1)[0]) == 1  # the initial-and-family keys cover the full ones
+        )
+        if keys:
+            found.append(
+                select(PersonKey.person_id).where(
+                    PersonKey.area_id == area_id, PersonKey.key.in_(keys)
+                )
+            )
+        for column, value in (
+            (Person.nhs_number, person.nhs_number),
+            (Person.police_person_id, person.police_person_id),
+        ):
+            if value:
+                found.append(select(Person.id).where(Person.area_id == area_id, column == value))
+    if not found:
         return select(Person.id).where(false())
-    return select(Person.id).where(Person.area_id == area_id, or_(*shown))
+    return union(*found) if len(found) > 1 else found[0]
 
 
 def _earlier_naming(
@@ -130,9 +140,7 @@ def _find_previous(referral: Referral) -> tuple[Referral | None, list[dict[str, 
     if victim is None or not perpetrators:
         return None, []
     today = referral.referred_on or today_london()
-    like_perpetrators = _people_like(referral.area_id, perpetrators[0])
-    for other_person in perpetrators[1:]:
-        like_perpetrators = like_perpetrators.union(_people_like(referral.area_id, other_person))
+    like_perpetrators = _people_like(referral.area_id, *perpetrators)
     earlier = _earlier_naming(
         referral, _people_like(referral.area_id, victim), like_perpetrators, today
     )
@@ -180,9 +188,7 @@ def _find_counter_allegation(referral: Referral) -> Referral | None:
     perpetrators = referral.people_in(PartyRole.PERPETRATOR)
     if victim is None or not perpetrators:
         return None
-    like_ours = _people_like(referral.area_id, perpetrators[0])
-    for other_person in perpetrators[1:]:
-        like_ours = like_ours.union(_people_like(referral.area_id, other_person))
+    like_ours = _people_like(referral.area_id, *perpetrators)
     others = _earlier_naming(
         referral, like_ours, _people_like(referral.area_id, victim), today_london()
     )

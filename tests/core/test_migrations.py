@@ -66,3 +66,41 @@ def test_the_models_match_the_migrated_postgresql_schema(pg_server) -> None:
         assert _drift(url) == []
     finally:
         pg_server.drop_database("hub_drift")
+
+
+def test_people_recorded_before_the_key_table_get_their_keys(tmp_path: Path) -> None:
+    # Repeat matching reads the key table only: a person recorded before it existed must be
+    # found there after the upgrade, or their next referral would never be called a repeat.
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from agencies.models import MaracArea
+    from cases import matching
+    from cases.models import Person
+
+    url = f"sqlite:///{tmp_path / 'keys.sqlite3'}"
+    upgrade(url, "0015")
+    engine = create_engine(url)
+    try:
+        with Session(engine) as session, session.begin():
+            area = MaracArea(name="Keyshire MARAC")
+            session.add(area)
+            session.flush()
+            person = Person(
+                area_id=area.id,
+                given_name="Zoë",
+                family_name="O'Brien",
+                aliases="Jo Smith",
+                match_key=matching.match_key("Zoë", "O'Brien", "Jo Smith"),
+            )
+            session.add(person)
+            session.flush()
+            person_id = person.id
+        upgrade(url)
+        with engine.connect() as connection:
+            keys = connection.execute(
+                text("SELECT key FROM person_match_keys WHERE person_id = :p"), {"p": person_id}
+            ).scalars()
+            assert sorted(keys) == sorted(matching.name_keys("Zoë", "O'Brien", "Jo Smith"))
+    finally:
+        engine.dispose()
