@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from agencies.models import Agency, AgencyType, MaracArea, Member, Sector
 from audit.actions import LedgerAction
@@ -53,13 +53,26 @@ def _new_reference(area: MaracArea) -> str:
     """The area's next reference this year (the caller holds the area's lock)."""
     year = today_london().year
     prefix = f"{_area_code(area)}-{year}-"
-    taken = (
+    # The highest number this year, read from the unique index on reference: longest first,
+    # then greatest, so 10000 comes after 9999.
+    last = (
         session()
-        .execute(select(Referral.reference).where(Referral.reference.like(prefix + "%")))
-        .scalars()
+        .execute(
+            select(Referral.reference)
+            .where(Referral.reference.like(prefix + "%"))
+            .order_by(func.length(Referral.reference).desc(), Referral.reference.desc())
+            .limit(1)
+        )
+        .scalar_one_or_none()
     )
-    numbers = [int(ref[len(prefix) :]) for ref in taken if ref[len(prefix) :].isdigit()]
-    return f"{prefix}{max(numbers, default=0) + 1:04d}"
+    number = last[len(prefix) :] if last else "0"
+    if not number.isdigit():  # a reference not made here: count them all, as before
+        taken = session().execute(
+            select(Referral.reference).where(Referral.reference.like(prefix + "%"))
+        )
+        digits = [ref[len(prefix) :] for ref in taken.scalars() if ref[len(prefix) :].isdigit()]
+        number = str(max(map(int, digits), default=0))
+    return f"{prefix}{int(number) + 1:04d}"
 
 
 def _referring_agency(actor: Actor) -> Agency:

@@ -7,9 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from agencies.models import AgencyType
-from cases import checklists
+from agencies.models import AgencyType, MaracArea
+from cases import checklists, services
 from consent.categories import CASE_CATEGORIES
+from hub.core import db
 from tests.support import cases
 from tests.support.ledger import refusals_of
 from tests.support.web import ledger_results, signed_in, submit, text
@@ -392,3 +393,22 @@ def test_a_retry_arriving_while_the_first_call_runs_gets_the_same_referral(app, 
     )
     assert failed == []
     assert len(made) == 2 and made[0][0] == made[1][0]
+
+
+def test_references_count_on_past_9999_in_a_year(app, world) -> None:
+    # The next reference is read from the highest one so far, by number, not by text.
+    from cases.operations.drafts import _new_reference
+    from hub.core.clock import today_london
+
+    officer = actor_of(world["police_officer"])
+    with db.unit_of_work() as uow:
+        first = services.start_referral(officer)
+        prefix = first.reference.rsplit("-", 1)[0]
+        first.reference = f"{prefix}-9999"
+        uow.session.flush()
+        area = uow.session.get(MaracArea, first.area_id)
+        assert _new_reference(area) == f"{prefix}-10000"
+        second = services.start_referral(officer)
+        assert second.reference == f"{prefix}-10000"
+        assert _new_reference(area) == f"{prefix}-10001"
+        assert str(today_london().year) in prefix
