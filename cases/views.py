@@ -16,7 +16,7 @@ from wtforms.validators import Length, Optional
 
 from agencies.models import AgencyType
 from audit.actions import LedgerAction
-from cases import casefile, checklists, services
+from cases import casefile, checklists, lifecycle, services
 from cases.forms import (
     ConsentForm,
     DecisionForm,
@@ -344,6 +344,7 @@ def _case_page(referral: Any, disclosure: Any, reveal_form: Any, status: int = 2
         reveal_form=reveal_form,
         is_referrer_agency=referral.referring_agency_id == who.agency_id,
         can_triage=who.can(Permission.REFERRALS_TRIAGE),
+        decisions=lifecycle.decisions_from(referral.status),
         share_to=services.shareable_agencies(who, referral),
         colleagues=services.team_candidates(who, referral),
         purposes=list(Purpose),

@@ -32,10 +32,11 @@ from agencies.models import Agency, Member, MemberStatus
 from agencies.services import actor_for
 from audit.actions import LedgerAction
 from audit.ledger import Subject, record
-from cases import casefile
+from cases import casefile, lifecycle
 from cases import services as referrals
 from cases.facts import case_facts, facts_many, knowable
-from cases.models import Referral, ReferralStatus
+from cases.lifecycle import Decision
+from cases.models import Referral
 from consent import gate
 from consent.categories import Category
 from consent.gate import Disclosure
@@ -814,8 +815,8 @@ def close_meeting(actor: Actor, meeting: Meeting) -> Meeting:
         if item.status != ItemStatus.DISCUSSED:
             continue
         referral = session().get(Referral, item.referral_id)
-        if referral is not None and referral.status == ReferralStatus.ACCEPTED:
-            referral.status = ReferralStatus.HEARD
+        if referral is not None and referral.status in lifecycle.MOVES[Decision.HEAR].start:
+            lifecycle.move(referral, Decision.HEAR)
             record(
                 actor,
                 LedgerAction.REFERRAL_HEARD,

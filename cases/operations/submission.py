@@ -13,8 +13,9 @@ from sqlalchemy.orm import selectinload
 from agencies.models import Agency
 from audit.actions import LedgerAction
 from audit.ledger import Subject, record
-from cases import checklists, matching
+from cases import checklists, lifecycle, matching
 from cases.facts import case_facts
+from cases.lifecycle import Decision
 from cases.models import (
     PartyRole,
     Person,
@@ -248,13 +249,11 @@ def submit_referral(actor: Actor, referral: Referral) -> Referral:
                 )
             }
         )
-    pending = [d for d in consent_services.decisions_for(referral.id) if d.status == "pending"]
-    del pending  # a pending decision may wait for approval; the coordinator sees that
     counter = _find_counter_allegation(referral)
     if counter is not None:
         referral.counter_allegation_id = counter.id
         counter.counter_allegation_id = referral.id
-    referral.status = ReferralStatus.SUBMITTED
+    lifecycle.move(referral, Decision.SUBMIT)
     referral.submitted_at = now()
     for candidate in candidates:
         session().add(

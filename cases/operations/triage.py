@@ -10,11 +10,12 @@ from sqlalchemy.orm import selectinload
 from agencies.models import Agency, AgencyType
 from audit.actions import LedgerAction
 from audit.ledger import Subject, record
+from cases import lifecycle
 from cases.events import CaseGiven, GivenBy
 from cases.facts import knowable
+from cases.lifecycle import Decision
 from cases.models import (
     Referral,
-    ReferralStatus,
 )
 from cases.operations.access import act_on, forbid
 from cases.operations.sharing import share_case
@@ -48,9 +49,7 @@ def accept_referral(actor: Actor, referral: Referral, *, version: int | None = N
     require_triage(actor, referral)
     if version is not None and referral.version != version:
         raise Conflict("Someone else changed this referral. Reload the page.")
-    if referral.status not in {ReferralStatus.SUBMITTED, ReferralStatus.DEFERRED}:
-        raise ValidationFailed("Only a submitted or deferred referral can be accepted.")
-    referral.status = ReferralStatus.ACCEPTED
+    lifecycle.move(referral, Decision.ACCEPT)
     referral.decided_at = now()
     referral.decided_by_id = actor.member_id
     referral.decision_reason = ""
@@ -77,11 +76,9 @@ def accept_referral(actor: Actor, referral: Referral, *, version: int | None = N
 
 def reject_referral(actor: Actor, referral: Referral, reason: str) -> Referral:
     require_triage(actor, referral)
-    if referral.status != ReferralStatus.SUBMITTED:
-        raise ValidationFailed("Only a submitted referral can be rejected.")
-    if len(reason.strip()) < 10:
+    if referral.status in lifecycle.MOVES[Decision.REJECT].start and len(reason.strip()) < 10:
         raise ValidationFailed({"reason": "Give the reason for rejecting the referral"})
-    referral.status = ReferralStatus.REJECTED
+    lifecycle.move(referral, Decision.REJECT)
     referral.decision_reason = reason.strip()
     referral.decided_at = now()
     referral.decided_by_id = actor.member_id
@@ -92,11 +89,9 @@ def reject_referral(actor: Actor, referral: Referral, reason: str) -> Referral:
 
 def defer_referral(actor: Actor, referral: Referral, reason: str) -> Referral:
     require_triage(actor, referral)
-    if referral.status not in {ReferralStatus.SUBMITTED, ReferralStatus.ACCEPTED}:
-        raise ValidationFailed("Only a submitted or accepted referral can be deferred.")
-    if len(reason.strip()) < 5:
+    if referral.status in lifecycle.MOVES[Decision.DEFER].start and len(reason.strip()) < 5:
         raise ValidationFailed({"reason": "Give the reason for deferring"})
-    referral.status = ReferralStatus.DEFERRED
+    lifecycle.move(referral, Decision.DEFER)
     referral.decision_reason = reason.strip()
     referral.decided_at = now()
     referral.decided_by_id = actor.member_id
@@ -108,13 +103,12 @@ def defer_referral(actor: Actor, referral: Referral, reason: str) -> Referral:
 def close_referral(actor: Actor, referral: Referral, reason: str) -> Referral:
     """Close a case the MARAC has dealt with: it leaves the active lists, and stays on record."""
     require_triage(actor, referral, LedgerAction.REFERRAL_CLOSED)
-    if referral.status not in {ReferralStatus.ACCEPTED, ReferralStatus.HEARD}:
-        raise ValidationFailed("Only an accepted or heard case can be closed.")
-    if len(reason.strip()) < 10:
-        raise ValidationFailed({"reason": "Say why the case is being closed"})
-    if len(reason) > 2000:
-        raise ValidationFailed({"reason": "Keep the reason to 2,000 characters or fewer"})
-    referral.status = ReferralStatus.CLOSED
+    if referral.status in lifecycle.MOVES[Decision.CLOSE].start:
+        if len(reason.strip()) < 10:
+            raise ValidationFailed({"reason": "Say why the case is being closed"})
+        if len(reason) > 2000:
+            raise ValidationFailed({"reason": "Keep the reason to 2,000 characters or fewer"})
+    lifecycle.move(referral, Decision.CLOSE)
     referral.closed_at = now()
     referral.closed_by_id = actor.member_id
     referral.closure_reason = reason.strip()
