@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import request
+from flask import request, url_for
 from flask_smorest import Blueprint
 
 from agencies.models import AgencyType
@@ -19,6 +19,7 @@ from cases import casefile, checklists, services
 from consent import services as consent_services
 from consent.categories import CASE_CATEGORIES, Article6, Article9, Category, ConsentState, Purpose
 from hub.core.errors import ValidationFailed
+from hub.core.inputs import MAX_ID
 from hub.core.requestctx import actor
 from hub.core.routes import require_scope
 
@@ -201,6 +202,36 @@ class ReferralOutSchema(ma.Schema):
     id = ma.fields.Integer()
     reference = ma.fields.String()
     status = ma.fields.String()
+
+
+#: The most referrals a page of the API holds (and how many it holds unless asked).
+API_PAGE_SIZE = 100
+
+
+class PageArgsSchema(ma.Schema):
+    page = ma.fields.Integer(
+        load_default=1,
+        validate=ma.validate.Range(min=1, max=MAX_ID),
+        metadata={"description": "Which page, from 1 (the newest referrals)."},
+    )
+    per_page = ma.fields.Integer(
+        load_default=API_PAGE_SIZE,
+        validate=ma.validate.Range(min=1, max=API_PAGE_SIZE),
+        metadata={"description": f"Referrals to a page, at most {API_PAGE_SIZE}."},
+    )
+
+
+PAGE_HEADERS = {
+    "Link": {
+        "description": "RFC 8288 links to the first, previous, next and last pages "
+        '(rel="first", "prev", "next", "last"); no "next" on the last page.',
+        "schema": {"type": "string"},
+    },
+    "X-Total-Count": {
+        "description": "How many referrals the list holds in all.",
+        "schema": {"type": "integer"},
+    },
+}
 
 
 class CaseSchema(ma.Schema):
@@ -405,13 +436,33 @@ def read(referral_id: int) -> dict[str, Any]:
 
 @bp.route("/referrals")
 @require_scope("referrals:read")
-@bp.response(200, ReferralOutSchema(many=True))
-def list_referrals() -> list[dict[str, Any]]:
-    """The client's own agency's referrals: references and statuses only."""
-    return [
-        {"id": r.id, "reference": r.reference, "status": r.status}
-        for r in services.agency_referrals(actor())
-    ]
+@bp.arguments(PageArgsSchema, location="query", as_kwargs=True)
+@bp.response(200, ReferralOutSchema(many=True), headers=PAGE_HEADERS)
+def list_referrals(page: int, per_page: int) -> Any:
+    """The client's own agency's referrals, newest first, a page at a time: references and
+    statuses only.
+
+    The ``Link`` header (RFC 8288) gives the first, previous, next and last pages
+    (``rel="next"`` is absent on the last); ``X-Total-Count`` says how many there are in
+    all. A page past the last is a 404.
+    """
+    listed = services.agency_referrals(actor(), page, per_page)
+    window = listed.window
+
+    def link(number: int, rel: str) -> str:
+        url = url_for(
+            "referrals_api.list_referrals", page=number, per_page=per_page, _external=True
+        )
+        return f'<{url}>; rel="{rel}"'
+
+    links = [link(1, "first")]
+    if window.previous is not None:
+        links.append(link(window.previous, "prev"))
+    if window.next is not None:
+        links.append(link(window.next, "next"))
+    links.append(link(window.pages, "last"))
+    rows = [{"id": r.id, "reference": r.reference, "status": r.status} for r in listed.referrals]
+    return rows, {"Link": ", ".join(links), "X-Total-Count": str(window.total)}
 
 
 @bp.route("/referrals/<int:referral_id>/consents")

@@ -61,6 +61,7 @@ from cases.operations.drafts import (
     usual_referral_basis,
 )
 from cases.operations.lists import (
+    ReferralPage,
     SearchHit,
     agency_referrals,
     my_referrals,
@@ -117,6 +118,7 @@ __all__ = [
     "PerpetratorData",
     "PersonData",
     "ReferralData",
+    "ReferralPage",
     "Referred",
     "RelatedCase",
     "RepeatCandidate",

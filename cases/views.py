@@ -38,6 +38,7 @@ from hub.core.clock import end_of_day_london, now
 from hub.core.errors import Conflict, HubError, ValidationFailed
 from hub.core.forms import apply_errors, choices
 from hub.core.inputs import bounded_id
+from hub.core.paging import page_number
 from hub.core.requestctx import actor
 from hub.core.routes import require, require_recent_sign_in
 
@@ -102,9 +103,11 @@ def _draft(referral_id: int) -> tuple[Any, Any]:
 @require(Permission.REFERRALS_READ)
 def index() -> str:
     who = actor()
+    listed = services.my_referrals(who, page_number(request.args.get("page")))
     return render_template(
         "referrals/index.html",
-        referrals=services.my_referrals(who),
+        listed=listed,
+        referrals=listed.referrals,
         can_triage=who.can(Permission.REFERRALS_TRIAGE),
         once=uuid.uuid4().hex,
     )

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlalchemy import false, or_, select
+from sqlalchemy import and_, false, func, or_, select
 
 from cases import matching
 from cases.facts import facts_many, knowable
@@ -21,44 +22,79 @@ from consent import gate
 from hub.core.access import Actor, Permission
 from hub.core.db import session
 from hub.core.errors import Forbidden, ValidationFailed
+from hub.core.paging import PAGE_SIZE, Window
 
 
-def agency_referrals(actor: Actor) -> list[Referral]:
-    """Every referral the actor's agency made, newest first (references and statuses)."""
+@dataclass(frozen=True)
+class ReferralPage:
+    """One page of a list of referrals, newest first, and how many the whole list holds."""
+
+    referrals: list[Referral]
+    window: Window
+    #: Of ``window.total``, the actor's own drafts (listed before the sent referrals).
+    drafts: int = 0
+
+
+#: Newest first; the id orders referrals started in the same instant, so pages never
+#: overlap or skip a row.
+NEWEST_FIRST = (Referral.created_at.desc(), Referral.id.desc())
+
+
+def _rows(where: Any, limit: int, offset: int) -> list[Referral]:
+    if limit <= 0:
+        return []
+    return list(
+        session()
+        .execute(select(Referral).where(where).order_by(*NEWEST_FIRST).limit(limit).offset(offset))
+        .scalars()
+    )
+
+
+def agency_referrals(actor: Actor, page: int = 1, size: int = PAGE_SIZE) -> ReferralPage:
+    """A page of the referrals the actor's agency made, newest first (references and
+    statuses), and how many there are: the cases the actor may know, counted as listed."""
     if not actor.can(Permission.REFERRALS_READ):
         raise Forbidden("You cannot list referrals.")
-    return list(
-        session()
-        .execute(
-            select(Referral)
-            .where(Referral.referring_agency_id == actor.agency_id, knowable(actor))
-            .order_by(Referral.created_at.desc())
-        )
-        .scalars()
+    where = and_(Referral.referring_agency_id == actor.agency_id, knowable(actor))
+    total = session().execute(select(func.count(Referral.id)).where(where)).scalar_one()
+    window = Window(page, size, int(total)).check("the referrals")
+    return ReferralPage(_rows(where, size, window.offset), window)
+
+
+def my_referrals(actor: Actor, page: int = 1, size: int = PAGE_SIZE) -> ReferralPage:
+    """A page of the referrals of the actor's agency that the actor may know: walls,
+    must-not-receive and the case team apply here as on the case page. Drafts only for their
+    author, listed first (newest first), then the sent referrals, newest first.
+
+    The count and each page's rows come from the same conditions, so the total counts
+    nothing the list would not show; the rows are LIMIT/OFFSET in SQL, the drafts and the
+    sent ones each in their own query ordered as the index on the agency and the time
+    started serves."""
+    own = and_(Referral.referring_agency_id == actor.agency_id, knowable(actor))
+    is_draft = Referral.status == ReferralStatus.DRAFT
+    drafts = (
+        and_(own, is_draft, Referral.referrer_id == actor.member_id)
+        if actor.member_id is not None
+        else false()
     )
-
-
-def my_referrals(actor: Actor) -> list[Referral]:
-    """Referrals of the actor's agency that the actor may know (drafts only for their
-    author): walls, must-not-receive and the case team apply here as on the case page."""
-    return list(
+    sent = and_(own, ~is_draft)
+    total, draft_count = (
         session()
         .execute(
-            select(Referral)
-            .where(
-                Referral.referring_agency_id == actor.agency_id,
-                knowable(actor),
-                or_(
-                    Referral.status != ReferralStatus.DRAFT,
-                    Referral.referrer_id == actor.member_id
-                    if actor.member_id is not None
-                    else false(),
-                ),
+            select(func.count(Referral.id), func.count(Referral.id).filter(is_draft)).where(
+                or_(sent, drafts)
             )
-            .order_by(Referral.created_at.desc())
         )
-        .scalars()
+        .one()
     )
+    total, draft_count = int(total), int(draft_count or 0)
+    window = Window(page, size, total).check("your agency's referrals")
+    start, end = window.offset, window.offset + size
+    rows = _rows(drafts, min(end, draft_count) - start, start) if start < draft_count else []
+    sent_offset = max(0, start - draft_count)
+    if sent_offset < total - draft_count:
+        rows += _rows(sent, size - len(rows), sent_offset)
+    return ReferralPage(rows, window, draft_count)
 
 
 @dataclass
