@@ -110,6 +110,8 @@ def demo_seed() -> None:
                         f"The next Northbridge MARAC meets on "
                         f"{meeting.held_on.strftime('%d %B %Y').lstrip('0')}."
                     )
+            with unit_of_work():
+                notes.extend(demo_module.seed_cases(settings))
         except demo_module.DemoRefused as error:
             raise click.ClickException(str(error)) from None
     click.echo("")
