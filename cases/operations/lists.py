@@ -72,17 +72,13 @@ def my_referrals(actor: Actor, page: int = 1, size: int = PAGE_SIZE) -> Referral
     started serves."""
     own = and_(Referral.referring_agency_id == actor.agency_id, knowable(actor))
     is_draft = Referral.status == ReferralStatus.DRAFT
-    drafts = (
-        and_(own, is_draft, Referral.referrer_id == actor.member_id)
-        if actor.member_id is not None
-        else false()
-    )
-    sent = and_(own, ~is_draft)
+    authored = Referral.referrer_id == actor.member_id if actor.member_id is not None else false()
+    drafts, sent = and_(own, is_draft, authored), and_(own, ~is_draft)
     total, draft_count = (
         session()
         .execute(
             select(func.count(Referral.id), func.count(Referral.id).filter(is_draft)).where(
-                or_(sent, drafts)
+                own, or_(~is_draft, authored)
             )
         )
         .one()
