@@ -21,6 +21,7 @@ from cases.operations.access import (
     grant_need_to_know,
     open_case,
 )
+from cases.operations.caseload import count_open_cases, open_cases
 from cases.operations.consent import (
     add_consent,
     approvals_for,
@@ -142,6 +143,7 @@ __all__ = [
     "case_facts",
     "case_for_action",
     "close_referral",
+    "count_open_cases",
     "decide_sharing",
     "defer_referral",
     "disclose_list",
@@ -157,6 +159,7 @@ __all__ = [
     "my_referrals",
     "note_primary_aggressor",
     "open_case",
+    "open_cases",
     "own_draft",
     "possible_repeats",
     "refer_case",

@@ -113,6 +113,14 @@ def index() -> str:
     )
 
 
+@bp.route("/cases")
+@require(Permission.REFERRALS_READ)
+def cases() -> str:
+    """Every case the member may open, newest first: the way in to a case shared with them."""
+    listed = services.open_cases(actor(), page_number(request.args.get("page")))
+    return render_template("referrals/cases.html", listed=listed)
+
+
 @bp.route("/referrals/new", methods=["POST"])
 @require(Permission.REFERRALS_CREATE)
 def new() -> Any:

@@ -275,6 +275,12 @@ def _wire_events() -> Any:
 #: (endpoint, text, permission, home-page description); shown when the actor may use it.
 NAVIGATION: list[tuple[str, str, Permission, str]] = [
     (
+        "referrals.cases",
+        "Cases",
+        Permission.REFERRALS_READ,
+        "Every case you may open: shared with your agency, given to it, or on your team.",
+    ),
+    (
         "tasks.my_list",
         "To-do",
         Permission.TASKS_READ,

@@ -42,8 +42,10 @@ bp = Blueprint("web", __name__, template_folder="templates")
 @bp.route("/")
 @require(Permission.SESSION_USE)
 def home() -> str:
+    from cases import services as cases
+
     actor = requestctx.actor()
-    return render_template("web/home.html", actor=actor)
+    return render_template("web/home.html", actor=actor, case_count=cases.count_open_cases(actor))
 
 
 @bp.route("/assets/<path:filename>")
