@@ -222,11 +222,20 @@ def who_has_seen(case_ref: str) -> str:
         session(), services.SearchFilters(case=case_ref, area=_area()), limit=50_000
     )
     rows = _describe(found)
-    groups: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    # For each agency and person: what they were shown, what they were refused, and what
+    # else they did to the case (wrote, shared, decided), each in the order it happened.
+    groups: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = {}
     for row in rows:
-        groups.setdefault(row["agency"] or "No agency", {}).setdefault(str(row["who"]), []).append(
-            row
+        if row["entry"].action == LedgerAction.ACCESS_DENIED:
+            kind = "refused"
+        elif "categories" in row["details"]:
+            kind = "shown"
+        else:
+            kind = "did"
+        person = groups.setdefault(row["agency"] or "No agency", {}).setdefault(
+            str(row["who"]), {"shown": [], "refused": [], "did": []}
         )
+        person[kind].append(row)
     record(actor(), LedgerAction.LEDGER_CASE_REVIEWED, Subject("case", case_ref))
     return render_template(
         "audit/who_has_seen.html", case_ref=case_ref, groups=groups, total=len(rows)
