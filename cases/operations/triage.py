@@ -121,6 +121,9 @@ def note_primary_aggressor(actor: Actor, referral: Referral, note: str) -> Refer
     require_triage(actor, referral, LedgerAction.REFERRAL_PRIMARY_AGGRESSOR_NOTED)
     if referral.counter_allegation_id is None:
         raise ValidationFailed("Only a counter-allegation carries a primary-aggressor note.")
+    if not note.strip():
+        # An empty box is a slip, not a wish to delete the saved note.
+        raise ValidationFailed({"note": "Say who appears to be the primary aggressor, and why"})
     if len(note) > 4000:
         raise ValidationFailed({"note": "Keep this to 4,000 characters or fewer"})
     referral.primary_aggressor_note = note.strip()

@@ -343,6 +343,14 @@ def test_counter_allegation_pair_linked_and_noted_by_the_coordinator(app, world)
     )
     assert saved.status_code == 303
     assert "point to John as primary aggressor" in text(coordinator.get(f"/cases/{second}"))
+    emptied = submit(
+        coordinator,
+        f"/cases/{second}/primary-aggressor",
+        {"note": "  "},
+        form_url=f"/cases/{second}",
+    )
+    assert emptied.status_code in (303, 422)  # an empty box keeps the saved note
+    assert "point to John as primary aggressor" in text(coordinator.get(f"/cases/{second}"))
 
     # The police officer knows only their own referral: the flag, never a link to the other.
     own = text(_signed_in(app, world["police_officer"]).get(f"/cases/{first}"))
