@@ -123,6 +123,8 @@ class Referral(Base):
     __table_args__ = (
         UniqueConstraint("referring_agency_id", "idempotency_key"),
         Index("ix_referrals_area_referred_on", "area_id", "referred_on"),
+        # The agency's referral list, a page at a time, newest first.
+        Index("ix_referrals_agency_created", "referring_agency_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

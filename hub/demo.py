@@ -169,6 +169,12 @@ DEMO_PEOPLE = [
 ]
 
 
+CASES_NOTE = (
+    "Its cases: one in each state (a draft, one in the coordinator's inbox, deferred, "
+    "rejected, accepted and on the coming agenda, heard at an emergency MARAC, closed)."
+)
+
+
 def _member_actor(email: str) -> Actor:
     member = agencies.find_member_by_email(email)
     if member is None:
@@ -252,7 +258,16 @@ def seed_cases(settings: Settings) -> list[str]:
         select(func.count()).select_from(Referral).where(Referral.area_id == area.id)
     )
     if already.scalar_one():
-        return []
+        return [CASES_NOTE]
+    # The demo's members are told of the seeded work in one daily digest, not an e-mail for
+    # each of the tasks the seed makes (each member can change this in their e-mail settings).
+    from todo.codes import NotificationMode
+    from todo.notify import set_preference
+
+    for _name, local, index, _roles, _title in MEMBERS:
+        member = agencies.find_member_by_email(f"{local}@{AGENCIES[index][3]}")
+        if member is not None:
+            set_preference(member.id, NotificationMode.DIGEST)
     domain = {name: domains for name, _kind, _sector, domains in AGENCIES}
     police, hospital, homes = (
         domain["Northbridge Police"],
@@ -382,7 +397,4 @@ def seed_cases(settings: Settings) -> list[str]:
         "Already open to Northbridge MARAC under another reference.",
     )
     _referral(officer, 7, complete=False)
-    return [
-        "Cases: one in each state (draft, in the inbox, deferred, rejected, accepted and on "
-        "the coming agenda, heard at today's emergency MARAC, closed).",
-    ]
+    return [CASES_NOTE]
