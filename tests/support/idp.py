@@ -192,6 +192,7 @@ class DevIdP:
     def __init__(self, *, node: str | None = None, startup_timeout: float = 120.0) -> None:
         self._node = node or shutil.which("node") or "node"
         self._startup_timeout = startup_timeout
+        self._why = ""
         self._proc: subprocess.Popen[str] | None = None
         self._reader: threading.Thread | None = None
         self._ready = threading.Event()
@@ -288,7 +289,7 @@ class DevIdP:
                 return
             if "EADDRINUSE" not in self.logs or attempt == attempts - 1:
                 break
-        raise DevIdPError(f"dev IdP did not start; output:\n{self.logs}")
+        raise DevIdPError(f"dev IdP did not start ({self._why}); output:\n{self.logs}")
 
     def _try_launch(self, port: int) -> bool:
         env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
@@ -319,8 +320,7 @@ class DevIdP:
         deadline = time.monotonic() + self._startup_timeout
         while not self._ready.wait(0.05):
             if proc.poll() is not None or time.monotonic() > deadline:
-                self._terminate()
-                return False
+                return self._failed(proc)
         # The ready line is printed from the listen callback; discovery
         # answering proves the provider is wired up too.
         while True:
@@ -335,9 +335,19 @@ class DevIdP:
             except requests.RequestException:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                self._terminate()
-                return False
+                return self._failed(proc)
             time.sleep(0.05)
+
+    def _failed(self, proc: subprocess.Popen[str]) -> bool:
+        """Note why a start failed (for the error), stop what is left of it, and say so."""
+        status = proc.poll()
+        self._why = (
+            f"it exited with status {status}"
+            if status is not None
+            else f"it did not answer within {self._startup_timeout:.0f} s"
+        )
+        self._terminate()
+        return False
 
     def _read_output(self, proc: subprocess.Popen[str]) -> None:
         assert proc.stdout is not None
