@@ -426,7 +426,9 @@ def test_a_walled_workers_lists_counts_and_pages_hide_the_case(app, world, actor
     reference = reference_of(referral_id)
     assert "Walled task" not in page and reference not in page
     assert "Ordinary task" in page and "To-do: 1 open" in page
-    assert "in your agency's queue" not in page and "There are no tasks here for you to take." in page
+    assert (
+        "in your agency's queue" not in page and "There are no tasks here for you to take." in page
+    )
     assert "not shown" not in page  # no count that betrays a concealed case
     # The way in, said the same whether or not a concealed case exists.
     assert "ask your agency's MARAC representative to add you to its team" in page
