@@ -89,6 +89,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench import merge_results  # noqa: E402 (after the path set-up above)
+
 RESULTS = REPO / "bench" / "results" / "pages.json"
 SIZES = (10, 1_000, 10_000)
 FAST_SIZES = (10, 300)
@@ -1363,13 +1365,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = run(sizes, rounds, flows, args.fast, seconds)
     print(json.dumps(figures, indent=2))
     if not (args.no_save or args.fast or args.sizes):
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            existing = json.loads(RESULTS.read_text())
-        except (OSError, ValueError):
-            existing = {}
-        existing.update(figures)
-        RESULTS.write_text(json.dumps(existing, indent=2, sort_keys=True) + "\n")
+        merge_results(RESULTS, figures)
     met = figures["goals_met"]
     print(
         "goals met"

@@ -47,6 +47,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench import merge_results  # noqa: E402 (after the path set-up above)
+
 RESULTS = REPO / "bench" / "results" / "signin.json"
 HANGING = 16
 DISCOVERY = "/.well-known/openid-configuration"
@@ -383,13 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = run(args.cache_seconds, args.fast, args.backend or ["sqlite", "postgresql"])
     print(json.dumps(figures, indent=2))
     if not args.no_save:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            existing = json.loads(RESULTS.read_text())
-        except (OSError, ValueError):
-            existing = {}
-        existing.update(figures)
-        RESULTS.write_text(json.dumps(existing, indent=2, sort_keys=True) + "\n")
+        merge_results(RESULTS, figures)
     return 0
 
 

@@ -53,6 +53,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench import merge_results  # noqa: E402 (after the path set-up above)
+
 RESULTS = REPO / "bench" / "results" / "todo.json"
 AGENCIES = 20
 MEMBERS = 500
@@ -432,13 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = run(args.requests, args.members, args.fast)
     print(json.dumps(figures, indent=2))
     if not args.no_save:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            existing = json.loads(RESULTS.read_text())
-        except (OSError, ValueError):
-            existing = {}
-        existing.update(figures)
-        RESULTS.write_text(json.dumps(existing, indent=2, sort_keys=True) + "\n")
+        merge_results(RESULTS, figures)
     goals_met = figures["my_list_ms_p95"] <= 50 and figures["my_list_ratio_100k_to_10k"] <= 1.5
     print("goals met" if goals_met else "goals MISSED", file=sys.stderr)
     return 0
