@@ -20,10 +20,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from hub.auth import identity
-from hub.core import db
-from hub.core.access import Actor
-from tests.support.agencies_sso import RECORDS_CLIENT, RECORDS_SECRET, Providers
+from tests.support.agencies_sso import (
+    Providers,
+    records_system_bearer,
+)
 from tests.support.idp import DevIdP
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance]
@@ -31,20 +31,9 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance]
 
 @pytest.fixture
 def bearer(providers: Providers, police_idp: DevIdP) -> dict[str, str]:
-    with db.unit_of_work():
-        identity.add_api_client(
-            Actor.system(),
-            identity.ApiClientData(
-                agency_id=providers.police_agency,
-                client_id=RECORDS_CLIENT,
-                name="Police records system",
-                scopes=frozenset({"referrals:read", "referrals:write"}),
-            ),
-        )
-    token = police_idp.client_credentials_token(
-        RECORDS_CLIENT, RECORDS_SECRET, "referrals:read referrals:write"
-    )
-    return {"Authorization": f"Bearer {token}"}
+    scopes = frozenset({"referrals:read", "referrals:write"})
+    header, _ = records_system_bearer(providers, police_idp, scopes)
+    return header
 
 
 EXAMPLES = settings(

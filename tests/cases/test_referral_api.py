@@ -11,10 +11,11 @@ from agencies.models import Agency, MaracArea
 from audit.models import AuditEntry
 from cases import checklists
 from cases.models import Referral
-from hub.auth import identity
 from hub.core import db
-from hub.core.access import Actor
-from tests.support.agencies_sso import RECORDS_CLIENT, RECORDS_SECRET, Providers
+from tests.support.agencies_sso import (
+    Providers,
+    records_system_bearer,
+)
 from tests.support.idp import DevIdP
 
 
@@ -39,20 +40,9 @@ def _count() -> int:
 
 @pytest.fixture
 def headers(providers: Providers, police_idp: DevIdP) -> dict[str, str]:
-    with db.unit_of_work():
-        registered = identity.add_api_client(
-            Actor.system(),
-            identity.ApiClientData(
-                agency_id=providers.police_agency,
-                client_id=RECORDS_CLIENT,
-                name="Police records system",
-                scopes=frozenset({"referrals:read", "referrals:write"}),
-            ),
-        )
-    token = police_idp.client_credentials_token(
-        RECORDS_CLIENT, RECORDS_SECRET, "referrals:read referrals:write"
-    )
-    return {"Authorization": f"Bearer {token}", "X-Test-Client": str(registered.id)}
+    scopes = frozenset({"referrals:read", "referrals:write"})
+    header, client_id = records_system_bearer(providers, police_idp, scopes)
+    return {**header, "X-Test-Client": str(client_id)}
 
 
 def test_a_partner_system_refers_submits_and_reads_through_the_gate(client, headers) -> None:

@@ -12,11 +12,12 @@ from sqlalchemy import event, insert
 
 from agencies.models import Role
 from cases.models import ConflictWall, MustNotReceive, Referral
-from hub.auth import identity
 from hub.core import db
-from hub.core.access import Actor
 from hub.core.paging import Window
-from tests.support.agencies_sso import RECORDS_CLIENT, RECORDS_SECRET, Providers
+from tests.support.agencies_sso import (
+    Providers,
+    records_system_bearer,
+)
 from tests.support.idp import DevIdP
 from tests.support.web import sign_in, text
 
@@ -197,18 +198,8 @@ def test_the_window_names_the_pages_govuk_shows() -> None:
 
 @pytest.fixture
 def bearer(providers: Providers, police_idp: DevIdP) -> dict[str, str]:
-    with db.unit_of_work():
-        identity.add_api_client(
-            Actor.system(),
-            identity.ApiClientData(
-                agency_id=providers.police_agency,
-                client_id=RECORDS_CLIENT,
-                name="Police records system",
-                scopes=frozenset({"referrals:read"}),
-            ),
-        )
-    token = police_idp.client_credentials_token(RECORDS_CLIENT, RECORDS_SECRET, "referrals:read")
-    return {"Authorization": f"Bearer {token}"}
+    header, _ = records_system_bearer(providers, police_idp, frozenset({"referrals:read"}))
+    return header
 
 
 def _links(response) -> dict[str, str]:

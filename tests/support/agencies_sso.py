@@ -356,3 +356,24 @@ def connect_cis2_like(world: Any, idp: DevIdP) -> int:
             ),
         )
         return row.id
+
+
+def records_system_bearer(
+    providers: Providers, police: DevIdP, scopes: frozenset[str]
+) -> tuple[dict[str, str], int]:
+    """Register the police records system as an API client with ``scopes`` and return the
+    Authorization header of a token its provider issued for them, and the client's id."""
+    with db.unit_of_work():
+        registered = identity.add_api_client(
+            Actor.system(),
+            identity.ApiClientData(
+                agency_id=providers.police_agency,
+                client_id=RECORDS_CLIENT,
+                name="Police records system",
+                scopes=scopes,
+            ),
+        )
+    token = police.client_credentials_token(
+        RECORDS_CLIENT, RECORDS_SECRET, " ".join(sorted(scopes))
+    )
+    return {"Authorization": f"Bearer {token}"}, registered.id
