@@ -55,3 +55,12 @@ def test_each_persona_reaches_exactly_the_cases_it_may_open(app, world) -> None:
         assert _linked(client, "/cases") == sent, key
     housing = signed_in(app.test_client(), world["housing_officer"])
     assert blocked not in _linked(housing, "/cases")  # must-not-receive: not even listed
+
+
+def test_a_page_of_cases_that_cannot_be_is_a_clear_answer(app, world) -> None:
+    client = signed_in(app.test_client(), world["coordinator"])
+    for bad in ("0", "-1", "two", "9" * 40):
+        answer = client.get(f"/cases?page={bad}")
+        assert answer.status_code == 400 and "pages are numbered 1, 2, 3" in text(answer)
+    past = client.get("/cases?page=2")
+    assert past.status_code == 404 and "There is no page 2 of your cases" in text(past)
