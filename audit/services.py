@@ -111,6 +111,15 @@ def latest_checkpoint_in(session: Session) -> AuditCheckpoint | None:
     ).scalar_one_or_none()
 
 
+def recent_checkpoints(session: Session, count: int = 5) -> list[AuditCheckpoint]:
+    """The latest signed checkpoints, newest first (the auditor's home page)."""
+    return list(
+        session.execute(
+            select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(count)
+        ).scalars()
+    )
+
+
 def latest_checkpoint() -> AuditCheckpoint | None:
     return latest_checkpoint_in(db.session())
 

@@ -70,6 +70,7 @@ from meetings.models import (
     MeetingKind,
     MeetingStatus,
     Minutes,
+    MinutesStatus,
 )
 from meetings.presenters import AgendaRow
 
@@ -211,6 +212,40 @@ def list_meetings(actor: Actor) -> list[MeetingRow]:
         .scalars()
         if is_runner(actor, m) or is_invited(actor, m)
     ]
+    return _with_counts(actor, found)
+
+
+def meetings_ahead(actor: Actor, limit: int = 5) -> list[MeetingRow]:
+    """The meetings this person has work for (their home page), soonest first.
+
+    For the coordinator and the chair: every meeting not yet held, and each held one whose
+    minutes are not yet sent out. For an invited agency: each circulated meeting (research
+    to do, then the meeting itself) until the chair closes it."""
+    if actor.area_id is None or not actor.can(Permission.MEETINGS_READ):
+        return []
+    runner = actor.can(Permission.MEETINGS_RUN)
+    statement = select(Meeting).where(Meeting.area_id == actor.area_id)
+    if runner:
+        unsent = (
+            select(Minutes.meeting_id)
+            .where(Minutes.meeting_id == Meeting.id, Minutes.status == MinutesStatus.DISTRIBUTED)
+            .exists()
+        )
+        statement = statement.where((Meeting.status != MeetingStatus.HELD) | ~unsent)
+    else:
+        statement = statement.where(Meeting.status == MeetingStatus.CIRCULATED)
+    found = [
+        m
+        for m in session()
+        .execute(statement.order_by(Meeting.held_on, Meeting.start_time, Meeting.id))
+        .scalars()
+        if runner or is_invited(actor, m)
+    ][:limit]
+    return _with_counts(actor, found)
+
+
+def _with_counts(actor: Actor, found: list[Meeting]) -> list[MeetingRow]:
+    """Each meeting with the number of its cases this person may know of, in one query."""
     counts: dict[int, int] = {}
     if found:
         counts = dict(

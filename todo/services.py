@@ -980,7 +980,12 @@ def _present(
 
 
 def _listed(
-    actor: Actor, base: Select[Any], query: ListQuery, today: date, total: int | None = None
+    actor: Actor,
+    base: Select[Any],
+    query: ListQuery,
+    today: date,
+    total: int | None = None,
+    size: int = PAGE_SIZE,
 ) -> TaskPage:
     """A page of a list, filtered by the gate before paging; ``total`` when already counted."""
     query = query.cleaned()
@@ -1015,15 +1020,17 @@ def _listed(
             statement.add_columns(Referral.reference, Member.name)
             .outerjoin(Member, Member.id == Task.owner_member_id)
             .order_by(*order)
-            .limit(PAGE_SIZE)
-            .offset((query.page - 1) * PAGE_SIZE)
+            .limit(size)
+            .offset((query.page - 1) * size)
         )
     ]
     return TaskPage(tasks=_present(actor, found), total=int(total), query=query)
 
 
-def list_my_tasks(actor: Actor, query: ListQuery, today: date | None = None) -> TaskPage:
-    """The tasks the actor owns."""
+def list_my_tasks(
+    actor: Actor, query: ListQuery, today: date | None = None, size: int = PAGE_SIZE
+) -> TaskPage:
+    """The tasks the actor owns (``size`` to a page: the home page shows the first few)."""
     if actor.member_id is None:
         return TaskPage([], 0, query.cleaned())
     today = today or today_london()
@@ -1032,7 +1039,7 @@ def list_my_tasks(actor: Actor, query: ListQuery, today: date | None = None) -> 
     # Unfiltered, the list's total is the open count the page header shows anyway.
     total = counts.open if (query.state, query.due) == ("active", "any") else None
     base = select(Task).where(Task.owner_member_id == actor.member_id)
-    return replace(_listed(actor, base, query, today, total), counts=counts)
+    return replace(_listed(actor, base, query, today, total, size), counts=counts)
 
 
 def list_queue(actor: Actor, query: ListQuery, today: date | None = None) -> TaskPage:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from agencies.models import Agency
 from audit.actions import LedgerAction
@@ -17,13 +17,30 @@ from cases.models import (
 from cases.operations.access import act_on, forbid, get_referral
 from consent import gate
 from consent import services as consent_services
-from consent.models import ConsentRecord, SharingDecision
+from consent.models import ConsentRecord, DecisionStatus, SharingDecision
 from hub.core.access import Actor, Permission
 from hub.core.clock import now
 from hub.core.db import session
 from hub.core.errors import Forbidden, NotFound, ValidationFailed
 
 # --- approvals of sharing without consent -------------------------------------------------
+
+
+def pending_approvals_count(actor: Actor) -> int:
+    """How many requests to share without consent wait for a decision in the actor's agency,
+    for cases the actor may know (for the home page: the same cases ``approvals_for`` lists)."""
+    if not actor.can(Permission.CONSENT_APPROVE) or actor.agency_id is None:
+        return 0
+    statement = (
+        select(func.count(SharingDecision.id))
+        .join(Referral, Referral.id == SharingDecision.referral_id)
+        .where(
+            Referral.referring_agency_id == actor.agency_id,
+            SharingDecision.status == DecisionStatus.PENDING,
+            knowable(actor),
+        )
+    )
+    return int(session().execute(statement).scalar_one())
 
 
 def approvals_for(actor: Actor) -> list[tuple[Referral, list[SharingDecision]]]:

@@ -4,7 +4,7 @@ Services take the actor explicitly and never commit."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from agencies.models import Agency, AgencyType
@@ -135,6 +135,18 @@ def note_primary_aggressor(actor: Actor, referral: Referral, note: str) -> Refer
         case=referral.id,
     )
     return referral
+
+
+def inbox_count(actor: Actor) -> int:
+    """How many referrals wait in the actor's inbox (for the home page), by the same filter."""
+    if not actor.can(Permission.REFERRALS_TRIAGE) or actor.area_id is None:
+        return 0
+    statement = select(func.count(Referral.id)).where(
+        Referral.area_id == actor.area_id,
+        Referral.status.in_(("submitted", "deferred")),
+        knowable(actor),
+    )
+    return int(session().execute(statement).scalar_one())
 
 
 def inbox(actor: Actor, statuses: tuple[str, ...] = ("submitted", "deferred")) -> list[Referral]:

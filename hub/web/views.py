@@ -42,10 +42,12 @@ bp = Blueprint("web", __name__, template_folder="templates")
 @bp.route("/")
 @require(Permission.SESSION_USE)
 def home() -> str:
-    from cases import services as cases
+    """Each person's worklist: what waits for them, every item a link to where it is done."""
+    from hub.core.clock import today_london
+    from hub.web.worklist import worklist
 
     actor = requestctx.actor()
-    return render_template("web/home.html", actor=actor, case_count=cases.count_open_cases(actor))
+    return render_template("web/home.html", actor=actor, work=worklist(actor), today=today_london())
 
 
 @bp.route("/assets/<path:filename>")
