@@ -67,6 +67,7 @@ class LedgerAction(StrEnum):
     LEDGER_CSV_EXPORTED = "ledger:csv_exported"
     LEDGER_ENTRY_VIEWED = "ledger:entry_viewed"
     LEDGER_EXPORTED = "ledger:exported"
+    LEDGER_REVEAL_REASON_READ = "ledger:reveal_reason_read"
     LEDGER_SEARCHED = "ledger:searched"
     MEETING_ACTION_AGREED = "meeting:action_agreed"
     MEETING_ACTION_REVIEWED = "meeting:action_reviewed"
@@ -206,6 +207,7 @@ LABELS: dict[LedgerAction, str] = {
     LedgerAction.LEDGER_CSV_EXPORTED: "Ledger: search results exported as CSV",
     LedgerAction.LEDGER_ENTRY_VIEWED: "Ledger: entry viewed",
     LedgerAction.LEDGER_EXPORTED: "Ledger: bundle exported for the verifier",
+    LedgerAction.LEDGER_REVEAL_REASON_READ: "Ledger: a whereabouts reveal's reason, read",
     LedgerAction.LEDGER_SEARCHED: "Ledger: searched",
     LedgerAction.MEETING_ACTION_AGREED: "Meeting: action agreed",
     LedgerAction.MEETING_ACTION_REVIEWED: "Meeting: action reviewed",

@@ -8,10 +8,22 @@ import json
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.wrappers import Response as BaseResponse
 
 from audit import services
 from audit.actions import LABELS, LedgerAction
+from audit.directory import CaseDirectory, NoCases
 from audit.forms import LedgerSearchForm
 from audit.ledger import Subject, record
 from hub.core.access import Permission
@@ -22,6 +34,28 @@ from hub.core.routes import public, require, require_recent_sign_in
 
 bp = Blueprint("audit", __name__, template_folder="templates")
 PAGE = 100
+
+
+def init_app(app: Flask, directory: CaseDirectory) -> None:
+    """Register the auditor's pages, with the directory that knows cases by reference."""
+    app.register_blueprint(bp)
+    app.extensions["audit.directory"] = directory
+
+
+def _directory() -> CaseDirectory:
+    found: CaseDirectory = current_app.extensions.get("audit.directory") or NoCases()
+    return found
+
+
+def _case_key(value: str, area: int) -> str:
+    """The ledger's identifier for what the auditor typed: a case reference (as everyone
+    knows a case) is looked up in the area; a bare number is the ledger's own identifier.
+    A reference that names no case of the area stays as typed, and so finds nothing."""
+    value = value.strip()
+    if not value or value.isdigit():
+        return value
+    found = _directory().case_id(value.upper(), area)
+    return value if found is None else str(found)
 
 
 @bp.context_processor
@@ -66,7 +100,7 @@ def _filters(form: LedgerSearchForm) -> services.SearchFilters:
         return datetime.combine(day, time.min, LONDON) if day else None
 
     return services.SearchFilters(
-        case=form.case.data or "",
+        case=_case_key(form.case.data or "", _area()),
         person=form.person.data or "",
         agency=form.agency.data or "",
         member=form.member.data or "",
@@ -100,8 +134,11 @@ def _describe(found: list[services.FoundEntry]) -> list[dict[str, Any]]:
         rows.append({"entry": entry, "body": body, "actor": who})
     member_names = names("member", members) if names else {}
     agency_names = names("agency", agencies) if names else {}
+    cases = {row["body"]["case"] for row in rows if isinstance(row["body"].get("case"), int)}
+    references = _directory().references(cases, _area()) if cases else {}
     for row in rows:
         who = row["actor"]
+        row["case_reference"] = references.get(row["body"].get("case"), "")
         row["who"] = member_names.get(who.get("member"), who.get("name") or who.get("kind"))
         row["agency"] = agency_names.get(who.get("agency"), "")
         row["details"] = {
@@ -162,9 +199,22 @@ def entry(entry_id: int) -> str:
     proof = services.prove_inclusion(session(), found.index) if found.index is not None else None
     row = _describe([found])[0]
     record(actor(), LedgerAction.LEDGER_ENTRY_VIEWED, Subject("ledger_entry", entry_id))
+    reveal = row["body"].get("reveal")
+    reason = None
+    if isinstance(reveal, int) and isinstance(row["body"].get("case"), int):
+        reason = _directory().reveal_reason(reveal, _area())
+        if reason is not None:
+            record(
+                actor(),
+                LedgerAction.LEDGER_REVEAL_REASON_READ,
+                Subject("case", row["body"]["case"]),
+                reveal=reveal,
+                entry=entry_id,
+            )
     return render_template(
         "audit/entry.html",
         row=row,
+        reason=reason,
         proof=proof,
         pretty=json.dumps(row["body"], indent=2, ensure_ascii=False),
     )
@@ -218,9 +268,11 @@ def who_has_seen(case_ref: str) -> str:
     """Every disclosure of one case, grouped by agency and then member."""
     if len(case_ref) > 64 or not case_ref.replace("-", "").replace("_", "").isalnum():
         abort(404)
-    found = services.search(
-        session(), services.SearchFilters(case=case_ref, area=_area()), limit=50_000
-    )
+    key = _case_key(case_ref, _area())
+    if not key.isdigit():
+        abort(404)  # no case of this area has that reference
+    reference = _directory().references([int(key)], _area()).get(int(key), case_ref)
+    found = services.search(session(), services.SearchFilters(case=key, area=_area()), limit=50_000)
     rows = _describe(found)
     # For each agency and person: what they were shown, what they were refused, and what
     # else they did to the case (wrote, shared, decided), each in the order it happened.
@@ -236,7 +288,19 @@ def who_has_seen(case_ref: str) -> str:
             str(row["who"]), {"shown": [], "refused": [], "did": []}
         )
         person[kind].append(row)
-    record(actor(), LedgerAction.LEDGER_CASE_REVIEWED, Subject("case", case_ref))
+    record(actor(), LedgerAction.LEDGER_CASE_REVIEWED, Subject("case", int(key)))
     return render_template(
-        "audit/who_has_seen.html", case_ref=case_ref, groups=groups, total=len(rows)
+        "audit/who_has_seen.html", case_ref=reference, groups=groups, total=len(rows)
     )
+
+
+@bp.route("/ledger/cases")
+@require(Permission.AUDIT_READ)
+def find_case() -> BaseResponse:
+    """The "who has seen a case" box: a case reference, then that case's page."""
+    typed = (request.args.get("reference") or "").strip()
+    if not typed:
+        return redirect(url_for("audit.search"))
+    if len(typed) > 64 or not typed.replace("-", "").replace("_", "").isalnum():
+        abort(404)
+    return redirect(url_for("audit.who_has_seen", case_ref=typed.upper()))

@@ -681,12 +681,15 @@ def disclose(
     purpose: Purpose | None = None,
     *,
     reveal_reason: str | None = None,
+    reveal_ref: int | None = None,
     action: str = LedgerAction.CASE_VIEWED,
 ) -> Disclosure:
     """Decide what this actor may see of this case, and record the disclosure.
 
     ``purpose`` narrows the judgement to one purpose the reader holds the case for; left out,
     every purpose the reader's relation gives is tried (the reader's own purposes).
+    ``reveal_ref`` identifies the stored reason for a reveal: the entry of a reveal names it,
+    so the auditor can read the reason beside the entry (the ledger keeps no free text).
     """
     wanted = list(dict.fromkeys(categories))
     agency = _agency_of(actor)
@@ -696,11 +699,11 @@ def disclose(
         return _refused(actor, facts, wanted, outcome.refusal)
     assert agency is not None
     result = _sealed(actor, facts, outcome, agency)
+    details = _entry_details(facts, result, outcome)
+    if outcome.revealed and reveal_ref is not None:
+        details["reveal"] = reveal_ref
     _record_disclosure(
-        actor,
-        LedgerAction.WHEREABOUTS_REVEALED if outcome.revealed else action,
-        facts,
-        _entry_details(facts, result, outcome),
+        actor, LedgerAction.WHEREABOUTS_REVEALED if outcome.revealed else action, facts, details
     )
     return result
 

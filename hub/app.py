@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from flask import Flask, Response, g, request
 from flask_wtf.csrf import CSRFProtect
 from jinja2.bccache import Bucket, BytecodeCache
 
+from audit.directory import RevealReason
 from hub.core import db as dbmod
 from hub.core import inputs
 from hub.core.access import Permission
@@ -234,7 +236,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> HubFlask:
 
     from audit import views as audit_views
 
-    app.register_blueprint(audit_views.bp)
+    audit_views.init_app(app, _Cases())
 
     from meetings import views as meeting_views
 
@@ -376,6 +378,53 @@ def _navigation(app: Flask) -> None:
             return [{"href": url_for(e), "title": t, "text": d} for e, t, _p, d in visible()]
 
         return {"hub_navigation": hub_navigation, "home_cards": home_cards}
+
+
+class _Cases:
+    """The auditor's directory of cases (``audit.directory.CaseDirectory``): references
+    and reveal reasons, looked up for the auditor's own area only."""
+
+    def case_id(self, reference: str, area_id: int) -> int | None:
+        from sqlalchemy import select
+
+        from cases.models import Referral
+        from hub.core.db import session
+
+        found = session().execute(
+            select(Referral.id).where(Referral.reference == reference, Referral.area_id == area_id)
+        )
+        return found.scalar_one_or_none()
+
+    def references(self, case_ids: Iterable[int], area_id: int) -> dict[int, str]:
+        from sqlalchemy import select
+
+        from cases.models import Referral
+        from hub.core.db import session
+
+        wanted = list(set(case_ids))
+        rows = session().execute(
+            select(Referral.id, Referral.reference).where(
+                Referral.id.in_(wanted), Referral.area_id == area_id
+            )
+        )
+        return {row[0]: row[1] for row in rows}
+
+    def reveal_reason(self, reveal_id: int, area_id: int) -> RevealReason | None:
+        from sqlalchemy import select
+
+        from cases.models import Referral, WhereaboutsReveal
+        from hub.core.db import session
+
+        row = (
+            session()
+            .execute(
+                select(WhereaboutsReveal.reason, WhereaboutsReveal.revealed_at)
+                .join(Referral, Referral.id == WhereaboutsReveal.referral_id)
+                .where(WhereaboutsReveal.id == reveal_id, Referral.area_id == area_id)
+            )
+            .one_or_none()
+        )
+        return None if row is None else RevealReason(row[0], row[1])
 
 
 def _names(kind: str, ids: set[int]) -> dict[int, str]:

@@ -56,24 +56,29 @@ def open_case(
     if referral is None:
         gate.refuse(actor, referral_id, "no_such_case", attempted=action)
         raise Refused(NO_SUCH_CASE, conceal=True, code="no_such_case")
+    # The reason is kept first, so that the reveal's ledger entry can name it; a reveal the
+    # gate does not grant takes its reason away again, in the same unit of work.
+    reveal = None
+    if reveal_reason:
+        reveal = WhereaboutsReveal(
+            referral_id=referral.id, member_id=actor.member_id, reason=reveal_reason.strip()[:2000]
+        )
+        session().add(reveal)
+        session().flush()
     disclosure = gate.disclose(
         actor,
         case_facts(referral),
         categories or list(CASE_CATEGORIES),
         purpose,
         reveal_reason=reveal_reason,
+        reveal_ref=reveal.id if reveal is not None else None,
         action=action,
     )
+    if reveal is not None and (disclosure.refused or not disclosure.allows(Category.WHEREABOUTS)):
+        session().delete(reveal)
+        session().flush()
     if disclosure.refused:
         raise Refused(NO_SUCH_CASE, conceal=True, code=disclosure.refusal_code)
-    if reveal_reason and disclosure.allows(Category.WHEREABOUTS):
-        session().add(
-            WhereaboutsReveal(
-                referral_id=referral.id,
-                member_id=actor.member_id,
-                reason=reveal_reason.strip()[:2000],
-            )
-        )
     return referral, disclosure
 
 

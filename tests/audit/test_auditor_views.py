@@ -24,7 +24,7 @@ def _sign(app) -> None:
         services.sign_checkpoint(uow.session, app.ledger_key())
 
 
-def _disclose(world, case: str = "C-1001") -> None:
+def _disclose(world, case: int = 1001) -> None:
     officer = world["police_officer"]
     actor = Actor(
         kind="member",
@@ -74,9 +74,9 @@ def test_the_proof_on_the_entry_page_verifies_offline(app, world) -> None:
 
 
 def test_who_has_seen_a_case_groups_by_agency_and_member(app, client, world) -> None:
-    _disclose(world, "C-2002")
+    _disclose(world, 2002)
     _signed_in(client, world["auditor"])
-    page = text(client.get("/ledger/cases/C-2002"))
+    page = text(client.get("/ledger/cases/2002"))
     assert "Testshire Police" in page and "Police Officer" in page
     assert "shown: identity, risk" in page and "withheld: whereabouts" in page
 

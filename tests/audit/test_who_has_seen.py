@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from cases import services
+from hub.core import db
 from tests.support import cases
 from tests.support.web import ledger_results, signed_in, text
 from tests.support.world import actor_of
@@ -17,10 +19,13 @@ def test_who_has_seen_separates_shown_refused_and_other_actions(app, world) -> N
     coordinator = signed_in(app.test_client(), world["coordinator"])
     assert coordinator.get(f"/cases/{referral_id}").status_code == 200
 
+    with db.unit_of_work():
+        reference = services.get_referral(referral_id).reference
     auditor = signed_in(app.test_client(), world["auditor"])
-    found = ledger_results(auditor.get(f"/ledger?case={referral_id}"))
-    assert f'href="/ledger/cases/{referral_id}"' in found  # each result links to the case
-    page = text(auditor.get(f"/ledger/cases/{referral_id}"))
+    found = ledger_results(auditor.get(f"/ledger?case={reference}"))
+    assert f'href="/ledger/cases/{reference}"' in found  # each result links to the case
+    page = text(auditor.get(f"/ledger/cases/{reference}"))
+    assert f"Who has seen case {reference}" in page
 
     def section(agency: str) -> str:
         return page.split(f'<h2 class="govuk-heading-m">{agency}</h2>', 1)[1].split("<h2", 1)[0]

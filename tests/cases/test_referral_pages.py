@@ -130,6 +130,29 @@ def test_police_refer_coordinator_accepts_idva_reveals_auditor_finds_it(app, wor
     assert "whereabouts:revealed" in found and "Idva" in found
     assert "Hidden Road" not in found
 
+    # The auditor knows the case by its reference, as everyone else does.
+    with db.unit_of_work():
+        reference = services.get_referral(referral_id).reference
+    by_reference = ledger_results(
+        auditor.get(f"/ledger?case={reference}&action=whereabouts:revealed")
+    )
+    entries = re.findall(r'href="/ledger/entries/(\d+)"', by_reference)
+    assert entries and entries == re.findall(r'href="/ledger/entries/(\d+)"', found)
+    assert f"Who has seen case {reference}" in by_reference
+    assert "No entries match" in ledger_results(auditor.get("/ledger?case=NO-1999-0001"))
+    # The reason the IDVA gave is beside the entry; reading it is itself recorded.
+    entry = text(auditor.get(f"/ledger/entries/{entries[0]}"))
+    assert "Planning a safe first contact by phone this afternoon" in entry
+    assert "Hidden Road" not in entry
+    read = ledger_results(auditor.get(f"/ledger?case={reference}&action=ledger:reveal_reason_read"))
+    assert "ledger:reveal_reason_read" in read
+    # From the home page's box, in any case: who has seen this case.
+    box = auditor.get(f"/ledger/cases?reference={reference.lower()}")
+    assert box.status_code == 302 and box.headers["Location"].endswith(f"/ledger/cases/{reference}")
+    seen = text(auditor.get(box.headers["Location"]))
+    assert f"Who has seen case {reference}" in seen and "Idva" in seen
+    assert auditor.get("/ledger/cases/NO-1999-0001").status_code == 404
+
 
 def test_each_page_says_what_to_fix_and_keeps_the_draft(app, world) -> None:
     officer = _signed_in(app.test_client(), world["police_officer"])
