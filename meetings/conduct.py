@@ -770,6 +770,11 @@ RECORD_INCOMPLETE = "The meeting's record is not complete yet"
 def missing_for_close(meeting: Meeting, actor: Actor | None = None) -> dict[str, str]:
     """What stops the meeting closing. A case the actor may not know is never named."""
     missing = {}
+    if meeting.held_on > today_london():
+        missing["held_on"] = (
+            f"The meeting is on {meeting.held_on:%-d %B %Y}: it can be closed on that day, "
+            "once it has been held"
+        )
     if meeting.confidentiality_read_at is None:
         missing["confidentiality"] = "Record that the confidentiality statement was read"
     if not any(a.kind == AttendanceKind.PRESENT for a in meeting.attendance):

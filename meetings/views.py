@@ -34,7 +34,7 @@ from agencies.models import Cadence
 from audit.actions import LedgerAction
 from cases import casefile
 from hub.core.access import Permission
-from hub.core.clock import now, to_london
+from hub.core.clock import now, to_london, today_london
 from hub.core.errors import Conflict, HubError, ValidationFailed
 from hub.core.forms import apply_errors, choices
 from hub.core.requestctx import actor
@@ -436,6 +436,7 @@ def _run_page(
         close_errors=close_errors or {},
         editable=conduct.can_record(who, meeting),
         chair=services.is_chair(who, meeting),
+        before_its_day=meeting.held_on > today_london(),
         plain=PlainForm(),
         agencies=dict(_agency_choices(meeting)),
         kinds=list(AttendanceKind),

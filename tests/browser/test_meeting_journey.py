@@ -8,14 +8,15 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import pypdf
 import pytest
+import time_machine
 from playwright.sync_api import Page, expect
 
-from hub.core.clock import today_london
+from hub.core.clock import LONDON, today_london
 from tests.meetings.conftest import accepted_case
 from tests.support.web import current_code
 
@@ -120,115 +121,121 @@ def test_a_conference_from_agenda_to_an_agency_extract(
     expect(page.locator(".govuk-notification-banner")).to_contain_text("Only your agency")
     shoot(page, "05-research")
 
-    # The chair runs the meeting.
-    _sign_in(page, live_server, world["chair"])
-    page.goto(meeting_url)
-    page.get_by_role("link", name="Run the meeting").click()
-    page.get_by_role("button", name="The statement has been read out").click()
-    for agency, name in (
-        ("Testshire Hospital", "Helen Rep"),
-        ("Testshire IDVA Service", "Ida Vale"),
-    ):
-        page.get_by_label("Present", exact=True).check()
-        page.get_by_label("Agency").select_option(label=agency)
-        page.get_by_label("Name", exact=True).fill(name)
+    # On the day (the clock moves on: everyone signs in again), the chair runs the meeting;
+    # a meeting is closed once it has been held, never before its date.
+    with time_machine.travel(datetime.combine(when, time(10, 5), LONDON), tick=True):
+        # The chair runs the meeting.
+        _sign_in(page, live_server, world["chair"])
+        page.goto(meeting_url)
+        page.get_by_role("link", name="Run the meeting").click()
+        page.get_by_role("button", name="The statement has been read out").click()
+        for agency, name in (
+            ("Testshire Hospital", "Helen Rep"),
+            ("Testshire IDVA Service", "Ida Vale"),
+        ):
+            page.get_by_label("Present", exact=True).check()
+            page.get_by_label("Agency").select_option(label=agency)
+            page.get_by_label("Name", exact=True).fill(name)
+            page.get_by_role("button", name="Add", exact=True).click()
+        page.get_by_label("Observer", exact=True).check()
+        page.get_by_label("Name", exact=True).fill("Sam Student")
         page.get_by_role("button", name="Add", exact=True).click()
-    page.get_by_label("Observer", exact=True).check()
-    page.get_by_label("Name", exact=True).fill("Sam Student")
-    page.get_by_role("button", name="Add", exact=True).click()
-    expect(page.locator(".govuk-error-summary")).to_contain_text(
-        "must sign the confidentiality statement"
-    )
-    shoot(page, "06-attendance-error")
-    page.locator("#confidentiality_signed").check()
-    page.get_by_role("button", name="Add", exact=True).click()
-    expect(page.locator("#attendance + table, table").first).to_contain_text("Sam Student")
-    shoot(page, "07-opening")
-    page.get_by_role("link", name="Start with case 1").click()
+        expect(page.locator(".govuk-error-summary")).to_contain_text(
+            "must sign the confidentiality statement"
+        )
+        shoot(page, "06-attendance-error")
+        page.locator("#confidentiality_signed").check()
+        page.get_by_role("button", name="Add", exact=True).click()
+        expect(page.locator("#attendance + table, table").first).to_contain_text("Sam Student")
+        shoot(page, "07-opening")
+        page.get_by_role("link", name="Start with case 1").click()
 
-    expect(page.get_by_role("heading", name="Jane EXAMPLE")).to_be_visible()
-    _fill_case(page, world, children="Two children at home witnessed the assault.")
-    expect(page.locator("#autosave-status")).to_contain_text("Saved at", timeout=10_000)
-    # The connection drops while the chair types: nothing is lost.
-    page.context.set_offline(True)
-    page.get_by_label("Risks to professionals").fill("Threatened a housing officer in March.")
-    expect(page.locator("#autosave-status")).to_contain_text("Offline", timeout=10_000)
-    top_shot("08-offline")
-    page.context.set_offline(False)
-    expect(page.locator("#autosave-status")).to_contain_text("Saved at", timeout=15_000)
-    page.reload()
-    expect(page.get_by_label("Risks to professionals")).to_have_value(
-        "Threatened a housing officer in March."
-    )
-    page.get_by_label("What the agency shared").fill("Police: three call-outs since June.")
-    page.locator("#shared-agency_id").select_option(label="Testshire Police")
-    page.get_by_role("button", name="Record as shared").click()
-    _agree_action(
-        page,
-        "Offer a safe follow-up appointment and flag the records",
-        "Testshire Hospital – Health Rep",
-    )
-    top_shot("09-case-1")
-    page.get_by_role("button", name=re.compile("Case discussed")).click()
+        expect(page.get_by_role("heading", name="Jane EXAMPLE")).to_be_visible()
+        _fill_case(page, world, children="Two children at home witnessed the assault.")
+        expect(page.locator("#autosave-status")).to_contain_text("Saved at", timeout=10_000)
+        # The connection drops while the chair types: nothing is lost.
+        page.context.set_offline(True)
+        page.get_by_label("Risks to professionals").fill("Threatened a housing officer in March.")
+        expect(page.locator("#autosave-status")).to_contain_text("Offline", timeout=10_000)
+        top_shot("08-offline")
+        page.context.set_offline(False)
+        expect(page.locator("#autosave-status")).to_contain_text("Saved at", timeout=15_000)
+        page.reload()
+        expect(page.get_by_label("Risks to professionals")).to_have_value(
+            "Threatened a housing officer in March."
+        )
+        page.get_by_label("What the agency shared").fill("Police: three call-outs since June.")
+        page.locator("#shared-agency_id").select_option(label="Testshire Police")
+        page.get_by_role("button", name="Record as shared").click()
+        _agree_action(
+            page,
+            "Offer a safe follow-up appointment and flag the records",
+            "Testshire Hospital – Health Rep",
+        )
+        top_shot("09-case-1")
+        page.get_by_role("button", name=re.compile("Case discussed")).click()
 
-    expect(page.get_by_role("heading", name="Amira KHAN")).to_be_visible()
-    expect(page.locator(".hub-case-nav")).to_contain_text("Case 2 of 2")
-    page.wait_for_load_state()  # the chair's script listens for keys once the page has loaded
-    page.keyboard.press("k")  # back to the first case from the keyboard
-    expect(page.get_by_role("heading", name="Jane EXAMPLE")).to_be_visible()
-    page.wait_for_load_state()
-    page.keyboard.press("j")
-    expect(page.get_by_role("heading", name="Amira KHAN")).to_be_visible()
-    _fill_case(page, world, children="No children in the household.")
-    expect(page.locator("#autosave-status")).to_contain_text("Saved at", timeout=10_000)
-    _agree_action(
-        page,
-        "IDVA to agree a safety plan with the victim this week",
-        "Testshire IDVA Service – Idva",
-    )
-    top_shot("10-case-2")
-    page.get_by_role("button", name=re.compile("Case discussed")).click()
-    page.get_by_role("button", name="Close the meeting").click()
-    expect(page.locator(".govuk-notification-banner")).to_contain_text("meeting is closed")
-    page.get_by_role("button", name="Approve the minutes").click()
-    expect(page.locator(".govuk-notification-banner")).to_contain_text("Minutes approved")
-    shoot(page, "11-minutes-approved")
+        expect(page.get_by_role("heading", name="Amira KHAN")).to_be_visible()
+        expect(page.locator(".hub-case-nav")).to_contain_text("Case 2 of 2")
+        page.wait_for_load_state()  # the chair's script listens for keys once the page has loaded
+        page.keyboard.press("k")  # back to the first case from the keyboard
+        expect(page.get_by_role("heading", name="Jane EXAMPLE")).to_be_visible()
+        page.wait_for_load_state()
+        page.keyboard.press("j")
+        expect(page.get_by_role("heading", name="Amira KHAN")).to_be_visible()
+        _fill_case(page, world, children="No children in the household.")
+        expect(page.locator("#autosave-status")).to_contain_text("Saved at", timeout=10_000)
+        _agree_action(
+            page,
+            "IDVA to agree a safety plan with the victim this week",
+            "Testshire IDVA Service – Idva",
+        )
+        top_shot("10-case-2")
+        page.get_by_role("button", name=re.compile("Case discussed")).click()
+        page.get_by_role("button", name="Close the meeting").click()
+        expect(page.locator(".govuk-notification-banner")).to_contain_text("meeting is closed")
+        page.get_by_role("button", name="Approve the minutes").click()
+        expect(page.locator(".govuk-notification-banner")).to_contain_text("Minutes approved")
+        shoot(page, "11-minutes-approved")
 
-    # The coordinator sends them out.
-    coordinator.goto(meeting_url + "/minutes")
-    coordinator.get_by_role("button", name="Send out the minutes").click()
-    expect(coordinator.locator(".govuk-notification-banner")).to_contain_text("Minutes sent out")
-    shoot(coordinator, "12-sent-out")
-    coordinator.close()
+        # The coordinator sends them out.
+        _sign_in(coordinator, live_server, world["coordinator"])
+        coordinator.goto(meeting_url + "/minutes")
+        coordinator.get_by_role("button", name="Send out the minutes").click()
+        expect(coordinator.locator(".govuk-notification-banner")).to_contain_text(
+            "Minutes sent out"
+        )
+        shoot(coordinator, "12-sent-out")
+        coordinator.close()
 
-    # The referring nurse downloads her agency's extract.
-    _sign_in(page, live_server, world["nurse"])
-    page.get_by_role("link", name="Meetings", exact=True).first.click()
-    page.get_by_role("link", name=re.compile(r"at 10:00")).click()
-    shoot(page, "13-practitioner-meeting")
-    with page.expect_download() as downloaded:
-        page.get_by_role("link", name="Download your agency's extract (PDF)").click()
-    data = Path(downloaded.value.path()).read_bytes()
-    (output_dir / "meeting-journey-extract.pdf").write_bytes(data)
-    pages = [p.extract_text() for p in pypdf.PdfReader(io.BytesIO(data)).pages]
-    everything = " ".join(pages)
-    assert (
-        "RESTRICTED when completed" in pages[0]
-        and "Issued to Nurse, Testshire Hospital" in pages[0]
-    )
-    assert "Jane EXAMPLE" in everything and "Amira KHAN" not in everything
-    assert "Police: three call-outs since June." in everything
-    assert "neck injuries" not in everything  # research not shared stays with the hospital
-    assert "Flat 2, 10 Secret Street" not in everything
+        # The referring nurse downloads her agency's extract.
+        _sign_in(page, live_server, world["nurse"])
+        page.get_by_role("link", name="Meetings", exact=True).first.click()
+        page.get_by_role("link", name=re.compile(r"at 10:00")).click()
+        shoot(page, "13-practitioner-meeting")
+        with page.expect_download() as downloaded:
+            page.get_by_role("link", name="Download your agency's extract (PDF)").click()
+        data = Path(downloaded.value.path()).read_bytes()
+        (output_dir / "meeting-journey-extract.pdf").write_bytes(data)
+        pages = [p.extract_text() for p in pypdf.PdfReader(io.BytesIO(data)).pages]
+        everything = " ".join(pages)
+        assert (
+            "RESTRICTED when completed" in pages[0]
+            and "Issued to Nurse, Testshire Hospital" in pages[0]
+        )
+        assert "Jane EXAMPLE" in everything and "Amira KHAN" not in everything
+        assert "Police: three call-outs since June." in everything
+        assert "neck injuries" not in everything  # research not shared stays with the hospital
+        assert "Flat 2, 10 Secret Street" not in everything
 
-    # The auditor finds that download, with its fingerprint.
-    _sign_in(page, live_server, world["auditor"])
-    page.goto(live_server + "/ledger")
-    page.get_by_label("Action").select_option("minutes:downloaded")
-    page.get_by_role("button", name="Search the ledger").click()
-    expect(page.locator("main table")).to_contain_text("minutes:downloaded")
-    shoot(page, "14-auditor")
-    digest = hashlib.sha256(data).hexdigest()
-    page.locator("main tr", has_text="minutes:downloaded").first.locator("a").first.click()
-    expect(page.locator("main")).to_contain_text(digest)
-    shoot(page, "15-auditor-entry")
+        # The auditor finds that download, with its fingerprint.
+        _sign_in(page, live_server, world["auditor"])
+        page.goto(live_server + "/ledger")
+        page.get_by_label("Action").select_option("minutes:downloaded")
+        page.get_by_role("button", name="Search the ledger").click()
+        expect(page.locator("main table")).to_contain_text("minutes:downloaded")
+        shoot(page, "14-auditor")
+        digest = hashlib.sha256(data).hexdigest()
+        page.locator("main tr", has_text="minutes:downloaded").first.locator("a").first.click()
+        expect(page.locator("main")).to_contain_text(digest)
+        shoot(page, "15-auditor-entry")

@@ -62,6 +62,7 @@ from meetings import conduct, minutes, research
 from meetings import services as meetings
 from meetings.models import Action, AgendaItem, Meeting, MeetingKind
 from tests.canary.markers import PRIVATE, Markers
+from tests.meetings.conftest import on_meeting_day
 from tests.support.cases import answers
 from tests.support.world import AGENCIES, PASSWORD, PEOPLE, World, build_world
 from todo import services as tasks
@@ -943,7 +944,8 @@ def build_first_meeting(scenario: Scenario) -> None:
                 )
                 actions[f"{case}:{owner}"] = action.id
             conduct.set_outcome(chair, meeting, item, "discussed")
-        conduct.close_meeting(chair, meeting)
+    with on_meeting_day(scenario.meetings["M1"]), db.unit_of_work():
+        conduct.close_meeting(chair, db.session().get(Meeting, scenario.meetings["M1"]))
     with db.unit_of_work():
         meeting = db.session().get(Meeting, scenario.meetings["M1"])
         minutes.approve_minutes(chair, meeting)

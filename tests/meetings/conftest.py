@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pytest
+import time_machine
 
 from agencies.models import Cadence
 from hub.core import db
-from hub.core.clock import today_london
+from hub.core.clock import LONDON, today_london
 from meetings import conduct, services
 from meetings.models import Meeting, MeetingKind
 from tests.support import cases
@@ -24,6 +27,19 @@ PEOPLE = [
     (Names("Bea", "Fielding", date(1979, 8, 9)), Names("Dev", "Morrow", date(1975, 3, 4))),
     (Names("Cara", "Lowell", date(2001, 1, 20)), Names("Eli", "Brant", date(1999, 6, 6))),
 ]
+
+
+@contextmanager
+def on_meeting_day(meeting_id: int) -> Iterator[None]:
+    """Move the clock to the afternoon of the meeting's day, if it is still ahead: a meeting
+    is closed once it has been held, never before its date."""
+    with db.unit_of_work() as uow:
+        held_on = uow.session.get(Meeting, meeting_id).held_on
+    if held_on <= today_london():
+        yield
+        return
+    with time_machine.travel(datetime.combine(held_on, time(15), LONDON), tick=True):
+        yield
 
 
 def accepted_case(
@@ -238,7 +254,8 @@ def run_to_close(
                     ),
                 )
             conduct.set_outcome(chair, meeting, item, "discussed")
-        conduct.close_meeting(chair, meeting)
+    with on_meeting_day(conference.meeting_id), db.unit_of_work() as uow:
+        conduct.close_meeting(chair, uow.session.get(Meeting, conference.meeting_id))
 
 
 @pytest.fixture

@@ -15,7 +15,13 @@ from hub.core.errors import Conflict, Forbidden, ValidationFailed
 from hub.core.workdays import add_working_days
 from meetings import conduct, services
 from meetings.models import Action, ActionStatus, ItemStatus, Meeting
-from tests.meetings.conftest import FULL_DISCUSSION, circulated_meeting, run_to_close, schedule
+from tests.meetings.conftest import (
+    FULL_DISCUSSION,
+    circulated_meeting,
+    on_meeting_day,
+    run_to_close,
+    schedule,
+)
 from tests.support.world import actor_of
 from todo.models import Task
 
@@ -148,7 +154,7 @@ def test_deferral_when_the_referrer_is_absent_carries_to_the_next_meeting(world)
             chair, meeting, services.get_item(meeting, item_id), "referrer_absent"
         )
         assert item.deferral_kind == "referrer_absent" and "absent" in item.deferral_reason
-    with db.unit_of_work() as uow:
+    with on_meeting_day(conference.meeting_id), db.unit_of_work() as uow:
         meeting = uow.session.get(Meeting, conference.meeting_id)
         conduct.mark_confidentiality_read(chair, meeting)
         conduct.record_attendance(
@@ -171,7 +177,7 @@ def test_closing_needs_every_case_decided_and_makes_the_minutes_task(world, conf
     chair = actor_of(world["chair"])
     with pytest.raises(ValidationFailed) as refused:
         _with(conference, lambda m: conduct.close_meeting(chair, m))
-    assert {"confidentiality", "attendance"} <= set(refused.value.errors)
+    assert {"held_on", "confidentiality", "attendance"} <= set(refused.value.errors)
     assert any("mark it discussed or deferred" in v for v in refused.value.errors.values())
     with pytest.raises(Forbidden):
         _with(conference, lambda m: conduct.close_meeting(actor_of(world["coordinator"]), m))

@@ -4,12 +4,13 @@ input on each form, and the access matrix over every meeting route and persona."
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
+import time_machine
 
 from hub.core import db
-from hub.core.clock import today_london
+from hub.core.clock import LONDON, today_london
 from meetings.models import Meeting
 from tests.meetings.conftest import accepted_case, circulated_meeting, run_to_close, schedule
 from tests.support.web import signed_in, submit, text
@@ -68,108 +69,122 @@ def test_a_conference_through_the_pages_without_javascript(app, world) -> None:
     )
     assert circulated.status_code == 303
 
-    chair = _signed_in(app.test_client(), world["chair"])
-    run = text(chair.get(f"{base}/run"))
-    assert "Run the meeting" in run
-    item_ids = [int(i) for i in re.findall(rf"/meetings/{meeting_id}/run/(\d+)\"", run)]
-    assert len(set(item_ids)) == 2
-    item = item_ids[0]
-    assert submit(chair, f"{base}/run/confidentiality", form_url=f"{base}/run").status_code == 303
-    bad = submit(
-        chair,
-        f"{base}/run/attendance",
-        {"kind": "observer", "agency_id": "0", "name": "Student"},
-        form_url=f"{base}/run",
-    )
-    assert bad.status_code == 422 and "must sign the confidentiality statement" in text(bad)
-    assert (
-        submit(
+    # Before its day the meeting cannot be closed; on the day the chair runs it.
+    early = _signed_in(app.test_client(), world["chair"])
+    too_soon = submit(early, f"{base}/close", form_url=f"{base}/run")
+    assert too_soon.status_code == 422 and "it can be closed on that day" in text(too_soon)
+    with time_machine.travel(datetime.combine(when, time(10, 30), LONDON), tick=True):
+        chair = _signed_in(app.test_client(), world["chair"])
+        run = text(chair.get(f"{base}/run"))
+        assert "Run the meeting" in run
+        item_ids = [int(i) for i in re.findall(rf"/meetings/{meeting_id}/run/(\d+)\"", run)]
+        assert len(set(item_ids)) == 2
+        item = item_ids[0]
+        assert (
+            submit(chair, f"{base}/run/confidentiality", form_url=f"{base}/run").status_code == 303
+        )
+        bad = submit(
             chair,
             f"{base}/run/attendance",
-            {
-                "kind": "present",
-                "agency_id": str(world.agencies["health"]),
-                "name": "Helen Rep",
-                "role": "Lead nurse",
-            },
+            {"kind": "observer", "agency_id": "0", "name": "Student"},
             form_url=f"{base}/run",
-        ).status_code
-        == 303
-    )
-    case_url = f"{base}/run/{item}"
-    case = text(chair.get(case_url))
-    assert "Case 1 of 2" in case and 'id="next-case"' in case and "chair.js" in case
-    fields = {
-        "referrer_summary": "Reason and risks",
-        "victim_views": "Wants to stay",
-        "risk_victim": "High",
-        "risk_children": "Two children",
-        "risk_perpetrator": "On bail",
-        "risk_professionals": "None known",
-        "informs_victim_agency_id": str(world.agencies["idva"]),
-        "informs_victim_name": "Ida Vale",
-        "whereabouts_reason": "",
-    }
-    saved = submit(chair, f"{case_url}/discussion", fields, form_url=case_url)
-    assert saved.status_code == 303
-    assert "Two children" in text(chair.get(case_url))
-    refused = submit(
-        chair,
-        f"{case_url}/actions",
-        {
-            "action-text": "Safety plan",
-            "action-owner_member_id": "0",
-            **_date("action-due_on", today_london() - timedelta(days=1)),
-        },
-        form_url=case_url,
-    )
-    page = text(refused)
-    assert refused.status_code == 422 and "Select who owns this action" in page
-    assert "The due date must be today or in the future" in page
-    assert "Two children" in page  # nothing typed elsewhere was lost
-    agreed = submit(
-        chair,
-        f"{case_url}/actions",
-        {
-            "action-text": "Safety plan with the victim",
-            "action-owner_member_id": str(world["health_rep"].member_id),
-            **_date("action-due_on", today_london()),
-        },
-        form_url=case_url,
-    )
-    assert agreed.status_code == 303
-    discussed = submit(chair, f"{case_url}/outcome", {"outcome": "discussed"}, form_url=case_url)
-    assert discussed.headers["Location"].endswith(f"/run/{item_ids[1]}")
-    closed = submit(chair, f"{base}/close", form_url=f"{base}/run")
-    assert closed.status_code == 422 and "mark it discussed or deferred" in text(closed)
-    deferred = submit(
-        chair,
-        f"{base}/run/{item_ids[1]}/outcome",
-        {"outcome": "referrer_absent"},
-        form_url=f"{base}/run/{item_ids[1]}",
-    )
-    assert deferred.status_code == 303
-    assert submit(chair, f"{base}/close", form_url=f"{base}/run").status_code == 303
-    assert submit(chair, f"{base}/minutes/approve", form_url=f"{base}/minutes").status_code == 303
-    minutes_page = text(chair.get(f"{base}/minutes"))
-    assert "Approved and locked" in minutes_page and "Amend the minutes" in minutes_page
-    locked = submit(
-        chair, f"{case_url}/discussion", dict(fields, risk_victim="Changed"), form_url=f"{base}/run"
-    )
-    assert locked.status_code == 303
-    assert "High" in text(chair.get(f"{base}/minutes"))
-    assert "Changed" not in text(chair.get(f"{base}/minutes"))
-    amend = submit(
-        chair, f"{base}/minutes/amend", {f"item-{item}.risk_victim": "Very high", "reason": ""}
-    )
-    assert amend.status_code == 422 and "Say why the minutes are being amended" in text(amend)
-    amend = submit(
-        chair,
-        f"{base}/minutes/amend",
-        {f"item-{item}.risk_victim": "Very high", "reason": "Corrected after the meeting"},
-    )
-    assert amend.status_code == 303
-    assert "Corrected after the meeting" in text(chair.get(f"{base}/minutes"))
+        )
+        assert bad.status_code == 422 and "must sign the confidentiality statement" in text(bad)
+        assert (
+            submit(
+                chair,
+                f"{base}/run/attendance",
+                {
+                    "kind": "present",
+                    "agency_id": str(world.agencies["health"]),
+                    "name": "Helen Rep",
+                    "role": "Lead nurse",
+                },
+                form_url=f"{base}/run",
+            ).status_code
+            == 303
+        )
+        case_url = f"{base}/run/{item}"
+        case = text(chair.get(case_url))
+        assert "Case 1 of 2" in case and 'id="next-case"' in case and "chair.js" in case
+        fields = {
+            "referrer_summary": "Reason and risks",
+            "victim_views": "Wants to stay",
+            "risk_victim": "High",
+            "risk_children": "Two children",
+            "risk_perpetrator": "On bail",
+            "risk_professionals": "None known",
+            "informs_victim_agency_id": str(world.agencies["idva"]),
+            "informs_victim_name": "Ida Vale",
+            "whereabouts_reason": "",
+        }
+        saved = submit(chair, f"{case_url}/discussion", fields, form_url=case_url)
+        assert saved.status_code == 303
+        assert "Two children" in text(chair.get(case_url))
+        refused = submit(
+            chair,
+            f"{case_url}/actions",
+            {
+                "action-text": "Safety plan",
+                "action-owner_member_id": "0",
+                **_date("action-due_on", today_london() - timedelta(days=1)),
+            },
+            form_url=case_url,
+        )
+        page = text(refused)
+        assert refused.status_code == 422 and "Select who owns this action" in page
+        assert "The due date must be today or in the future" in page
+        assert "Two children" in page  # nothing typed elsewhere was lost
+        agreed = submit(
+            chair,
+            f"{case_url}/actions",
+            {
+                "action-text": "Safety plan with the victim",
+                "action-owner_member_id": str(world["health_rep"].member_id),
+                **_date("action-due_on", today_london()),
+            },
+            form_url=case_url,
+        )
+        assert agreed.status_code == 303
+        discussed = submit(
+            chair, f"{case_url}/outcome", {"outcome": "discussed"}, form_url=case_url
+        )
+        assert discussed.headers["Location"].endswith(f"/run/{item_ids[1]}")
+        closed = submit(chair, f"{base}/close", form_url=f"{base}/run")
+        assert closed.status_code == 422 and "mark it discussed or deferred" in text(closed)
+        deferred = submit(
+            chair,
+            f"{base}/run/{item_ids[1]}/outcome",
+            {"outcome": "referrer_absent"},
+            form_url=f"{base}/run/{item_ids[1]}",
+        )
+        assert deferred.status_code == 303
+        assert submit(chair, f"{base}/close", form_url=f"{base}/run").status_code == 303
+        assert (
+            submit(chair, f"{base}/minutes/approve", form_url=f"{base}/minutes").status_code == 303
+        )
+        minutes_page = text(chair.get(f"{base}/minutes"))
+        assert "Approved and locked" in minutes_page and "Amend the minutes" in minutes_page
+        locked = submit(
+            chair,
+            f"{case_url}/discussion",
+            dict(fields, risk_victim="Changed"),
+            form_url=f"{base}/run",
+        )
+        assert locked.status_code == 303
+        assert "High" in text(chair.get(f"{base}/minutes"))
+        assert "Changed" not in text(chair.get(f"{base}/minutes"))
+        amend = submit(
+            chair, f"{base}/minutes/amend", {f"item-{item}.risk_victim": "Very high", "reason": ""}
+        )
+        assert amend.status_code == 422 and "Say why the minutes are being amended" in text(amend)
+        amend = submit(
+            chair,
+            f"{base}/minutes/amend",
+            {f"item-{item}.risk_victim": "Very high", "reason": "Corrected after the meeting"},
+        )
+        assert amend.status_code == 303
+        assert "Corrected after the meeting" in text(chair.get(f"{base}/minutes"))
     del first
 
 

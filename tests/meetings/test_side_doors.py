@@ -34,6 +34,7 @@ from tests.meetings.conftest import (
     Conference,
     add_person,
     circulated_meeting,
+    on_meeting_day,
     referred,
     run_to_close,
     schedule,
@@ -335,7 +336,8 @@ def chair_without_minutes(world):
                 ),
             )
             conduct.set_outcome(coordinator, meeting, item, "discussed")
-        conduct.close_meeting(chair, meeting)
+    with on_meeting_day(meeting_id), db.unit_of_work() as uow:
+        conduct.close_meeting(chair, _meeting(uow, meeting_id))
     with db.unit_of_work() as uow:
         minutes.approve_minutes(chair, _meeting(uow, meeting_id))
         # Every referral made through the hub records its basis for referring to the MARAC,
