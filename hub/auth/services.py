@@ -580,6 +580,8 @@ def start_session(
 class ResolvedSession:
     row: MemberSession
     member: Member
+    #: When the session last counted as active, after this request touched it.
+    seen_at: datetime
 
 
 def _provider_allows(row: MemberSession, member: Member) -> str | None:
@@ -612,8 +614,12 @@ def _provider_allows(row: MemberSession, member: Member) -> str | None:
 
 def resolve_session(
     token: str, *, idle_minutes: int, max_hours: int = 12
-) -> ResolvedSession | None:
-    """Find the live session for a token, ending it if it went idle or the member lost access."""
+) -> ResolvedSession | str | None:
+    """Find the live session for a token, ending it if it went idle or the member lost access.
+
+    When this call ends the session it answers why (``idle``, ``expired``, ...); a token of no
+    session, or of one that had already ended, is None.
+    """
     row = db.session().get(MemberSession, _digest(token))
     if row is None or row.ended_at is not None:
         return None
@@ -621,17 +627,18 @@ def resolve_session(
     member = db.session().get(Member, row.member_id)
     if row.created_at + timedelta(hours=max_hours) < moment:
         _end(row, "expired")
-        return None
+        return "expired"
     if row.last_seen_at + timedelta(minutes=idle_minutes) < moment:
         _end(row, "idle")
-        return None
+        return "idle"
     if member is None or not member.can_sign_in():
         _end(row, "disabled")
-        return None
+        return "disabled"
     reason = _provider_allows(row, member)
     if reason is not None:
         _end(row, reason)
-        return None
+        return reason
+    seen_at = row.last_seen_at
     if moment - row.last_seen_at > timedelta(seconds=30):
         # Coarse, and in a transaction of its own after this one: the request's own
         # transaction then holds no write before it calls an identity provider.
@@ -645,7 +652,24 @@ def resolve_session(
             )
 
         db.in_own_transaction(touch)
-    return ResolvedSession(row, member)
+        seen_at = moment
+    return ResolvedSession(row, member, seen_at)
+
+
+def keep_session_alive(row: MemberSession) -> datetime:
+    """Count this moment as activity: the person chose to stay signed in."""
+    moment = now()
+    session_id = row.id
+
+    def touch(session: Session) -> None:
+        session.execute(
+            update(MemberSession)
+            .where(MemberSession.id == session_id, MemberSession.ended_at.is_(None))
+            .values(last_seen_at=moment)
+        )
+
+    db.in_own_transaction(touch)
+    return moment
 
 
 def _end(row: MemberSession, reason: str) -> None:

@@ -323,6 +323,39 @@ def account() -> str:
     return render_template("auth/account.html", member=member, actor=who)
 
 
+def signed_out_message(reason: str | None, idle_minutes: int) -> str:
+    if reason == "idle":
+        minutes = "1 minute" if idle_minutes == 1 else f"{idle_minutes} minutes"
+        return (
+            f"You have been signed out because you were inactive for {minutes}. This "
+            "protects the information in the hub. Sign in again to continue."
+        )
+    return "You have been signed out. Sign in again to continue."
+
+
+@bp.route("/session/stay-signed-in", methods=["POST"])
+@require(Permission.SESSION_USE)
+def stay_signed_in() -> Response:
+    """The time-out warning's "Stay signed in": counts as activity, so the session goes on."""
+    g.hub_seen_at = services.keep_session_alive(g.hub_session)
+    return jsonify({"seconds_left": _settings().session_idle_minutes * 60})
+
+
+def idle_timing() -> dict[str, int] | None:
+    """For a signed-in page's time-out warning: the idle limit and how long is left of it."""
+    seen_at = g.get("hub_seen_at")
+    if g.get("hub_actor") is None or seen_at is None:
+        return None
+    settings = _settings()
+    limit = settings.session_idle_minutes * 60
+    left = limit - int((now() - seen_at).total_seconds())
+    return {
+        "minutes": settings.session_idle_minutes,
+        "left": max(left, 0),
+        "warning": settings.session_warning_seconds,
+    }
+
+
 def load_actor() -> None:
     """Resolve the request's actor from its session; end sessions that lost their right."""
     set_actor(None)
@@ -337,11 +370,12 @@ def load_actor() -> None:
     resolved = services.resolve_session(
         token, idle_minutes=settings.session_idle_minutes, max_hours=settings.session_max_hours
     )
-    if resolved is None:
+    if not isinstance(resolved, services.ResolvedSession):
         session.clear()
-        flash("You have been signed out. Sign in again to continue.", "info")
+        flash(signed_out_message(resolved, settings.session_idle_minutes), "info")
         return
     g.hub_session = resolved.row
+    g.hub_seen_at = resolved.seen_at
     set_actor(
         actor_for(
             resolved.member, authenticated_at=resolved.row.authenticated_at, request_id=g.request_id
@@ -360,7 +394,10 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _agency_name() -> dict[str, Any]:
         actor = g.get("hub_actor")
-        return {"current_agency_name": actor.agency_name if actor else ""}
+        return {
+            "current_agency_name": actor.agency_name if actor else "",
+            "idle_timing": idle_timing(),
+        }
 
 
 @bp.route("/admin/members/<int:member_id>/invitation", methods=["POST"])

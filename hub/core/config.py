@@ -54,6 +54,8 @@ class Settings:
     base_url: str = "http://127.0.0.1:5000"
     cookie_secure: bool = False
     session_idle_minutes: int = 15
+    #: Signed-in pages warn this long before the idle end, with a choice to stay signed in.
+    session_warning_seconds: int = 120
     #: A session ends this long after sign-in, however busy it is.
     session_max_hours: int = 12
     step_up_minutes: int = 10
@@ -121,6 +123,9 @@ class Settings:
             cookie_secure=_bool(env.get("HUB_COOKIE_SECURE"), production),
             session_idle_minutes=_int(
                 "HUB_SESSION_IDLE_MINUTES", env.get("HUB_SESSION_IDLE_MINUTES"), 15
+            ),
+            session_warning_seconds=_int(
+                "HUB_SESSION_WARNING_SECONDS", env.get("HUB_SESSION_WARNING_SECONDS"), 120
             ),
             session_max_hours=_int("HUB_SESSION_MAX_HOURS", env.get("HUB_SESSION_MAX_HOURS"), 12),
             step_up_minutes=_int("HUB_STEP_UP_MINUTES", env.get("HUB_STEP_UP_MINUTES"), 10),
@@ -208,6 +213,8 @@ class Settings:
             raise ConfigError("HUB_SESSION_MAX_HOURS must be from 1 to 72")
         if not 1 <= self.session_idle_minutes <= 24 * 60:
             raise ConfigError("HUB_SESSION_IDLE_MINUTES must be from 1 to 1440")
+        if not 5 <= self.session_warning_seconds <= 600:
+            raise ConfigError("HUB_SESSION_WARNING_SECONDS must be from 5 to 600")
         if self.login_max_failures < 0 or self.login_lockout_minutes < 0:
             raise ConfigError(
                 "HUB_LOGIN_MAX_FAILURES and HUB_LOGIN_LOCKOUT_MINUTES must not be negative"
