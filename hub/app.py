@@ -261,7 +261,13 @@ def _wire_events() -> Any:
     place where a lower package's action causes work above it."""
     from cases.events import CaseGiven
     from hub.core.events import Bus
-    from meetings.events import ActionAgreed, CasesCirculated, MeetingClosed, MinutesDistributed
+    from meetings.events import (
+        ActionAgreed,
+        CasesCirculated,
+        MeetingClosed,
+        MinutesAmended,
+        MinutesDistributed,
+    )
     from todo import cases as case_tasks
     from todo import meetings as meeting_tasks
 
@@ -271,6 +277,7 @@ def _wire_events() -> Any:
     bus.subscribe(ActionAgreed, meeting_tasks.action_agreed)
     bus.subscribe(MeetingClosed, meeting_tasks.meeting_closed)
     bus.subscribe(MinutesDistributed, meeting_tasks.minutes_distributed)
+    bus.subscribe(MinutesAmended, meeting_tasks.minutes_amended)
     return bus
 
 

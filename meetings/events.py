@@ -36,3 +36,13 @@ class MinutesDistributed(Event):
     """The minutes went out: the coordinator's "send the minutes" task is done."""
 
     meeting_id: int
+
+
+@dataclass(frozen=True)
+class MinutesAmended(Event):
+    """Approved minutes were amended: whoever holds an earlier copy must replace it."""
+
+    meeting_id: int
+    revision: int
+    #: The cases whose sections the amendment changed.
+    case_ids: tuple[int, ...]

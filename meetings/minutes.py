@@ -42,7 +42,7 @@ from hub.core.db import session
 from hub.core.errors import Conflict, NotFound, ValidationFailed
 from hub.core.events import publish
 from meetings import conduct, pdf, presenters, services
-from meetings.events import MinutesDistributed
+from meetings.events import MinutesAmended, MinutesDistributed
 from meetings.models import (
     DISCUSSION_FIELDS,
     Action,
@@ -53,6 +53,7 @@ from meetings.models import (
     Meeting,
     MeetingStatus,
     Minutes,
+    MinutesCopy,
     MinutesRevision,
     MinutesStatus,
 )
@@ -446,6 +447,7 @@ def amend_minutes(
             item_key, name = key.split(".", 1)
             if item_key == f"item-{item['item_id']}":
                 item["discussion"][name] = text
+    amended = {lines[n] for n in map(_item_of, changed) if n is not None and n in lines}
     revision = MinutesRevision(
         meeting_id=meeting.id,
         number=previous.number + 1,
@@ -469,8 +471,9 @@ def amend_minutes(
         meeting=meeting.id,
         revision=revision.number,
         sections=sorted(changed),
-        cases=sorted({lines[n] for n in map(_item_of, changed) if n is not None and n in lines}),
+        cases=sorted(amended),
     )
+    publish(MinutesAmended(actor, meeting.id, revision.number, tuple(sorted(amended))))
     return revision
 
 
@@ -568,6 +571,20 @@ def _amended_cases(revision: MinutesRevision) -> set[int]:
     return {lines[n] for n in map(_item_of, revision.changed) if n is not None and n in lines}
 
 
+def _amended_sections(revision: MinutesRevision) -> dict[int, list[str]]:
+    """What an amendment changed, case by case: the names of the sections it rewrote."""
+    lines = {i["item_id"]: i["referral_id"] for i in revision.content["items"]}
+    labels = {name: label for name, label, _required in DISCUSSION_FIELDS}
+    found: dict[int, list[str]] = {}
+    for key in revision.changed:
+        line = _item_of(key)
+        if line is None or line not in lines:
+            continue
+        name = key.split(".", 1)[1]
+        found.setdefault(lines[line], []).append(labels.get(name, name))
+    return found
+
+
 def build_document(
     actor: Actor,
     meeting: Meeting,
@@ -575,6 +592,7 @@ def build_document(
     *,
     action: str = LedgerAction.MINUTES_RENDERED,
     with_whereabouts: bool = True,
+    revision_number: int | None = None,
 ) -> MinutesDocument:
     """The minutes for this recipient: each case through the gate, recorded.
 
@@ -583,7 +601,8 @@ def build_document(
     reference (and name, if identity is allowed) with the reason. An extract holds only the
     agency's own cases and actions. An amendment's reason is shown only beside the cases it
     changed. ``with_whereabouts``: the PDF reveals them where the chair included them; the
-    page only says so.
+    page only says so. ``revision_number``: an earlier revision as it stood (the runner's
+    history of the minutes), with the amendments up to it.
     """
     if scope == SCOPE_FULL:
         services.require_runner(actor, meeting)
@@ -592,7 +611,13 @@ def build_document(
             raise NotFound("There are no minutes of this meeting for your agency yet.")
     else:
         raise ValueError(f"unknown scope {scope!r}")
-    content, revision = current_content(meeting)
+    if revision_number is None:
+        content, revision = current_content(meeting)
+    else:
+        revision = next((r for r in revisions(meeting) if r.number == revision_number), None)
+        if revision is None:
+            raise NotFound("There is no such revision of these minutes.")
+        content = revision.content
     minutes = services.minutes_of(meeting)
     agency = session().get(Agency, actor.agency_id) if actor.agency_id else None
     agency_name = agency.name if agency else ""
@@ -709,7 +734,11 @@ def build_document(
     if revision is not None:
         in_copy = {c.referral_id: decided[c.referral_id] for c in cases}
         references = {c.referral_id: c.reference for c in cases}
-        past_revisions = [r for r in revisions(meeting) if r.kind == "amendment"]
+        past_revisions = [
+            r
+            for r in revisions(meeting)
+            if r.kind == "amendment" and r.number <= revision.number
+        ]
         names = dict(
             session()
             .execute(
@@ -726,6 +755,7 @@ def build_document(
                 who=names.get(past.created_by_id or 0, ""),
                 reason=past.reason,
                 amended=_amended_cases(past),
+                sections=_amended_sections(past),
                 disclosures=in_copy,
                 references=references,
             )
@@ -798,13 +828,33 @@ def render_minutes(
         sha256=digest,
         bytes=len(data),
     )
+    if not document.is_draft and actor.member_id is not None and actor.agency_id is not None:
+        session().add(
+            MinutesCopy(
+                meeting_id=meeting.id,
+                revision=document.revision,
+                member_id=actor.member_id,
+                agency_id=actor.agency_id,
+                scope=scope,
+                case_ids=list(document.case_ids),
+                downloaded_at=now(),
+            )
+        )
     kind = "minutes" if scope == SCOPE_FULL else "minutes-extract"
     filename = f"marac-{kind}-{meeting.held_on.isoformat()}.pdf"
     return RenderedPdf(data, digest, filename, document, fetcher.refused)
 
 
-def documents_for_page(actor: Actor, meeting: Meeting) -> MinutesDocument:
-    """The full minutes shown on the coordinator's and chair's page (a disclosure too)."""
+def documents_for_page(
+    actor: Actor, meeting: Meeting, revision_number: int | None = None
+) -> MinutesDocument:
+    """The full minutes shown on the coordinator's and chair's page (a disclosure too), as
+    they stand or as an earlier revision stood."""
     return build_document(
-        actor, meeting, SCOPE_FULL, action=LedgerAction.MINUTES_VIEWED, with_whereabouts=False
+        actor,
+        meeting,
+        SCOPE_FULL,
+        action=LedgerAction.MINUTES_VIEWED,
+        with_whereabouts=False,
+        revision_number=revision_number,
     )

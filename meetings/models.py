@@ -45,6 +45,7 @@ __all__ = [
     "MeetingKind",
     "MeetingStatus",
     "Minutes",
+    "MinutesCopy",
     "MinutesRevision",
     "MinutesStatus",
     "ResearchSubmission",
@@ -393,6 +394,28 @@ class Minutes(Base):
     @property
     def is_locked(self) -> bool:
         return self.status != MinutesStatus.DRAFT
+
+
+class MinutesCopy(Base):
+    """A copy of approved minutes a member downloaded: which revision, which cases it held.
+
+    The ledger records each download too; this is the working list of who holds which
+    revision, so that an amendment can tell exactly those people to replace their copy."""
+
+    __tablename__ = "meeting_minutes_copies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
+    revision: Mapped[int]
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    #: "full" (the coordinator's and chair's whole minutes) or "extract" (one agency's).
+    scope: Mapped[str] = mapped_column(String(20))
+    #: The cases the copy held (identifiers only).
+    case_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    downloaded_at: Mapped[datetime] = mapped_column(default=now)
 
 
 class MinutesRevision(Base):

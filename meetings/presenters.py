@@ -396,6 +396,8 @@ class AmendmentRow:
     cases: list[str]
     reason: str = ""
     withheld: str = ""
+    #: What changed, for each case of this copy: "NO-2026-0001: Risk to the victim".
+    sections: list[str] = field(default_factory=list)
 
 
 #: Shown instead of an amendment's reason when it also changed a case this copy does not show.
@@ -413,6 +415,7 @@ def amendment_row(
     amended: Iterable[int],
     disclosures: Mapping[int, Disclosure],
     references: Mapping[int, str],
+    sections: Mapping[int, list[str]] | None = None,
 ) -> AmendmentRow | None:
     """An amendment as this recipient may see it, or None when it changed none of their cases.
 
@@ -431,6 +434,9 @@ def amendment_row(
     if not readable:
         return None
     row = AmendmentRow(number, when, who, [references[c] for c in readable])
+    row.sections = [
+        f"{references[c]}: {label}" for c in readable for label in (sections or {}).get(c, [])
+    ]
     if len(readable) == len(changed):
         row.reason = reason
     else:

@@ -728,11 +728,15 @@ def close(found: Any) -> Any:
 
 
 def _minutes_page(
-    meeting: Any, *, errors: dict[str, str] | None = None, status: int = 200
+    meeting: Any,
+    *,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+    revision: int | None = None,
 ) -> tuple[str, int]:
     who = actor()
     services.require_runner(who, meeting)
-    document = minutes.documents_for_page(who, meeting)
+    document = minutes.documents_for_page(who, meeting, revision)
     row = services.minutes_of(meeting)
     missing = (
         minutes.missing_for_approval(meeting, actor=who)
@@ -749,6 +753,7 @@ def _minutes_page(
         chair=services.is_chair(who, meeting),
         plain=PlainForm(),
         MinutesStatus=MinutesStatus,
+        viewing=revision,
     ), status
 
 
@@ -757,6 +762,14 @@ def _minutes_page(
 @with_meeting
 def minutes_page(found: Any) -> Any:
     return _minutes_page(found)
+
+
+@bp.route("/meetings/<int:meeting_id>/minutes/revisions/<int(min=1, max=1000000):number>")
+@require(Permission.MEETINGS_RUN)
+@with_meeting
+def minutes_revision(found: Any, number: int) -> Any:
+    """One earlier revision of the approved minutes, as it stood (the newest is the page)."""
+    return _minutes_page(found, revision=number)
 
 
 @bp.route("/meetings/<int:meeting_id>/minutes/approve", methods=["POST"])

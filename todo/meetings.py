@@ -13,10 +13,26 @@ from sqlalchemy import select
 
 from agencies.models import Agency, Member
 from cases.models import Referral
+from hub.core.clock import today_london
 from hub.core.db import session
+from hub.core.workdays import add_working_days
 from meetings import services as meeting_services
-from meetings.events import ActionAgreed, CasesCirculated, MeetingClosed, MinutesDistributed
-from meetings.models import Action, AgendaItem, Meeting, MeetingStatus, Minutes, MinutesStatus
+from meetings.events import (
+    ActionAgreed,
+    CasesCirculated,
+    MeetingClosed,
+    MinutesAmended,
+    MinutesDistributed,
+)
+from meetings.models import (
+    Action,
+    AgendaItem,
+    Meeting,
+    MeetingStatus,
+    Minutes,
+    MinutesCopy,
+    MinutesStatus,
+)
 from todo import rules
 from todo import services as tasks
 from todo.catalogue import CaseContext
@@ -143,6 +159,68 @@ def minutes_distributed(event: MinutesDistributed) -> None:
         )
 
 
+#: Working days a holder of an earlier copy has to replace it with the amended minutes.
+REPLACE_COPY_DAYS = 2
+
+
+def minutes_amended(event: MinutesAmended) -> None:
+    """Tell each member holding an earlier copy that the amendment touches to replace it.
+
+    A full copy is touched by every amendment; an agency's extract only when it held one of
+    the amended cases. One task per member and revision (its e-mail follows the member's
+    own notification settings); the task names the meeting and the revision, never a case.
+    """
+    meeting = session().get(Meeting, event.meeting_id)
+    if meeting is None:
+        return
+    amended = set(event.case_ids)
+    holders: dict[int, tuple[int, int]] = {}  # member -> (agency, earliest revision held)
+    for copy in (
+        session()
+        .execute(
+            select(MinutesCopy).where(
+                MinutesCopy.meeting_id == meeting.id, MinutesCopy.revision < event.revision
+            )
+        )
+        .scalars()
+    ):
+        if copy.scope != "full" and not amended & set(copy.case_ids):
+            continue
+        agency, earliest = holders.get(copy.member_id, (copy.agency_id, copy.revision))
+        holders[copy.member_id] = (agency, min(earliest, copy.revision))
+    if not holders:
+        return
+    live = {
+        m.id
+        for m in session()
+        .execute(select(Member).where(Member.id.in_(list(holders)), Member.disabled_at.is_(None)))
+        .scalars()
+    }
+    held_on = f"{meeting.held_on:%-d %B %Y}"
+    for member_id, (agency_id, earliest) in sorted(holders.items()):
+        if member_id not in live:
+            continue
+        tasks.create_task(
+            event.actor,
+            agency_id=agency_id,
+            owner_member_id=member_id,
+            referral_id=None,
+            source=TaskSource.SYSTEM_RULE,
+            title=f"Replace your copy of the minutes of the MARAC meeting on {held_on}",
+            due_on=add_working_days(today_london(), REPLACE_COPY_DAYS),
+            priority=Priority.HIGH,
+            details=(
+                f"The minutes of the meeting on {held_on} were amended (revision "
+                f"{event.revision}). You downloaded revision {earliest}. Download the amended "
+                "copy from the meeting's page, and destroy the earlier one as your agency's "
+                "information sharing protocol says."
+            ),
+            source_key=(
+                f"minutes-amended:meeting-{meeting.id}:revision-{event.revision}:member-{member_id}"
+            ),
+        )
+
+
 def minutes_due_provider(today: date) -> list[rules.RuleTask]:
     """For the scheduler: a task for each held meeting whose minutes are not yet sent out,
     and the task resolved once they are."""
@@ -169,6 +247,7 @@ __all__ = [
     "action_agreed",
     "cases_circulated",
     "meeting_closed",
+    "minutes_amended",
     "minutes_distributed",
     "minutes_due_provider",
     "task_changed",
