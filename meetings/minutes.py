@@ -735,9 +735,7 @@ def build_document(
         in_copy = {c.referral_id: decided[c.referral_id] for c in cases}
         references = {c.referral_id: c.reference for c in cases}
         past_revisions = [
-            r
-            for r in revisions(meeting)
-            if r.kind == "amendment" and r.number <= revision.number
+            r for r in revisions(meeting) if r.kind == "amendment" and r.number <= revision.number
         ]
         names = dict(
             session()
