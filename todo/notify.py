@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import weakref
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
@@ -34,12 +35,13 @@ from sqlalchemy import and_, func, select, update
 from agencies.models import Agency, Member, MemberStatus
 from agencies.services import actor_for
 from hub.core.clock import LONDON, now
-from hub.core.db import after_commit, session
+from hub.core.db import UnitOfWork, after_commit, current_unit, session
 from hub.core.mail import Mailer, Notice, current_mailer, deliver, install
 from todo import visibility
 from todo.models import NotificationMode, NotificationPreference, Task, TaskNotification
 
 __all__ = [
+    "BURST",
     "DIGEST",
     "NOTICES",
     "Mailer",
@@ -71,6 +73,12 @@ NOTICES: dict[str, Notice] = {
         "/tasks/overdue",
     ),
 }
+#: One transaction owed a member several notifications: one message says how many.
+BURST = Notice(
+    "MARAC Hub: new work is waiting for you",
+    "You have {count} new notifications about tasks in MARAC Hub.",
+    "/tasks",
+)
 DIGEST = Notice(
     "MARAC Hub: your daily summary",
     "You have {count} new {noun} about tasks in MARAC Hub.",
@@ -90,17 +98,40 @@ def _can_receive(member: Member) -> bool:
     return agency is not None and agency.disabled_at is None  # the agency left the hub
 
 
+#: What each unit of work owes each member by e-mail: (address, the kinds owed, in order).
+_BURSTS: weakref.WeakKeyDictionary[UnitOfWork, dict[int, tuple[str, list[str]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _send_burst(mailer: Mailer, address: str, kinds: list[str]) -> None:
+    """One e-mail for everything one transaction owed one member."""
+    if len(kinds) == 1:
+        deliver(mailer, address, NOTICES[kinds[0]])
+    else:
+        deliver(mailer, address, BURST, count=len(kinds))
+
+
 def _owe(member: Member, kind: str, task_id: int | None) -> None:
+    """Record the notification; a member who takes each one gets, after the commit, one
+    e-mail for all this transaction owed them (accepting a case that makes twenty tasks
+    sends one message, not twenty)."""
     row = TaskNotification(member_id=member.id, kind=kind, task_id=task_id)
     session().add(row)
-    if mode_of(member.id) is NotificationMode.EACH:
-        mailer = current_mailer()
-        if mailer is None:
-            log.warning("no mailer configured: a %s notification stays unsent", kind)
-        else:
-            row.sent_at = now()
-            address = member.email
-            after_commit(lambda: deliver(mailer, address, NOTICES[kind]))
+    if mode_of(member.id) is not NotificationMode.EACH:
+        return
+    mailer = current_mailer()
+    if mailer is None:
+        log.warning("no mailer configured: a %s notification stays unsent", kind)
+        return
+    row.sent_at = now()
+    bursts = _BURSTS.setdefault(current_unit(), {})
+    if member.id in bursts:
+        bursts[member.id][1].append(kind)
+        return
+    address, kinds = member.email, [kind]
+    bursts[member.id] = (address, kinds)
+    after_commit(functools.partial(_send_burst, mailer, address, kinds))
 
 
 def notify_many(

@@ -217,6 +217,35 @@ def test_a_queued_task_reminds_the_agencys_representatives(app, world, actors, i
     assert inbox.to(world["police_officer"].email) == []
 
 
+def test_one_burst_of_work_is_one_e_mail_per_person(app, world, actors, inbox) -> None:
+    """Twenty tasks given in one go, then one reminder run over all of them: each person gets
+    one message per burst, which says how many notifications wait."""
+    officer, rep = world["police_officer"], world["police_rep"]
+    with at(date(2026, 3, 2)), app.app_context(), db.unit_of_work():
+        for n in range(20):
+            services.create_task(
+                actors["coordinator"],
+                agency_id=world.agencies["police"],
+                owner_member_id=officer.member_id if n < 15 else None,
+                referral_id=None,
+                source=TaskSource.MEETING_ACTION,
+                title=f"Check the records, part {n + 1}",
+                due_on=date(2026, 3, 3),
+            )
+    given = inbox.to(officer.email)
+    assert len(given) == 1 and "15 new notifications" in given[0].get_content()
+    with at(date(2026, 3, 2)):
+        assert _run(app, jobs.send_reminders) == 20
+    assert len(inbox.to(officer.email)) == 2  # the tasks given, then their reminders
+    assert "15 new notifications" in inbox.to(officer.email)[1].get_content()
+    reminded = inbox.to(rep.email)  # the queue's five, to its representative
+    assert len(reminded) == 1 and "5 new notifications" in reminded[0].get_content()
+    with db.unit_of_work():
+        owed = db.session().execute(select(TaskNotification)).scalars().all()
+    assert len([n for n in owed if n.member_id == officer.member_id]) == 30  # each one listed
+    _assert_no_personal_data(inbox, world, ["Check the records"])
+
+
 def test_moving_the_due_date_earns_a_new_reminder(app, world, actors, inbox) -> None:
     with at(date(2026, 3, 2)):
         task_id = _make_task(app, world, actors, due=date(2026, 3, 3))
