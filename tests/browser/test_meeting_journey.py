@@ -181,8 +181,25 @@ def test_a_conference_from_agenda_to_an_agency_extract(
         page.keyboard.press("k")  # back to the first case from the keyboard
         expect(page.get_by_role("heading", name="Jane EXAMPLE")).to_be_visible()
         page.wait_for_load_state()
+        # The single-key shortcuts can be turned off, and this laptop remembers the choice.
+        first_case = page.url
+        shortcuts = page.get_by_label("Use the j and k keys to move between cases")
+        expect(shortcuts).to_be_checked()
+        shortcuts.uncheck()
+        page.get_by_role("heading", name="Jane EXAMPLE").click()  # focus out of the box
+        page.keyboard.press("j")
+        page.reload()
+        expect(page).to_have_url(first_case)
+        expect(page.get_by_role("heading", name="Jane EXAMPLE")).to_be_visible()
+        expect(shortcuts).not_to_be_checked()
+        top_shot("09b-shortcuts-off")
+        shortcuts.check()
+        page.get_by_role("heading", name="Jane EXAMPLE").click()
+        page.keyboard.press("Shift+J")  # never with a modifier
         page.keyboard.press("j")
         expect(page.get_by_role("heading", name="Amira KHAN")).to_be_visible()
+        expect(page.locator(".hub-case-nav")).to_contain_text("Case 2 of 2")
+
         _fill_case(page, world, children="No children in the household.")
         expect(page.locator("#autosave-status")).to_contain_text("Saved at", timeout=10_000)
         _agree_action(

@@ -24,8 +24,28 @@
     flushThen(function () { window.location.href = link.href; });
   }
 
+  // The single-key shortcuts can be turned off (a speech user's "j" must not change the case);
+  // the choice is kept on this laptop.
+  var SHORTCUTS = "hub.chair.shortcuts";
+  var toggle = document.getElementById("use-shortcuts");
+
+  function shortcutsOn() {
+    try { return window.localStorage.getItem(SHORTCUTS) !== "off"; } catch (e) { return true; }
+  }
+
+  if (toggle) {
+    toggle.checked = shortcutsOn();
+    document.getElementById("shortcuts-control").hidden = false;
+    toggle.addEventListener("change", function () {
+      try {
+        if (toggle.checked) window.localStorage.removeItem(SHORTCUTS);
+        else window.localStorage.setItem(SHORTCUTS, "off");
+      } catch (e) { /* storage disabled: the choice lasts for this page */ }
+    });
+  }
+
   document.addEventListener("keydown", function (event) {
-    if (event.altKey || event.metaKey || event.ctrlKey) {
+    if (event.altKey || event.metaKey || event.ctrlKey || event.shiftKey) {
       if ((event.ctrlKey || event.metaKey) && (event.key === "s" || event.key === "S") && form) {
         event.preventDefault();
         save();
@@ -33,6 +53,7 @@
       return;
     }
     if (typing(event.target)) return;
+    if (toggle ? !toggle.checked : !shortcutsOn()) return;
     if (event.key === "j") go("next-case");
     if (event.key === "k") go("previous-case");
   });
