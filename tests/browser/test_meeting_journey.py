@@ -200,6 +200,20 @@ def test_a_conference_from_agenda_to_an_agency_extract(
         expect(page.get_by_role("heading", name="Amira KHAN")).to_be_visible()
         expect(page.locator(".hub-case-nav")).to_contain_text("Case 2 of 2")
 
+        # An error's link moves focus to its field far down the page; the field and its
+        # question scroll into view below the sticky case bar, never under it.
+        page.get_by_role("button", name="Agree the action").click()
+        summary = page.locator(".govuk-error-summary")
+        expect(summary).to_be_visible()
+        summary.get_by_role("link").first.click()
+        focused = page.locator(":focus")
+        expect(focused).to_be_visible()
+        label = page.locator(f"label[for='{focused.get_attribute('id')}']")
+        bar = page.locator(".hub-case-nav").bounding_box()
+        assert bar and bar["y"] == 0  # the bar is stuck at the top: the page has scrolled
+        for seen in (focused.bounding_box(), label.bounding_box()):
+            assert seen and seen["y"] >= bar["height"], (bar, seen)
+        shoot(page, "09c-error-link-below-bar")
         _fill_case(page, world, children="No children in the household.")
         expect(page.locator("#autosave-status")).to_contain_text("Saved at", timeout=10_000)
         _agree_action(

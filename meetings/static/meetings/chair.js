@@ -24,6 +24,17 @@
     flushThen(function () { window.location.href = link.href; });
   }
 
+  // The sticky case bar must never cover the control that has focus: the page scrolls a
+  // focused control (or a linked field) into view below the bar, however tall it wraps.
+  var bar = document.querySelector(".hub-case-nav");
+  function padForBar() {
+    document.documentElement.style.setProperty("--hub-case-nav-height", bar.offsetHeight + "px");
+  }
+  if (bar) {
+    padForBar();
+    if (window.ResizeObserver) new window.ResizeObserver(padForBar).observe(bar);
+  }
+
   // The single-key shortcuts can be turned off (a speech user's "j" must not change the case);
   // the choice is kept on this laptop.
   var SHORTCUTS = "hub.chair.shortcuts";
