@@ -159,7 +159,8 @@ def sign_in() -> Any:
                 lockout_minutes=settings.login_lockout_minutes,
                 request_id=g.request_id,
             )
-            form.form_errors.append(services.SIGN_IN_FAILED)
+            # On the password box, so the error summary links to it (the box is empty again).
+            form.password.errors = [services.SIGN_IN_FAILED]
             form.password.data = ""
         return render_sign_in(form, status=422)
     return render_sign_in(form)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -45,6 +46,18 @@ def test_wrong_password_and_unknown_user_get_the_same_message(client, world) -> 
     assert text(wrong).replace(person.email, "").count("There is a problem") == 1
     assert person.email not in text(unknown)
     assert client.get("/").status_code == 302  # still signed out
+
+
+def test_a_wrong_password_is_an_error_summary_linking_to_the_password_box(client, world) -> None:
+    person = world["nurse"]
+    page = text(submit(client, "/sign-in", {"email": person.email, "password": "not it at all"}))
+    summary = page.split('class="govuk-error-summary"', 1)[1].split("</ul>", 1)[0]
+    link = re.search(r'<a href="#([^"]+)">([^<]+)</a>', summary)
+    assert link and link.group(2).strip() == SIGN_IN_FAILED
+    assert re.search(rf'<input[^>]*id="{link.group(1)}"[^>]*type="password"', page)
+    # The box itself says what is wrong, as GOV.UK's error message pattern does.
+    box_error = r'id="password-error"[^>]*>\s*<span[^>]*>Error:</span> The email address'
+    assert re.search(box_error, page)
 
 
 def test_failed_sign_ins_are_recorded_in_the_ledger(client, world) -> None:
