@@ -35,41 +35,55 @@ from meetings.models import (
 )
 from todo import rules
 from todo import services as tasks
-from todo.catalogue import CaseContext
-from todo.models import Priority, Task, TaskSource, Trigger
+from todo.models import Priority, Task, TaskSource
+
+#: The research task each invited agency gets for each case on a circulated agenda.
+RESEARCH_TITLE = "Research your agency's records for this case before the MARAC meeting"
 
 
 def cases_circulated(event: CasesCirculated) -> None:
-    """Run each invited agency's to-do template for each case it now knows."""
+    """Give each invited agency one task per case on the agenda: research its records before
+    the meeting (in the agency's queue, due the working day before).
+
+    An invited agency is not given its whole to-do template for a case it knows only from
+    the agenda: its hands-on work is what the meeting agrees (each action becomes its
+    owner's task), or its template once the case is shared with it.
+    """
     meeting = session().get(Meeting, event.meeting_id)
     if meeting is None:
         return
     only = set(event.agency_ids) if event.agency_ids is not None else None
-    agencies = {
-        a.id: a
+    agencies = [
+        a
         for a in meeting_services.area_agencies(meeting.area_id)
         if a.id in meeting.invited_agency_ids and (only is None or a.id in only)
-    }
+    ]
+    due_on = max(add_working_days(meeting.held_on, -1), today_london())
+    held_on = f"{meeting.held_on:%-d %B %Y}"
     for item_id in event.item_ids:
         item = session().get(AgendaItem, item_id)
         referral = session().get(Referral, item.referral_id) if item is not None else None
         if referral is None:
             continue
-        involved = {referral.referring_agency_id, *meeting.invited_agency_ids}
-        band = referral.assessment.band if referral.assessment is not None else None
-        for agency in agencies.values():
+        high = referral.assessment is not None and referral.assessment.band == "high"
+        for agency in agencies:
             if agency.id == referral.referring_agency_id:
-                continue  # the referrer's own template ran when the referral was accepted
-            others = frozenset(
-                a.type for a_id, a in agencies.items() if a_id in involved and a_id != agency.id
-            )
-            tasks.generate_from_template(
+                continue  # the referrer knows its own case, and its template ran on acceptance
+            tasks.create_task(
                 event.actor,
-                agency=agency,
+                agency_id=agency.id,
+                owner_member_id=None,
                 referral_id=referral.id,
-                trigger=Trigger.CASE_SHARED,
-                risk_band=band,
-                context=CaseContext(agency_types_involved=others),
+                source=TaskSource.SYSTEM_RULE,
+                title=RESEARCH_TITLE,
+                due_on=due_on,
+                priority=Priority.HIGH if high else Priority.NORMAL,
+                details=(
+                    f"The case is on the agenda of the MARAC meeting on {held_on}. Check what "
+                    "your agency's records hold and write it on the meeting's research page, "
+                    "so that your representative can share what is relevant."
+                ),
+                source_key=f"research:meeting-{meeting.id}:case-{referral.id}",
             )
 
 

@@ -284,7 +284,11 @@ def test_circulation_gives_invited_agencies_need_to_know_and_no_one_else(world) 
         assert rows == []  # the case is not even listed for them
 
 
-def test_a_circulated_agenda_makes_template_tasks_for_invited_agencies(world) -> None:
+def test_a_circulated_agenda_gives_each_invited_agency_one_research_task_per_case(
+    world,
+) -> None:
+    """Not its whole template: an agency that knows a case only from the agenda researches it;
+    its hands-on work is what the meeting agrees."""
     from todo.models import Task
 
     referral_id = accepted_case(world, "nurse")
@@ -304,4 +308,7 @@ def test_a_circulated_agenda_makes_template_tasks_for_invited_agencies(world) ->
             .scalars()
             .all()
         )
-        assert housing and all(t.source == "template_item" for t in housing)
+        (research,) = housing
+        assert research.source == "system_rule" and research.owner_member_id is None
+        assert research.title.startswith("Research your agency's records")
+        assert research.due_on < _meeting(uow, meeting_id).held_on
