@@ -92,4 +92,6 @@ def html_to_pdf(html: str, *, base_url: str, fetcher: StaticOnlyFetcher | None =
     """Lay out the HTML and return the PDF's bytes, fetching only hub static files."""
     fetcher = fetcher or StaticOnlyFetcher(base_url)
     document = HTML(string=html, base_url=base_url.rstrip("/") + "/", url_fetcher=fetcher)
-    return bytes(document.write_pdf())
+    # PDF/UA-1: a tagged PDF (headings, paragraphs, tables, reading order, the document's
+    # language and title) that a screen reader can follow, as the minutes must be accessible.
+    return bytes(document.write_pdf(pdf_variant="pdf/ua-1"))

@@ -112,10 +112,13 @@ def test_the_pdf_is_marked_watermarked_numbered_and_hides_whereabouts(
 ) -> None:
     _approved(world, conference)
     rendered = _render(world, conference, "coordinator")
+    target = output_dir / "minutes.pdf"
+    target.write_bytes(rendered.data)  # kept for a look, whatever the assertions find
     pages = _pages(rendered.data)
     assert len(pages) >= 2
     for number, page in enumerate(pages, start=1):
-        assert "RESTRICTED when completed" in page
+        assert page.count("RESTRICTED when completed") >= 2  # at the top and the bottom
+        assert "DRAFT" not in page  # approved minutes
         assert "Issued to Coordinator, Testshire Community Safety" in page
         assert f"Page {number} of {len(pages)}" in page
     everything = " ".join(pages)
@@ -123,8 +126,6 @@ def test_the_pdf_is_marked_watermarked_numbered_and_hides_whereabouts(
     assert "Jane EXAMPLE" in everything and "Helen Rep" in everything
     assert "Flag the records and offer a safe appointment" in everything
     assert ADDRESS not in everything and "07700 900123" not in everything
-    target = output_dir / "minutes.pdf"
-    target.write_bytes(rendered.data)
     subprocess.run(
         [
             "pdftoppm",
@@ -141,6 +142,23 @@ def test_the_pdf_is_marked_watermarked_numbered_and_hides_whereabouts(
         check=True,
     )
     assert (output_dir / "minutes-page-1.png").stat().st_size > 10_000
+
+
+def test_the_pdf_is_tagged_for_screen_readers_and_a_draft_says_so_on_every_page(
+    world, conference
+) -> None:
+    run_to_close(world, conference)
+    rendered = _render(world, conference, "coordinator")
+    reader = pypdf.PdfReader(io.BytesIO(rendered.data))
+    root = reader.trailer["/Root"]
+    assert bool(root["/MarkInfo"]["/Marked"]) and "/StructTreeRoot" in root  # tagged
+    assert str(root["/Lang"]).lower() == "en-gb"
+    assert reader.metadata.title and "minutes" in reader.metadata.title
+    xmp = root["/Metadata"].get_object().get_data()
+    assert b"pdfuaid:part" in xmp  # it declares PDF/UA-1
+    pages = [page.extract_text() for page in reader.pages]
+    for page in pages:
+        assert page.count("DRAFT · RESTRICTED when completed") >= 2
 
 
 def test_whereabouts_appear_only_when_the_chair_includes_them_and_through_a_reveal(
