@@ -320,7 +320,17 @@ def _build(cases: int) -> tuple[Any, int, Any]:
                     ),
                 )
             conduct.set_outcome(chair, meeting, item, "discussed")
-        conduct.close_meeting(chair, meeting)
+        held_on = meeting.held_on
+    import time_machine
+
+    from hub.core.clock import LONDON
+
+    # A meeting is closed on its day: the clock moves to it for the close alone.
+    with (
+        time_machine.travel(datetime.combine(held_on, clock_time(15), LONDON)),
+        db.unit_of_work() as uow,
+    ):
+        conduct.close_meeting(chair, uow.session.get(Meeting, meeting_id))
     with db.unit_of_work() as uow:
         minutes.approve_minutes(chair, uow.session.get(Meeting, meeting_id))
     return app, meeting_id, coordinator
