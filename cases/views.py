@@ -648,12 +648,20 @@ def share(referral_id: int) -> Any:
         who, referral_id, [Category.IDENTITY], action=LedgerAction.REFERRAL_SHARE_OPENED
     )
     try:
-        services.share_case(
-            who,
-            referral,
-            bounded_id(request.form.get("agency_id")) or 0,
-            Purpose(request.form.get("purpose", Purpose.MARAC)),
-        )
+        agency_id = bounded_id(request.form.get("agency_id")) or 0
+        purpose = Purpose(request.form.get("purpose", Purpose.MARAC))
+        if request.form.get("confirmed") != "yes":
+            # Beyond what consent or an approved decision covers: say so, and ask first.
+            preview = services.share_preview(who, referral, agency_id, purpose)
+            if preview.withheld:
+                return render_template(
+                    "referrals/share_confirm.html",
+                    referral_id=referral_id,
+                    reference=referral.reference,
+                    preview=preview,
+                    purpose=purpose,
+                ), 200
+        services.share_case(who, referral, agency_id, purpose)
     except (ValidationFailed, ValueError, HubError) as error:
         flash(getattr(error, "message", "Choose an agency and a purpose."), "info")
     else:

@@ -16,6 +16,7 @@ from agencies.models import Agency
 from cases import matching
 from cases.events import CaseGiven, GivenBy
 from cases.models import Referral, ReferralStatus
+from cases.operations.sharing import agency_preview
 from consent.models import ConsentRecord, DecisionStatus, SharingDecision
 from hub.core.db import session
 from todo import rules
@@ -47,6 +48,10 @@ def case_given(event: CaseGiven) -> None:
     if agency is None or referral is None:
         return
     accepted = event.how is GivenBy.ACCEPTED
+    if not accepted and not agency_preview(referral, agency, None).identifies:
+        # Shared beyond what consent or an approved decision covers: the agency cannot tell
+        # who the person is, so it is given no hands-on work for them (the sharer was told).
+        return
     tasks.generate_from_template(
         actor,
         agency=agency,

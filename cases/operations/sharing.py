@@ -4,6 +4,8 @@ Services take the actor explicitly and never commit."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from sqlalchemy import select
 
 from agencies.models import Agency, Member
@@ -20,7 +22,10 @@ from cases.models import (
     ReferralStatus,
 )
 from cases.operations.access import act_on, forbid, grant_need_to_know
+from consent import gate
 from consent.categories import (
+    CASE_CATEGORIES,
+    Category,
     Purpose,
 )
 from hub.core.access import Actor, Permission, Role
@@ -30,6 +35,68 @@ from hub.core.errors import ValidationFailed
 from hub.core.events import publish
 
 # --- sharing, teams, walls ----------------------------------------------------------------
+
+#: What a share is judged on: what the recipient needs to act (whereabouts stay masked behind
+#: the reveal, and equality details go only to the data return, whatever the basis).
+SHARE_JUDGED = tuple(
+    c for c in CASE_CATEGORIES if c not in (Category.WHEREABOUTS, Category.DIVERSITY)
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class SharePreview:
+    """What an agency would see of the case once given it, under today's consent and
+    decisions: for the sharer's warning, never output of the case itself."""
+
+    agency_id: int
+    agency_name: str
+    shown: tuple[Category, ...]
+    withheld: tuple[Category, ...]
+
+    @property
+    def identifies(self) -> bool:
+        """Whether the agency could tell who the person is (without it, no hands-on work)."""
+        return Category.IDENTITY in self.shown
+
+
+def _stand_in(agency: Agency) -> Actor:
+    """The agency's MARAC representative (who receives a shared case for the agency), for
+    asking the gate what the agency itself would see."""
+    return Actor(
+        kind="member",
+        member_id=None,
+        agency_id=agency.id,
+        area_id=agency.area_id,
+        roles=frozenset({Role.MARAC_REP, Role.PRACTITIONER}),
+        name="preview",
+    )
+
+
+def agency_preview(referral: Referral, agency: Agency, purpose: Purpose | None) -> SharePreview:
+    """What ``agency`` would see of the case, given it for ``purpose`` (None: as things are).
+
+    The gate decides, on the case's facts with that share added; nothing is recorded and
+    nothing of the case is returned, only which categories would be shown or withheld."""
+    facts = case_facts(referral)
+    if purpose is not None:
+        purposes = {**facts.shared_purposes}
+        purposes[agency.id] = frozenset({*purposes.get(agency.id, frozenset()), purpose.value})
+        facts = dataclasses.replace(facts, shared_purposes=purposes)
+    decided = gate.preview(_stand_in(agency), facts, SHARE_JUDGED)
+    shown = tuple(c for c in SHARE_JUDGED if not decided.refused and decided.allows(c))
+    withheld = tuple(c for c in SHARE_JUDGED if c not in shown)
+    return SharePreview(agency.id, agency.name, shown, withheld)
+
+
+def share_preview(
+    actor: Actor, referral: Referral, agency_id: int, purpose: Purpose
+) -> SharePreview:
+    """The sharer's warning: what the chosen agency would see, before it is given the case."""
+    act_on(actor, referral, LedgerAction.REFERRAL_SHARED)
+    agency = session().get(Agency, agency_id)
+    if agency is None or agency.area_id != referral.area_id or agency.is_disabled:
+        raise ValidationFailed({"agency_id": "Select an agency of this MARAC"})
+    return agency_preview(referral, agency, purpose)
 
 
 def share_case(

@@ -44,12 +44,13 @@ def test_consent_to_health_only_given_on_the_page_lets_health_see_health(
 ) -> None:
     officer = _signed_in(app, world["police_officer"])
     url = f"/cases/{refused_case}/consent"
-    submit(
+    shared = submit(  # beyond what consent covers: the officer confirms the warning
         officer,
         f"/cases/{refused_case}/share",
-        {"agency_id": str(world.agencies["health"]), "purpose": "marac"},
+        {"agency_id": str(world.agencies["health"]), "purpose": "marac", "confirmed": "yes"},
         form_url=f"/cases/{refused_case}",
     )
+    assert shared.status_code == 303
     rep = _signed_in(app, world["health_rep"])
     before = text(rep.get(f"/cases/{refused_case}"))
     assert "Marks on the neck" not in before and "Withheld: health" in before
@@ -123,12 +124,13 @@ def test_bad_consent_on_the_page_says_what_to_fix_and_records_nothing(
 
 def test_only_the_referring_agency_records_consent(app, world, refused_case) -> None:
     officer = _signed_in(app, world["police_officer"])
-    submit(
+    shared = submit(  # beyond what consent covers: the officer confirms the warning
         officer,
         f"/cases/{refused_case}/share",
-        {"agency_id": str(world.agencies["health"]), "purpose": "marac"},
+        {"agency_id": str(world.agencies["health"]), "purpose": "marac", "confirmed": "yes"},
         form_url=f"/cases/{refused_case}",
     )
+    assert shared.status_code == 303
     rep = _signed_in(app, world["health_rep"])
     url = f"/cases/{refused_case}/consent"
     assert "Record what the victim said" not in text(rep.get(url))
