@@ -74,8 +74,10 @@ def _numbers(page: str) -> list[int]:
 
 
 def _unreferenced(page: str) -> str:
-    """A page without what differs between any two requests (its reference, CSRF tokens)."""
+    """A page without what differs between any two requests (its reference, CSRF tokens,
+    the seconds left before the session times out)."""
     page = re.sub(r"reference [0-9a-f]+", "reference", page)
+    page = re.sub(r'data-hub-idle-left="\d+"', "", page)
     return re.sub(r'(name="csrf_token"[^>]*value=|content=)"[^"]*"', r"\1", page)
 
 

@@ -400,8 +400,10 @@ def _pages(client, *urls) -> str:
 
 
 def _page_of(response) -> str:
-    """A response's page, less what changes with every request (token, error reference)."""
+    """A response's page, less what changes with every request (token, error reference, the
+    seconds left before the session times out)."""
     page = re.sub(r'name="csrf_token" value="[^"]*"', "", text(response))
+    page = re.sub(r'data-hub-idle-left="\d+"', "", page)
     return re.sub(r"reference [0-9a-f]{12}", "", page)
 
 
