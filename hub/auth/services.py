@@ -642,23 +642,17 @@ def resolve_session(
     if moment - row.last_seen_at > timedelta(seconds=30):
         # Coarse, and in a transaction of its own after this one: the request's own
         # transaction then holds no write before it calls an identity provider.
-        session_id = row.id
-
-        def touch(session: Session) -> None:
-            session.execute(
-                update(MemberSession)
-                .where(MemberSession.id == session_id, MemberSession.ended_at.is_(None))
-                .values(last_seen_at=moment)
-            )
-
-        db.in_own_transaction(touch)
-        seen_at = moment
+        seen_at = _touch(row, moment)
     return ResolvedSession(row, member, seen_at)
 
 
 def keep_session_alive(row: MemberSession) -> datetime:
     """Count this moment as activity: the person chose to stay signed in."""
-    moment = now()
+    return _touch(row, now())
+
+
+def _touch(row: MemberSession, moment: datetime) -> datetime:
+    """Record ``moment`` as the session's last activity, in a transaction of its own."""
     session_id = row.id
 
     def touch(session: Session) -> None:
