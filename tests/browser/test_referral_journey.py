@@ -9,20 +9,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from cases import checklists
-from tests.support.web import current_code
+from tests.support.browser import sign_in as _sign_in
 
 pytestmark = pytest.mark.browser
-
-
-def _sign_in(page: Page, base: str, person) -> None:
-    page.context.clear_cookies()
-    page.goto(base + "/sign-in")
-    page.get_by_label("Email address").fill(person.email)
-    page.get_by_label("Password", exact=True).fill(person.password)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_label("Security code").fill(current_code(person.totp_secret))
-    page.get_by_role("button", name="Continue").click()
-    expect(page.get_by_role("heading", name=re.compile("Welcome"))).to_be_visible()
 
 
 def _date(page: Page, legend: str, day: str, month: str, year: str) -> None:

@@ -3,7 +3,6 @@ representative sees an overdue task escalated: in a real Chromium, with screensh
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -14,7 +13,7 @@ from agencies.services import get_agency
 from hub.core import db
 from hub.core.clock import now, today_london
 from hub.core.workdays import add_working_days
-from tests.support.web import current_code
+from tests.support.browser import sign_in as _sign_in
 from tests.support.world import actor_of
 from tests.tasks.conftest import police_case as submitted_police_case
 from tests.tasks.conftest import reference_of
@@ -22,17 +21,6 @@ from todo import jobs, services
 from todo.models import TaskSource, Trigger
 
 pytestmark = pytest.mark.browser
-
-
-def _sign_in(page: Page, base: str, person) -> None:
-    page.context.clear_cookies()
-    page.goto(base + "/sign-in")
-    page.get_by_label("Email address").fill(person.email)
-    page.get_by_label("Password", exact=True).fill(person.password)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_label("Security code").fill(current_code(person.totp_secret))
-    page.get_by_role("button", name="Continue").click()
-    expect(page.get_by_role("heading", name=re.compile("Welcome"))).to_be_visible()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 from hub.auth.models import MemberSession
 from hub.core import db
 from hub.core.clock import now
-from tests.support.web import current_code
+from tests.support.browser import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -37,13 +37,7 @@ def test_the_time_out_warning_keeps_or_ends_the_session(
     app.extensions["hub.settings"] = app.config["HUB_SETTINGS"] = settings
     person = world["nurse"]
     page.clock.install()
-    page.goto(live_server + "/sign-in")
-    page.get_by_label("Email address").fill(person.email)
-    page.get_by_label("Password", exact=True).fill(person.password)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_label("Security code").fill(current_code(person.totp_secret))
-    page.get_by_role("button", name="Continue").click()
-    expect(page.get_by_role("heading", name=re.compile("Welcome"))).to_be_visible()
+    sign_in(page, live_server, person)
     expect(page.locator("body")).to_have_attribute("data-hub-idle-minutes", "1")
 
     dialog = page.get_by_role("dialog", name="You are about to be signed out")
