@@ -165,21 +165,26 @@ def knowable(actor: Actor, referral: type[Referral] | None = None) -> ColumnElem
         )
     own_agency = r.referring_agency_id == agency.id
     submitted = r.status != ReferralStatus.DRAFT
-    # rule 3, the referring agency: its referrer, case team, representative, or systems; its
-    # chair or coordinator once the referral is sent
-    if service or is_rep:
+    authored = r.referrer_id == member if member is not None else false()
+    # those who run the MARAC: a rejected referral is not a case, only its coordinator's
+    if actor.has_role(Role.COORDINATOR):
+        marac_knows: ColumnElement[bool] = submitted
+    elif runs_marac:
+        marac_knows = and_(submitted, r.status != ReferralStatus.REJECTED)
+    else:
+        marac_knows = false()
+    # rule 3, the referring agency: a draft only its author (or the agency's systems); once
+    # sent, its referrer, case team, representative, and its chair or coordinator
+    is_rep_known: ColumnElement[bool] = true() if is_rep else false()
+    if service:
         own: ColumnElement[bool] = own_agency
     else:
         own = and_(
             own_agency,
-            or_(
-                r.referrer_id == member if member is not None else false(),
-                on_team,
-                submitted if runs_marac else false(),
-            ),
+            or_(authored, and_(submitted, or_(on_team, is_rep_known, marac_knows))),
         )
     # rule 3, the MARAC: the area's coordinator and chair know every submitted case
-    marac = and_(submitted, r.area_id == agency.area_id) if runs_marac else false()
+    marac = and_(marac_knows, r.area_id == agency.area_id)
     # rule 3, agencies given or invited: their systems and representatives, or the case team
     granted = and_(
         ~own_agency,

@@ -106,6 +106,7 @@ from cases.operations.triage import (
     inbox,
     inbox_count,
     note_primary_aggressor,
+    recently_rejected,
     reject_referral,
     require_triage,
 )
@@ -167,6 +168,7 @@ __all__ = [
     "own_draft",
     "pending_approvals_count",
     "possible_repeats",
+    "recently_rejected",
     "refer_case",
     "referral_bases",
     "referral_basis_choices",

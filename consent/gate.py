@@ -224,12 +224,18 @@ def _relation(actor: Actor, facts: CaseFacts, agency: Agency) -> _Relation | Non
     on_team = actor.member_id is not None and actor.member_id in facts.team_member_ids
     runs_marac = actor.has_role(Role.COORDINATOR) or actor.has_role(Role.CHAIR)
     marac = (Purpose.MARAC,)
+    if facts.status == "rejected" and not actor.has_role(Role.COORDINATOR):
+        runs_marac = False  # not a case: only the coordinator who decided it answers for it
     if actor.agency_id == facts.referring_agency_id:
         if actor.kind == "service":
             return _Relation(Relation.REFERRER, marac)  # the agency's own records system
-        if actor.member_id == facts.referrer_id or on_team or is_rep:
+        if actor.member_id == facts.referrer_id:
             return _Relation(Relation.REFERRER, marac)
-        if facts.status != "draft" and runs_marac:
+        if facts.status == "draft":
+            return None  # a draft is its author's work in progress until it is sent
+        if on_team or is_rep:
+            return _Relation(Relation.REFERRER, marac)
+        if runs_marac:
             return _Relation(Relation.MARAC, marac)  # the chair may work for the referrer
         return None  # a colleague outside the case team: no need to know
     if facts.status == "draft":

@@ -4,6 +4,8 @@ Services take the actor explicitly and never commit."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -14,9 +16,7 @@ from cases import lifecycle
 from cases.events import CaseGiven, GivenBy
 from cases.facts import knowable
 from cases.lifecycle import Decision
-from cases.models import (
-    Referral,
-)
+from cases.models import Referral, ReferralStatus
 from cases.operations.access import act_on, forbid
 from cases.operations.sharing import share_case
 from consent.categories import (
@@ -147,6 +147,33 @@ def inbox_count(actor: Actor) -> int:
         knowable(actor),
     )
     return int(session().execute(statement).scalar_one())
+
+
+#: How far back the inbox lists the referrals the coordinator rejected (days).
+REJECTED_SHOWN_DAYS = 365
+
+
+def recently_rejected(actor: Actor) -> list[Referral]:
+    """The area's referrals rejected in the last year, newest decision first: a rejected
+    referral is not a case, but the coordinator must still find it to answer for it."""
+    if not actor.can(Permission.REFERRALS_TRIAGE):
+        raise Forbidden("Only the MARAC coordinator has the referral inbox.")
+    since = now() - timedelta(days=REJECTED_SHOWN_DAYS)
+    return list(
+        session()
+        .execute(
+            select(Referral)
+            .options(selectinload(Referral.assessment))
+            .where(
+                Referral.area_id == actor.area_id,
+                Referral.status == ReferralStatus.REJECTED,
+                Referral.decided_at >= since,
+                knowable(actor),
+            )
+            .order_by(Referral.decided_at.desc(), Referral.id.desc())
+        )
+        .scalars()
+    )
 
 
 def inbox(actor: Actor, statuses: tuple[str, ...] = ("submitted", "deferred")) -> list[Referral]:
