@@ -123,6 +123,8 @@ class LedgerAction(StrEnum):
     REFERRAL_SUBMITTED = "referral:submitted"
     REFERRAL_TRIAGED = "referral:triaged"
     RESEARCH_CASE_OPENED = "research:case_opened"
+    RETURN_CATEGORIES_CHANGED = "return:categories_changed"
+    RETURN_EXPORTED = "return:exported"
     RESEARCH_SAVED = "research:saved"
     RESEARCH_SHARED = "research:shared"
     RESEARCH_VIEWED = "research:viewed"
@@ -263,6 +265,8 @@ LABELS: dict[LedgerAction, str] = {
     LedgerAction.REFERRAL_SUBMITTED: "Referral: submitted",
     LedgerAction.REFERRAL_TRIAGED: "Referral: triaged",
     LedgerAction.RESEARCH_CASE_OPENED: "Research: case opened",
+    LedgerAction.RETURN_CATEGORIES_CHANGED: "Quarterly return: referral categories changed",
+    LedgerAction.RETURN_EXPORTED: "Quarterly return: exported (counts only)",
     LedgerAction.RESEARCH_SAVED: "Research: saved",
     LedgerAction.RESEARCH_SHARED: "Research: shared",
     LedgerAction.RESEARCH_VIEWED: "Research: viewed",

@@ -242,6 +242,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> HubFlask:
 
     meeting_views.init_app(app)
 
+    from returns import views as return_views
+
+    return_views.init_app(app)
+
     _navigation(app)
     app.extensions["hub.names"] = _names
 
@@ -318,6 +322,12 @@ NAVIGATION: list[tuple[str, str, Permission, str]] = [
         "Meetings",
         Permission.MEETINGS_READ,
         "MARAC conferences: agendas, your agency's research, the meeting and its minutes.",
+    ),
+    (
+        "returns.index",
+        "Returns",
+        Permission.RETURNS_READ,
+        "The quarterly MARAC data return for SafeLives: counts per meeting, and the exports.",
     ),
     (
         "agencies.agency_list",

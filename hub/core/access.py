@@ -40,6 +40,8 @@ class Permission(StrEnum):
     MEETINGS_CHAIR = "meetings:chair"
     RESEARCH_WRITE = "research:write"
     AUDIT_READ = "audit:read"
+    RETURNS_READ = "returns:read"  # the quarterly data return and dashboard: aggregates only
+    RETURNS_MANAGE = "returns:manage"  # the return's agency categories, validating, submitting
     AUDIT_EXPORT = "audit:export"
 
 
@@ -91,9 +93,19 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.COORDINATOR: frozenset(
-        _PRACTICE | {Permission.REFERRALS_TRIAGE, Permission.MEETINGS_RUN, Permission.AGENCIES_READ}
+        _PRACTICE
+        | {
+            Permission.REFERRALS_TRIAGE,
+            Permission.MEETINGS_RUN,
+            Permission.AGENCIES_READ,
+            Permission.RETURNS_READ,
+            Permission.RETURNS_MANAGE,
+        }
     ),
-    Role.CHAIR: frozenset(_PRACTICE | {Permission.MEETINGS_CHAIR, Permission.MEETINGS_RUN}),
+    # The chair reports to the governance group: the MARAC's numbers, never changed by them.
+    Role.CHAIR: frozenset(
+        _PRACTICE | {Permission.MEETINGS_CHAIR, Permission.MEETINGS_RUN, Permission.RETURNS_READ}
+    ),
     # The auditor reads the ledger, never case content itself.
     Role.AUDITOR: frozenset(
         {Permission.SESSION_USE, Permission.AUDIT_READ, Permission.AUDIT_EXPORT}

@@ -12,7 +12,7 @@ from audit.ledger import LedgerError, build_entry
 from hub.core.access import Actor
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("hub", "audit", "agencies", "consent", "cases", "meetings", "todo")
+PACKAGES = ("hub", "audit", "agencies", "consent", "cases", "meetings", "todo", "returns")
 CATALOGUE = {action.value for action in LedgerAction}
 
 

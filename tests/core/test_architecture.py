@@ -82,7 +82,7 @@ def test_every_hub_module_sits_in_a_layer() -> None:
 
 
 @pytest.mark.parametrize(
-    "package", ["hub", "audit", "agencies", "consent", "cases", "meetings", "todo"]
+    "package", ["hub", "audit", "agencies", "consent", "cases", "meetings", "todo", "returns"]
 )
 def test_packages_import_from_this_repository(package: str) -> None:
     """These names are also PyPI projects; ours must never be shadowed by one."""
@@ -185,7 +185,16 @@ def referral_content_read_by_templates(templates: dict[str, str]) -> list[str]:
 def _all_templates() -> dict[str, str]:
     return {
         str(path.relative_to(ROOT)): path.read_text()
-        for package in ("hub", "agencies", "audit", "consent", "cases", "meetings", "todo")
+        for package in (
+            "hub",
+            "agencies",
+            "audit",
+            "consent",
+            "cases",
+            "meetings",
+            "todo",
+            "returns",
+        )
         for path in (ROOT / package).rglob("templates/**/*.html")
     }
 

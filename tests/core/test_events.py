@@ -13,7 +13,7 @@ from hub.core.access import Actor
 from hub.core.events import Bus, Event, Unhandled, publish
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ["hub", "audit", "agencies", "consent", "cases", "meetings", "todo"]
+PACKAGES = ["hub", "audit", "agencies", "consent", "cases", "meetings", "todo", "returns"]
 
 
 def _every_module() -> list[str]:

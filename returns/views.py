@@ -1,0 +1,87 @@
+"""The quarterly return's pages: the quarter's meeting rows and totals, the exports, and
+the agency categories.
+
+Views are thin: they parse, call one service, and render or send. Nothing here shows a
+case: the rows are counts per meeting date, and no page links to a case or a meeting's
+agenda from them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, Response, flash, redirect, render_template, request, url_for
+
+from hub.core.access import Permission
+from hub.core.clock import today_london
+from hub.core.errors import ValidationFailed
+from hub.core.forms import apply_errors
+from hub.core.requestctx import actor
+from hub.core.routes import require
+from returns import codes, services
+from returns.compute import Quarter
+from returns.forms import categories_form
+
+bp = Blueprint("returns", __name__, template_folder="templates")
+
+
+def _last_complete_quarter() -> Quarter:
+    return Quarter.containing(today_london()).previous
+
+
+@bp.route("/returns")
+@require(Permission.RETURNS_READ)
+def index() -> Any:
+    return redirect(url_for("returns.quarter", key=_last_complete_quarter().key), code=303)
+
+
+@bp.route("/returns/<key>")
+@require(Permission.RETURNS_READ)
+def quarter(key: str) -> Any:
+    who = actor()
+    found = services.quarter_return(who, services.parse_quarter(key))
+    return render_template(
+        "returns/quarter.html",
+        found=found,
+        categories=codes.CATEGORIES,
+        questions=[*codes.VICTIM_QUESTIONS, codes.PERPETRATOR_QUESTION],
+        not_known=codes.NOT_KNOWN,
+        can_manage=who.can(Permission.RETURNS_MANAGE),
+    )
+
+
+@bp.route("/returns/<key>/return.csv")
+@require(Permission.RETURNS_READ)
+def export_csv(key: str) -> Response:
+    publication = request.args.get("mode") == "publication"
+    quarter = services.parse_quarter(key)
+    body = services.export_csv(actor(), quarter, publication=publication)
+    name = f"marac-return-{quarter.key}{'-publication' if publication else ''}.csv"
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.route("/returns/categories", methods=["GET", "POST"])
+@require(Permission.RETURNS_MANAGE)
+def categories() -> Any:
+    who = actor()
+    current = services.categories(who)
+    form = categories_form(current)
+    if request.method == "POST" and form.validate():
+        try:
+            services.update_categories(who, form.to_data())
+        except ValidationFailed as error:
+            apply_errors(form, error)
+        else:
+            flash("The referral categories have been saved.", "success")
+            return redirect(url_for("returns.categories"), code=303)
+    return render_template("returns/categories.html", form=form), (
+        422 if request.method == "POST" else 200
+    )
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

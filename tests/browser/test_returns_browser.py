@@ -1,0 +1,33 @@
+"""The coordinator opens the quarterly return from the home page and downloads its CSV, in a
+real Chromium, with screenshots."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.returns.conftest import Case, hold
+from tests.support.browser import sign_in
+
+pytestmark = pytest.mark.browser
+
+
+def test_the_coordinator_opens_the_return_and_downloads_it(
+    live_server: str, world, page: Page, shoot
+) -> None:
+    hold(world, date(2026, 4, 9), [Case(), Case(agency="idva", repeat=True, children=2)])
+    hold(world, date(2026, 5, 14), [Case(ethnicity="Indian", perpetrators=[None, None])])
+    sign_in(page, live_server, world["coordinator"])
+    page.get_by_role("link", name="Returns").first.click()
+    page.goto(live_server + "/returns/2026-Q2")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("April to June 2026")
+    expect(page.get_by_role("row", name="14 May 2026")).to_contain_text("2")
+    shoot(page, "quarter")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download CSV", exact=True).click()
+    assert download.value.suggested_filename == "marac-return-2026-Q2.csv"
+    page.get_by_role("link", name="Referral categories").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Referral categories")
+    shoot(page, "categories")
