@@ -125,6 +125,7 @@ class LedgerAction(StrEnum):
     RESEARCH_CASE_OPENED = "research:case_opened"
     RETURN_CATEGORIES_CHANGED = "return:categories_changed"
     RETURN_EXPORTED = "return:exported"
+    RETURN_SETTINGS_CHANGED = "return:settings_changed"
     RESEARCH_SAVED = "research:saved"
     RESEARCH_SHARED = "research:shared"
     RESEARCH_VIEWED = "research:viewed"
@@ -267,6 +268,7 @@ LABELS: dict[LedgerAction, str] = {
     LedgerAction.RESEARCH_CASE_OPENED: "Research: case opened",
     LedgerAction.RETURN_CATEGORIES_CHANGED: "Quarterly return: referral categories changed",
     LedgerAction.RETURN_EXPORTED: "Quarterly return: exported (counts only)",
+    LedgerAction.RETURN_SETTINGS_CHANGED: "Quarterly return: settings changed",
     LedgerAction.RESEARCH_SAVED: "Research: saved",
     LedgerAction.RESEARCH_SHARED: "Research: shared",
     LedgerAction.RESEARCH_VIEWED: "Research: viewed",

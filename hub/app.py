@@ -330,6 +330,12 @@ NAVIGATION: list[tuple[str, str, Permission, str]] = [
         "The quarterly MARAC data return for SafeLives: counts per meeting, and the exports.",
     ),
     (
+        "returns.settings",
+        "Return settings",
+        Permission.RETURNS_SETTINGS,
+        "The area's population, repeat definition and the national figures for comparison.",
+    ),
+    (
         "agencies.agency_list",
         "Agencies",
         Permission.AGENCIES_READ,

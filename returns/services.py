@@ -13,6 +13,9 @@ API
     export is a ledger entry.
 ``categories(actor)`` / ``update_categories(actor, {agency type: category})``
     Where each agency type's referrals are counted (the coordinator's to change).
+``settings(actor)`` / ``update_settings(actor, SettingsData)``
+    The repeat definition, the adult female population with its source and year, and the
+    national figures with their date (the coordinator's or the administrator's).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import csv
 import io
 from collections import Counter
 from dataclasses import dataclass
+from datetime import date
 
 from agencies.models import AgencyType, MaracArea
 from audit.actions import LedgerAction
@@ -29,7 +33,7 @@ from hub.core.access import Actor, Permission
 from hub.core.clock import now
 from hub.core.db import session
 from hub.core.errors import Forbidden, NotFound, ValidationFailed
-from returns import codes
+from returns import codes, measures
 from returns.compute import MeetingRow, Quarter, category_of, meeting_rows, totals
 from returns.models import RepeatDefinition, ReturnSettings
 
@@ -43,7 +47,28 @@ class QuarterReturn:
     quarter: Quarter
     rows: list[MeetingRow]
     totals: Counter[str]
-    repeat_definition: RepeatDefinition
+    #: The rolling 12 months that end with the quarter: every meeting's row, and totals.
+    year_rows: list[MeetingRow]
+    year_totals: Counter[str]
+    settings: ReturnSettings
+    quarter_measures: measures.Measures
+    year_measures: measures.Measures
+
+    @property
+    def repeat_definition(self) -> RepeatDefinition:
+        return self.settings.repeat_definition
+
+    def national(self, code: str) -> float | None:
+        """A national figure as entered (stored in tenths), or None."""
+        tenths = (self.settings.national or {}).get(code)
+        return None if tenths is None else tenths / 10
+
+    def quarter_totals(self) -> list[tuple[Quarter, Counter[str]]]:
+        """Each quarter of the rolling year, oldest first, with its totals."""
+        return [
+            (q, totals([r for r in self.year_rows if q.starts_on <= r.held_on <= q.ends_on]))
+            for q in self.quarter.year_to()
+        ]
 
 
 def _area(actor: Actor, permission: Permission) -> MaracArea:
@@ -63,7 +88,9 @@ def settings_of(area_id: int) -> ReturnSettings:
             area_id=area_id,
             agency_categories={},
             repeat_definition=RepeatDefinition.ANY_ABUSE_12M,
-            national={},
+            population_source="",
+            national=dict(measures.NATIONAL_2024_09),
+            national_as_of=date(2024, 9, 30),
         )
     return found
 
@@ -78,13 +105,22 @@ def parse_quarter(text: str) -> Quarter:
 def quarter_return(actor: Actor, quarter: Quarter) -> QuarterReturn:
     area = _area(actor, Permission.RETURNS_READ)
     settings = settings_of(area.id)
-    rows = meeting_rows(area.id, quarter.starts_on, quarter.ends_on, settings.agency_categories)
+    year_rows = meeting_rows(
+        area.id, quarter.year_to()[0].starts_on, quarter.ends_on, settings.agency_categories
+    )
+    rows = [r for r in year_rows if r.held_on >= quarter.starts_on]
+    quarter_totals, year_totals = totals(rows), totals(year_rows)
+    population = settings.female_population
     return QuarterReturn(
         area_name=area.name,
         quarter=quarter,
         rows=rows,
-        totals=totals(rows),
-        repeat_definition=settings.repeat_definition,
+        totals=quarter_totals,
+        year_rows=year_rows,
+        year_totals=year_totals,
+        settings=settings,
+        quarter_measures=measures.derive(quarter_totals, quarters=1, population=population),
+        year_measures=measures.derive(year_totals, quarters=4, population=population),
     )
 
 
@@ -162,3 +198,68 @@ def update_categories(actor: Actor, chosen: dict[str, str]) -> dict[AgencyType, 
         categories=settings.agency_categories,
     )
     return {kind: category_of(kind, settings.agency_categories) for kind in AgencyType}
+
+
+@dataclass(frozen=True)
+class SettingsData:
+    repeat_definition: str
+    female_population: int | None
+    population_source: str
+    population_year: int | None
+    #: {measure code: tenths}, only the measures entered.
+    national: dict[str, int]
+    national_as_of: date | None
+
+
+def settings(actor: Actor) -> ReturnSettings:
+    return settings_of(_area(actor, Permission.RETURNS_SETTINGS).id)
+
+
+def update_settings(actor: Actor, data: SettingsData) -> ReturnSettings:
+    """Change the area's repeat definition, population and national figures (recorded)."""
+    area = _area(actor, Permission.RETURNS_SETTINGS)
+    errors: dict[str, str] = {}
+    if data.repeat_definition not in {d.value for d in RepeatDefinition}:
+        errors["repeat_definition"] = "Select the repeat definition the MARAC uses"
+    if data.female_population is not None and not 1_000 <= data.female_population <= 30_000_000:
+        errors["female_population"] = "Enter a population from 1,000 to 30,000,000"
+    if data.female_population is not None and not data.population_source.strip():
+        errors["population_source"] = "Enter where the population figure comes from"
+    if data.population_year is not None and not 2001 <= data.population_year <= now().year:
+        errors["population_year"] = f"Enter a year from 2001 to {now().year}"
+    if data.female_population is not None and data.population_year is None:
+        errors["population_year"] = "Enter the year the population figure is for"
+    known = {c for c, _label, _unit in measures.NATIONAL_MEASURES}
+    for code, tenths in data.national.items():
+        limit = 10_000 if code == "cases_per_10k" else 1_000
+        if code not in known or not 0 <= tenths <= limit:
+            errors[f"national_{code}"] = (
+                f"Enter a figure from 0 to {limit // 10:,}, to one decimal place"
+            )
+    if data.national and data.national_as_of is None:
+        errors["national_as_of"] = "Enter the last day of the 12 months the figures cover"
+    if data.national_as_of is not None and data.national_as_of > now().date():
+        errors["national_as_of"] = "The figures' date must be today or in the past"
+    if errors:
+        raise ValidationFailed(errors)
+    found = settings_of(area.id)
+    found.repeat_definition = RepeatDefinition(data.repeat_definition)
+    found.female_population = data.female_population
+    found.population_source = data.population_source.strip()
+    found.population_year = data.population_year
+    found.national = dict(data.national)
+    found.national_as_of = data.national_as_of
+    found.updated_by_id = actor.member_id
+    found.updated_at = now()
+    session().add(found)
+    session().flush()
+    record(
+        actor,
+        LedgerAction.RETURN_SETTINGS_CHANGED,
+        Subject("area", area.id),
+        repeat_definition=found.repeat_definition.value,
+        female_population=found.female_population,
+        population_year=found.population_year,
+        national=found.national,
+    )
+    return found

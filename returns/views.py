@@ -20,7 +20,8 @@ from hub.core.requestctx import actor
 from hub.core.routes import require
 from returns import codes, services
 from returns.compute import Quarter
-from returns.forms import categories_form
+from returns.forms import categories_form, settings_form
+from returns.measures import NATIONAL_MEASURES
 
 bp = Blueprint("returns", __name__, template_folder="templates")
 
@@ -47,6 +48,7 @@ def quarter(key: str) -> Any:
         questions=[*codes.VICTIM_QUESTIONS, codes.PERPETRATOR_QUESTION],
         not_known=codes.NOT_KNOWN,
         can_manage=who.can(Permission.RETURNS_MANAGE),
+        can_configure=who.can(Permission.RETURNS_SETTINGS),
     )
 
 
@@ -81,6 +83,26 @@ def categories() -> Any:
     return render_template("returns/categories.html", form=form), (
         422 if request.method == "POST" else 200
     )
+
+
+@bp.route("/returns/settings", methods=["GET", "POST"])
+@require(Permission.RETURNS_SETTINGS)
+def settings() -> Any:
+    who = actor()
+    form = settings_form(services.settings(who) if request.method == "GET" else None)
+    if request.method == "POST" and form.validate():
+        try:
+            services.update_settings(who, form.to_data())
+        except ValidationFailed as error:
+            apply_errors(form, error)
+        else:
+            flash("The return's settings have been saved.", "success")
+            return redirect(url_for("returns.settings"), code=303)
+    return render_template(
+        "returns/settings.html",
+        form=form,
+        national=[form[f"national_{code}"] for code, _label, _unit in NATIONAL_MEASURES],
+    ), (422 if request.method == "POST" else 200)
 
 
 def init_app(app: Flask) -> None:

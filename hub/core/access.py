@@ -42,6 +42,7 @@ class Permission(StrEnum):
     AUDIT_READ = "audit:read"
     RETURNS_READ = "returns:read"  # the quarterly data return and dashboard: aggregates only
     RETURNS_MANAGE = "returns:manage"  # the return's agency categories, validating, submitting
+    RETURNS_SETTINGS = "returns:settings"  # the repeat definition, population, national figures
     AUDIT_EXPORT = "audit:export"
 
 
@@ -100,6 +101,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.AGENCIES_READ,
             Permission.RETURNS_READ,
             Permission.RETURNS_MANAGE,
+            Permission.RETURNS_SETTINGS,
         }
     ),
     # The chair reports to the governance group: the MARAC's numbers, never changed by them.
@@ -119,6 +121,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.MEMBERS_MANAGE,
             Permission.MEMBERS_APPROVE,
             Permission.IDP_MANAGE,
+            # The area's population and the national figures: counts, never case data.
+            Permission.RETURNS_SETTINGS,
         }
     ),
 }
