@@ -33,7 +33,7 @@ from hub.core.access import Actor, Permission
 from hub.core.clock import now
 from hub.core.db import session
 from hub.core.errors import Forbidden, NotFound, ValidationFailed
-from returns import codes, measures
+from returns import charts, codes, measures
 from returns.compute import MeetingRow, Quarter, category_of, meeting_rows, totals
 from returns.models import RepeatDefinition, ReturnSettings
 
@@ -263,3 +263,136 @@ def update_settings(actor: Actor, data: SettingsData) -> ReturnSettings:
         national=found.national,
     )
     return found
+
+
+#: Quarters the dashboard's trends show.
+TREND_QUARTERS = 8
+#: The diversity groups' names where a chart has little room (its table has the full ones).
+SHORT_LABELS = {
+    "victims_bame": "Black, Asian, minoritised",
+    "victims_lgbt": "LGBT+",
+    "victims_disabled": "Disabled",
+    "victims_male": "Male",
+    "victims_16_17": "Aged 16 or 17",
+}
+
+
+def _pct(value: float | None) -> str:
+    return "Not available" if value is None else f"{value:.1f}%"
+
+
+def dashboard(actor: Actor, quarter: Quarter) -> tuple[str, list[charts.Chart]]:
+    """The area's name and the dashboard's charts for the two years to the quarter."""
+    area = _area(actor, Permission.RETURNS_READ)
+    found = settings_of(area.id)
+    quarters = [quarter]
+    while len(quarters) < TREND_QUARTERS:
+        quarters.insert(0, quarters[0].previous)
+    rows = meeting_rows(area.id, quarters[0].starts_on, quarter.ends_on, found.agency_categories)
+    per_quarter = [
+        (q, totals([r for r in rows if q.starts_on <= r.held_on <= q.ends_on])) for q in quarters
+    ]
+    year = totals([r for r in rows if r.held_on >= quarters[-4].starts_on])
+    population = found.female_population
+    national = {code: tenths / 10 for code, tenths in (found.national or {}).items()}
+    made: list[charts.Chart] = []
+
+    recommended = None if not population else population * measures.RECOMMENDED_PER_10K / 40_000
+    cases = [(q.key, float(t["cases_total"]), str(t["cases_total"])) for q, t in per_quarter]
+    made.append(
+        charts.columns(
+            "cases",
+            "Cases discussed each quarter",
+            f"Cases discussed at the MARAC in each of the {len(quarters)} quarters to "
+            f"{quarter.label}, repeats included."
+            + (
+                f" The line is the recommended volume: {recommended:.0f} cases a quarter "
+                "(40 a year per 10,000 women aged 16 and over)."
+                if recommended is not None
+                else " The recommended volume needs the area's population (Return settings)."
+            ),
+            cases,
+            reference=None if recommended is None else ("Recommended volume", recommended),
+            table=(
+                ["Quarter", "Cases", "Recommended"],
+                [
+                    [
+                        q.label,
+                        str(t["cases_total"]),
+                        "" if recommended is None else f"{recommended:.0f}",
+                    ]
+                    for q, t in per_quarter
+                ],
+            ),
+        )
+    )
+
+    def rate(t: Counter[str]) -> float | None:
+        return None if not t["cases_total"] else 100 * t["cases_repeat"] / t["cases_total"]
+
+    repeat_national = national.get("repeat_rate")
+    made.append(
+        charts.columns(
+            "repeats",
+            "Repeat rate each quarter",
+            "The share of the quarter's cases that were repeats."
+            + (
+                f" The line is the national rate, {repeat_national:.1f}%."
+                if repeat_national is not None
+                else ""
+            ),
+            [
+                (q.key, rate(t) or 0.0, _pct(rate(t)) if t["cases_total"] else "–")
+                for q, t in per_quarter
+            ],
+            reference=None if repeat_national is None else ("National", repeat_national),
+            unit="%",
+            table=(
+                ["Quarter", "Repeat rate", "Repeats", "Cases"],
+                [
+                    [q.label, _pct(rate(t)), str(t["cases_repeat"]), str(t["cases_total"])]
+                    for q, t in per_quarter
+                ],
+            ),
+        )
+    )
+
+    sources = [
+        (label, float(year[f"referrals_{code}"]), str(year[f"referrals_{code}"]))
+        for code, label in codes.CATEGORIES.items()
+    ]
+    sources.sort(key=lambda s: -s[1])
+    made.append(
+        charts.rows(
+            "sources",
+            "Who referred the year's cases",
+            f"Cases in the 12 months to the end of {quarter.label}, by the kind of agency "
+            "that referred them, most first.",
+            sources,
+            table=(["Referred by", "Cases"], [[label, shown] for label, _v, shown in sources]),
+        )
+    )
+
+    shares = measures.derive(year, quarters=4, population=population)
+    diversity = [m for m in shares.measures if m.code.startswith("victims_")]
+    made.append(
+        charts.rows(
+            "diversity",
+            "Victims in the year's cases, against the national figures",
+            "The share of the 12 months' cases whose victim was in each group; the black mark "
+            "on each bar is the national figure. Cases where it is not known count in the "
+            "whole but not in the group.",
+            [(SHORT_LABELS[m.code], m.value or 0.0, _pct(m.value)) for m in diversity],
+            marks=[national.get(m.code) for m in diversity],
+            mark_label="National",
+            unit="%",
+            table=(
+                ["Group", "This area", "Not known", "National"],
+                [
+                    [m.label, _pct(m.value), str(m.not_known), _pct(national.get(m.code))]
+                    for m in diversity
+                ],
+            ),
+        )
+    )
+    return area.name, made

@@ -52,6 +52,16 @@ def quarter(key: str) -> Any:
     )
 
 
+@bp.route("/returns/<key>/dashboard")
+@require(Permission.RETURNS_READ)
+def dashboard(key: str) -> Any:
+    quarter = services.parse_quarter(key)
+    area_name, charts = services.dashboard(actor(), quarter)
+    return render_template(
+        "returns/dashboard.html", area_name=area_name, quarter=quarter, charts=charts
+    )
+
+
 @bp.route("/returns/<key>/return.csv")
 @require(Permission.RETURNS_READ)
 def export_csv(key: str) -> Response:

@@ -43,3 +43,6 @@ def test_the_coordinator_opens_the_return_and_downloads_it(
     page.goto(live_server + "/returns/2026-Q2")
     expect(page.get_by_text("ONS Census 2021")).to_be_visible()
     shoot(page, "measures")
+    page.get_by_role("link", name="Dashboard").click()
+    expect(page.get_by_role("img", name="Cases discussed each quarter")).to_be_visible()
+    shoot(page, "dashboard")
