@@ -124,8 +124,11 @@ class LedgerAction(StrEnum):
     REFERRAL_TRIAGED = "referral:triaged"
     RESEARCH_CASE_OPENED = "research:case_opened"
     RETURN_CATEGORIES_CHANGED = "return:categories_changed"
+    RETURN_CORRECTED = "return:corrected"
     RETURN_EXPORTED = "return:exported"
     RETURN_SETTINGS_CHANGED = "return:settings_changed"
+    RETURN_SUBMITTED = "return:submitted"
+    RETURN_VALIDATED = "return:validated"
     RESEARCH_SAVED = "research:saved"
     RESEARCH_SHARED = "research:shared"
     RESEARCH_VIEWED = "research:viewed"
@@ -269,6 +272,9 @@ LABELS: dict[LedgerAction, str] = {
     LedgerAction.RETURN_CATEGORIES_CHANGED: "Quarterly return: referral categories changed",
     LedgerAction.RETURN_EXPORTED: "Quarterly return: exported (counts only)",
     LedgerAction.RETURN_SETTINGS_CHANGED: "Quarterly return: settings changed",
+    LedgerAction.RETURN_CORRECTED: "Quarterly return: correction sent",
+    LedgerAction.RETURN_SUBMITTED: "Quarterly return: submitted",
+    LedgerAction.RETURN_VALIDATED: "Quarterly return: validated",
     LedgerAction.RESEARCH_SAVED: "Research: saved",
     LedgerAction.RESEARCH_SHARED: "Research: shared",
     LedgerAction.RESEARCH_VIEWED: "Research: viewed",

@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import RadioField, SelectField, StringField
+from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
 from agencies.models import AgencyType
@@ -121,3 +121,11 @@ def settings_form(found: ReturnSettings | None = None) -> SettingsForm:
     }
     data |= {f"national_{code}": tenths for code, tenths in (found.national or {}).items()}
     return SettingsForm(data=data)
+
+
+class PlainForm(FlaskForm):  # type: ignore[misc]
+    """A button that changes something: the CSRF token only."""
+
+
+class SubmitForm(FlaskForm):  # type: ignore[misc]
+    reason = TextAreaField("Why is the correction sent?", validators=[Length(max=2000)])

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.core.clock import now
@@ -57,3 +58,64 @@ class ReturnSettings(Base):
     national_as_of: Mapped[date | None]
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     updated_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class ReturnStatus(StrEnum):
+    #: Not yet checked: every quarter starts here (no row is needed for it).
+    DRAFT = "draft"
+    #: Checked by the coordinator, with the warnings it raised; the figures are held.
+    VALIDATED = "validated"
+    #: Sent to SafeLives: the figures frozen as sent.
+    SUBMITTED = "submitted"
+    #: A later version sent after the first, with the reason.
+    CORRECTED = "corrected"
+
+    @property
+    def label(self) -> str:
+        return {
+            "draft": "Draft",
+            "validated": "Validated",
+            "submitted": "Submitted",
+            "corrected": "Corrected",
+        }[self.value]
+
+
+#: Which status may follow which (the services check it; the page shows the next step).
+TRANSITIONS: dict[ReturnStatus, set[ReturnStatus]] = {
+    ReturnStatus.DRAFT: {ReturnStatus.VALIDATED},
+    ReturnStatus.VALIDATED: {
+        ReturnStatus.VALIDATED,
+        ReturnStatus.SUBMITTED,
+        ReturnStatus.CORRECTED,
+    },
+    ReturnStatus.SUBMITTED: {ReturnStatus.VALIDATED},
+    ReturnStatus.CORRECTED: {ReturnStatus.VALIDATED},
+}
+
+
+class QuarterlyReturn(Base):
+    """One version of an area's return for one quarter: the figures as validated, then as
+    sent. A correction is a new version; a sent version is never changed."""
+
+    __tablename__ = "quarterly_returns"
+    __table_args__ = (UniqueConstraint("area_id", "quarter", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("marac_areas.id"), index=True)
+    #: The calendar quarter, e.g. "2026-Q2".
+    quarter: Mapped[str] = mapped_column(String(7))
+    #: 1 for the first return of the quarter, 2, 3, ... for each correction.
+    version: Mapped[int] = mapped_column(default=1)
+    status: Mapped[ReturnStatus] = mapped_column(
+        Code(ReturnStatus, 20), default=ReturnStatus.VALIDATED
+    )
+    #: The meeting rows and totals as validated and sent: counts per meeting date only.
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: The warnings validation raised, as codes.
+    warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
+    validated_at: Mapped[datetime] = mapped_column(default=now)
+    validated_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    submitted_at: Mapped[datetime | None]
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    #: Why a correction was sent (no case content: "a meeting closed late was missing").
+    reason: Mapped[str] = mapped_column(Text, default="")

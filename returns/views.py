@@ -14,13 +14,13 @@ from flask import Blueprint, Flask, Response, flash, redirect, render_template, 
 
 from hub.core.access import Permission
 from hub.core.clock import today_london
-from hub.core.errors import ValidationFailed
+from hub.core.errors import Conflict, ValidationFailed
 from hub.core.forms import apply_errors
 from hub.core.requestctx import actor
 from hub.core.routes import require
-from returns import codes, services
+from returns import codes, lifecycle, services
 from returns.compute import Quarter
-from returns.forms import categories_form, settings_form
+from returns.forms import PlainForm, SubmitForm, categories_form, settings_form
 from returns.measures import NATIONAL_MEASURES
 
 bp = Blueprint("returns", __name__, template_folder="templates")
@@ -36,20 +36,60 @@ def index() -> Any:
     return redirect(url_for("returns.quarter", key=_last_complete_quarter().key), code=303)
 
 
-@bp.route("/returns/<key>")
-@require(Permission.RETURNS_READ)
-def quarter(key: str) -> Any:
+def _quarter_page(key: str, submit_form: SubmitForm | None = None, status: int = 200) -> Any:
     who = actor()
     found = services.quarter_return(who, services.parse_quarter(key))
     return render_template(
         "returns/quarter.html",
         found=found,
+        life=lifecycle.status_of(who, found.quarter, found),
+        plain=PlainForm(),
+        submit_form=submit_form or SubmitForm(),
         categories=codes.CATEGORIES,
         questions=[*codes.VICTIM_QUESTIONS, codes.PERPETRATOR_QUESTION],
         not_known=codes.NOT_KNOWN,
         can_manage=who.can(Permission.RETURNS_MANAGE),
         can_configure=who.can(Permission.RETURNS_SETTINGS),
-    )
+    ), status
+
+
+@bp.route("/returns/<key>")
+@require(Permission.RETURNS_READ)
+def quarter(key: str) -> Any:
+    return _quarter_page(key)
+
+
+@bp.route("/returns/<key>/validate", methods=["POST"])
+@require(Permission.RETURNS_MANAGE)
+def validate(key: str) -> Any:
+    quarter = services.parse_quarter(key)
+    if PlainForm().validate():
+        try:
+            lifecycle.validate_return(actor(), quarter)
+        except (ValidationFailed, Conflict) as error:
+            flash(error.message, "info")
+        else:
+            flash("The return has been validated. Check the warnings, then submit it.", "success")
+    return redirect(url_for("returns.quarter", key=quarter.key, _anchor="status"), code=303)
+
+
+@bp.route("/returns/<key>/submit", methods=["POST"])
+@require(Permission.RETURNS_MANAGE)
+def submit(key: str) -> Any:
+    quarter = services.parse_quarter(key)
+    form = SubmitForm()
+    if form.validate():
+        try:
+            lifecycle.submit_return(actor(), quarter, form.reason.data or "")
+        except ValidationFailed as error:
+            apply_errors(form, error)
+        except Conflict as error:
+            flash(error.message, "info")
+            return redirect(url_for("returns.quarter", key=quarter.key, _anchor="status"), 303)
+        else:
+            flash("The return has been submitted. Its figures are kept as sent.", "success")
+            return redirect(url_for("returns.quarter", key=quarter.key, _anchor="status"), 303)
+    return _quarter_page(quarter.key, form, 422)
 
 
 @bp.route("/returns/<key>/dashboard")
