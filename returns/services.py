@@ -8,9 +8,9 @@ API
 
 ``quarter_return(actor, quarter) -> QuarterReturn``
     The area's held meetings in the quarter, one row of counts each, and the totals.
-``export_csv(actor, quarter, *, publication=False) -> str``
-    The same rows as CSV; in publication mode a count from 1 to 4 is written "<5". Each
-    export is a ledger entry.
+``export_csv(actor, quarter, *, publication=False) -> str``, ``export_xlsx(...) -> bytes``
+    The same rows as CSV or a spreadsheet; in publication mode a count from 1 to 4 is
+    written "<5". Each export is a ledger entry.
 ``categories(actor)`` / ``update_categories(actor, {agency type: category})``
     Where each agency type's referrals are counted (the coordinator's to change).
 ``settings(actor)`` / ``update_settings(actor, SettingsData)``
@@ -129,6 +129,40 @@ def shown(value: int, *, publication: bool) -> str:
     if publication and 0 < value < SUPPRESS_BELOW:
         return f"<{SUPPRESS_BELOW}"
     return str(value)
+
+
+def export_xlsx(actor: Actor, quarter: Quarter, *, publication: bool = False) -> bytes:
+    """The quarter's meeting rows and totals as a spreadsheet, recorded in the ledger."""
+    from openpyxl import Workbook
+
+    found = quarter_return(actor, quarter)
+    columns = codes.fields()
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Meetings")
+    sheet.append(["Meeting date", *(label for _code, label in columns)])
+    sheet.append(["meeting_date", *(code for code, _label in columns)])
+
+    def cell(value: int) -> int | str:
+        return shown(value, publication=publication) if publication else value
+
+    for row in found.rows:
+        sheet.append([row.held_on, *(cell(row.get(code)) for code, _ in columns)])
+    sheet.append(["Total", *(cell(found.totals[code]) for code, _ in columns)])
+    about = book.create_sheet("About")
+    for pair in (
+        ("MARAC", found.area_name),
+        ("Quarter", found.quarter.label),
+        ("Repeat definition", found.repeat_definition.label),
+        ("Unit", "A case is a victim and perpetrator pair, counted at the meeting that heard it"),
+        ("Not known", "Counted in its own columns, never as a no"),
+        ("Publication mode", "Counts from 1 to 4 shown as <5" if publication else "No"),
+        ("Produced", now().strftime("%Y-%m-%d %H:%M UTC")),
+    ):
+        about.append(list(pair))
+    out = io.BytesIO()
+    book.save(out)
+    _record_export(actor, found, "xlsx", publication)
+    return out.getvalue()
 
 
 def export_csv(actor: Actor, quarter: Quarter, *, publication: bool = False) -> str:

@@ -116,6 +116,21 @@ def export_csv(key: str) -> Response:
     )
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@bp.route("/returns/<key>/return.xlsx")
+@require(Permission.RETURNS_READ)
+def export_xlsx(key: str) -> Response:
+    publication = request.args.get("mode") == "publication"
+    quarter = services.parse_quarter(key)
+    body = services.export_xlsx(actor(), quarter, publication=publication)
+    name = f"marac-return-{quarter.key}{'-publication' if publication else ''}.xlsx"
+    return Response(
+        body, mimetype=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
 @bp.route("/returns/categories", methods=["GET", "POST"])
 @require(Permission.RETURNS_MANAGE)
 def categories() -> Any:

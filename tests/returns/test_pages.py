@@ -123,3 +123,27 @@ def test_the_coordinator_maps_agency_types_to_categories(app, world) -> None:
     assert saved.status_code == 303
     rows = list(csv.DictReader(io.StringIO(client.get(PAGE + "/return.csv").get_data(True))))
     assert rows[2]["referrals_mental_health"] == "1" and rows[2]["referrals_acute_trust"] == "0"
+
+
+def test_the_spreadsheet_holds_the_same_counts_and_is_recorded(app, world) -> None:
+    from openpyxl import load_workbook
+
+    _seed(world)
+    client = signed_in(app.test_client(), world["chair"])
+    answer = client.get(PAGE + "/return.xlsx")
+    assert answer.status_code == 200 and answer.mimetype.endswith("spreadsheetml.sheet")
+    book = load_workbook(io.BytesIO(answer.get_data()))
+    rows = list(book["Meetings"].iter_rows(values_only=True))
+    codes = rows[1]
+    by_code = [dict(zip(codes, r, strict=True)) for r in rows[2:]]
+    assert [r["meeting_date"].date() for r in by_code[:2]] == [date(2026, 4, 9), date(2026, 5, 14)]
+    assert [r["cases_total"] for r in by_code] == [7, 1, 8]
+    assert by_code[2]["victims_bame"] == 1 and by_code[0]["referrals_idva"] == 1
+    published = load_workbook(io.BytesIO(client.get(PAGE + "/return.xlsx?mode=publication").data))
+    public = list(published["Meetings"].iter_rows(values_only=True))
+    assert [r[codes.index("cases_total")] for r in public[2:]] == ["7", "<5", "8"]
+    assert ("Quarter", "April to June 2026") in list(book["About"].iter_rows(values_only=True))
+    assert [(e["format"], e["publication"]) for e in _exports()] == [
+        ("xlsx", False),
+        ("xlsx", True),
+    ]
