@@ -88,6 +88,13 @@ def _section(
     return Section(category, title, [], decision.message if decision else "Withheld.")
 
 
+#: The coordinator's written reason, shown while the referral stands deferred or rejected.
+DECISION_REASON_LABELS = {
+    "deferred": "Why the coordinator deferred it",
+    "rejected": "Why it was rejected",
+}
+
+
 def case_view(referral: Referral, disclosure: Disclosure) -> CaseView:
     """Build the page's view of a case from the gate's decision; withheld parts say why."""
     require_disclosure(disclosure, case_id=referral.id)
@@ -157,8 +164,9 @@ def case_view(referral: Referral, disclosure: Disclosure) -> CaseView:
             ("Previous MARAC", referral.previous_marac),
             ("Primary-aggressor note", referral.primary_aggressor_note),
             ("Why the case was closed", referral.closure_reason),
+            (DECISION_REASON_LABELS.get(referral.status, ""), referral.decision_reason),
         ):
-            if value:
+            if value and label:
                 risk.append((label, value))
         risk.append(("Victim knows of the referral", YES_NO[referral.victim_aware]))
         if referral.victim_aware is False and referral.victim_unaware_reason:

@@ -564,13 +564,20 @@ def is_past_cutoff(meeting: Meeting, today: date | None = None) -> bool:
     return not meeting.is_emergency and (today or today_london()) > meeting.cutoff_on
 
 
+def reference_example(meeting: Meeting) -> str:
+    """A case reference in the meeting's area's format, for the page's hint."""
+    return referrals.reference_example(session().get_one(MaracArea, meeting.area_id))
+
+
 def add_case(actor: Actor, meeting: Meeting, reference: str, reason: str = "") -> AgendaItem:
     """Add one accepted case by its reference; after the cut-off only with a reason."""
     require_runner(actor, meeting)
     _ensure_agenda_open(meeting)
     wanted = reference.strip().upper()
     if not wanted:
-        raise ValidationFailed({"reference": "Enter the case reference, like NB-2026-0042"})
+        raise ValidationFailed(
+            {"reference": f"Enter the case reference, like {reference_example(meeting)}"}
+        )
     referral = (
         session()
         .execute(

@@ -181,6 +181,7 @@ def _meeting_page(
         and services.is_invited(who, meeting)
         and meeting.status != MeetingStatus.HELD,
         past_cutoff=services.is_past_cutoff(meeting),
+        reference_example=services.reference_example(meeting) if runner else "",
         minutes=minutes_row,
         can_extract=minutes.can_download_extract(who, meeting),
         agencies={a.id: a.name for a in services.area_agencies(meeting.area_id)},

@@ -139,7 +139,9 @@ def _member_in_agency(member_id: int, agency_id: int, field: str = "owner") -> M
     return member
 
 
-OWNER_MAY_NOT_KNOW = "That person cannot see this case, so the task cannot be given to them"
+OWNER_MAY_NOT_KNOW = (
+    "That person cannot see this case yet: add them to the case team on the case page first"
+)
 
 
 def _check_owner_may_know(member: Member, referral_id: int | None, field: str = "owner") -> None:

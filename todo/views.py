@@ -210,12 +210,14 @@ def task_reassign(task_id: int) -> Any:
         return _render_task(task_id, reassign=form, status=422)
     except Conflict as error:
         return _render_task(task_id, problem=error.message, status=409)
-    flash(
-        "The task has been given to someone else."
-        if owner_id != who.member_id
-        else "The task is now yours.",
-        "success",
-    )
+    if owner_id is None:
+        message = "The task is back in your agency's queue."
+    elif owner_id == who.member_id:
+        message = "The task is now yours."
+    else:
+        name = services.member_names([owner_id]).get(owner_id, "them")
+        message = f"The task is now with {name}."
+    flash(message, "success")
     return redirect(url_for("tasks.task_detail", task_id=task_id))
 
 

@@ -49,6 +49,11 @@ def _area_code(area: MaracArea) -> str:
     return "".join(ch for ch in word.upper() if ch.isalpha())[:2] or "MA"
 
 
+def reference_example(area: MaracArea) -> str:
+    """A reference in the area's own format, for hints ("NO-2026-0042" in Northbridge)."""
+    return f"{_area_code(area)}-{today_london().year}-0042"
+
+
 def _new_reference(area: MaracArea) -> str:
     """The area's next reference this year (the caller holds the area's lock)."""
     year = today_london().year

@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from hub.core import requestctx
-from hub.core.access import Permission
+from hub.core.access import Permission, Role
 from hub.core.clock import now, to_london
 from hub.core.db import is_connection_failure
 from hub.core.errors import NO_SUCH_CASE, HubError, Refused, ValidationFailed
@@ -269,6 +269,7 @@ def init_app(app: Flask) -> None:
         return {
             "current_actor": requestctx.current_actor(),
             "Permission": Permission,
+            "Role": Role,
             "now_utc": now,
         }
 
