@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 import socket
 import ssl
+from collections import Counter
 from collections.abc import Iterator
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from email import message_from_bytes, policy
 from typing import Any
 
@@ -16,8 +17,10 @@ import time_machine
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
+from agencies.models import Member
 from hub.core import db
-from hub.core.clock import LONDON
+from hub.core.clock import LONDON, today_london
+from hub.core.workdays import add_working_days
 from tests.support.world import AGENCIES
 from tests.tasks.conftest import on_team, police_case, reference_of, share, wall_off
 from todo import jobs, notify, services
@@ -499,3 +502,89 @@ def test_starttls_is_used_when_configured(tmp_path, world) -> None:
     finally:
         controller.stop()
     assert len(handler.messages) == 1
+
+
+def _demo_journey_steps(app) -> list[tuple[str, Any]]:
+    """The coordinator's part of the demo journey (tests/browser/test_role_journeys.py), each
+    step one unit of work as the page that does it: accept the waiting referral, share it,
+    build and circulate the coming agenda, then the morning's reminder and escalation runs."""
+    from agencies import services as agencies
+    from cases import services as cases
+    from consent.categories import Purpose
+    from meetings import services as meetings
+    from meetings.models import Meeting, MeetingStatus
+
+    def coordinator() -> Any:
+        member = agencies.find_member_by_email("coordinator@csp.northbridge.example")
+        return agencies.actor_for(member)
+
+    def waiting() -> Any:
+        return cases.inbox(coordinator(), ("submitted",))[0]
+
+    def coming() -> Any:
+        found = db.session().execute(
+            select(Meeting).where(Meeting.status == MeetingStatus.PLANNED).order_by(Meeting.held_on)
+        )
+        return found.scalars().first()
+
+    def share() -> None:
+        idva = agencies.find_agency_by_name("Northbridge IDVA Service")
+        cases.share_case(coordinator(), waiting_case[0], idva.id, Purpose.MARAC)
+
+    waiting_case: list[Any] = []
+
+    def accept() -> None:
+        waiting_case.append(waiting())
+        cases.accept_referral(coordinator(), waiting_case[0])
+
+    return [
+        ("accept", accept),
+        ("share", share),
+        ("build", lambda: meetings.build_agenda(coordinator(), coming())),
+        ("circulate", lambda: meetings.circulate_agenda(coordinator(), coming())),
+    ]
+
+
+@pytest.mark.parametrize("mode", [NotificationMode.EACH, NotificationMode.DIGEST])
+def test_the_demo_journey_sends_each_person_at_most_one_message_per_burst(app, inbox, mode) -> None:
+    """On the demo `make run` gives, each step of the coordinator's journey and each morning
+    job is one burst: nobody gets two messages from it, however many tasks it makes."""
+    from hub import demo
+    from meetings.demo import seed_meetings
+    from todo.notify import set_preference
+
+    settings = app.extensions["hub.settings"]
+    with app.app_context():
+        for seed in (demo.seed, seed_meetings, demo.seed_cases):
+            with db.unit_of_work():
+                seed(settings)
+        with db.unit_of_work():
+            members = db.session().execute(select(Member.id, Member.email)).all()
+            for member_id, _email in members:
+                set_preference(member_id, mode)
+        steps = _demo_journey_steps(app)
+        tomorrow = add_working_days(today_london(), 1)
+        bursts: list[tuple[str, Any]] = [
+            *steps,
+            ("reminders", lambda: jobs.send_reminders()),
+            ("escalations", lambda: jobs.escalate_overdue(today=tomorrow + timedelta(days=7))),
+        ]
+        if mode == NotificationMode.DIGEST:
+            bursts.append(("digest", lambda: jobs.send_digests()))
+        sent_by_step = {}
+        for name, step in bursts:
+            before = len(inbox.messages)
+            if name in {"reminders", "escalations", "digest"}:
+                step()
+            else:
+                with db.unit_of_work():
+                    step()
+            new = inbox.messages[before:]
+            per_person = Counter(address for m in new for address in m["to"])
+            assert all(n == 1 for n in per_person.values()), (name, per_person)
+            sent_by_step[name] = len(new)
+    total = sum(sent_by_step.values())
+    if mode == NotificationMode.EACH:
+        assert sent_by_step["accept"] >= 1 and sent_by_step["reminders"] >= 1, sent_by_step
+    else:  # on the daily digest nothing is sent until the digest, then one each
+        assert total == sent_by_step["digest"] >= 1, sent_by_step
