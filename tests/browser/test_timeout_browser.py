@@ -76,3 +76,25 @@ def test_the_time_out_warning_keeps_or_ends_the_session(
         )
         shoot(page, "02-signed-out")
         assert page.locator("#hub-timeout").count() == 0
+
+
+def test_staying_signed_in_in_one_tab_clears_the_warning_in_the_others(
+    page: Page, app, live_server: str, world, shoot
+) -> None:
+    settings = dataclasses.replace(
+        app.extensions["hub.settings"], session_idle_minutes=1, session_warning_seconds=58
+    )
+    app.extensions["hub.settings"] = app.config["HUB_SETTINGS"] = settings
+    sign_in(page, live_server, world["nurse"])
+    other = page.context.new_page()
+    other.goto(live_server + "/tasks")
+    name = "You are about to be signed out"
+    first, second = (p.get_by_role("dialog", name=name) for p in (page, other))
+    expect(first).to_be_visible(timeout=10_000)
+    expect(second).to_be_visible(timeout=10_000)
+    with other.expect_response(re.compile(r"/session/stay-signed-in$")) as answer:
+        second.get_by_role("button", name="Stay signed in").click()
+    assert answer.value.ok
+    expect(second).to_be_hidden()
+    expect(first).to_be_hidden()  # told by the other tab: the session is alive again
+    shoot(page, "01-first-tab-after-the-other-stayed")

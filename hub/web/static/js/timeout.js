@@ -1,6 +1,8 @@
 // The time-out warning (GOV.UK pattern): a signed-in page warns before the idle limit ends
 // the session, and "Stay signed in" counts as activity. Without this script the session
-// still ends after the idle limit; the sign-in page then says why.
+// still ends after the idle limit; the sign-in page then says why. Tabs of the same browser
+// tell each other of every new deadline (a page opened or "Stay signed in" in one tab keeps
+// the others from warning or signing out while the session is still alive).
 
 function spoken(seconds) {
   if (seconds >= 60) {
@@ -23,6 +25,7 @@ export function initTimeoutWarning(body = document.body) {
   let timer = null;
   let ticker = null;
   let returnTo = null;
+  const tabs = typeof BroadcastChannel === "function" ? new BroadcastChannel("hub-session") : null;
 
   function left() {
     return Math.max(0, Math.ceil((deadline - Date.now()) / 1000));
@@ -66,7 +69,8 @@ export function initTimeoutWarning(body = document.body) {
 
   function close() {
     clearInterval(ticker);
-    if (dialog.open) dialog.close();
+    if (!dialog.open) return;
+    dialog.close();
     if (returnTo && typeof returnTo.focus === "function") returnTo.focus();
   }
 
@@ -82,6 +86,7 @@ export function initTimeoutWarning(body = document.body) {
       if (response.ok) {
         const data = await response.json();
         deadline = Date.now() + data.seconds_left * 1000;
+        tell();
       }
     } catch (error) {
       // Offline: the session was not extended, so the warning comes straight back.
@@ -89,8 +94,24 @@ export function initTimeoutWarning(body = document.body) {
     schedule();
   }
 
+  function tell() {
+    if (tabs) tabs.postMessage({ deadline });
+  }
+
+  if (tabs) {
+    tabs.addEventListener("message", (event) => {
+      const later = Number(event.data && event.data.deadline);
+      if (later > deadline) {
+        deadline = later;
+        close();
+        schedule();
+      }
+    });
+  }
+
   stay.addEventListener("click", staySignedIn);
   // Escape closes a modal dialog; here it means "Stay signed in", as in the GOV.UK pattern.
   dialog.addEventListener("cancel", (event) => { event.preventDefault(); staySignedIn(); });
   schedule();
+  tell();
 }
