@@ -242,9 +242,11 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> HubFlask:
 
     meeting_views.init_app(app)
 
+    from returns import api as return_api
     from returns import views as return_views
 
     return_views.init_app(app)
+    hub_api.register_api_blueprint(app, return_api.bp)
 
     _navigation(app)
     app.extensions["hub.names"] = _names

@@ -337,7 +337,7 @@ class ApiClient(Base):
 
 
 #: API scopes a client may be given; each later endpoint declares the one it needs.
-API_SCOPES = ("referrals:read", "referrals:write")
+API_SCOPES = ("referrals:read", "referrals:write", "returns:read")
 
 
 # --- Providers ----------------------------------------------------------------------------

@@ -131,6 +131,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 #: What a partner system's API scopes let it do, in the same vocabulary as roles.
 SCOPE_PERMISSIONS: dict[str, tuple[Permission, ...]] = {
     "referrals:read": (Permission.REFERRALS_READ,),
+    "returns:read": (Permission.RETURNS_READ,),
     "referrals:write": (
         Permission.REFERRALS_CREATE,
         Permission.REFERRALS_READ,

@@ -82,7 +82,7 @@ def _clients(secret: str, bases: list[str]) -> list[dict[str, Any]]:
             "redirect_uris": [],
             "response_types": [],
             "grant_types": ["client_credentials"],
-            "scope": "referrals:read referrals:write",
+            "scope": "referrals:read referrals:write returns:read",
         },
         {
             "client_id": STRANGE_CLIENT,

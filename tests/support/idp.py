@@ -42,7 +42,7 @@ IDP_DIR = REPO_ROOT / "tools" / "dev-idp"
 READY_LINE = "dev-idp listening on "
 
 DEFAULT_API_AUDIENCE = "urn:marac-hub:api"
-DEFAULT_API_SCOPES: tuple[str, ...] = ("referrals:read", "referrals:write")
+DEFAULT_API_SCOPES: tuple[str, ...] = ("referrals:read", "referrals:write", "returns:read")
 
 HTTP_TIMEOUT = 10.0
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
