@@ -26,13 +26,16 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
+from sqlalchemy import func, select
+
 from agencies.models import AgencyType, MaracArea
 from audit.actions import LedgerAction
 from audit.ledger import Subject, record
 from hub.core.access import Actor, Permission
-from hub.core.clock import now
+from hub.core.clock import now, to_london, today_london
 from hub.core.db import session
 from hub.core.errors import Forbidden, NotFound, ValidationFailed
+from meetings.models import Meeting
 from returns import charts, codes, measures
 from returns.compute import MeetingRow, Quarter, category_of, meeting_rows, totals
 from returns.models import RepeatDefinition, ReturnSettings
@@ -53,6 +56,10 @@ class QuarterReturn:
     settings: ReturnSettings
     quarter_measures: measures.Measures
     year_measures: measures.Measures
+    #: The quarters either side worth showing (None before the area's first quarter and
+    #: after the current one), so the pages never lead through empty years.
+    previous: Quarter | None = None
+    following: Quarter | None = None
 
     @property
     def repeat_definition(self) -> RepeatDefinition:
@@ -95,6 +102,20 @@ def settings_of(area_id: int) -> ReturnSettings:
     return found
 
 
+def neighbours(area: MaracArea, quarter: Quarter) -> tuple[Quarter | None, Quarter | None]:
+    """The quarter before (back to the area's first) and after (up to the current one)."""
+    first_meeting = session().scalar(
+        select(func.min(Meeting.held_on)).where(Meeting.area_id == area.id)
+    )
+    starts = [to_london(area.created_at).date(), *([first_meeting] if first_meeting else [])]
+    first = Quarter.containing(min(starts))
+    last = Quarter.containing(today_london())
+    return (
+        quarter.previous if quarter.previous >= first else None,
+        quarter.next if quarter.next <= last else None,
+    )
+
+
 def parse_quarter(text: str) -> Quarter:
     try:
         return Quarter.parse(text)
@@ -111,7 +132,10 @@ def quarter_return(actor: Actor, quarter: Quarter) -> QuarterReturn:
     rows = [r for r in year_rows if r.held_on >= quarter.starts_on]
     quarter_totals, year_totals = totals(rows), totals(year_rows)
     population = settings.female_population
+    previous, following = neighbours(area, quarter)
     return QuarterReturn(
+        previous=previous,
+        following=following,
         area_name=area.name,
         quarter=quarter,
         rows=rows,
@@ -315,8 +339,16 @@ def _pct(value: float | None) -> str:
     return "Not available" if value is None else f"{value:.1f}%"
 
 
-def dashboard(actor: Actor, quarter: Quarter) -> tuple[str, list[charts.Chart]]:
-    """The area's name and the dashboard's charts for the two years to the quarter."""
+@dataclass(frozen=True)
+class Dashboard:
+    area_name: str
+    charts: list[charts.Chart]
+    previous: Quarter | None
+    following: Quarter | None
+
+
+def dashboard(actor: Actor, quarter: Quarter) -> Dashboard:
+    """The dashboard's charts for the two years to the quarter."""
     area = _area(actor, Permission.RETURNS_READ)
     found = settings_of(area.id)
     quarters = [quarter]
@@ -429,4 +461,4 @@ def dashboard(actor: Actor, quarter: Quarter) -> tuple[str, list[charts.Chart]]:
             ),
         )
     )
-    return area.name, made
+    return Dashboard(area.name, made, *neighbours(area, quarter))

@@ -96,10 +96,8 @@ def submit(key: str) -> Any:
 @require(Permission.RETURNS_READ)
 def dashboard(key: str) -> Any:
     quarter = services.parse_quarter(key)
-    area_name, charts = services.dashboard(actor(), quarter)
-    return render_template(
-        "returns/dashboard.html", area_name=area_name, quarter=quarter, charts=charts
-    )
+    found = services.dashboard(actor(), quarter)
+    return render_template("returns/dashboard.html", found=found, quarter=quarter)
 
 
 @bp.route("/returns/<key>/return.csv")
