@@ -132,6 +132,17 @@ class LedgerAction(StrEnum):
     RESEARCH_SAVED = "research:saved"
     RESEARCH_SHARED = "research:shared"
     RESEARCH_VIEWED = "research:viewed"
+    SAR_CASE_READ = "sar:case_read"
+    SAR_EXTENDED = "sar:extended"
+    SAR_IDENTITY_CHECKED = "sar:identity_checked"
+    SAR_PERPETRATOR_REVIEWED = "sar:perpetrator_reviewed"
+    SAR_PRODUCED = "sar:produced"
+    SAR_RECEIVED = "sar:received"
+    SAR_REDACTION_CHANGED = "sar:redaction_changed"
+    SAR_REFUSED = "sar:refused"
+    SAR_REVIEW_STARTED = "sar:review_started"
+    SAR_SENT = "sar:sent"
+    SAR_SUBJECT_CHOSEN = "sar:subject_chosen"
     SIGNIN_FAILED = "signin:failed"
     SIGNIN_REAUTHENTICATED = "signin:reauthenticated"
     SIGNIN_SUCCEEDED = "signin:succeeded"
@@ -278,6 +289,17 @@ LABELS: dict[LedgerAction, str] = {
     LedgerAction.RESEARCH_SAVED: "Research: saved",
     LedgerAction.RESEARCH_SHARED: "Research: shared",
     LedgerAction.RESEARCH_VIEWED: "Research: viewed",
+    LedgerAction.SAR_CASE_READ: "Subject access: case read for the bundle",
+    LedgerAction.SAR_EXTENDED: "Subject access: due date extended",
+    LedgerAction.SAR_IDENTITY_CHECKED: "Subject access: requester's identity checked",
+    LedgerAction.SAR_PERPETRATOR_REVIEWED: "Subject access: perpetrator's request reviewed",
+    LedgerAction.SAR_PRODUCED: "Subject access: PDF and disclosure log produced",
+    LedgerAction.SAR_RECEIVED: "Subject access: request received",
+    LedgerAction.SAR_REDACTION_CHANGED: "Subject access: redaction decided",
+    LedgerAction.SAR_REFUSED: "Subject access: request refused",
+    LedgerAction.SAR_REVIEW_STARTED: "Subject access: review started",
+    LedgerAction.SAR_SENT: "Subject access: response sent",
+    LedgerAction.SAR_SUBJECT_CHOSEN: "Subject access: subject matched to a person",
     LedgerAction.SIGNIN_FAILED: "Sign-in: failed",
     LedgerAction.SIGNIN_REAUTHENTICATED: "Signed in again for a sensitive action",
     LedgerAction.SIGNIN_SUCCEEDED: "Sign-in: succeeded",

@@ -76,6 +76,7 @@ class Relation(StrEnum):
     MARAC = "marac"  # the area's coordinator or chair
     SHARED = "shared"  # an agency the case was given to
     INVITED = "invited"  # an agency invited to a meeting with the case on its agenda
+    SUBJECT_ACCESS = "subject_access"  # the area's data protection officer answering Art. 15
 
 
 @dataclass(frozen=True)
@@ -744,6 +745,81 @@ def disclose_many(
     return answers
 
 
+#: The data protection officer reads a case only to answer a subject access request: the
+#: controller's legal obligation under UK GDPR Art. 15, so Art. 6(1)(c); special categories
+#: under Art. 9(2)(g) (DPA 2018 Sch. 1, statutory purposes). The Schedule paragraph is our
+#: reading and is not verified against a source.
+SUBJECT_ACCESS_BASIS = {"basis": "subject_access", "purpose": "subject_access", "art6": "6(1)(c)"}
+
+
+def disclose_for_subject_access(
+    actor: Actor, facts: CaseFacts, categories: Iterable[Category], *, request_id: int
+) -> Disclosure:
+    """Let the area's data protection officer read a case to answer a subject access request.
+
+    Not need to know (rule 3): the officer never works a case, and reads it only for the
+    request, which the entry names. Rule 1 and the area boundary still hold. An agency's
+    research is never read: it belongs to that agency, and the bundle lists it as left out.
+    """
+    wanted = list(dict.fromkeys(categories))
+    agency = _agency_of(actor)
+    stop = _first_refusal(actor, facts, agency)
+    if stop is None and (actor.kind != "member" or not actor.has_role(Role.AUDITOR)):
+        stop = "not_data_protection_officer"
+    if stop is None and actor.area_id != facts.area_id:
+        stop = "other_area"
+    if stop is not None or agency is None:
+        _record_refusal(actor, facts, stop or "no_actor", wanted, LedgerAction.SAR_CASE_READ)
+        return _refused(actor, facts, wanted, stop or "no_actor")
+    decisions: dict[Category, CategoryDecision] = {}
+    for category in wanted:
+        if category is Category.RESEARCH:
+            decisions[category] = CategoryDecision(
+                category,
+                False,
+                "agency_private",
+                "Left out: an agency's research belongs to that agency.",
+            )
+            continue
+        basis = {**SUBJECT_ACCESS_BASIS, **({"art9": "9(2)(g)"} if category.is_special else {})}
+        decisions[category] = CategoryDecision(
+            category, True, "subject_access", "Read to answer a subject access request.", basis
+        )
+    result = Disclosure(
+        actor,
+        facts.id,
+        facts.reference,
+        Purpose.MARAC,
+        False,
+        "",
+        "",
+        decisions,
+        False,
+        _SEAL,
+        Relation.SUBJECT_ACCESS,
+        agency.id,
+    )
+    details: dict[str, Any] = {
+        "case": facts.id,
+        "area": facts.area_id,
+        "persons": list(facts.person_ids),
+        "purpose": "subject_access",
+        "categories": [c.value for c in result.shown],
+        "withheld": {d.category.value: d.code for d in result.withheld},
+        "relation": Relation.SUBJECT_ACCESS.value,
+        "bases": sorted(
+            {
+                f"subject_access:6(1)(c):{d.basis.get('art9', '')}"
+                for d in decisions.values()
+                if d.allowed
+            }
+        ),
+        "sar": request_id,
+    }
+    _record_disclosure(actor, LedgerAction.SAR_CASE_READ, facts, details)
+    return result
+
+
 def preview(actor: Actor, facts: CaseFacts, categories: Iterable[Category]) -> Disclosure:
     """What ``disclose`` would decide, without recording anything.
 
@@ -821,6 +897,7 @@ __all__ = [
     "Relation",
     "authorise",
     "disclose",
+    "disclose_for_subject_access",
     "disclose_many",
     "preview",
     "refuse",

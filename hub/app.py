@@ -248,6 +248,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> HubFlask:
     return_views.init_app(app)
     hub_api.register_api_blueprint(app, return_api.bp)
 
+    from subject_access import views as subject_access_views
+
+    subject_access_views.init_app(app)
+
     _navigation(app)
     app.extensions["hub.names"] = _names
 
@@ -360,6 +364,12 @@ NAVIGATION: list[tuple[str, str, Permission, str]] = [
         "Ledger",
         Permission.AUDIT_READ,
         "Who saw what, when and why: search and verify the disclosure ledger.",
+    ),
+    (
+        "subject_access.index",
+        "Subject access",
+        Permission.SUBJECT_ACCESS,
+        "Requests from people to see what the MARAC holds about them, due within a month.",
     ),
     (
         "identity.provider_list",

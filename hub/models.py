@@ -11,6 +11,7 @@ import hub.auth.identity
 import hub.auth.models  # noqa: F401
 import meetings.models  # noqa: F401
 import returns.models  # noqa: F401
+import subject_access.models  # noqa: F401
 import todo.models  # noqa: F401
 from hub.core.db import Base
 

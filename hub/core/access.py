@@ -44,6 +44,7 @@ class Permission(StrEnum):
     RETURNS_MANAGE = "returns:manage"  # the return's agency categories, validating, submitting
     RETURNS_SETTINGS = "returns:settings"  # the repeat definition, population, national figures
     AUDIT_EXPORT = "audit:export"
+    SUBJECT_ACCESS = "subject_access:manage"  # the DPO: requests, bundles, redactions, PDFs
 
 
 class Role(StrEnum):
@@ -108,9 +109,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CHAIR: frozenset(
         _PRACTICE | {Permission.MEETINGS_CHAIR, Permission.MEETINGS_RUN, Permission.RETURNS_READ}
     ),
-    # The auditor reads the ledger, never case content itself.
+    # The auditor reads the ledger; as data protection officer, case content only through
+    # the gate's subject access reading, for a request (consent.gate).
     Role.AUDITOR: frozenset(
-        {Permission.SESSION_USE, Permission.AUDIT_READ, Permission.AUDIT_EXPORT}
+        {
+            Permission.SESSION_USE,
+            Permission.AUDIT_READ,
+            Permission.AUDIT_EXPORT,
+            Permission.SUBJECT_ACCESS,
+        }
     ),
     # Administration is not practice: an administrator sees no case data by that role alone.
     Role.ADMIN: frozenset(

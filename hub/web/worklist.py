@@ -18,6 +18,7 @@ from hub.core.access import Actor, Permission
 from hub.core.clock import today_london
 from hub.core.db import session
 from meetings import services as meetings
+from subject_access import services as subject_access
 from todo import services as todo
 
 #: How many of each list the home page shows before "see all".
@@ -34,6 +35,7 @@ class Worklist:
     meetings: list[meetings.MeetingRow] = field(default_factory=list)
     ledger: audit.LedgerStatus | None = None
     checkpoints: list[Any] = field(default_factory=list)
+    subject_access: subject_access.OpenCount | None = None
 
 
 def worklist(actor: Actor) -> Worklist:
@@ -54,4 +56,6 @@ def worklist(actor: Actor) -> Worklist:
     if actor.can(Permission.AUDIT_READ):
         parts["ledger"] = audit.status(session())
         parts["checkpoints"] = audit.recent_checkpoints(session(), 3)
+    if actor.can(Permission.SUBJECT_ACCESS) and actor.area_id is not None:
+        parts["subject_access"] = subject_access.open_count(actor, today_london())
     return Worklist(**parts)

@@ -12,7 +12,17 @@ from audit.ledger import LedgerError, build_entry
 from hub.core.access import Actor
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("hub", "audit", "agencies", "consent", "cases", "meetings", "todo", "returns")
+PACKAGES = (
+    "hub",
+    "audit",
+    "agencies",
+    "consent",
+    "cases",
+    "meetings",
+    "todo",
+    "returns",
+    "subject_access",
+)
 CATALOGUE = {action.value for action in LedgerAction}
 
 

@@ -82,7 +82,18 @@ def test_every_hub_module_sits_in_a_layer() -> None:
 
 
 @pytest.mark.parametrize(
-    "package", ["hub", "audit", "agencies", "consent", "cases", "meetings", "todo", "returns"]
+    "package",
+    [
+        "hub",
+        "audit",
+        "agencies",
+        "consent",
+        "cases",
+        "meetings",
+        "todo",
+        "returns",
+        "subject_access",
+    ],
 )
 def test_packages_import_from_this_repository(package: str) -> None:
     """These names are also PyPI projects; ours must never be shadowed by one."""
@@ -194,6 +205,7 @@ def _all_templates() -> dict[str, str]:
             "meetings",
             "todo",
             "returns",
+            "subject_access",
         )
         for path in (ROOT / package).rglob("templates/**/*.html")
     }

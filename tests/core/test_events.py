@@ -13,7 +13,17 @@ from hub.core.access import Actor
 from hub.core.events import Bus, Event, Unhandled, publish
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ["hub", "audit", "agencies", "consent", "cases", "meetings", "todo", "returns"]
+PACKAGES = [
+    "hub",
+    "audit",
+    "agencies",
+    "consent",
+    "cases",
+    "meetings",
+    "todo",
+    "returns",
+    "subject_access",
+]
 
 
 def _every_module() -> list[str]:
