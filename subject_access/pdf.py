@@ -10,7 +10,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from hub.core.clock import now
+from hub.core.clock import now, to_london
 from meetings import pdf as minutes_pdf
 from subject_access.bundle import Bundle
 from subject_access.models import SubjectAccessRequest
@@ -22,6 +22,9 @@ _environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+_environment.filters["day"] = lambda value: value.strftime("%d %B %Y").lstrip("0")
+_environment.filters["london"] = lambda value: to_london(value).strftime("%d %b %Y %H:%M")
 
 
 def response_html(bundle: Bundle, request: SubjectAccessRequest, officer: str) -> str:

@@ -61,9 +61,8 @@ def new() -> Any:
         except ValidationFailed as error:
             apply_errors(form, error)
         else:
-            flash(
-                f"Request SAR-{found.id} recorded. It is due on {found.due_on:%d %B %Y}.", "success"
-            )
+            due = found.due_on.strftime("%d %B %Y").lstrip("0")
+            flash(f"Request SAR-{found.id} recorded. It is due on {due}.", "success")
             return redirect(url_for("subject_access.show", request_id=found.id), code=303)
     return render_template("subject_access/new.html", form=form), (
         422 if request.method == "POST" else 200

@@ -24,7 +24,14 @@ from tests.support.web import sign_in
 MEMBER_PROBES = [
     "/cases/{id}",
     "/cases/{id}/consent",
+    # The data protection officer's subject access pages: refused to everyone else.
+    "/subject-access?case={id}",
+    "/subject-access/{id}",
+    "/subject-access/{id}/bundle",
+    "/subject-access/{id}/response.pdf",
 ]
+#: Where only the data protection officer may go (Permission.SUBJECT_ACCESS).
+DPO_ONLY = "/subject-access"
 #: ... and of an auditor, who reads the ledger instead.
 AUDITOR_PROBES = ["/ledger/cases/{id}", "/cases/{id}"]
 API_PROBES = ["/api/v1/referrals/{id}", "/api/v1/referrals/{id}/consents"]

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.canary.checks import report
-from tests.canary.run import run_canary
+from tests.canary.run import DPO_ONLY, run_canary
 from tests.canary.scenario import Scenario
 
 
@@ -49,6 +49,24 @@ def test_no_case_content_reaches_anyone_the_gate_would_refuse(
         for p in crawl.pages
     ]
     (output_dir / f"canary-crawl-{backend}.txt").write_text("\n".join(crawled) + "\n")
+    # Nobody but the data protection officer reaches a subject access page, even by a forged
+    # GET: each such answer is a refusal, and the crawl file records it.
+    side_doors = [
+        f"{p.persona} {p.status} {p.url}"
+        for crawl in result.crawls.values()
+        for p in crawl.pages
+        if p.url.startswith(DPO_ONLY)
+        and "auditor" not in p.persona
+        and p.status not in {401, 403, 404}
+    ]
+    assert not side_doors, side_doors
+    refused = [
+        p
+        for crawl in result.crawls.values()
+        for p in crawl.pages
+        if p.url.startswith(DPO_ONLY) and "auditor" not in p.persona
+    ]
+    assert refused, "the crawl never tried a subject access page as anyone else"
     thin = [key for key, crawl in result.crawls.items() if len(crawl.pages) < 20]
     assert not thin, f"these personas' crawls reached almost nothing: {thin}"
     assert sum(result.mail.values()) > 0, "the crawl read no e-mail"

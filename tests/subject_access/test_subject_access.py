@@ -208,7 +208,7 @@ def test_the_pages_walk_a_request_to_its_pdf(app, world, referred, output_dir) -
     assert made.status_code == 303
     url = made.headers["Location"]
     page = text(auditor.get(url))
-    assert "Strong match" in page and "due on 2 January 2027" not in page
+    assert "Strong match" in page and "It is due on 2 January 2027" in page
     with db.unit_of_work():
         (candidate,) = services.candidates(
             actor_of(world["auditor"]), services.list_requests(actor_of(world["auditor"]))[0]
