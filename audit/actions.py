@@ -27,6 +27,7 @@ class LedgerAction(StrEnum):
     API_CLIENT_ENABLED = "api_client:enabled"
     APPROVALS_LISTED = "approvals:listed"
     AREA_CREATED = "area:created"
+    AREA_HISTORY_IMPORTED = "area:history_imported"
     AREA_RISK_SETTINGS_CHANGED = "area:risk_settings_changed"
     CASE_API_READ = "case:api_read"
     CASE_LISTED = "case:listed"
@@ -184,6 +185,7 @@ LABELS: dict[LedgerAction, str] = {
     LedgerAction.API_CLIENT_ENABLED: "API client: enabled",
     LedgerAction.APPROVALS_LISTED: "Approvals: listed",
     LedgerAction.AREA_CREATED: "MARAC area: created",
+    LedgerAction.AREA_HISTORY_IMPORTED: "MARAC area: its earlier meetings and cases imported",
     LedgerAction.AREA_RISK_SETTINGS_CHANGED: "MARAC area: risk settings changed",
     LedgerAction.CASE_API_READ: "Case read by a partner system through the API",
     LedgerAction.CASE_LISTED: "Case shown in a list",

@@ -112,6 +112,10 @@ def demo_seed() -> None:
                     )
             with unit_of_work():
                 notes.extend(demo_module.seed_cases(settings))
+            from hub import demo_history
+
+            with unit_of_work():
+                notes.extend(demo_history.seed_history(settings))
         except demo_module.DemoRefused as error:
             raise click.ClickException(str(error)) from None
     click.echo("")
