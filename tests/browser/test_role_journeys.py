@@ -222,3 +222,35 @@ def test_a_gp_follows_a_deferred_referral(
     expect(page.get_by_text("Why the coordinator deferred it")).to_be_visible()
     expect(page.get_by_text("Waiting for the police incident log")).to_be_visible()
     _look(page, shoot, "02-deferred")
+
+
+def test_the_coordinator_sends_the_last_quarters_return(
+    page: Page, live_server: str, app: Any, demo: None, shoot: Any
+) -> None:
+    """On the demo with its imported year: home -> Returns -> validate and submit the last
+    complete quarter, download both files, look at the dashboard."""
+    from hub import demo_history
+    from hub.core import db
+    from hub.core.clock import today_london
+    from returns.compute import Quarter
+
+    with db.unit_of_work():
+        demo_history.seed_history(app.extensions["hub.settings"])
+    _home(page, live_server, "coordinator@csp.northbridge.example")
+    page.get_by_role("link", name="Returns", exact=True).first.click()
+    last = Quarter.containing(today_london()).previous
+    expect(page.get_by_role("heading", level=1)).to_contain_text(last.label)
+    _look(page, shoot, "01-return")
+    page.get_by_role("button", name="Validate the return").click()
+    _look(page, shoot, "02-validated")
+    page.get_by_role("button", name="Submit the return").click()
+    expect(page.locator(".govuk-notification-banner")).to_be_visible()
+    _look(page, shoot, "03-submitted")
+    for name, suffix in (("Download CSV", ".csv"), ("Download spreadsheet (XLSX)", ".xlsx")):
+        with page.expect_download() as download:
+            page.get_by_role("link", name=name).click()
+        assert download.value.suggested_filename.endswith(suffix)
+        assert download.value.path().stat().st_size > 100
+    page.get_by_role("link", name="Dashboard", exact=True).click()
+    expect(page.locator("svg[role='img']").first).to_be_visible()
+    _look(page, shoot, "04-dashboard")
