@@ -38,6 +38,7 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("minutes", "bench.bench_minutes"),
     ("signin", "bench.bench_signin"),
     ("pages", "bench.bench_pages"),
+    ("returns", "bench.bench_returns"),
 ]
 
 #: The results file each benchmark merges its figures into (in bench/results/).
@@ -48,6 +49,7 @@ RESULT_FILES: dict[str, str] = {
     "minutes": "minutes.json",
     "signin": "signin.json",
     "pages": "pages.json",
+    "returns": "returns.json",
 }
 
 #: (key, goal, "min" when the figure must reach the goal, "max" when it must stay below it)
@@ -81,10 +83,18 @@ PAGES_GOALS: list[tuple[str, float, str, str]] = [
     ("ledger_share", 0.15, "max", "share of a gated case-page read spent in audit"),
 ]
 
+#: bench/results/returns.json: the quarterly data return at national size (bench_returns).
+RETURNS_GOALS: list[tuple[str, float, str, str]] = [
+    ("returns_one_area_ms", 200, "max", "largest area's quarter and rolling year, p95"),
+    ("returns_all_areas_s", 30, "max", "every area's return, one after the other"),
+    ("statements_ratio", 1.0, "max", "statements, largest area / smallest area"),
+]
+
 #: The goals of each results file, for the summary.
 GOALS_BY_FILE: list[tuple[str, list[tuple[str, float, str, str]]]] = [
     ("audit.json", GOALS),
     ("pages.json", PAGES_GOALS),
+    ("returns.json", RETURNS_GOALS),
 ]
 
 
@@ -136,7 +146,7 @@ LOWER = ("_ms", "ms_", "statements", "share", "latency", "lag", "_ratio", "error
 def direction(key: str) -> str | None:
     """ "lower" or "higher" when the figure is better that way; None when it is no figure."""
     leaf = key.rsplit(".", 1)[-1]
-    for goal_key, _goal, kind, _what in GOALS + PAGES_GOALS:
+    for goal_key, _goal, kind, _what in GOALS + PAGES_GOALS + RETURNS_GOALS:
         if leaf == goal_key:
             return "higher" if kind == "min" else "lower"
     if leaf in HIGHER_KEYS or any(part in leaf for part in HIGHER):
