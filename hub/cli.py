@@ -105,6 +105,7 @@ def demo_seed() -> None:
 
             with unit_of_work():
                 meeting = meetings_demo.seed_meetings(settings)
+                demo_module.seed_second_area_meeting(settings)
                 if meeting is not None:
                     notes.append(
                         f"The next Northbridge MARAC meets on "
@@ -119,7 +120,10 @@ def demo_seed() -> None:
         except demo_module.DemoRefused as error:
             raise click.ClickException(str(error)) from None
     click.echo("")
-    click.echo(f"Demo area ready: {demo_module.AREA}. Every demo account's password is:")
+    click.echo(
+        f"Demo areas ready: {demo_module.AREA} and {demo_module.SECOND_AREA}. "
+        "Every demo account's password is:"
+    )
     click.echo(f"    {demo_module.DEMO_PASSWORD}")
     if settings.demo:
         click.echo("Demo accounts skip the second factor while HUB_DEMO=1.")

@@ -151,6 +151,83 @@ def seed(settings: Settings) -> list[DemoLogin]:
         logins.append(
             DemoLogin(email, name, agency.name, ", ".join(sorted(r.label for r in roles)))
         )
+    logins.extend(_seed_second_area(actor))
+    return logins
+
+
+# --- a second area on the same hub, for MARAC-to-MARAC transfers --------------------------
+
+SECOND_AREA = "Southport MARAC"
+
+#: (name, type, sector, email domain) of Southport's partners: fewer than Northbridge's, with
+#: the police and an IDVA service in both areas so a transfer has counterparts to hand over to.
+SECOND_AGENCIES = [
+    (
+        "Southport Community Safety Partnership",
+        AgencyType.OTHER,
+        Sector.STATUTORY,
+        "csp.southport.example",
+    ),
+    ("Southport Police", AgencyType.POLICE, Sector.STATUTORY, "police.southport.example"),
+    (
+        "Southport IDVA Service",
+        AgencyType.IDVA_SERVICE,
+        Sector.VOLUNTARY,
+        "idva.southport.example",
+    ),
+    ("Southport Housing", AgencyType.HOUSING, Sector.STATUTORY, "housing.southport.example"),
+]
+
+#: (name, email local part, agency index, roles, job title) in Southport.
+SECOND_MEMBERS = [
+    ("Jordan Reid", "southport.coordinator", 0, {R.COORDINATOR}, "MARAC coordinator"),
+    ("Amira Hassan", "chair", 1, {R.CHAIR, R.MARAC_REP}, "Detective Inspector"),
+    ("Megan Clarke", "pc.clarke", 1, {R.PRACTITIONER}, "Police Constable"),
+    ("Sophie Turner", "s.turner", 2, {R.MARAC_REP, R.PRACTITIONER}, "Senior IDVA"),
+    ("Daniel Price", "d.price", 3, {R.PRACTITIONER, R.MARAC_REP}, "Housing officer"),
+]
+
+
+def _seed_second_area(actor: Actor) -> list[DemoLogin]:
+    """Southport: a second area on this hub that Northbridge's cases can be transferred to."""
+    area = agencies.get_area_by_name(SECOND_AREA) or agencies.create_area(
+        actor, name=SECOND_AREA, meeting_cadence="monthly"
+    )
+    made = []
+    for name, kind, sector, domain in SECOND_AGENCIES:
+        agency = agencies.find_agency_by_name(name) or agencies.create_agency(
+            actor,
+            area,
+            agencies.AgencyData(
+                name=name,
+                type=kind,
+                sector=sector,
+                isp_signed_on=date(2026, 4, 1),
+                isp_signed_by="Chief Officer (demo)",
+                isp_review_due_on=date(2027, 3, 31),
+                email_domains=domain,
+            ),
+        )
+        made.append(agency)
+    logins = []
+    for name, local, index, roles, title in SECOND_MEMBERS:
+        agency = made[index]
+        email = f"{local}@{agency.domains[0]}"
+        if agencies.find_member_by_email(email) is None:
+            member = agencies.add_member(
+                actor,
+                agencies.MemberData(
+                    name=name,
+                    email=email,
+                    agency_id=agency.id,
+                    roles=frozenset(roles),
+                    job_title=title,
+                ),
+            )
+            auth.set_password(actor, member, DEMO_PASSWORD, demo=True)
+        logins.append(
+            DemoLogin(email, name, agency.name, ", ".join(sorted(r.label for r in roles)))
+        )
     return logins
 
 
@@ -398,3 +475,57 @@ def seed_cases(settings: Settings) -> list[str]:
     )
     _referral(officer, 7, complete=False)
     return [CASES_NOTE]
+
+
+def seed_second_area_meeting(settings: Settings) -> None:
+    """Give Southport an upcoming meeting, so a case transferred in can be listed at it."""
+    from datetime import time, timedelta
+
+    from sqlalchemy import select
+
+    from agencies.models import Cadence
+    from hub.core.clock import today_london
+    from hub.core.db import session
+    from meetings import services as meetings
+    from meetings.models import Meeting, MeetingKind, MeetingStatus
+
+    if settings.is_production:
+        raise DemoRefused("the demo area is never available in production")
+    area = agencies.get_area_by_name(SECOND_AREA)
+    if area is None:
+        return
+    today = today_london()
+    upcoming = session().execute(
+        select(Meeting.id).where(
+            Meeting.area_id == area.id,
+            Meeting.held_on >= today,
+            Meeting.status != MeetingStatus.HELD,
+        )
+    )
+    if upcoming.first() is not None:
+        return
+    seeder = Actor(
+        kind="system",
+        member_id=None,
+        agency_id=None,
+        area_id=area.id,
+        roles=frozenset({Role.COORDINATOR}),
+        name="demo-seed",
+    )
+    first_on = today + timedelta(days=area.agenda_cutoff_days + 3)
+    first_on += timedelta(days=(3 - first_on.weekday()) % 7)  # a Thursday
+    (meeting,) = meetings.schedule_meetings(
+        seeder,
+        meetings.ScheduleData(
+            first_on=first_on,
+            start_time=time(14, 0),
+            venue="Southport Town Hall, Room 2 (or join by video)",
+            kind=MeetingKind.SCHEDULED,
+            cadence=Cadence(area.meeting_cadence),
+            count=1,
+        ),
+    )
+    chair, coordinator = meetings.default_chair_and_coordinator(area.id)
+    meeting.chair_id = chair.id if chair else None
+    meeting.coordinator_id = coordinator.id if coordinator else None
+    session().flush()

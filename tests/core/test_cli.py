@@ -34,7 +34,9 @@ def test_demo_seed_is_idempotent_and_prints_sign_ins(run) -> None:
     assert first.output == second.output
     listing = run("agencies", "list")
     assert listing.output.count("Northbridge Police") == 1
-    assert len(listing.output.strip().splitlines()) == 11
+    # Northbridge's 11 agencies and Southport's 4 (the second area, for transfers).
+    assert len(listing.output.strip().splitlines()) == 15
+    assert "southport.coordinator@csp.southport.example" in first.output
 
 
 @pytest.mark.postgres_only  # production refuses SQLite before it gets that far
