@@ -160,6 +160,13 @@ class LedgerAction(StrEnum):
     TASK_VIEWED = "task:viewed"
     TODO_TEMPLATE_CHANGED = "todo_template:changed"
     TODO_TEMPLATE_CREATED = "todo_template:created"
+    TRANSFER_ACCEPTED = "transfer:accepted"
+    TRANSFER_ACKNOWLEDGED = "transfer:acknowledged"
+    TRANSFER_DECLINED = "transfer:declined"
+    TRANSFER_PACK_DISCLOSED = "transfer:pack_disclosed"
+    TRANSFER_PACK_READ = "transfer:pack_read"
+    TRANSFER_SENT = "transfer:sent"
+    TRANSFER_STARTED = "transfer:started"
     WHEREABOUTS_REVEALED = "whereabouts:revealed"
 
     @property
@@ -318,5 +325,14 @@ LABELS: dict[LedgerAction, str] = {
     LedgerAction.TASK_VIEWED: "Task: viewed",
     LedgerAction.TODO_TEMPLATE_CHANGED: "To-do template: changed",
     LedgerAction.TODO_TEMPLATE_CREATED: "To-do template: created",
+    LedgerAction.TRANSFER_ACCEPTED: "Transfer: accepted into a new case by the receiving MARAC",
+    LedgerAction.TRANSFER_ACKNOWLEDGED: "Transfer: receipt acknowledged by the receiving MARAC",
+    LedgerAction.TRANSFER_DECLINED: "Transfer: declined by the receiving MARAC, with a reason",
+    LedgerAction.TRANSFER_PACK_DISCLOSED: (
+        "Transfer: one piece of the pack disclosed to the receiving MARAC, with its lawful basis"
+    ),
+    LedgerAction.TRANSFER_PACK_READ: "Transfer: the pack read by a coordinator",
+    LedgerAction.TRANSFER_SENT: "Transfer: the pack sent to the receiving MARAC",
+    LedgerAction.TRANSFER_STARTED: "Transfer: started by the sending coordinator",
     LedgerAction.WHEREABOUTS_REVEALED: "Whereabouts revealed, with a reason",
 }

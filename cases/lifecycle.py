@@ -20,6 +20,7 @@ class Decision(StrEnum):
     DEFER = "defer"
     HEAR = "hear"
     CLOSE = "close"
+    TRANSFER = "transfer"
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,12 @@ MOVES: dict[Decision, Move] = {
     ),
     Decision.CLOSE: Move(
         frozenset({S.ACCEPTED, S.HEARD}), S.CLOSED, "Only an accepted or heard case can be closed."
+    ),
+    # Set when the receiving MARAC accepts a transfer (transfers/): the case goes on there.
+    Decision.TRANSFER: Move(
+        frozenset({S.ACCEPTED, S.HEARD}),
+        S.TRANSFERRED,
+        "Only an accepted or heard case can be transferred to another MARAC.",
     ),
 }
 

@@ -252,6 +252,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> HubFlask:
 
     subject_access_views.init_app(app)
 
+    from transfers import views as transfer_views
+
+    transfer_views.init_app(app)
+
     _navigation(app)
     app.extensions["hub.names"] = _names
 

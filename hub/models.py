@@ -13,6 +13,7 @@ import meetings.models  # noqa: F401
 import returns.models  # noqa: F401
 import subject_access.models  # noqa: F401
 import todo.models  # noqa: F401
+import transfers.models  # noqa: F401
 from hub.core.db import Base
 
 metadata = Base.metadata

@@ -20,6 +20,7 @@ from hub.core.db import session
 from meetings import services as meetings
 from subject_access import services as subject_access
 from todo import services as todo
+from transfers import services as transfers
 
 #: How many of each list the home page shows before "see all".
 SHOWN = 5
@@ -36,6 +37,8 @@ class Worklist:
     ledger: audit.LedgerStatus | None = None
     checkpoints: list[Any] = field(default_factory=list)
     subject_access: subject_access.OpenCount | None = None
+    #: Transfers from other MARACs waiting for this area's coordinator; None for others.
+    transfers_in: int | None = None
 
 
 def worklist(actor: Actor) -> Worklist:
@@ -58,4 +61,6 @@ def worklist(actor: Actor) -> Worklist:
         parts["checkpoints"] = audit.recent_checkpoints(session(), 3)
     if actor.can(Permission.SUBJECT_ACCESS) and actor.area_id is not None:
         parts["subject_access"] = subject_access.open_count(actor, today_london())
+    if actor.can(Permission.REFERRALS_TRIAGE) and actor.area_id is not None:
+        parts["transfers_in"] = transfers.incoming_count(actor)
     return Worklist(**parts)

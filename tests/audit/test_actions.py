@@ -22,6 +22,7 @@ PACKAGES = (
     "todo",
     "returns",
     "subject_access",
+    "transfers",
 )
 CATALOGUE = {action.value for action in LedgerAction}
 

@@ -93,6 +93,7 @@ def test_every_hub_module_sits_in_a_layer() -> None:
         "todo",
         "returns",
         "subject_access",
+        "transfers",
     ],
 )
 def test_packages_import_from_this_repository(package: str) -> None:
@@ -206,6 +207,7 @@ def _all_templates() -> dict[str, str]:
             "todo",
             "returns",
             "subject_access",
+            "transfers",
         )
         for path in (ROOT / package).rglob("templates/**/*.html")
     }

@@ -1,0 +1,127 @@
+"""The coordinators' transfer pages: start one from a case, the area's transfers, one transfer.
+
+Views are thin: parse, call one service, render. Only coordinators (REFERRALS_TRIAGE) reach
+them; the receiving area's pages show the pack as sent, never the old case.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+
+from hub.core.access import Permission
+from hub.core.errors import ValidationFailed
+from hub.core.forms import apply_errors, choices
+from hub.core.inputs import MAX_ID
+from hub.core.requestctx import actor
+from hub.core.routes import require
+from transfers import services
+from transfers.forms import DeclineForm, PlainForm, StartForm
+from transfers.models import TransferStatus
+
+bp = Blueprint("transfers", __name__, template_folder="templates")
+
+
+@bp.route("/transfers")
+@require(Permission.REFERRALS_TRIAGE)
+def index() -> Any:
+    return render_template("transfers/index.html", rows=services.list_transfers(actor()))
+
+
+@bp.route(f"/cases/<int(max={MAX_ID}):referral_id>/transfer", methods=["GET", "POST"])
+@require(Permission.REFERRALS_TRIAGE)
+def new(referral_id: int) -> Any:
+    who = actor()
+    referral = services.open_for_transfer(who, referral_id)
+    form = StartForm()
+    form.to_area.choices = choices(
+        [("", "Select a MARAC"), *((str(a.id), a.name) for a in services.directory(who))]
+    )
+    if request.method == "POST":
+        form.validate()
+        try:
+            found = services.start_transfer(
+                who,
+                referral_id,
+                services.StartData(
+                    to_area_id=int(form.to_area.data)
+                    if (form.to_area.data or "").isdigit()
+                    else None,
+                    reason=form.reason.data or "",
+                    heard_here=form.heard_here.data or "",
+                    agenda_circulated=form.agenda_circulated.data or "",
+                ),
+            )
+        except ValidationFailed as error:
+            apply_errors(form, error)
+        else:
+            flash(f"Transfer {found.label} saved. Check it, then send the pack.", "success")
+            return redirect(url_for("transfers.show", transfer_id=found.id), code=303)
+    return render_template("transfers/new.html", form=form, reference=referral.reference), (
+        422 if request.method == "POST" else 200
+    )
+
+
+def _page(transfer_id: int, status: int = 200, decline_form: DeclineForm | None = None) -> Any:
+    who = actor()
+    transfer = services.get_transfer(who, transfer_id)
+    pack = services.read_pack(who, transfer) if transfer.pack else {}
+    return render_template(
+        "transfers/transfer.html",
+        transfer=transfer,
+        pack=pack,
+        incoming=who.area_id == transfer.to_area_id,
+        from_area=services.area_name(transfer.from_area_id),
+        to_area=services.area_name(transfer.to_area_id),
+        reference=services.case_reference(who, transfer),
+        form=PlainForm(),
+        decline_form=decline_form or DeclineForm(),
+        statuses=TransferStatus,
+    ), status
+
+
+@bp.route(f"/transfers/<int(max={MAX_ID}):transfer_id>")
+@require(Permission.REFERRALS_TRIAGE)
+def show(transfer_id: int) -> Any:
+    return _page(transfer_id)
+
+
+@bp.route(
+    f"/transfers/<int(max={MAX_ID}):transfer_id>/<any(send, acknowledge, accept):step>",
+    methods=["POST"],
+)
+@require(Permission.REFERRALS_TRIAGE)
+def step(transfer_id: int, step: str) -> Any:
+    who = actor()
+    act = {
+        "send": services.send_transfer,
+        "acknowledge": services.acknowledge_transfer,
+        "accept": services.accept_transfer,
+    }[step]
+    try:
+        done = act(who, transfer_id)
+    except ValidationFailed as error:
+        flash(error.message, "info")
+    else:
+        flash(f"Transfer {done.label} is now {done.status.label.lower()}.", "success")
+    return redirect(url_for("transfers.show", transfer_id=transfer_id), code=303)
+
+
+@bp.route(f"/transfers/<int(max={MAX_ID}):transfer_id>/decline", methods=["POST"])
+@require(Permission.REFERRALS_TRIAGE)
+def decline(transfer_id: int) -> Any:
+    form = DeclineForm()
+    if form.validate():
+        try:
+            done = services.decline_transfer(actor(), transfer_id, form.reason.data or "")
+        except ValidationFailed as error:
+            apply_errors(form, error)
+        else:
+            flash(f"Transfer {done.label} declined.", "success")
+            return redirect(url_for("transfers.show", transfer_id=transfer_id), code=303)
+    return _page(transfer_id, 422, decline_form=form)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
