@@ -21,6 +21,8 @@ from transfers.forms import DeclineForm, PlainForm, StartForm
 from transfers.models import TransferStatus
 
 bp = Blueprint("transfers", __name__, template_folder="templates")
+#: The coordinators' one-button steps.
+STEP = f"/transfers/<int(max={MAX_ID}):transfer_id>/<any(send, acknowledge, accept):step>"
 
 
 @bp.route("/transfers")
@@ -87,10 +89,7 @@ def show(transfer_id: int) -> Any:
     return _page(transfer_id)
 
 
-@bp.route(
-    f"/transfers/<int(max={MAX_ID}):transfer_id>/<any(send, acknowledge, accept):step>",
-    methods=["POST"],
-)
+@bp.route(STEP, methods=["POST"])
 @require(Permission.REFERRALS_TRIAGE)
 def step(transfer_id: int, step: str) -> Any:
     who = actor()
