@@ -313,10 +313,10 @@ def inbox() -> str:
         for referral in waiting
         if referral.id in shown
     ]
+    # The rejected ones by reference and date only, as the Cases page lists cases: the page
+    # says nothing of their content, so it asks no disclosure of it.
     rejected = services.recently_rejected(who)
-    told = services.disclose_list(who, rejected, [Category.RISK], action=LedgerAction.INBOX_LISTED)
-    rejected_rows = [casefile.inbox_row(r, told[r.id]) for r in rejected if r.id in told]
-    return render_template("referrals/inbox.html", rows=rows, rejected=rejected_rows)
+    return render_template("referrals/inbox.html", rows=rows, rejected=rejected)
 
 
 @bp.route("/referrals/<int:referral_id>/triage", methods=["POST"])

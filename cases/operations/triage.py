@@ -149,12 +149,14 @@ def inbox_count(actor: Actor) -> int:
     return int(session().execute(statement).scalar_one())
 
 
-#: How far back the inbox lists the referrals the coordinator rejected (days).
+#: How far back the inbox lists the referrals the coordinator rejected (days), and how many.
 REJECTED_SHOWN_DAYS = 365
+REJECTED_SHOWN = 20
 
 
 def recently_rejected(actor: Actor) -> list[Referral]:
-    """The area's referrals rejected in the last year, newest decision first: a rejected
+    """The area's latest referrals rejected in the last year, newest decision first (at most
+    ``REJECTED_SHOWN``, so the inbox costs the same however many there were): a rejected
     referral is not a case, but the coordinator must still find it to answer for it."""
     if not actor.can(Permission.REFERRALS_TRIAGE):
         raise Forbidden("Only the MARAC coordinator has the referral inbox.")
@@ -163,7 +165,6 @@ def recently_rejected(actor: Actor) -> list[Referral]:
         session()
         .execute(
             select(Referral)
-            .options(selectinload(Referral.assessment))
             .where(
                 Referral.area_id == actor.area_id,
                 Referral.status == ReferralStatus.REJECTED,
@@ -171,6 +172,7 @@ def recently_rejected(actor: Actor) -> list[Referral]:
                 knowable(actor),
             )
             .order_by(Referral.decided_at.desc(), Referral.id.desc())
+            .limit(REJECTED_SHOWN)
         )
         .scalars()
     )
