@@ -228,3 +228,42 @@ def test_declining_needs_a_reason_and_leaves_the_old_case_alone(app, two_areas) 
         assert transfer.declined_at is not None
         old = uow.session.get(Referral, case_id)
         assert old is not None and old.status is ReferralStatus.ACCEPTED
+
+
+def test_repeat_detection_follows_the_case_into_either_area(app, two_areas) -> None:
+    case_id, _ = two_areas
+    sender = signed_in(app.test_client(), _member(NB_COORDINATOR))
+    receiver = signed_in(app.test_client(), _member(SP_COORDINATOR))
+    _start(
+        sender,
+        case_id,
+        to_area=str(_southport_id()),
+        reason="permanent_move",
+        heard_here="no",
+        agenda_circulated="no",
+    )
+    with db.unit_of_work() as uow:
+        transfer_id = uow.session.execute(select(Transfer.id)).scalar_one()
+    submit(sender, f"/transfers/{transfer_id}/send", form_url=f"/transfers/{transfer_id}")
+    submit(receiver, f"/transfers/{transfer_id}/accept", form_url=f"/transfers/{transfer_id}")
+    with db.unit_of_work() as uow:
+        transfer = uow.session.get(Transfer, transfer_id)
+        assert transfer is not None
+        new_id = transfer.new_referral_id
+        index = next(
+            n for n, ((given, _f, _b), _p) in enumerate(demo.DEMO_PEOPLE) if given == "Zainab"
+        )
+    # A new incident reported in the new area is a repeat of the transferred-in case ...
+    with db.unit_of_work():
+        southport = demo._referral(demo._member_actor("pc.clarke@police.southport.example"), index)
+    # ... and one reported in the old area a repeat of the case that was transferred out.
+    with db.unit_of_work():
+        northbridge = demo._referral(
+            demo._member_actor("pc.walsh@police.northbridge.example"), index
+        )
+    with db.unit_of_work() as uow:
+        later_here = uow.session.get(Referral, southport)
+        later_there = uow.session.get(Referral, northbridge)
+        assert later_here is not None and later_there is not None
+        assert later_here.is_repeat and later_here.previous_referral_id == new_id
+        assert later_there.is_repeat and later_there.previous_referral_id == case_id
