@@ -598,3 +598,44 @@ def _tasks(
             due_on=today_london() + timedelta(days=ASK_WITHIN_DAYS),
             details="Liaise with the new area's IDVA: the current situation and risks.",
         )
+    _counterpart_tasks(hub, transfer, new, due, from_area)
+
+
+def _counterpart_tasks(
+    hub: Actor, transfer: Transfer, new: Referral, due: date, from_area: str
+) -> None:
+    """For each kind of agency in both areas, its receiving agency liaises with the old one.
+
+    The task names the case by reference only and is not attached to it: an agency here
+    may not know the case until an agenda listing it is circulated.
+    """
+    here = session().execute(
+        select(Agency).where(Agency.area_id == transfer.to_area_id).order_by(Agency.id)
+    )
+    there = session().execute(
+        select(Agency.type, Agency.name).where(Agency.area_id == transfer.from_area_id)
+    )
+    counterparts: dict[AgencyType, str] = {}
+    for kind, name in there:
+        counterparts.setdefault(kind, name)
+    for agency in here.scalars():
+        old = counterparts.get(agency.type)
+        if old is None or agency.type is AgencyType.OTHER or agency.is_disabled:
+            continue  # no counterpart there, or the coordinator's own partnership
+        if agency.type is AgencyType.IDVA_SERVICE:
+            title = f"Take the hand-over from {old} for case {new.reference}"
+            details = (
+                "Liaise with the previous IDVA as early as possible: the current situation "
+                "and risks."
+            )
+        else:
+            title = f"Speak to {old} about case {new.reference}"
+            details = f"Transferred from {from_area}: share at the meeting what is relevant."
+        todo.system_rule_task(
+            hub,
+            rule_key=f"transfer:{transfer.id}:counterpart:{agency.id}",
+            agency_id=agency.id,
+            title=title,
+            due_on=due,
+            details=details,
+        )

@@ -118,6 +118,12 @@ def test_the_whole_path_from_northbridge_to_southport(app, two_areas) -> None:
         assert "List the case transferred from Northbridge MARAC at the next meeting" in titles
         assert "Ask Northbridge MARAC for what the transfer pack lacks" in titles
         assert "Hand the case over to the IDVA service in Southport MARAC" in titles
+        # Each kind of agency in both areas speaks to its counterpart (police, IDVA, housing).
+        assert f"Speak to Northbridge Police about case {new.reference}" in titles
+        assert f"Speak to Northbridge Homes about case {new.reference}" in titles
+        assert (
+            f"Take the hand-over from Northbridge IDVA Service for case {new.reference}" in titles
+        )
         new_id, listed_meeting = new.id, item.meeting_id
         entries = [
             json.loads(e.body)
