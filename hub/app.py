@@ -176,12 +176,17 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> HubFlask:
         g.setdefault("request_id", uuid.uuid4().hex)  # a retried request keeps its own
 
     @app.before_request
-    def _json_within_limits() -> None:
+    def _input_within_limits() -> None:
         if request.is_json and request.content_length != 0:
             try:
                 inputs.check_json(request.get_data(cache=True))
             except inputs.UnsafeJson as error:
                 raise BadBody(f"The request body cannot be read: {error.reason}.") from None
+        for source, values in (("query", request.args), ("form", request.form)):
+            for key, value in values.items(multi=True):
+                reason = inputs.unstorable(key) or inputs.unstorable(value)
+                if reason:
+                    raise BadBody(f"The {source} cannot be read: {reason}.")
 
     @app.after_request
     def _security_headers(response: Response) -> Response:

@@ -10,6 +10,12 @@ have on its own: nesting (a body nested 5,000 deep exhausts the interpreter's re
 500) and the length of numbers (a 5,000-digit integer is refused with ValueError only past
 4,300 digits, and a smaller one overflows the databases): whole numbers in a body stop at
 2^31-1, like the ids.
+
+Text anywhere in a request (a JSON string or key, a form field, a query parameter) may not
+hold a NUL character or, in JSON, half of a surrogate pair: PostgreSQL refuses the first in
+a text column and no UTF-8 encoder can write the second, so either would reach the database
+as a 500 after the view had done its work. SQLite would store them, and the two databases
+must answer alike.
 """
 
 from __future__ import annotations
@@ -125,6 +131,37 @@ def _depth_ok(text: str, limit: int) -> bool:
     return True
 
 
+def unstorable(text: str) -> str | None:
+    """Why ``text`` cannot be stored as it is, or None when it can."""
+    if "\x00" in text:
+        return "a text holds a NUL character"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "a text holds half of a surrogate pair"
+    return None
+
+
+def _check_strings(value: Any) -> None:
+    # The body's depth is already bounded, so the recursion is too.
+    if isinstance(value, str):
+        texts: list[Any] = [value]
+    elif isinstance(value, dict):
+        texts = list(value.keys())
+        for item in value.values():
+            _check_strings(item)
+    elif isinstance(value, list):
+        texts = []
+        for item in value:
+            _check_strings(item)
+    else:
+        texts = []
+    for text in texts:
+        reason = unstorable(text)
+        if reason:
+            raise UnsafeJson(reason)
+
+
 def check_json(raw: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> None:
     """Raise UnsafeJson unless ``raw`` is JSON within the hub's limits."""
     try:
@@ -134,7 +171,7 @@ def check_json(raw: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> None:
     if text.count("[") + text.count("{") > max_depth and not _depth_ok(text, max_depth):
         raise UnsafeJson(f"the body nests more than {max_depth} levels deep")
     try:
-        json.loads(
+        parsed = json.loads(
             text,
             parse_int=_parse_int,
             parse_float=_parse_float,
@@ -146,3 +183,4 @@ def check_json(raw: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> None:
         raise UnsafeJson("the body nests too deeply") from None
     except ValueError:
         raise UnsafeJson("the body is not valid JSON") from None
+    _check_strings(parsed)

@@ -18,7 +18,7 @@ from agencies import services as agencies
 from audit.ledger import Subject, record
 from hub.core import db
 from hub.core.access import Actor, Role
-from tests.support.web import sign_in
+from tests.support.web import sign_in, submit
 
 #: Beyond PostgreSQL's INTEGER ids, beyond BIGINT, and absurd.
 TOO_LARGE = [2**31, 2**63, 10**30]
@@ -93,6 +93,9 @@ def test_a_query_string_id_out_of_range_is_no_agency(client: Any, world: Any) ->
         (b'{"id": ' + str(2**31).encode() + b"}", "too large"),
         (b'{"weight": 1e999}', "too large"),
         (b'{"x": NaN}', "not JSON"),
+        (b'{"answers": {}, "incident": "#\\u0000"}', "NUL character"),
+        (b'{"victim": {"given_name\\u0000": "Ann"}}', "NUL character"),
+        (b'{"rationale": ["ok", "\\ud800"]}', "surrogate pair"),
     ],
     ids=[
         "deep-array",
@@ -102,6 +105,9 @@ def test_a_query_string_id_out_of_range_is_no_agency(client: Any, world: Any) ->
         "beyond-integer-ids",
         "infinite",
         "nan",
+        "nul-in-a-value",
+        "nul-in-a-key",
+        "lone-surrogate",
     ],
 )
 def test_json_the_hub_will_not_read_is_a_400_problem(client: Any, body: bytes, says: str) -> None:
@@ -110,6 +116,35 @@ def test_json_the_hub_will_not_read_is_a_400_problem(client: Any, body: bytes, s
         assert response.status_code == 400, (path, response.get_data(as_text=True)[:300])
         assert response.mimetype == "application/problem+json"
         assert says in response.get_json()["detail"]
+
+
+def test_a_nul_in_a_form_field_or_the_query_is_a_400_and_saves_nothing(
+    app: Any, world: Any
+) -> None:
+    # PostgreSQL refuses NUL in a text column: without the early check the view would do its
+    # work and the commit fail as a 500, while SQLite would store it.
+    admin = app.test_client()
+    sign_in(admin, world["admin"].email, world["admin"].password, world["admin"].totp_secret)
+    response = admin.get("/ledger?reference=NO%00")
+    assert response.status_code == 400
+    assert "NUL character" in response.get_data(as_text=True)
+    form = {
+        "name": "Testshire\x00 Probation",
+        "type": "probation",
+        "sector": "statutory",
+        "isp_signed_on-day": "1",
+        "isp_signed_on-month": "4",
+        "isp_signed_on-year": "2026",
+        "isp_signed_by": "Head of Service",
+        "isp_review_due_on-day": "31",
+        "isp_review_due_on-month": "3",
+        "isp_review_due_on-year": "2027",
+        "email_domains": "probation.test",
+    }
+    response = submit(admin, "/admin/agencies/new", form)
+    assert response.status_code == 400
+    assert "NUL character" in response.get_data(as_text=True)
+    assert "Probation" not in admin.get("/admin/agencies").get_data(as_text=True)
 
 
 def test_a_body_over_the_size_limit_is_a_413_problem(client: Any) -> None:
