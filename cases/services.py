@@ -91,8 +91,7 @@ from cases.operations.sharing import (
     share_case,
     share_preview,
     shareable_agencies,
-    team_candidates,
-    wall_candidates,
+    team_choices,
 )
 from cases.operations.submission import (
     WINDOW_DAYS,
@@ -193,11 +192,10 @@ __all__ = [
     "shareable_agencies",
     "start_referral",
     "submit_referral",
-    "team_candidates",
+    "team_choices",
     "under_age",
     "update_risk_settings",
     "usual_referral_basis",
     "vital_interests_open",
-    "wall_candidates",
     "withdraw_case_consent",
 ]

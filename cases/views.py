@@ -350,6 +350,7 @@ def _case_page(referral: Any, disclosure: Any, reveal_form: Any, status: int = 2
     # Links to a repeat's earlier referral and to a counter-allegation's pair tell the risk
     # story: shown with risk, like the tags.
     risk = disclosure.allows(Category.RISK)
+    team = services.team_choices(who, referral, disclosure.facts)
     return render_template(
         "referrals/case.html",
         view=view,
@@ -360,9 +361,9 @@ def _case_page(referral: Any, disclosure: Any, reveal_form: Any, status: int = 2
         can_triage=who.can(Permission.REFERRALS_TRIAGE),
         decisions=lifecycle.decisions_from(referral.status),
         share_to=services.shareable_agencies(who, referral),
-        colleagues=services.team_candidates(who, referral),
+        colleagues=team.colleagues,
         purposes=list(Purpose),
-        wall_candidates=services.wall_candidates(who, referral),
+        wall_candidates=team.wall_candidates,
         repeat_candidates=services.repeat_candidates(who, referral) if risk else [],
         related=services.related_cases(who, referral) if risk else [],
     ), status

@@ -151,6 +151,9 @@ class Disclosure:
     #: The actor's own agency, for presenters that show agency-private content
     #: (research, task notes) only to that agency.
     agency_id: int | None = None
+    #: The facts the gate decided on, so that the page built from this answer offers
+    #: choices (case team, walls) consistent with it without gathering them again.
+    facts: CaseFacts | None = field(default=None, repr=False, compare=False)
 
     def allows(self, category: Category) -> bool:
         decision = self.decisions.get(category)
@@ -629,6 +632,7 @@ def _sealed(actor: Actor, facts: CaseFacts, outcome: _Outcome, agency: Agency) -
         _SEAL,
         outcome.relation.kind,
         agency.id,
+        facts,
     )
 
 

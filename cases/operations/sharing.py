@@ -181,13 +181,26 @@ def blockable_members(actor: Actor, referral: Referral) -> list[tuple[int, str]]
     return [(mid, f"{name} – {agency}") for mid, name, agency in rows if mid != actor.member_id]
 
 
-def team_candidates(actor: Actor, referral: Referral) -> list[Member]:
-    """Colleagues a MARAC representative could put on the case team."""
+@dataclasses.dataclass(frozen=True)
+class TeamChoices:
+    """The colleagues a MARAC representative could put on the case team or wall off."""
+
+    colleagues: list[Member]
+    wall_candidates: list[Member]
+
+
+def team_choices(
+    actor: Actor, referral: Referral, facts: gate.CaseFacts | None = None
+) -> TeamChoices:
+    """Who the case page offers for the case team and for a conflict wall (one query).
+
+    ``facts``: those the page's disclosure was decided on, when the caller has them.
+    """
     if not actor.has_role(Role.MARAC_REP) or actor.agency_id is None:
-        return []
-    facts = case_facts(referral)
+        return TeamChoices([], [])
+    facts = facts if facts is not None and facts.id == referral.id else case_facts(referral)
     excluded = facts.team_member_ids | facts.walled_member_ids | facts.blocked_member_ids
-    return [
+    members = [
         m
         for m in session()
         .execute(
@@ -196,26 +209,12 @@ def team_candidates(actor: Actor, referral: Referral) -> list[Member]:
             .order_by(Member.name)
         )
         .scalars()
-        if m.id not in excluded and m.id != actor.member_id
+        if m.id != actor.member_id
     ]
-
-
-def wall_candidates(actor: Actor, referral: Referral) -> list[Member]:
-    """Colleagues a MARAC representative could wall off (they serve the perpetrator)."""
-    if not actor.has_role(Role.MARAC_REP) or actor.agency_id is None:
-        return []
-    walled = case_facts(referral).walled_member_ids
-    return [
-        m
-        for m in session()
-        .execute(
-            select(Member)
-            .where(Member.agency_id == actor.agency_id, Member.disabled_at.is_(None))
-            .order_by(Member.name)
-        )
-        .scalars()
-        if m.id not in walled and m.id != actor.member_id
-    ]
+    return TeamChoices(
+        colleagues=[m for m in members if m.id not in excluded],
+        wall_candidates=[m for m in members if m.id not in facts.walled_member_ids],
+    )
 
 
 def add_to_team(actor: Actor, referral: Referral, member_id: int) -> CaseTeamMember:

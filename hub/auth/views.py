@@ -377,6 +377,9 @@ def load_actor() -> None:
         return
     g.hub_session = resolved.row
     g.hub_seen_at = resolved.seen_at
+    # Held for the request: the unit of work's identity map keeps rows only weakly, and the
+    # gate, the header's counts and the page all ask for the reader's agency again.
+    g.hub_member = resolved.member
     set_actor(
         actor_for(
             resolved.member, authenticated_at=resolved.row.authenticated_at, request_id=g.request_id
