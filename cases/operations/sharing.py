@@ -182,11 +182,17 @@ def blockable_members(actor: Actor, referral: Referral) -> list[tuple[int, str]]
 
 
 @dataclasses.dataclass(frozen=True)
+class Colleague:
+    id: int
+    name: str
+
+
+@dataclasses.dataclass(frozen=True)
 class TeamChoices:
     """The colleagues a MARAC representative could put on the case team or wall off."""
 
-    colleagues: list[Member]
-    wall_candidates: list[Member]
+    colleagues: list[Colleague]
+    wall_candidates: list[Colleague]
 
 
 def team_choices(
@@ -201,15 +207,13 @@ def team_choices(
     facts = facts if facts is not None and facts.id == referral.id else case_facts(referral)
     excluded = facts.team_member_ids | facts.walled_member_ids | facts.blocked_member_ids
     members = [
-        m
-        for m in session()
-        .execute(
-            select(Member)
+        Colleague(member_id, name)
+        for member_id, name in session().execute(
+            select(Member.id, Member.name)
             .where(Member.agency_id == actor.agency_id, Member.disabled_at.is_(None))
             .order_by(Member.name)
         )
-        .scalars()
-        if m.id != actor.member_id
+        if member_id != actor.member_id
     ]
     return TeamChoices(
         colleagues=[m for m in members if m.id not in excluded],
