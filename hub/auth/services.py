@@ -31,7 +31,7 @@ import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from agencies.models import Member
 from agencies.services import find_member_by_email
@@ -624,7 +624,8 @@ def resolve_session(
     if row is None or row.ended_at is not None:
         return None
     moment = now()
-    member = db.session().get(Member, row.member_id)
+    # The agency too, in the same statement: every page asks whether it may still sign in.
+    member = db.session().get(Member, row.member_id, options=[joinedload(Member.agency)])
     if row.created_at + timedelta(hours=max_hours) < moment:
         _end(row, "expired")
         return "expired"
