@@ -45,6 +45,8 @@ class Permission(StrEnum):
     RETURNS_SETTINGS = "returns:settings"  # the repeat definition, population, national figures
     AUDIT_EXPORT = "audit:export"
     SUBJECT_ACCESS = "subject_access:manage"  # the DPO: requests, bundles, redactions, PDFs
+    RETENTION_SETTINGS = "retention:settings"  # the area's retention policy: periods only
+    RETENTION_MANAGE = "retention:manage"  # the review queue (references only) and legal holds
 
 
 class Role(StrEnum):
@@ -103,6 +105,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.RETURNS_READ,
             Permission.RETURNS_MANAGE,
             Permission.RETURNS_SETTINGS,
+            Permission.RETENTION_SETTINGS,
+            Permission.RETENTION_MANAGE,
         }
     ),
     # The chair reports to the governance group: the MARAC's numbers, never changed by them.
@@ -130,6 +134,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.IDP_MANAGE,
             # The area's population and the national figures: counts, never case data.
             Permission.RETURNS_SETTINGS,
+            # The area's retention periods: a policy, never a case.
+            Permission.RETENTION_SETTINGS,
         }
     ),
 }
