@@ -341,7 +341,7 @@ def retention_run(today: Any) -> None:
                 f"destroyed {sum(destroyed.values())} "
                 f"({', '.join(f'{k} {v}' for k, v in sorted(destroyed.items())) or 'none'})."
             )
-    click.echo(f"Retention run done for {len(done)} areas.")
+    click.echo(f"Retention run done for {len(done)} area{'' if len(done) == 1 else 's'}.")
 
 
 @main.group()
