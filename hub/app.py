@@ -398,6 +398,12 @@ NAVIGATION: list[tuple[str, str, Permission, str]] = [
         "Requests from people to see what the MARAC holds about them, due within a month.",
     ),
     (
+        "retention.files",
+        "Subject access retention",
+        Permission.RETENTION_FILES,
+        "Subject access files whose retention period has ended: destroy or keep them longer.",
+    ),
+    (
         "identity.provider_list",
         "Sign-in",
         Permission.IDP_MANAGE,

@@ -29,7 +29,8 @@ from sqlalchemy import func, select
 
 from audit.actions import LedgerAction
 from audit.ledger import Subject, record
-from cases.models import Referral
+from cases.facts import knowable
+from cases.models import Referral, ReferralStatus
 from hub.core.access import Actor, Permission
 from hub.core.clock import now, to_london
 from hub.core.db import session
@@ -90,7 +91,12 @@ def _cases(area_id: int) -> dict[int, _Case]:
             Referral.created_at,
             Referral.previous_referral_id,
             Referral.closed_at,
-        ).where(Referral.area_id == area_id)
+        ).where(
+            Referral.area_id == area_id,
+            # A draft has not reached the MARAC: its coordinator may not learn of it (the
+            # referring agency's own drafts are not retention's to review).
+            Referral.status != ReferralStatus.DRAFT,
+        )
     )
     found = {
         r.id: _Case(
@@ -378,7 +384,7 @@ class QueueRow:
     policy_version: int
 
 
-def _reviews_of(area_id: int, key: str) -> list[RetentionReview]:
+def _reviews_of(actor: Actor, area_id: int, key: str) -> list[RetentionReview]:
     kind, _, raw = key.partition("-")
     if kind not in {"case", "sar"} or not raw.isdigit() or len(raw) > 12:
         raise NotFound("There is no such record in the queue.")
@@ -395,9 +401,22 @@ def _reviews_of(area_id: int, key: str) -> list[RetentionReview]:
         .scalars()
         .all()
     )
-    if not found:
+    if not found or (kind == "case" and not _known(actor, {int(raw)})):
         raise NotFound("There is no such record in the queue.")
     return list(found)
+
+
+def _known(actor: Actor, case_ids: set[int]) -> set[int]:
+    """Of these cases, those the actor may know exist: a coordinator on a case's
+    must-not-receive list never sees its reference here either."""
+    found: set[int] = set()
+    for chunk in destroy.chunks(case_ids):
+        found.update(
+            session()
+            .execute(select(Referral.id).where(Referral.id.in_(chunk), knowable(actor)))
+            .scalars()
+        )
+    return found
 
 
 def _active_holds(area_id: int) -> set[int]:
@@ -435,9 +454,16 @@ def _row(key: str, reviews: list[RetentionReview], held: set[int]) -> QueueRow:
     )
 
 
-def queue(actor: Actor) -> list[QueueRow]:
-    """The area's open queue, a row per case or file, soonest due first (references only)."""
-    area_id = area_of(actor, Permission.RETENTION_MANAGE)
+def _permission(kind: str) -> Permission:
+    """Cases are the coordinator's to review; subject access files only the data
+    protection officer's (nobody else may learn that a request was made)."""
+    return Permission.RETENTION_FILES if kind == "sar" else Permission.RETENTION_MANAGE
+
+
+def queue(actor: Actor, *, files: bool = False) -> list[QueueRow]:
+    """The area's open queue of cases (or, for the officer, of subject access files), a row
+    each, soonest due first: references and dates only."""
+    area_id = area_of(actor, _permission("sar" if files else "case"))
     held = _active_holds(area_id)
     grouped: dict[str, list[RetentionReview]] = defaultdict(list)
     for review in (
@@ -449,9 +475,16 @@ def queue(actor: Actor) -> list[QueueRow]:
         )
         .scalars()
     ):
+        if bool(review.sar_id) != files:
+            continue
         key = f"sar-{review.sar_id}" if review.sar_id else f"case-{review.case_id}"
         grouped[key].append(review)
-    rows = [_row(key, reviews, held) for key, reviews in grouped.items()]
+    known = _known(actor, {r[0].case_id for r in grouped.values() if r[0].case_id})
+    rows = [
+        _row(key, reviews, held)
+        for key, reviews in grouped.items()
+        if not reviews[0].case_id or reviews[0].case_id in known
+    ]
     rows.sort(key=lambda r: (r.due_on, r.reference))
     if rows:
         record(
@@ -468,8 +501,8 @@ def queue(actor: Actor) -> list[QueueRow]:
 def queue_row(actor: Actor, key: str) -> QueueRow:
     """One case or file of the queue, for its extension page (no ledger entry: the queue
     page that led here recorded the listing)."""
-    area_id = area_of(actor, Permission.RETENTION_MANAGE)
-    reviews = _reviews_of(area_id, key)
+    area_id = area_of(actor, _permission(key.partition("-")[0]))
+    reviews = _reviews_of(actor, area_id, key)
     return _row(key, reviews, _active_holds(area_id))
 
 
@@ -480,8 +513,8 @@ def _subject_of(reviews: list[RetentionReview]) -> Subject:
 
 def confirm(actor: Actor, key: str) -> list[RetentionReview]:
     """The coordinator confirms destruction: the next nightly run destroys it."""
-    area_id = area_of(actor, Permission.RETENTION_MANAGE)
-    reviews = _reviews_of(area_id, key)
+    area_id = area_of(actor, _permission(key.partition("-")[0]))
+    reviews = _reviews_of(actor, area_id, key)
     if reviews[0].case_id and reviews[0].case_id in _active_holds(area_id):
         raise Conflict("This case is on legal hold: lift the hold before confirming destruction.")
     moment = now()
@@ -503,8 +536,8 @@ def confirm(actor: Actor, key: str) -> list[RetentionReview]:
 
 def extend(actor: Actor, key: str, until: date | None, reason: str, today: date) -> None:
     """Keep the records longer, until a date, with a reason (kept here, not in the ledger)."""
-    area_id = area_of(actor, Permission.RETENTION_MANAGE)
-    reviews = _reviews_of(area_id, key)
+    area_id = area_of(actor, _permission(key.partition("-")[0]))
+    reviews = _reviews_of(actor, area_id, key)
     errors: dict[str, str] = {}
     if until is None:
         errors["until"] = "Enter the date to keep the records until"
@@ -562,7 +595,9 @@ def holds(actor: Actor) -> list[HoldRow]:
         .where(LegalHold.area_id == area_id, LegalHold.lifted_at.is_(None))
         .order_by(LegalHold.set_at.desc(), LegalHold.id.desc())
     )
-    return [HoldRow(hold, reference) for hold, reference in rows]
+    found = [HoldRow(hold, reference) for hold, reference in rows]
+    known = _known(actor, {row.hold.case_id for row in found})
+    return [row for row in found if row.hold.case_id in known]
 
 
 def set_hold(actor: Actor, data: HoldData) -> LegalHold:
@@ -578,12 +613,14 @@ def set_hold(actor: Actor, data: HoldData) -> LegalHold:
             session()
             .execute(
                 select(Referral.id).where(
-                    Referral.area_id == area_id, Referral.reference == reference
+                    Referral.area_id == area_id,
+                    Referral.reference == reference,
+                    Referral.status != ReferralStatus.DRAFT,
                 )
             )
             .scalar_one_or_none()
         )
-        if case_id is None:
+        if case_id is None or not _known(actor, {case_id}):
             errors["reference"] = "There is no case with that reference in your area"
     if data.kind not in {k.value for k in HoldKind}:
         errors["kind"] = "Select why the case must be kept"
@@ -619,7 +656,7 @@ def lift_hold(actor: Actor, hold_id: int, reason: str) -> LegalHold:
     """Lift a hold: the case's clock runs again, with the time under the hold added."""
     area_id = area_of(actor, Permission.RETENTION_MANAGE)
     hold = session().get(LegalHold, hold_id)
-    if hold is None or hold.area_id != area_id:
+    if hold is None or hold.area_id != area_id or not _known(actor, {hold.case_id}):
         raise NotFound("There is no such legal hold.")
     if hold.lifted_at is not None:
         raise Conflict("This legal hold has already been lifted.")
@@ -653,7 +690,7 @@ def get_hold(actor: Actor, hold_id: int) -> HoldRow:
         )
         .one_or_none()
     )
-    if row is None:
+    if row is None or not _known(actor, {row[0].case_id}):
         raise NotFound("There is no such legal hold.")
     return HoldRow(row[0], row[1])
 
@@ -661,13 +698,16 @@ def get_hold(actor: Actor, hold_id: int) -> HoldRow:
 def counts(actor: Actor) -> dict[str, int]:
     """For the coordinator's home page: how many cases wait for a decision, and holds."""
     area_id = area_of(actor, Permission.RETENTION_MANAGE)
-    due = (
+    due = set(
         session()
         .execute(
-            select(RetentionReview.case_id, RetentionReview.sar_id)
-            .where(RetentionReview.area_id == area_id, RetentionReview.status == ReviewStatus.DUE)
-            .distinct()
+            select(RetentionReview.case_id).where(
+                RetentionReview.area_id == area_id,
+                RetentionReview.status == ReviewStatus.DUE,
+                RetentionReview.sar_id == 0,
+            )
         )
-        .all()
+        .scalars()
     )
+    due = _known(actor, due)
     return {"due": len(due), "holds": len(_active_holds(area_id))}

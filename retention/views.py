@@ -47,23 +47,20 @@ def settings() -> Any:
     )
 
 
-@bp.route("/retention")
-@require(Permission.RETENTION_MANAGE)
-def queue() -> Any:
+def _queue_page(files: bool) -> Any:
     who = actor()
     return render_template(
         "retention/queue.html",
-        rows=services.queue(who),
+        rows=services.queue(who, files=files),
         policy=policy.current(who.area_id or 0),
         plain=PlainForm(),
         classes=RecordClass,
         notice_days=services.NOTICE_DAYS,
+        files=files,
     )
 
 
-@bp.route("/retention/<key>/confirm", methods=["POST"])
-@require(Permission.RETENTION_MANAGE)
-def confirm(key: str) -> Any:
+def _confirm(key: str, back: str) -> Any:
     if PlainForm().validate():
         try:
             reviews = services.confirm(actor(), key)
@@ -74,12 +71,10 @@ def confirm(key: str) -> Any:
                 f"Destruction of {reviews[0].reference} confirmed: the nightly run destroys it.",
                 "success",
             )
-    return redirect(url_for("retention.queue"), code=303)
+    return redirect(url_for(back), code=303)
 
 
-@bp.route("/retention/<key>/extend", methods=["GET", "POST"])
-@require(Permission.RETENTION_MANAGE)
-def extend(key: str) -> Any:
+def _extend(key: str, back: str) -> Any:
     who = actor()
     row = services.queue_row(who, key)
     form = ExtendForm()
@@ -90,10 +85,48 @@ def extend(key: str) -> Any:
             apply_errors(form, error)
         else:
             flash(f"{row.reference} will be kept until {form.until.data:%-d %B %Y}.", "success")
-            return redirect(url_for("retention.queue"), code=303)
-    return render_template("retention/extend.html", form=form, row=row), (
+            return redirect(url_for(back), code=303)
+    return render_template("retention/extend.html", form=form, row=row, back=back), (
         422 if request.method == "POST" else 200
     )
+
+
+@bp.route("/retention")
+@require(Permission.RETENTION_MANAGE)
+def queue() -> Any:
+    return _queue_page(files=False)
+
+
+@bp.route("/retention/<key>/confirm", methods=["POST"])
+@require(Permission.RETENTION_MANAGE)
+def confirm(key: str) -> Any:
+    return _confirm(key, "retention.queue")
+
+
+@bp.route("/retention/<key>/extend", methods=["GET", "POST"])
+@require(Permission.RETENTION_MANAGE)
+def extend(key: str) -> Any:
+    return _extend(key, "retention.queue")
+
+
+# The data protection officer's own queue: subject access files past their period. Under
+# /subject-access, where nobody but the officer may go.
+@bp.route("/subject-access/retention")
+@require(Permission.RETENTION_FILES)
+def files() -> Any:
+    return _queue_page(files=True)
+
+
+@bp.route("/subject-access/retention/<key>/confirm", methods=["POST"])
+@require(Permission.RETENTION_FILES)
+def files_confirm(key: str) -> Any:
+    return _confirm(key, "retention.files")
+
+
+@bp.route("/subject-access/retention/<key>/extend", methods=["GET", "POST"])
+@require(Permission.RETENTION_FILES)
+def files_extend(key: str) -> Any:
+    return _extend(key, "retention.files")
 
 
 @bp.route("/retention/holds", methods=["GET", "POST"])

@@ -47,6 +47,7 @@ class Permission(StrEnum):
     SUBJECT_ACCESS = "subject_access:manage"  # the DPO: requests, bundles, redactions, PDFs
     RETENTION_SETTINGS = "retention:settings"  # the area's retention policy: periods only
     RETENTION_MANAGE = "retention:manage"  # the review queue (references only) and legal holds
+    RETENTION_FILES = "retention:files"  # the DPO: subject access files past their period
 
 
 class Role(StrEnum):
@@ -121,6 +122,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.AUDIT_READ,
             Permission.AUDIT_EXPORT,
             Permission.SUBJECT_ACCESS,
+            Permission.RETENTION_FILES,
         }
     ),
     # Administration is not practice: an administrator sees no case data by that role alone.

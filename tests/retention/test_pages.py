@@ -39,6 +39,10 @@ def test_the_policy_page_is_linked_from_the_coordinators_and_administrators_home
     admin = signed_in(app.test_client(), world["admin"])
     assert 'href="/retention"' not in text(admin.get("/"))
     assert admin.get("/retention").status_code in {403, 404}  # the queue names cases
+    auditor = signed_in(app.test_client(), world["auditor"])
+    assert 'href="/subject-access/retention"' in text(auditor.get("/"))
+    assert "nothing is queued" in text(auditor.get("/subject-access/retention"))
+    assert coordinator.get("/subject-access/retention").status_code in {403, 404}
     for key in ("chair", "police_officer", "auditor"):
         client = signed_in(app.test_client(), world[key])
         assert client.get("/retention/policy").status_code in {403, 404}, key
@@ -122,7 +126,7 @@ def test_the_queue_confirm_extend_and_holds_pages(app, world) -> None:
         nightly()
         client = signed_in(app.test_client(), world["coordinator"])
         home = text(client.get("/"))
-        assert "2</span> cases or files past their retention period wait for your review" in home
+        assert "2</span> cases past their retention period wait for your review" in home
         queue = text(client.get("/retention"))
         for reference in heard_refs:
             assert reference in queue

@@ -19,7 +19,7 @@ from audit.models import AuditEntry, AuditEntryRef
 from cases.models import Person, PossibleRepeat, Referral
 from hub.core import db
 from hub.core.clock import today_london
-from hub.core.errors import Conflict, ValidationFailed
+from hub.core.errors import Conflict, Forbidden, ValidationFailed
 from retention import services
 from retention.models import (
     Erasure,
@@ -311,8 +311,14 @@ def test_destroying_a_subject_access_file(app, world) -> None:
     adopt(year.coordinator)
     with years_later(2, days=30):
         nightly()
-        with db.unit_of_work():
+        # Nobody but the officer learns that a request was made.
+        with db.unit_of_work(), pytest.raises(Forbidden):
             services.confirm(year.coordinator, f"sar-{request_id}")
+        with db.unit_of_work():
+            assert all(r.is_case for r in services.queue(year.coordinator))
+            (row,) = services.queue(dpo, files=True)
+            assert row.key == f"sar-{request_id}" and row.reference == f"SAR-{request_id}"
+            services.confirm(dpo, row.key)
         nightly()
     with db.unit_of_work() as uow:
         from subject_access.models import SubjectAccessRequest
