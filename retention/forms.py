@@ -23,8 +23,6 @@ class _Radios(ChoiceMessageMixin, RadioField):  # type: ignore[misc]
 class PolicyForm(FlaskForm):  # type: ignore[misc]
     """A period, trigger and action per record class, and where the local policy comes from."""
 
-    source = StringField("Where the local policy comes from")
-
     def to_data(self) -> PolicyData:
         return PolicyData(
             rules={
@@ -49,15 +47,13 @@ for _class in RecordClass:
     setattr(
         PolicyForm,
         f"{_class.value}_months",
-        WholeNumberField(
-            f"{_class.label}: months to keep", number_message="Enter a whole number of months"
-        ),
+        WholeNumberField("Months to keep", number_message="Enter a whole number of months"),
     )
     setattr(
         PolicyForm,
         f"{_class.value}_trigger",
         _Select(
-            f"{_class.label}: the clock starts when",
+            "The clock starts when",
             choices=choices((t.value, t.label) for t in TRIGGERS[_class]),
             validate_choice=False,  # the service says which, in the error summary
         ),
@@ -66,11 +62,15 @@ for _class in RecordClass:
         PolicyForm,
         f"{_class.value}_action",
         _Select(
-            f"{_class.label}: at the end",
+            "At the end",
             choices=choices((a.value, a.label) for a in RetentionAction),
             validate_choice=False,
         ),
     )
+
+
+# Last, so the error summary lists the periods' errors first, in the page's order.
+PolicyForm.source = StringField("Where the local policy comes from")
 
 
 def policy_form(found: Policy | None = None) -> PolicyForm:

@@ -432,7 +432,8 @@ def _active_holds(area_id: int) -> set[int]:
 
 
 def _row(key: str, reviews: list[RetentionReview], held: set[int]) -> QueueRow:
-    first = min(reviews, key=lambda r: r.due_on)
+    whole = [r for r in reviews if r.record_class is RecordClass.CASE]
+    first = whole[0] if whole else min(reviews, key=lambda r: r.due_on)
     statuses = {r.status for r in reviews}
     status = next(
         s
