@@ -325,14 +325,18 @@ def retention() -> None:
 )
 def retention_run(today: Any) -> None:
     """Do what the nightly job does, now: each area in its own transaction."""
-    from retention.jobs import run_retention
+    from retention.jobs import RetentionFailed, run_retention
 
     app = _app()
-    done = run_retention(
-        today=today.date() if today else None,
-        database=app.extensions["hub.db"],
-        actor=Actor.system("cli"),
-    )
+    failure = None
+    try:
+        done = run_retention(
+            today=today.date() if today else None,
+            database=app.extensions["hub.db"],
+            actor=Actor.system("cli"),
+        )
+    except RetentionFailed as error:
+        failure, done = error, error.done
     for area_id, queued, destroyed in done:
         if queued or destroyed:
             click.echo(
@@ -342,6 +346,8 @@ def retention_run(today: Any) -> None:
                 f"({', '.join(f'{k} {v}' for k, v in sorted(destroyed.items())) or 'none'})."
             )
     click.echo(f"Retention run done for {len(done)} area{'' if len(done) == 1 else 's'}.")
+    if failure is not None:
+        raise click.ClickException(str(failure))
 
 
 @main.group()

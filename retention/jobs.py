@@ -31,6 +31,7 @@ def run_retention(
     with unit_of_work(database) as uow:
         areas = list(uow.session.execute(select(MaracArea.id).order_by(MaracArea.id)).scalars())
     done = []
+    failed: list[int] = []
     for area_id in areas:
         try:
             with unit_of_work(database):
@@ -38,6 +39,7 @@ def run_retention(
                 destroyed = services.destroy_due(actor, area_id, day)
         except Exception:
             log.exception("retention run for area %s failed; the other areas still run", area_id)
+            failed.append(area_id)
             continue
         if queued or destroyed.classes:
             log.info(
@@ -47,4 +49,15 @@ def run_retention(
                 dict(destroyed.classes),
             )
         done.append((area_id, dict(queued), dict(destroyed.classes)))
+    if failed:
+        raise RetentionFailed(failed, done)
     return done
+
+
+class RetentionFailed(RuntimeError):
+    """Some areas' runs failed (each rolled back whole); the others' are done."""
+
+    def __init__(self, areas: list[int], done: list[tuple[int, dict[str, int], dict[str, int]]]):
+        super().__init__(f"the retention run failed for areas {areas}; see the log")
+        self.areas = areas
+        self.done = done

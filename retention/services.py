@@ -25,7 +25,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 
 from audit.actions import LedgerAction
 from audit.ledger import Subject, record
@@ -324,32 +324,36 @@ def destroy_due(actor: Actor, area_id: int, today: date) -> Destroyed:
         result.classes[RecordClass.CASE.value] += len(whole)
         result.case_ids = sorted(whole)
         moment = now()
-        session().add_all(
-            Erasure(
-                case_id=case_id,
-                area_id=area_id,
-                reference=references.get(case_id, ""),
-                policy_version=policy.version,
-                erased_at=moment,
-            )
-            for case_id in whole
+        session().execute(
+            insert(Erasure),
+            [
+                {
+                    "case_id": case_id,
+                    "area_id": area_id,
+                    "reference": references.get(case_id, ""),
+                    "policy_version": policy.version,
+                    "erased_at": moment,
+                }
+                for case_id in sorted(whole)
+            ],
         )
     if requests:
         result.rows.update(destroy.destroy_requests(session(), sorted(requests)))
         result.classes[RecordClass.SUBJECT_ACCESS.value] += len(requests)
     moment = now()
-    for review in (
-        session()
-        .execute(
-            select(RetentionReview).where(
-                RetentionReview.area_id == area_id, RetentionReview.status.in_(OPEN)
+    picked = {review.id for review in chosen}
+    for column, ids in ((RetentionReview.id, picked), (RetentionReview.case_id, whole)):
+        for chunk in destroy.chunks(ids):
+            session().execute(
+                update(RetentionReview)
+                .where(
+                    RetentionReview.area_id == area_id,
+                    RetentionReview.status.in_(OPEN),
+                    column.in_(chunk),
+                )
+                .values(status=ReviewStatus.DESTROYED, destroyed_at=moment)
+                .execution_options(synchronize_session=False)
             )
-        )
-        .scalars()
-    ):
-        if review in chosen or (review.case_id and review.case_id in whole):
-            review.status = ReviewStatus.DESTROYED
-            review.destroyed_at = moment
     session().flush()
     record(
         actor,
