@@ -124,6 +124,14 @@ class LedgerAction(StrEnum):
     REFERRAL_SUBMITTED = "referral:submitted"
     REFERRAL_TRIAGED = "referral:triaged"
     RESEARCH_CASE_OPENED = "research:case_opened"
+    RETENTION_CONFIRMED = "retention:confirmed"
+    RETENTION_DESTROYED = "retention:destroyed"
+    RETENTION_EXTENDED = "retention:extended"
+    RETENTION_HOLD_LIFTED = "retention:hold_lifted"
+    RETENTION_HOLD_SET = "retention:hold_set"
+    RETENTION_POLICY_ADOPTED = "retention:policy_adopted"
+    RETENTION_QUEUE_LISTED = "retention:queue_listed"
+    RETENTION_QUEUED = "retention:queued"
     RETURN_CATEGORIES_CHANGED = "return:categories_changed"
     RETURN_CORRECTED = "return:corrected"
     RETURN_EXPORTED = "return:exported"
@@ -289,6 +297,16 @@ LABELS: dict[LedgerAction, str] = {
     LedgerAction.REFERRAL_SUBMITTED: "Referral: submitted",
     LedgerAction.REFERRAL_TRIAGED: "Referral: triaged",
     LedgerAction.RESEARCH_CASE_OPENED: "Research: case opened",
+    LedgerAction.RETENTION_CONFIRMED: "Retention: destruction of a case's records confirmed",
+    LedgerAction.RETENTION_DESTROYED: (
+        "Retention: records destroyed under the area's policy (classes and counts only)"
+    ),
+    LedgerAction.RETENTION_EXTENDED: "Retention: a case's records kept longer, with a reason",
+    LedgerAction.RETENTION_HOLD_LIFTED: "Retention: legal hold on a case lifted",
+    LedgerAction.RETENTION_HOLD_SET: "Retention: legal hold on a case set (its clock stops)",
+    LedgerAction.RETENTION_POLICY_ADOPTED: "Retention: a new version of the area's policy adopted",
+    LedgerAction.RETENTION_QUEUE_LISTED: "Retention: the review queue listed (references only)",
+    LedgerAction.RETENTION_QUEUED: "Retention: records whose period ended put in the review queue",
     LedgerAction.RETURN_CATEGORIES_CHANGED: "Quarterly return: referral categories changed",
     LedgerAction.RETURN_EXPORTED: "Quarterly return: exported (counts only)",
     LedgerAction.RETURN_SETTINGS_CHANGED: "Quarterly return: settings changed",

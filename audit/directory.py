@@ -22,6 +22,15 @@ class RevealReason:
     revealed_at: datetime
 
 
+@dataclass(frozen=True)
+class Erased:
+    """That a case was erased under a retention policy: all the hub still holds of it."""
+
+    reference: str
+    policy_version: int
+    erased_at: datetime
+
+
 class CaseDirectory(Protocol):
     def case_id(self, reference: str, area_id: int) -> int | None:
         """The internal identifier of the area's case with this reference, if there is one."""
@@ -33,6 +42,10 @@ class CaseDirectory(Protocol):
 
     def reveal_reason(self, reveal_id: int, area_id: int) -> RevealReason | None:
         """The reason given for one reveal of a case of the area, if it is still held."""
+        ...
+
+    def erasures(self, case_ids: Iterable[int], area_id: int) -> dict[int, Erased]:
+        """Which of the area's cases among these were erased, under which policy, when."""
         ...
 
 
@@ -47,3 +60,6 @@ class NoCases:
 
     def reveal_reason(self, reveal_id: int, area_id: int) -> RevealReason | None:
         return None
+
+    def erasures(self, case_ids: Iterable[int], area_id: int) -> dict[int, Erased]:
+        return {}

@@ -23,11 +23,11 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from audit import services
 from audit.actions import LABELS, LedgerAction
-from audit.directory import CaseDirectory, NoCases
+from audit.directory import CaseDirectory, Erased, NoCases
 from audit.forms import LedgerSearchForm
 from audit.ledger import Subject, record
 from hub.core.access import Permission
-from hub.core.clock import LONDON, now
+from hub.core.clock import LONDON, now, to_london
 from hub.core.db import session
 from hub.core.requestctx import actor
 from hub.core.routes import public, require, require_recent_sign_in
@@ -119,6 +119,28 @@ def _area() -> int:
     return who.area_id
 
 
+def _case_of(body: dict[str, Any]) -> int | None:
+    """The case an entry is about: its ``case`` field, or its subject when that is a case."""
+    if isinstance(body.get("case"), int):
+        return int(body["case"])
+    subject = body.get("subject")
+    if isinstance(subject, dict) and subject.get("type") == "case":
+        found = subject.get("id")
+        return found if isinstance(found, int) else None
+    return None
+
+
+def _erased_text(found: Erased | None) -> str:
+    """ "Case NB-2026-0001: erased under policy v3 on 7 December 2026", or nothing."""
+    if found is None:
+        return ""
+    day = to_london(found.erased_at)
+    return (
+        f"Case {found.reference}: erased under policy v{found.policy_version} "
+        f"on {day.day} {day:%B %Y}"
+    )
+
+
 def _describe(found: list[services.FoundEntry]) -> list[dict[str, Any]]:
     names = current_app.extensions.get("hub.names")
     rows = []
@@ -136,9 +158,24 @@ def _describe(found: list[services.FoundEntry]) -> list[dict[str, Any]]:
     agency_names = names("agency", agencies) if names else {}
     cases = {row["body"]["case"] for row in rows if isinstance(row["body"].get("case"), int)}
     references = _directory().references(cases, _area()) if cases else {}
+    about = {_case_of(row["body"]) for row in rows} - {None} - set(references)
+    for row in rows:
+        listed = row["body"].get("cases")
+        if isinstance(listed, list):
+            about.update(c for c in listed if isinstance(c, int))
+    erased = _directory().erasures(about, _area()) if about else {}  # type: ignore[arg-type]
     for row in rows:
         who = row["actor"]
         row["case_reference"] = references.get(row["body"].get("case"), "")
+        gone = erased.get(_case_of(row["body"]))  # type: ignore[arg-type]
+        row["erased"] = _erased_text(gone)
+        row["erased_reference"] = gone.reference if gone else ""
+        listed = row["body"].get("cases")
+        row["erased_cases"] = [
+            _erased_text(erased[c])
+            for c in (listed if isinstance(listed, list) else [])
+            if c in erased
+        ]
         row["who"] = member_names.get(who.get("member"), who.get("name") or who.get("kind"))
         row["agency"] = agency_names.get(who.get("agency"), "")
         row["details"] = {
@@ -272,6 +309,7 @@ def who_has_seen(case_ref: str) -> str:
     if not key.isdigit():
         abort(404)  # no case of this area has that reference
     reference = _directory().references([int(key)], _area()).get(int(key), case_ref)
+    erased = _erased_text(_directory().erasures([int(key)], _area()).get(int(key)))
     found = services.search(session(), services.SearchFilters(case=key, area=_area()), limit=50_000)
     rows = _describe(found)
     # For each agency and person: what they were shown, what they were refused, and what
@@ -290,7 +328,11 @@ def who_has_seen(case_ref: str) -> str:
         person[kind].append(row)
     record(actor(), LedgerAction.LEDGER_CASE_REVIEWED, Subject("case", int(key)))
     return render_template(
-        "audit/who_has_seen.html", case_ref=reference, groups=groups, total=len(rows)
+        "audit/who_has_seen.html",
+        case_ref=reference,
+        groups=groups,
+        total=len(rows),
+        erased=erased,
     )
 
 

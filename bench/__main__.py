@@ -39,6 +39,7 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("signin", "bench.bench_signin"),
     ("pages", "bench.bench_pages"),
     ("returns", "bench.bench_returns"),
+    ("retention", "bench.bench_retention"),
 ]
 
 #: The results file each benchmark merges its figures into (in bench/results/).
@@ -50,6 +51,7 @@ RESULT_FILES: dict[str, str] = {
     "signin": "signin.json",
     "pages": "pages.json",
     "returns": "returns.json",
+    "retention": "retention.json",
 }
 
 #: (key, goal, "min" when the figure must reach the goal, "max" when it must stay below it)
@@ -90,11 +92,18 @@ RETURNS_GOALS: list[tuple[str, float, str, str]] = [
     ("statements_ratio", 1.0, "max", "statements, largest area / smallest area"),
 ]
 
+#: bench/results/retention.json: destroying 10,000 expired cases, one subject's bundle.
+RETENTION_GOALS: list[tuple[str, float, str, str]] = [
+    ("unrelated_p95_ratio", 1.5, "max", "unrelated area's case page p95, during / before"),
+    ("sar_bundle_s", 2.0, "max", "one subject's bundle from a 1,000,000-entry ledger"),
+]
+
 #: The goals of each results file, for the summary.
 GOALS_BY_FILE: list[tuple[str, list[tuple[str, float, str, str]]]] = [
     ("audit.json", GOALS),
     ("pages.json", PAGES_GOALS),
     ("returns.json", RETURNS_GOALS),
+    ("retention.json", RETENTION_GOALS),
 ]
 
 
@@ -146,7 +155,7 @@ LOWER = ("_ms", "ms_", "statements", "share", "latency", "lag", "_ratio", "error
 def direction(key: str) -> str | None:
     """ "lower" or "higher" when the figure is better that way; None when it is no figure."""
     leaf = key.rsplit(".", 1)[-1]
-    for goal_key, _goal, kind, _what in GOALS + PAGES_GOALS + RETURNS_GOALS:
+    for goal_key, _goal, kind, _what in GOALS + PAGES_GOALS + RETURNS_GOALS + RETENTION_GOALS:
         if leaf == goal_key:
             return "higher" if kind == "min" else "lower"
     if leaf in HIGHER_KEYS or any(part in leaf for part in HIGHER):

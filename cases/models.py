@@ -155,9 +155,11 @@ class Referral(Base):
     #: risk: criterion (d): a referral for the same victim and perpetrator within 12 months
     #: of the last one, detected by the hub.
     is_repeat: Mapped[bool] = mapped_column(default=False)
-    previous_referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"))
+    previous_referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"), index=True)
     #: A referral naming this one's perpetrator as victim and this victim as perpetrator.
-    counter_allegation_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"))
+    counter_allegation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("referrals.id"), index=True
+    )
     #: risk: the coordinator's note on who appears to be the primary aggressor.
     primary_aggressor_note: Mapped[str] = mapped_column(Text, default="")
     #: When the coordinator closed the case, who did, and why (risk: free text).
@@ -385,7 +387,9 @@ class RepeatReview(Base):
         ForeignKey("referrals.id", ondelete="CASCADE"), index=True
     )
     #: The earlier referral the hub thought might name the same victim and perpetrator.
-    earlier_id: Mapped[int] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"))
+    earlier_id: Mapped[int] = mapped_column(
+        ForeignKey("referrals.id", ondelete="CASCADE"), index=True
+    )
     same_people: Mapped[bool]
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     reviewed_at: Mapped[datetime] = mapped_column(default=now)
@@ -436,7 +440,9 @@ class PossibleRepeat(Base):
     referral_id: Mapped[int] = mapped_column(
         ForeignKey("referrals.id", ondelete="CASCADE"), index=True
     )
-    earlier_id: Mapped[int] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"))
+    earlier_id: Mapped[int] = mapped_column(
+        ForeignKey("referrals.id", ondelete="CASCADE"), index=True
+    )
     #: Why the hub thinks so, in plain words ("same family name and first initial", ...).
     reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
     found_at: Mapped[datetime] = mapped_column(default=now)

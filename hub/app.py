@@ -13,7 +13,7 @@ from flask import Flask, Response, g, request
 from flask_wtf.csrf import CSRFProtect
 from jinja2.bccache import Bucket, BytecodeCache
 
-from audit.directory import RevealReason
+from audit.directory import Erased, RevealReason
 from hub.core import db as dbmod
 from hub.core import inputs
 from hub.core.access import Permission
@@ -261,6 +261,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> HubFlask:
 
     transfer_views.init_app(app)
 
+    from retention import views as retention_views
+
+    retention_views.init_app(app)
+
     _navigation(app)
     app.extensions["hub.names"] = _names
 
@@ -351,6 +355,19 @@ NAVIGATION: list[tuple[str, str, Permission, str]] = [
         "The area's population, repeat definition and the national figures for comparison.",
     ),
     (
+        "retention.queue",
+        "Retention",
+        Permission.RETENTION_MANAGE,
+        "Records whose retention period has ended: confirm destruction or keep them longer; "
+        "legal holds.",
+    ),
+    (
+        "retention.settings",
+        "Retention policy",
+        Permission.RETENTION_SETTINGS,
+        "How long the area keeps each kind of record, and what happens at the end.",
+    ),
+    (
         "agencies.agency_list",
         "Agencies",
         Permission.AGENCIES_READ,
@@ -379,6 +396,12 @@ NAVIGATION: list[tuple[str, str, Permission, str]] = [
         "Subject access",
         Permission.SUBJECT_ACCESS,
         "Requests from people to see what the MARAC holds about them, due within a month.",
+    ),
+    (
+        "retention.files",
+        "Subject access retention",
+        Permission.RETENTION_FILES,
+        "Subject access files whose retention period has ended: destroy or keep them longer.",
     ),
     (
         "identity.provider_list",
@@ -433,11 +456,28 @@ class _Cases:
 
         from cases.models import Referral
         from hub.core.db import session
+        from retention.models import Erasure
 
-        found = session().execute(
-            select(Referral.id).where(Referral.reference == reference, Referral.area_id == area_id)
+        found = (
+            session()
+            .execute(
+                select(Referral.id).where(
+                    Referral.reference == reference, Referral.area_id == area_id
+                )
+            )
+            .scalar_one_or_none()
         )
-        return found.scalar_one_or_none()
+        if found is None:  # a case erased under the retention policy keeps its ledger entries
+            found = (
+                session()
+                .execute(
+                    select(Erasure.case_id).where(
+                        Erasure.reference == reference, Erasure.area_id == area_id
+                    )
+                )
+                .scalar_one_or_none()
+            )
+        return found
 
     def references(self, case_ids: Iterable[int], area_id: int) -> dict[int, str]:
         from sqlalchemy import select
@@ -469,6 +509,20 @@ class _Cases:
             .one_or_none()
         )
         return None if row is None else RevealReason(row[0], row[1])
+
+    def erasures(self, case_ids: Iterable[int], area_id: int) -> dict[int, Erased]:
+        from sqlalchemy import select
+
+        from hub.core.db import session
+        from retention.models import Erasure
+
+        wanted = sorted(set(case_ids))
+        rows = session().execute(
+            select(Erasure).where(Erasure.case_id.in_(wanted), Erasure.area_id == area_id)
+        )
+        return {
+            e.case_id: Erased(e.reference, e.policy_version, e.erased_at) for e in rows.scalars()
+        }
 
 
 def _names(kind: str, ids: set[int]) -> dict[int, str]:

@@ -312,6 +312,45 @@ def scheduler_command() -> None:
 
 
 @main.group()
+def retention() -> None:
+    """Retention: queue what each area's policy says has expired, destroy what was confirmed."""
+
+
+@retention.command("run")
+@click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Run as if on this London date (default: today).",
+)
+def retention_run(today: Any) -> None:
+    """Do what the nightly job does, now: each area in its own transaction."""
+    from retention.jobs import RetentionFailed, run_retention
+
+    app = _app()
+    failure = None
+    try:
+        done = run_retention(
+            today=today.date() if today else None,
+            database=app.extensions["hub.db"],
+            actor=Actor.system("cli"),
+        )
+    except RetentionFailed as error:
+        failure, done = error, error.done
+    for area_id, queued, destroyed in done:
+        if queued or destroyed:
+            click.echo(
+                f"Area {area_id}: queued {sum(queued.values())} "
+                f"({', '.join(f'{k} {v}' for k, v in sorted(queued.items())) or 'none'}); "
+                f"destroyed {sum(destroyed.values())} "
+                f"({', '.join(f'{k} {v}' for k, v in sorted(destroyed.items())) or 'none'})."
+            )
+    click.echo(f"Retention run done for {len(done)} area{'' if len(done) == 1 else 's'}.")
+    if failure is not None:
+        raise click.ClickException(str(failure))
+
+
+@main.group()
 def audit() -> None:
     """The disclosure ledger: seal, sign, export, verify, prove."""
 

@@ -10,6 +10,7 @@ import consent.models  # noqa: F401
 import hub.auth.identity
 import hub.auth.models  # noqa: F401
 import meetings.models  # noqa: F401
+import retention.models  # noqa: F401
 import returns.models  # noqa: F401
 import subject_access.models  # noqa: F401
 import todo.models  # noqa: F401

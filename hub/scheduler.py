@@ -48,6 +48,9 @@ JOBS: list[tuple[str, str, dict[str, Any]]] = [
     ("task-escalations", "todo.jobs:escalate_overdue", {"minutes": 15}),
     ("task-system-rules", "todo.jobs:generate_system_rule_tasks", {"minutes": 30}),
     ("task-digests", "todo.jobs:send_digests", {"minutes": 15}),
+    # Retention (#17): queue what the area's policy says has expired, destroy what the
+    # coordinator confirmed. Daily; a restarted scheduler runs it at once (it is idempotent).
+    ("retention-nightly", "retention.jobs:run_retention", {"hours": 24}),
 ]
 
 

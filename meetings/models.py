@@ -127,7 +127,9 @@ class AgendaItem(Base):
     transferred_from: Mapped[str] = mapped_column(String(120), default="")
     is_emergency: Mapped[bool] = mapped_column(default=False)
     #: The item at an earlier meeting that was deferred to this one.
-    deferred_from_item_id: Mapped[int | None] = mapped_column(ForeignKey("agenda_items.id"))
+    deferred_from_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agenda_items.id"), index=True
+    )
     #: Added after the cut-off; the coordinator's reason is kept.
     added_after_cutoff: Mapped[bool] = mapped_column(default=False)
     late_reason: Mapped[str] = mapped_column(Text, default="")
@@ -343,7 +345,7 @@ class Action(Base):
         Code(ActionStatus, 20), default=ActionStatus.OPEN, index=True
     )
     #: The task on the owning agency's to-do list.
-    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"), index=True)
     #: That task's state, kept by the to-do lists (which sit above meetings) for the review.
     task_state: Mapped[str] = mapped_column(String(40), default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))

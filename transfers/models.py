@@ -68,7 +68,7 @@ class Transfer(Base):
     #: whereabouts), {"pieces": [...], "categories": [...], "missing": [...]}.
     pack: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: The case the receiving area opened for it.
-    new_referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"))
+    new_referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"), index=True)
     #: Why the receiving MARAC declined it (free text, kept here, never in the ledger).
     decline_reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=now)

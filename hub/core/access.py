@@ -45,6 +45,9 @@ class Permission(StrEnum):
     RETURNS_SETTINGS = "returns:settings"  # the repeat definition, population, national figures
     AUDIT_EXPORT = "audit:export"
     SUBJECT_ACCESS = "subject_access:manage"  # the DPO: requests, bundles, redactions, PDFs
+    RETENTION_SETTINGS = "retention:settings"  # the area's retention policy: periods only
+    RETENTION_MANAGE = "retention:manage"  # the review queue (references only) and legal holds
+    RETENTION_FILES = "retention:files"  # the DPO: subject access files past their period
 
 
 class Role(StrEnum):
@@ -103,6 +106,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.RETURNS_READ,
             Permission.RETURNS_MANAGE,
             Permission.RETURNS_SETTINGS,
+            Permission.RETENTION_SETTINGS,
+            Permission.RETENTION_MANAGE,
         }
     ),
     # The chair reports to the governance group: the MARAC's numbers, never changed by them.
@@ -117,6 +122,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.AUDIT_READ,
             Permission.AUDIT_EXPORT,
             Permission.SUBJECT_ACCESS,
+            Permission.RETENTION_FILES,
         }
     ),
     # Administration is not practice: an administrator sees no case data by that role alone.
@@ -130,6 +136,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.IDP_MANAGE,
             # The area's population and the national figures: counts, never case data.
             Permission.RETURNS_SETTINGS,
+            # The area's retention periods: a policy, never a case.
+            Permission.RETENTION_SETTINGS,
         }
     ),
 }

@@ -18,6 +18,7 @@ from hub.core.access import Actor, Permission
 from hub.core.clock import today_london
 from hub.core.db import session
 from meetings import services as meetings
+from retention import services as retention
 from subject_access import services as subject_access
 from todo import services as todo
 from transfers import services as transfers
@@ -39,6 +40,8 @@ class Worklist:
     subject_access: subject_access.OpenCount | None = None
     #: Transfers from other MARACs waiting for this area's coordinator; None for others.
     transfers_in: int | None = None
+    #: Cases and files whose retention period has ended, waiting for the coordinator.
+    retention_due: int = 0
 
 
 def worklist(actor: Actor) -> Worklist:
@@ -63,4 +66,6 @@ def worklist(actor: Actor) -> Worklist:
         parts["subject_access"] = subject_access.open_count(actor, today_london())
     if actor.can(Permission.REFERRALS_TRIAGE) and actor.area_id is not None:
         parts["transfers_in"] = transfers.incoming_count(actor)
+    if actor.can(Permission.RETENTION_MANAGE) and actor.area_id is not None:
+        parts["retention_due"] = retention.counts(actor)["due"]
     return Worklist(**parts)

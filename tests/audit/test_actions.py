@@ -23,6 +23,7 @@ PACKAGES = (
     "returns",
     "subject_access",
     "transfers",
+    "retention",
 )
 CATALOGUE = {action.value for action in LedgerAction}
 

@@ -29,6 +29,8 @@ MEMBER_PROBES = [
     "/subject-access/{id}",
     "/subject-access/{id}/bundle",
     "/subject-access/{id}/response.pdf",
+    # The coordinator's retention pages: a case's extension page, refused to everyone else.
+    "/retention/case-{id}/extend",
 ]
 #: Where only the data protection officer may go (Permission.SUBJECT_ACCESS).
 DPO_ONLY = "/subject-access"

@@ -1033,6 +1033,27 @@ def build_second_meeting(scenario: Scenario) -> None:
             )
 
 
+def build_retention(scenario: Scenario) -> None:
+    """Area A adopts a retention policy; a run as if years later fills the review queue with
+    every case the MARAC has (references only), and one case goes on legal hold."""
+    from retention import policy, services
+    from retention.models import HoldKind
+
+    coordinator = actor(scenario, "coordinator")
+    rules = {
+        c.value: (r.months, r.trigger.value, r.action.value) for c, r in policy.DEFAULTS.items()
+    }
+    with db.unit_of_work():
+        policy.adopt_policy(coordinator, policy.PolicyData(rules, "Testshire schedule MAR 01.02"))
+    with db.unit_of_work():
+        services.queue_expired(SYSTEM, scenario.world.area_id, date(2040, 1, 1))
+    held = next(c for c in scenario.cases.values() if c.area == "A")
+    with db.unit_of_work():
+        services.set_hold(
+            coordinator, services.HoldData(held.reference, HoldKind.DHR.value, "DHR commissioned")
+        )
+
+
 def build_scenario(client: Any, issuer: str, token_for: Any) -> Scenario:
     """Everything, in order. ``token_for()`` gives the partner system a fresh bearer token."""
     scenario = build_people(issuer)
@@ -1041,6 +1062,7 @@ def build_scenario(client: Any, issuer: str, token_for: Any) -> Scenario:
     build_api_referral(scenario, client, token_for())
     build_first_meeting(scenario)
     build_second_meeting(scenario)
+    build_retention(scenario)
     with db.unit_of_work():
         highest = db.session().execute(select(Referral.id).order_by(Referral.id.desc())).scalar()
     scenario.missing_case_id = int(highest or 0) + 1000

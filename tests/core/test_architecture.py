@@ -94,6 +94,7 @@ def test_every_hub_module_sits_in_a_layer() -> None:
         "returns",
         "subject_access",
         "transfers",
+        "retention",
     ],
 )
 def test_packages_import_from_this_repository(package: str) -> None:
@@ -208,6 +209,7 @@ def _all_templates() -> dict[str, str]:
             "returns",
             "subject_access",
             "transfers",
+            "retention",
         )
         for path in (ROOT / package).rglob("templates/**/*.html")
     }

@@ -1,0 +1,1 @@
+"""Retention: each area's policy, the review queue, legal holds, and destruction."""
