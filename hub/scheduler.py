@@ -48,6 +48,9 @@ JOBS: list[tuple[str, str, dict[str, Any]]] = [
     ("task-escalations", "todo.jobs:escalate_overdue", {"minutes": 15}),
     ("task-system-rules", "todo.jobs:generate_system_rule_tasks", {"minutes": 30}),
     ("task-digests", "todo.jobs:send_digests", {"minutes": 15}),
+    # Transfers (#18): send within 1 working day, acknowledge within 2, list at the next
+    # meeting; a task when one runs out.
+    ("transfer-timers", "transfers.jobs:transfer_timers", {"minutes": 30}),
 ]
 
 

@@ -155,6 +155,8 @@ def push(args: dict[str, Any]) -> Any:
     fed = _federation()
     sender = fed.peer((who.client_id or "").removeprefix("hub:"))
     try:
+        if sender is None:  # a partner system's token, not a trusted hub's
+            raise between.refuse_untrusted(who)
         found = between.receive_package(who, fed, args["package"], sender=sender)
     except between.TransferRefused as refused:
         return _refused(refused)

@@ -90,6 +90,18 @@ def _refuse(actor: Actor, refused: peers.PackageRefused) -> TransferRefused:
     return TransferRefused(refused.code, refused.detail)
 
 
+def refuse_untrusted(actor: Actor) -> TransferRefused:
+    """A token that is not a trusted hub's pushed a package: refused unopened, recorded."""
+    return _refuse(
+        actor,
+        peers.PackageRefused(
+            "untrusted",
+            "Only a hub on this hub's trust list may push transfers.",
+            issuer=(actor.client_id or "unknown"),
+        ),
+    )
+
+
 def receive_package(
     actor: Actor, fed: peers.Federation, package: str, *, sender: peers.Peer | None = None
 ) -> Received:

@@ -82,6 +82,9 @@ class Federation:
     decrypting: ECKey
     peers: dict[str, Peer] = field(default_factory=dict)
     package_hours: int = 72
+    #: False on a production hub with no transfer keys configured: it trusts no hub, and
+    #: publishes no keys (its keys are made up in memory, and used for nothing).
+    enabled: bool = True
 
     def public_keys(self) -> dict[str, Any]:
         keys = KeySet([self.signing, self.decrypting]).as_dict(private=False)
@@ -141,6 +144,11 @@ def load_trust_list(path: str) -> dict[str, Peer]:
 
 
 def federation_from(settings: Any) -> Federation:
+    if settings.is_production and not settings.transfer_keys_file:
+        unused = {k["use"]: ECKey.import_key(k) for k in _generate()["keys"]}
+        return Federation(
+            settings.hub_id, settings.hub_name, unused["sig"], unused["enc"], enabled=False
+        )
     signing, decrypting = load_keys(
         settings.transfer_keys_file,
         instance_path=settings.instance_path,

@@ -640,7 +640,7 @@ def _new_case_data(found: dict[str, Any], from_area: str) -> cases.ReferralData:
     return data
 
 
-def _next_meeting(area_id: int) -> Meeting | None:
+def next_meeting(area_id: int) -> Meeting | None:
     rows = session().execute(
         select(Meeting)
         .where(
@@ -674,7 +674,7 @@ def accept_transfer(actor: Actor, transfer_id: int) -> Transfer:
     new.transferred_from = str(found.get("reference", ""))[:120]
     cases.submit_referral(actor, new)
     cases.accept_referral(actor, new)
-    meeting = _next_meeting(transfer.to_area_id)
+    meeting = next_meeting(transfer.to_area_id)
     if meeting is not None:
         item = meetings.add_case(
             actor, meeting, new.reference, f"Transferred from {from_area}: listed on arrival"

@@ -22,7 +22,7 @@ from flask import (
 )
 
 from hub.core.access import Permission
-from hub.core.errors import ValidationFailed
+from hub.core.errors import NotFound, ValidationFailed
 from hub.core.forms import apply_errors, choices
 from hub.core.inputs import MAX_ID
 from hub.core.requestctx import actor
@@ -47,6 +47,8 @@ def _federation() -> Any:
 def hub_keys() -> Response:
     """This hub's public transfer keys (JWKS), for other hubs' trust lists to pin."""
     fed = _federation()
+    if not fed.enabled:
+        raise NotFound("This hub takes no part in transfers between hubs.")
     return jsonify({"hub": fed.hub_id, "name": fed.name, **fed.public_keys()})
 
 

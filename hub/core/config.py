@@ -110,6 +110,10 @@ class Settings:
     trusted_hubs_file: str = ""
     #: Hours a sealed transfer package stays valid; a later one is refused as expired.
     transfer_package_hours: int = 72
+    #: The transfer timers: send the pack within this many working days of starting the
+    #: transfer, acknowledge an arrived one within this many (then a task is raised).
+    transfer_send_working_days: int = 1
+    transfer_acknowledge_working_days: int = 2
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -193,6 +197,14 @@ class Settings:
             transfer_package_hours=_int(
                 "HUB_TRANSFER_PACKAGE_HOURS", env.get("HUB_TRANSFER_PACKAGE_HOURS"), 72
             ),
+            transfer_send_working_days=_int(
+                "HUB_TRANSFER_SEND_WORKING_DAYS", env.get("HUB_TRANSFER_SEND_WORKING_DAYS"), 1
+            ),
+            transfer_acknowledge_working_days=_int(
+                "HUB_TRANSFER_ACKNOWLEDGE_WORKING_DAYS",
+                env.get("HUB_TRANSFER_ACKNOWLEDGE_WORKING_DAYS"),
+                2,
+            ),
         )
 
     @property
@@ -254,6 +266,10 @@ class Settings:
             raise ConfigError("HUB_DIGEST_HOUR must be from 0 to 23")
         if not 1 <= self.transfer_package_hours <= 24 * 14:
             raise ConfigError("HUB_TRANSFER_PACKAGE_HOURS must be from 1 to 336")
+        if not 0 <= self.transfer_send_working_days <= 20:
+            raise ConfigError("HUB_TRANSFER_SEND_WORKING_DAYS must be from 0 to 20")
+        if not 0 <= self.transfer_acknowledge_working_days <= 20:
+            raise ConfigError("HUB_TRANSFER_ACKNOWLEDGE_WORKING_DAYS must be from 0 to 20")
         return replace(
             self,
             database_url=database_url,

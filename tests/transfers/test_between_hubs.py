@@ -470,3 +470,22 @@ def _member_actor(email: str) -> Any:
         member = agencies.find_member_by_email(email)
         assert member is not None
         return agencies.actor_for(member)
+
+
+def test_a_production_hub_without_transfer_keys_trusts_no_hub_and_publishes_nothing(
+    tmp_path: Path,
+) -> None:
+    from dataclasses import replace
+
+    from tests.conftest import make_settings
+
+    settings = replace(
+        make_settings("sqlite://", tmp_path), env="production", hub_id=HERE, trusted_hubs_file=""
+    )
+    fed = peers.federation_from(settings)
+    assert not fed.enabled and fed.peers == {}
+    assert not (tmp_path / "transfer-keys.json").exists()
+    with pytest.raises(peers.TrustError):
+        peers.load_keys(
+            str(tmp_path / "missing.json"), instance_path=str(tmp_path), production=True
+        )
