@@ -171,8 +171,15 @@ class LedgerAction(StrEnum):
     TRANSFER_ACCEPTED = "transfer:accepted"
     TRANSFER_ACKNOWLEDGED = "transfer:acknowledged"
     TRANSFER_DECLINED = "transfer:declined"
+    TRANSFER_DELIVERY_FAILED = "transfer:delivery_failed"
+    TRANSFER_HUB_ADMITTED = "transfer:hub_admitted"
+    TRANSFER_PACKAGE_SEALED = "transfer:package_sealed"
+    TRANSFER_PACK_RECEIVED = "transfer:pack_received"
     TRANSFER_PACK_DISCLOSED = "transfer:pack_disclosed"
     TRANSFER_PACK_READ = "transfer:pack_read"
+    TRANSFER_RECEIPT_RECORDED = "transfer:receipt_recorded"
+    TRANSFER_RECEIVED = "transfer:received"
+    TRANSFER_REFUSED = "transfer:refused"
     TRANSFER_SENT = "transfer:sent"
     TRANSFER_STARTED = "transfer:started"
     WHEREABOUTS_REVEALED = "whereabouts:revealed"
@@ -346,10 +353,29 @@ LABELS: dict[LedgerAction, str] = {
     LedgerAction.TRANSFER_ACCEPTED: "Transfer: accepted into a new case by the receiving MARAC",
     LedgerAction.TRANSFER_ACKNOWLEDGED: "Transfer: receipt acknowledged by the receiving MARAC",
     LedgerAction.TRANSFER_DECLINED: "Transfer: declined by the receiving MARAC, with a reason",
+    LedgerAction.TRANSFER_DELIVERY_FAILED: (
+        "Transfer: the sealed package could not be delivered to the other hub, and why"
+    ),
+    LedgerAction.TRANSFER_HUB_ADMITTED: (
+        "Transfer: an access token issued to a trusted hub, to push one package"
+    ),
+    LedgerAction.TRANSFER_PACKAGE_SEALED: (
+        "Transfer: the pack signed and encrypted for the receiving hub"
+    ),
+    LedgerAction.TRANSFER_PACK_RECEIVED: (
+        "Transfer: one piece of the pack received from another hub, with its lawful basis"
+    ),
     LedgerAction.TRANSFER_PACK_DISCLOSED: (
         "Transfer: one piece of the pack disclosed to the receiving MARAC, with its lawful basis"
     ),
     LedgerAction.TRANSFER_PACK_READ: "Transfer: the pack read by a coordinator",
+    LedgerAction.TRANSFER_RECEIPT_RECORDED: (
+        "Transfer: the receiving hub's signed receipt verified and kept"
+    ),
+    LedgerAction.TRANSFER_RECEIVED: "Transfer: a package from another hub verified and filed",
+    LedgerAction.TRANSFER_REFUSED: (
+        "Transfer: a package or hub refused (replayed, altered, expired or untrusted)"
+    ),
     LedgerAction.TRANSFER_SENT: "Transfer: the pack sent to the receiving MARAC",
     LedgerAction.TRANSFER_STARTED: "Transfer: started by the sending coordinator",
     LedgerAction.WHEREABOUTS_REVEALED: "Whereabouts revealed, with a reason",

@@ -84,6 +84,16 @@ class HubFlask(Flask):
             )
         return self._ledger_key
 
+    _federation: Any = None
+
+    def federation(self) -> Any:
+        """This hub's transfer keys and the hubs it trusts (keys generated off production)."""
+        if self._federation is None:
+            from transfers.peers import federation_from
+
+            self._federation = federation_from(self.extensions["hub.settings"])
+        return self._federation
+
     def full_dispatch_request(self) -> Response:
         try:
             return self._dispatch_in_unit(may_retry=True)
@@ -257,9 +267,11 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> HubFlask:
 
     subject_access_views.init_app(app)
 
+    from transfers import api as transfer_api
     from transfers import views as transfer_views
 
     transfer_views.init_app(app)
+    hub_api.register_api_blueprint(app, transfer_api.bp)
 
     from retention import views as retention_views
 

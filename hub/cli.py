@@ -769,5 +769,145 @@ def api_clients_list() -> None:
             )
 
 
+@main.group()
+def transfer() -> None:
+    """MARAC-to-MARAC transfers: list them, send one, receive a package file."""
+
+
+def _coordinator_actor(email: str) -> Actor:
+    from agencies import services as agency_services
+
+    member = agency_services.find_member_by_email(email)
+    if member is None or member.is_disabled:
+        raise click.ClickException(f"no enabled member with the address {email!r}")
+    return agency_services.actor_for(member)
+
+
+@transfer.command("list")
+@click.option("--as", "email", required=True, help="The coordinator's e-mail address.")
+def transfer_list(email: str) -> None:
+    """List the transfers in and out of the coordinator's area."""
+    from hub.core.db import unit_of_work
+    from hub.core.errors import HubError
+    from transfers import services
+
+    app = _app()
+    with app.app_context(), unit_of_work():
+        try:
+            rows = services.list_transfers(_coordinator_actor(email))
+        except HubError as error:
+            raise click.ClickException(error.message) from None
+        for row in rows:
+            t = row.transfer
+            way = "from" if row.incoming else "to  "
+            hub = f" on {t.peer_hub}" if t.peer_hub else ""
+            receipt = ", receipt kept" if t.receipt else ""
+            click.echo(f"{t.label:>8}  {way} {row.other_area}{hub}  {t.status.value}{receipt}")
+
+
+@transfer.command("send")
+@click.option("--as", "email", required=True, help="The sending coordinator's e-mail address.")
+@click.option("--case", "reference", default="", help="The case's reference, to start one.")
+@click.option("--to", "to_area", default="", help="The receiving MARAC's name.")
+@click.option("--hub", "to_hub", default="", help="Its hub's identifier, when not this hub.")
+@click.option("--reason", type=click.Choice(["permanent_move", "temporary_move", "refuge"]))
+@click.option("--heard-here", type=click.Choice(["yes", "no"]))
+@click.option("--agenda-circulated", type=click.Choice(["yes", "no"]))
+@click.option("--transfer", "transfer_id", type=int, help="Deliver this sealed transfer again.")
+@click.option(
+    "--out", type=click.Path(dir_okay=False), help="Write the sealed package here, not push it."
+)
+def transfer_send(
+    email: str,
+    reference: str,
+    to_area: str,
+    to_hub: str,
+    reason: str | None,
+    heard_here: str | None,
+    agenda_circulated: str | None,
+    transfer_id: int | None,
+    out: str | None,
+) -> None:
+    """Start and send a transfer; to another hub, push the sealed package (or write it)."""
+    from agencies import services as agency_services
+    from hub.core.db import unit_of_work
+    from hub.core.errors import HubError, ValidationFailed
+    from transfers import between, services
+
+    app = _app()
+    fed = app.federation()
+    with app.app_context():
+        try:
+            with unit_of_work():
+                who = _coordinator_actor(email)
+                if transfer_id is None:
+                    area = None if to_hub else agency_services.get_area_by_name(to_area)
+                    found = services.start_transfer(
+                        who,
+                        services.find_case(who, reference),
+                        services.StartData(
+                            to_area_id=area.id if area else None,
+                            reason=reason or "",
+                            heard_here=heard_here or "",
+                            agenda_circulated=agenda_circulated or "",
+                            to_hub=to_hub,
+                            to_hub_area=to_area if to_hub else "",
+                        ),
+                        fed.peers,
+                    )
+                    sent = services.send_transfer(who, found.id, fed)
+                    transfer_id = sent.id
+                    package, between_hubs = sent.package, sent.between_hubs
+                    click.echo(f"Transfer {sent.label} sent to {services.to_name(sent)}.")
+                else:
+                    existing = services.get_transfer(who, transfer_id)
+                    package, between_hubs = existing.package, existing.between_hubs
+            if not between_hubs:
+                return
+            if out:
+                with open(out, "w") as handle:
+                    handle.write(package + "\n")
+                click.echo(f"Sealed package written to {out}; deliver it, never by e-mail.")
+                return
+            with unit_of_work():
+                delivery = between.deliver_transfer(_coordinator_actor(email), transfer_id, fed)
+        except ValidationFailed as error:
+            raise click.ClickException("; ".join(error.errors.values())) from None
+        except HubError as error:
+            raise click.ClickException(error.message) from None
+    if delivery.problem:
+        raise click.ClickException(delivery.problem)
+    click.echo(f"Delivered to {to_hub or 'the other hub'}: its signed receipt is kept.")
+
+
+@transfer.command("receive")
+@click.argument("package_file", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--receipt-out", type=click.Path(dir_okay=False), help="Write the signed receipt here."
+)
+def transfer_receive(package_file: str, receipt_out: str | None) -> None:
+    """Verify a sealed package file against the trust list and file it for its MARAC."""
+    from hub.core.db import unit_of_work
+    from transfers import between, services
+
+    app = _app()
+    fed = app.federation()
+    with open(package_file) as handle:
+        package = handle.read().strip()
+    with app.app_context():
+        try:
+            with unit_of_work():
+                found = between.receive_package(Actor.system("cli"), fed, package)
+                label, area = found.transfer.label, services.to_name(found.transfer)
+                receipt = found.receipt
+        except between.TransferRefused as refused:
+            raise click.ClickException(f"refused ({refused.code}): {refused.message}") from None
+    click.echo(f"Transfer {label} filed for {area}; its coordinator accepts or declines it.")
+    if receipt_out:
+        with open(receipt_out, "w") as handle:
+            handle.write(receipt + "\n")
+        click.echo(f"Signed receipt written to {receipt_out}.")
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -51,6 +51,9 @@ JOBS: list[tuple[str, str, dict[str, Any]]] = [
     # Retention (#17): queue what the area's policy says has expired, destroy what the
     # coordinator confirmed. Daily; a restarted scheduler runs it at once (it is idempotent).
     ("retention-nightly", "retention.jobs:run_retention", {"hours": 24}),
+    # Transfers (#18): send within 1 working day, acknowledge within 2, list at the next
+    # meeting; a task when one runs out.
+    ("transfer-timers", "transfers.jobs:transfer_timers", {"minutes": 30}),
 ]
 
 

@@ -53,9 +53,11 @@ class Transfer(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: The case in the sending area (it becomes "transferred" when the receiver accepts).
-    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id"), index=True)
-    from_area_id: Mapped[int] = mapped_column(ForeignKey("marac_areas.id"), index=True)
-    to_area_id: Mapped[int] = mapped_column(ForeignKey("marac_areas.id"), index=True)
+    #: (None on the receiving hub of a transfer between hubs: the old case is not here.)
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"), index=True)
+    #: The areas on this hub; the other hub's side is None, named by peer_hub and peer_area.
+    from_area_id: Mapped[int | None] = mapped_column(ForeignKey("marac_areas.id"), index=True)
+    to_area_id: Mapped[int | None] = mapped_column(ForeignKey("marac_areas.id"), index=True)
     reason: Mapped[TransferReason] = mapped_column(Code(TransferReason, 20))
     #: The SafeLives branch questions, both required: already heard at the sending MARAC?
     heard_here: Mapped[bool]
@@ -85,8 +87,23 @@ class Transfer(Base):
     closed_at: Mapped[datetime | None]
     declined_at: Mapped[datetime | None]
     declined_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
-    #: "in_hub" (both areas on this hub); between hubs comes later (issue 18).
+    #: "in_hub" (both areas on this hub) or "between_hubs".
     kind: Mapped[str] = mapped_column(String(20), default="in_hub")
+    #: Between hubs: the other hub's identifier (from the trust list) and its area's name.
+    peer_hub: Mapped[str] = mapped_column(String(300), default="")
+    peer_area: Mapped[str] = mapped_column(String(120), default="")
+    #: Between hubs: the package's identifier (its ``jti``); a second one is a replay.
+    package_id: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    #: On the sending hub: the sealed package as pushed (JWS inside JWE, for the receiver
+    #: only). On the receiving hub: empty (the pack is kept, opened, in ``pack``).
+    package: Mapped[str] = mapped_column(Text, default="")
+    #: The receiving hub's signed receipt (compact JWS), on both sides.
+    receipt: Mapped[str] = mapped_column(Text, default="")
+    receipt_at: Mapped[datetime | None]
+
+    @property
+    def between_hubs(self) -> bool:
+        return self.kind == "between_hubs"
 
     @property
     def label(self) -> str:

@@ -61,6 +61,32 @@ class StartData:
     reason: str
     heard_here: str  # "yes" or "no"
     agenda_circulated: str  # "yes" or "no"
+    #: Between hubs: the other hub's identifier and the name of its area (from the trust list).
+    to_hub: str = ""
+    to_hub_area: str = ""
+
+
+@dataclass(frozen=True)
+class RemoteArea:
+    """An area of another hub that this hub's trust list names."""
+
+    hub_id: str
+    hub_name: str
+    area: str
+
+    @property
+    def value(self) -> str:
+        return f"{self.hub_id}|{self.area}"
+
+
+def remote_directory(peers: dict[str, Any] | None) -> list[RemoteArea]:
+    """The areas of the hubs this hub trusts, by hub then area name."""
+    found = [
+        RemoteArea(peer.id, peer.name, area)
+        for peer in (peers or {}).values()
+        for area in peer.areas
+    ]
+    return sorted(found, key=lambda r: (r.hub_name, r.area))
 
 
 def _coordinator(actor: Actor) -> int:
@@ -87,12 +113,36 @@ def open_for_transfer(actor: Actor, referral_id: int) -> Referral:
     return referral
 
 
-def start_transfer(actor: Actor, referral_id: int, data: StartData) -> Transfer:
-    """Record a draft transfer with the two SafeLives questions answered."""
+def find_case(actor: Actor, reference: str) -> int:
+    """The id of the coordinator's own area's case with this reference (for the CLI)."""
+    area_id = _coordinator(actor)
+    found = (
+        session()
+        .execute(
+            select(Referral.id).where(Referral.reference == reference, Referral.area_id == area_id)
+        )
+        .scalar_one_or_none()
+    )
+    if found is None:
+        raise NotFound("There is no such case in your area.")
+    return int(found)
+
+
+def start_transfer(
+    actor: Actor, referral_id: int, data: StartData, peers: dict[str, Any] | None = None
+) -> Transfer:
+    """Record a draft transfer with the two SafeLives questions answered.
+
+    The receiving MARAC is an area of this hub, or one of another hub the trust list names.
+    """
     referral = open_for_transfer(actor, referral_id)
     errors: dict[str, str] = {}
     areas = {a.id: a for a in directory(actor)}
-    if data.to_area_id not in areas:
+    remote = {r.value: r for r in remote_directory(peers)}.get(f"{data.to_hub}|{data.to_hub_area}")
+    if data.to_hub:
+        if remote is None:
+            errors["to_area"] = "Select the MARAC the victim has moved to"
+    elif data.to_area_id not in areas:
         errors["to_area"] = "Select the MARAC the victim has moved to"
     try:
         reason = TransferReason(data.reason)
@@ -111,7 +161,10 @@ def start_transfer(actor: Actor, referral_id: int, data: StartData) -> Transfer:
     transfer = Transfer(
         referral_id=referral.id,
         from_area_id=referral.area_id,
-        to_area_id=data.to_area_id,
+        to_area_id=None if remote else data.to_area_id,
+        kind="between_hubs" if remote else "in_hub",
+        peer_hub=remote.hub_id if remote else "",
+        peer_area=remote.area if remote else "",
         reason=reason,
         heard_here=data.heard_here == "yes",
         agenda_circulated=data.agenda_circulated == "yes",
@@ -127,6 +180,7 @@ def start_transfer(actor: Actor, referral_id: int, data: StartData) -> Transfer:
         Subject("transfer", transfer.id),
         case=referral.id,
         to_area=transfer.to_area_id,
+        to_hub=transfer.peer_hub or None,
         reason=reason.value,
     )
     return transfer
@@ -186,7 +240,10 @@ def list_transfers(actor: Actor) -> list[TransferRow]:
     out = []
     for t in rows.scalars():
         incoming = t.to_area_id == area_id
-        out.append(TransferRow(t, names[t.from_area_id if incoming else t.to_area_id], incoming))
+        other = t.from_area_id if incoming else t.to_area_id
+        out.append(
+            TransferRow(t, names.get(other, t.peer_area) if other else t.peer_area, incoming)
+        )
     return out
 
 
@@ -203,14 +260,24 @@ def incoming_count(actor: Actor) -> int:
     return len(rows.all())
 
 
-def area_name(area_id: int) -> str:
-    area = session().get(MaracArea, area_id)
+def area_name(area_id: int | None) -> str:
+    area = session().get(MaracArea, area_id) if area_id else None
     return area.name if area else ""
+
+
+def from_name(transfer: Transfer) -> str:
+    """The sending area's name (another hub's area by the name its package gave)."""
+    return area_name(transfer.from_area_id) or transfer.peer_area
+
+
+def to_name(transfer: Transfer) -> str:
+    return area_name(transfer.to_area_id) or transfer.peer_area
 
 
 def case_reference(actor: Actor, transfer: Transfer) -> str:
     """The old case's reference for its own area, the new one's for the receiver."""
-    wanted = transfer.referral_id if actor.area_id == transfer.from_area_id else None
+    outgoing = transfer.from_area_id is not None and actor.area_id == transfer.from_area_id
+    wanted = transfer.referral_id if outgoing else None
     wanted = wanted or transfer.new_referral_id
     referral = session().get(Referral, wanted) if wanted else None
     return referral.reference if referral else ""
@@ -284,8 +351,12 @@ def _basis_of(disclosure: gate.Disclosure, category: Category) -> dict[str, Any]
     return codes
 
 
-def send_transfer(actor: Actor, transfer_id: int) -> Transfer:
-    """Assemble the pack through the gate and send it; each piece a recorded disclosure."""
+def send_transfer(actor: Actor, transfer_id: int, fed: Any = None) -> Transfer:
+    """Assemble the pack through the gate and send it; each piece a recorded disclosure.
+
+    To another hub, the pack is also sealed (signed for, encrypted to, that hub) with the
+    case's starting record and this area's agencies; ``deliver_transfer`` pushes it.
+    """
     transfer = get_transfer(actor, transfer_id)
     if actor.area_id != transfer.from_area_id:
         raise NotFound(NO_SUCH_TRANSFER)
@@ -362,22 +433,70 @@ def send_transfer(actor: Actor, transfer_id: int) -> Transfer:
         "missing": missing,
         "criteria": view.criteria,
     }
+    disclosed = []
     for piece in pieces:
+        basis = _basis_of(disclosure, Category(piece["category"]))
+        disclosed.append({"piece": piece["key"], "category": piece["category"], "basis": basis})
         record(
             actor,
             LedgerAction.TRANSFER_PACK_DISCLOSED,
             Subject("transfer", transfer.id),
             case=referral.id,
             to_area=transfer.to_area_id,
+            to_hub=transfer.peer_hub or None,
             piece=piece["key"],
             category=piece["category"],
-            basis=_basis_of(disclosure, Category(piece["category"])),
+            basis=basis,
         )
+    if transfer.between_hubs:
+        _seal(actor, transfer, referral, fed, disclosed)
     transfer.status = TransferStatus.SENT
     transfer.sent_at = now()
     transfer.sent_by_id = actor.member_id
     session().flush()
     return transfer
+
+
+def _seal(
+    actor: Actor, transfer: Transfer, referral: Referral, fed: Any, disclosed: list[Any]
+) -> None:
+    """Seal the pack for the other hub: what it needs to open the new case, never more."""
+    from transfers import peers
+
+    peer = fed.peer(transfer.peer_hub) if fed is not None else None
+    if peer is None:
+        raise ValidationFailed("The receiving hub is no longer on this hub's trust list.")
+    carried = set(transfer.pack["categories"])
+    agencies = session().execute(
+        select(Agency.type, Agency.name)
+        .where(Agency.area_id == transfer.from_area_id, Agency.disabled_at.is_(None))
+        .order_by(Agency.id)
+    )
+    content = {
+        "transfer": {
+            "id": transfer.id,
+            "from_area": transfer.pack["from_area"],
+            "to_area": transfer.peer_area,
+            "reason": transfer.reason.value,
+            "heard_here": transfer.heard_here,
+            "agenda_circulated": transfer.agenda_circulated,
+        },
+        "pack": transfer.pack,
+        "record": case_record(referral, carried),
+        "agencies": [{"type": kind.value, "name": name} for kind, name in agencies],
+        "disclosures": disclosed,
+    }
+    package_id, sealed = peers.seal(fed, peer, content)
+    transfer.package_id = package_id
+    transfer.package = sealed
+    record(
+        actor,
+        LedgerAction.TRANSFER_PACKAGE_SEALED,
+        Subject("transfer", transfer.id),
+        case=referral.id,
+        to_hub=transfer.peer_hub,
+        package=package_id,
+    )
 
 
 # --- receiving ----------------------------------------------------------------------------
@@ -423,72 +542,105 @@ def _consent_state(old: Referral) -> ConsentState:
     return ConsentState(state) if state else ConsentState.GIVEN
 
 
-def _new_case_data(old: Referral, transfer: Transfer) -> cases.ReferralData:
-    """What the new case starts with: only the categories the pack carried, no whereabouts."""
-    carried = set(transfer.pack.get("categories", []))
+PERSON_FIELDS = (
+    "given_name",
+    "family_name",
+    "aliases",
+    "gender",
+    "language",
+    "nhs_number",
+    "police_person_id",
+    "ethnicity",
+    "disability",
+    "lgbt",
+)
+
+
+def case_record(old: Referral, carried: set[str]) -> dict[str, Any]:
+    """What the new case starts with, as plain data: only the categories the pack carried,
+    never whereabouts. Inside one hub it is read at acceptance; between hubs it travels in
+    the sealed package."""
+
+    def person(p: Any) -> dict[str, Any]:
+        found = {name: getattr(p, name) for name in PERSON_FIELDS}
+        found["born_on"] = p.born_on.isoformat() if p.born_on else None
+        return found
+
     victim = old.victim
     assert victim is not None
-
-    def person(p: Any) -> cases.PersonData:
-        return cases.PersonData(
-            given_name=p.given_name,
-            family_name=p.family_name,
-            aliases=p.aliases,
-            born_on=p.born_on,
-            gender=p.gender,
-            language=p.language,
-            nhs_number=p.nhs_number,
-            police_person_id=p.police_person_id,
-            ethnicity=p.ethnicity,
-            disability=p.disability,
-            lgbt=p.lgbt,
-        )
-
-    perpetrators = old.people_in(PartyRole.PERPETRATOR)
     has_children = Category.CHILDREN.value in carried
-    data = cases.ReferralData(victim=person(victim))
+    out: dict[str, Any] = {"reference": old.reference, "victim": person(victim)}
+    perpetrators = old.people_in(PartyRole.PERPETRATOR)
     if perpetrators:
-        data.perpetrator = cases.PerpetratorData(
-            person=person(perpetrators[0]),
-            relationship=old.perpetrator_relationship,
-            children=old.children if has_children else "",
-            children_count=old.children_count if has_children else None,
-        )
+        out["perpetrator"] = {
+            "person": person(perpetrators[0]),
+            "relationship": old.perpetrator_relationship,
+            "children": old.children if has_children else "",
+            "children_count": old.children_count if has_children else None,
+        }
     if old.assessment is not None and Category.RISK.value in carried:
-        data.risk = cases.RiskData(
-            checklist=old.assessment.checklist,
-            answers=old.assessment.answers,
-            professional_judgement=old.professional_judgement,
-            judgement_reasons=old.judgement_reasons,
-            incidents_12m=old.incidents_12m,
-        )
         justice = Category.CRIMINAL_JUSTICE.value in carried
-        data.details = cases.DetailsData(
-            incident=old.incident,
-            victim_fears=old.victim_fears,
-            safe_to_contact=old.safe_to_contact,
-            unsafe_to_contact=old.unsafe_to_contact,
-            health_notes=old.health_notes if Category.HEALTH.value in carried else "",
-            reported_to_police=old.reported_to_police if justice else None,
-            crime_reference=old.crime_reference if justice else "",
-            justice_notes=old.justice_notes if justice else "",
-            previous_marac=f"{transfer.pack.get('from_area', '')} ({old.reference})",
-            victim_aware=old.victim_aware,
-            victim_unaware_reason=old.victim_unaware_reason,
+        out["risk"] = {
+            "checklist": old.assessment.checklist,
+            "answers": old.assessment.answers,
+            "professional_judgement": old.professional_judgement,
+            "judgement_reasons": old.judgement_reasons,
+            "incidents_12m": old.incidents_12m,
+        }
+        out["details"] = {
+            "incident": old.incident,
+            "victim_fears": old.victim_fears,
+            "safe_to_contact": old.safe_to_contact,
+            "unsafe_to_contact": old.unsafe_to_contact,
+            "health_notes": old.health_notes if Category.HEALTH.value in carried else "",
+            "reported_to_police": old.reported_to_police if justice else None,
+            "crime_reference": old.crime_reference if justice else "",
+            "justice_notes": old.justice_notes if justice else "",
+            "victim_aware": old.victim_aware,
+            "victim_unaware_reason": old.victim_unaware_reason,
+        }
+    out["consent"] = _consent_state(old).value
+    return out
+
+
+def _new_case_data(found: dict[str, Any], from_area: str) -> cases.ReferralData:
+    """The new case's starting data from a case record (see ``case_record``)."""
+
+    def person(p: dict[str, Any]) -> cases.PersonData:
+        born = p.get("born_on")
+        return cases.PersonData(
+            **{name: str(p.get(name) or "") for name in PERSON_FIELDS if name in p},
+            born_on=date.fromisoformat(born) if isinstance(born, str) else None,
         )
-    state = _consent_state(old)
+
+    reference = str(found.get("reference", ""))
+    data = cases.ReferralData(victim=person(found["victim"]))
+    perpetrator = found.get("perpetrator")
+    if perpetrator:
+        data.perpetrator = cases.PerpetratorData(
+            person=person(perpetrator["person"]),
+            relationship=perpetrator["relationship"],
+            children=perpetrator.get("children") or "",
+            children_count=perpetrator.get("children_count"),
+        )
+    risk, details = found.get("risk"), found.get("details")
+    if risk:
+        data.risk = cases.RiskData(**risk)
+    if details:
+        data.details = cases.DetailsData(**details, previous_marac=f"{from_area} ({reference})")
+    state = ConsentState(found.get("consent") or ConsentState.GIVEN.value)
     data.sharing = cases.SharingChoice(
         state=state,
-        evidence=f"As recorded by {transfer.pack.get('from_area', '')} for case {old.reference}",
+        evidence=f"As recorded by {from_area} for case {reference}",
         rationale=""
         if state is ConsentState.GIVEN
-        else f"Transferred from {transfer.pack.get('from_area', '')}: shared there without "
-        "consent; to be decided again here.",
+        else f"Transferred from {from_area}: shared there without consent; to be decided "
+        "again here.",
     )
     return data
 
 
-def _next_meeting(area_id: int) -> Meeting | None:
+def next_meeting(area_id: int) -> Meeting | None:
     rows = session().execute(
         select(Meeting)
         .where(
@@ -507,16 +659,22 @@ def accept_transfer(actor: Actor, transfer_id: int) -> Transfer:
     from meetings import services as meetings
 
     transfer = _receiving(actor, transfer_id, (TransferStatus.SENT, TransferStatus.ACKNOWLEDGED))
-    old = session().get(Referral, transfer.referral_id)
-    assert old is not None
-    if old.status not in lifecycle.MOVES[Decision.TRANSFER].start:
-        raise ValidationFailed(lifecycle.MOVES[Decision.TRANSFER].refused)
-    new = cases.refer_case(actor, _new_case_data(old, transfer)).referral
-    new.transferred_from = old.reference
+    from_area = transfer.pack.get("from_area", "")
+    # Between hubs the old case is not here: the package carried its starting record.
+    old = session().get(Referral, transfer.referral_id) if transfer.referral_id else None
+    if old is not None:
+        if old.status not in lifecycle.MOVES[Decision.TRANSFER].start:
+            raise ValidationFailed(lifecycle.MOVES[Decision.TRANSFER].refused)
+        found = case_record(old, set(transfer.pack.get("categories", [])))
+    else:
+        found = transfer.pack.get("record") or {}
+        if not found.get("victim"):
+            raise ValidationFailed("The package carried no case to open.")
+    new = cases.refer_case(actor, _new_case_data(found, from_area)).referral
+    new.transferred_from = str(found.get("reference", ""))[:120]
     cases.submit_referral(actor, new)
     cases.accept_referral(actor, new)
-    from_area = transfer.pack.get("from_area", "")
-    meeting = _next_meeting(transfer.to_area_id)
+    meeting = next_meeting(transfer.to_area_id)
     if meeting is not None:
         item = meetings.add_case(
             actor, meeting, new.reference, f"Transferred from {from_area}: listed on arrival"
@@ -524,8 +682,10 @@ def accept_transfer(actor: Actor, transfer_id: int) -> Transfer:
         item.transferred_from = from_area
         transfer.listed_meeting_id = meeting.id
     # The old case goes on in the new area; the hub itself moves it (the receiver may not
-    # know the old case, and the gate would rightly refuse them).
-    lifecycle.move(old, Decision.TRANSFER)
+    # know the old case, and the gate would rightly refuse them). Between hubs, the sending
+    # hub moves it when it records the receipt.
+    if old is not None:
+        lifecycle.move(old, Decision.TRANSFER)
     if transfer.acknowledged_at is None:
         transfer.acknowledged_at = now()
         transfer.acknowledged_by_id = actor.member_id
@@ -539,7 +699,8 @@ def accept_transfer(actor: Actor, transfer_id: int) -> Transfer:
         LedgerAction.TRANSFER_ACCEPTED,
         Subject("transfer", transfer.id),
         case=new.id,
-        from_case=old.id,
+        from_case=old.id if old else None,
+        from_hub=transfer.peer_hub or None,
         meeting=meeting.id if meeting else None,
     )
     _tasks(actor, transfer, old, new, meeting)
@@ -556,7 +717,7 @@ def _idva_agency(area_id: int) -> Agency | None:
 
 
 def _tasks(
-    actor: Actor, transfer: Transfer, old: Referral, new: Referral, meeting: Meeting | None
+    actor: Actor, transfer: Transfer, old: Referral | None, new: Referral, meeting: Meeting | None
 ) -> None:
     """The receiving coordinator's (list it, ask for what is missing); the sending IDVA's."""
     hub = Actor.system("transfers")
@@ -587,18 +748,25 @@ def _tasks(
             due_on=today_london() + timedelta(days=ASK_WITHIN_DAYS),
             details="Missing from the pack: " + ", ".join(missing) + ".",
         )
-    sending_idva = _idva_agency(transfer.from_area_id)
-    if sending_idva is not None:
-        todo.system_rule_task(
-            hub,
-            rule_key=f"transfer:{transfer.id}:idva_handover",
-            agency_id=sending_idva.id,
-            referral_id=old.id,
-            title=f"Hand the case over to the IDVA service in {area_name(transfer.to_area_id)}",
-            due_on=today_london() + timedelta(days=ASK_WITHIN_DAYS),
-            details="Liaise with the new area's IDVA: the current situation and risks.",
-        )
+    if old is not None:
+        sending_idva_task(transfer, old)
     _counterpart_tasks(hub, transfer, new, due, from_area)
+
+
+def sending_idva_task(transfer: Transfer, old: Referral) -> None:
+    """The sending area's IDVA service hands the case over to the new area's."""
+    sending_idva = _idva_agency(transfer.from_area_id) if transfer.from_area_id else None
+    if sending_idva is None:
+        return
+    todo.system_rule_task(
+        Actor.system("transfers"),
+        rule_key=f"transfer:{transfer.id}:idva_handover",
+        agency_id=sending_idva.id,
+        referral_id=old.id,
+        title=f"Hand the case over to the IDVA service in {to_name(transfer)}",
+        due_on=today_london() + timedelta(days=ASK_WITHIN_DAYS),
+        details="Liaise with the new area's IDVA: the current situation and risks.",
+    )
 
 
 def _counterpart_tasks(
@@ -612,9 +780,19 @@ def _counterpart_tasks(
     here = session().execute(
         select(Agency).where(Agency.area_id == transfer.to_area_id).order_by(Agency.id)
     )
-    there = session().execute(
-        select(Agency.type, Agency.name).where(Agency.area_id == transfer.from_area_id)
-    )
+    if transfer.from_area_id is not None:
+        there = list(
+            session().execute(
+                select(Agency.type, Agency.name).where(Agency.area_id == transfer.from_area_id)
+            )
+        )
+    else:  # another hub's area: its agencies as its package listed them
+        there = []
+        for listed in transfer.pack.get("agencies", []):
+            try:
+                there.append((AgencyType(listed["type"]), str(listed["name"])))
+            except (KeyError, ValueError, TypeError):
+                continue
     counterparts: dict[AgencyType, str] = {}
     for kind, name in there:
         counterparts.setdefault(kind, name)

@@ -35,6 +35,12 @@ class ProblemSchema(ma.Schema):
     errors = ma.fields.Raw(
         metadata={"description": "For 422: the fields that are missing or wrong, and why."}
     )
+    code = ma.fields.String(
+        metadata={
+            "description": "For a refused transfer package: untrusted, altered, expired, "
+            "replayed, not_for_us, malformed or unknown_area."
+        }
+    )
     required_scopes = ma.fields.List(
         ma.fields.String(), metadata={"description": "For 403: the scopes the token lacks."}
     )
@@ -83,7 +89,9 @@ class HubApi(Api):  # type: ignore[misc]
 class EveryOperation(BasePlugin):  # type: ignore[misc]
     """Each operation takes a bearer token and answers errors as problem JSON.
 
-    The whole API is for partner systems' tokens: no operation under /api/v1 is public.
+    The whole API is for partner systems' tokens: no operation under /api/v1 is public but
+    the token endpoint for other hubs (``/api/v1/transfers/token``), where a trusted hub
+    authenticates with a client assertion signed by its key.
     """
 
     def operation_helper(
@@ -167,11 +175,31 @@ def load_api_actor() -> None:
     if scheme.lower() != "bearer" or not token.strip():
         raise tokens.BearerRefused("invalid_request", "Send the token as: Bearer <token>.")
     settings = current_app.extensions["hub.settings"]
+    if _claims_issuer(token.strip()) == settings.hub_id:
+        set_actor(_hub_peer(token.strip()))
+        return
     set_actor(
         tokens.authenticate(
             token.strip(), audience=settings.api_audience, request_id=g.get("request_id", "")
         )
     )
+
+
+def _claims_issuer(token: str) -> str:
+    claims = tokens.unverified_claims(token)
+    issuer = claims.get("iss")
+    return issuer if isinstance(issuer, str) else ""
+
+
+def _hub_peer(token: str) -> Any:
+    """A token this hub issued itself, to a hub on its trust list, for pushing transfers."""
+    from transfers import between, peers
+
+    try:
+        peer = peers.verify_token(current_app.federation(), token)  # type: ignore[attr-defined]
+    except peers.PackageRefused as refused:
+        raise tokens.BearerRefused("invalid_token", refused.detail) from None
+    return between.hub_actor(peer.id, peer.name)
 
 
 def register_api_blueprint(app: Flask, blueprint: Blueprint) -> None:

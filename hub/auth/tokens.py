@@ -50,7 +50,7 @@ _REASONS = {
 }
 
 
-def _unverified_claims(token: str) -> Mapping[str, Any]:
+def unverified_claims(token: str) -> Mapping[str, Any]:
     try:
         encoded = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
@@ -87,7 +87,7 @@ def authenticate(token: str, *, audience: str, request_id: str = "") -> Actor:
         raise BearerRefused("invalid_token", _REASONS["unsigned_token"])
     if header.get("alg") not in oidc.ASYMMETRIC_ALGORITHMS:
         raise BearerRefused("invalid_token", _REASONS["algorithm_refused"])
-    issuer = _unverified_claims(token).get("iss")
+    issuer = unverified_claims(token).get("iss")
     providers = (
         [
             ProviderConfig.of(p)

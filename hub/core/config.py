@@ -98,6 +98,22 @@ class Settings:
     oidc_client_key_file: str = ""
     #: PEM certificate(s) of those keys, for providers that identify keys by certificate.
     oidc_client_cert_file: str = ""
+    #: This hub's identifier towards other hubs (transfers between hubs); its base URL by
+    #: default. It is what other hubs' trust lists name it by.
+    hub_id: str = ""
+    #: The hub's own name for other hubs (shown on their transfer pages).
+    hub_name: str = "MARAC Hub"
+    #: JSON key set of this hub's private transfer keys (one to sign, one to decrypt).
+    #: Generated into the instance folder off production.
+    transfer_keys_file: str = ""
+    #: JSON trust list of the other hubs: identifier, name, address, public keys, areas.
+    trusted_hubs_file: str = ""
+    #: Hours a sealed transfer package stays valid; a later one is refused as expired.
+    transfer_package_hours: int = 72
+    #: The transfer timers: send the pack within this many working days of starting the
+    #: transfer, acknowledge an arrived one within this many (then a task is raised).
+    transfer_send_working_days: int = 1
+    transfer_acknowledge_working_days: int = 2
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -174,6 +190,21 @@ class Settings:
             ),
             oidc_client_key_file=env.get("HUB_OIDC_CLIENT_KEY_FILE", "").strip(),
             oidc_client_cert_file=env.get("HUB_OIDC_CLIENT_CERT_FILE", "").strip(),
+            hub_id=env.get("HUB_ID", "").strip(),
+            hub_name=env.get("HUB_NAME", "MARAC Hub").strip() or "MARAC Hub",
+            transfer_keys_file=env.get("HUB_TRANSFER_KEYS_FILE", "").strip(),
+            trusted_hubs_file=env.get("HUB_TRUSTED_HUBS_FILE", "").strip(),
+            transfer_package_hours=_int(
+                "HUB_TRANSFER_PACKAGE_HOURS", env.get("HUB_TRANSFER_PACKAGE_HOURS"), 72
+            ),
+            transfer_send_working_days=_int(
+                "HUB_TRANSFER_SEND_WORKING_DAYS", env.get("HUB_TRANSFER_SEND_WORKING_DAYS"), 1
+            ),
+            transfer_acknowledge_working_days=_int(
+                "HUB_TRANSFER_ACKNOWLEDGE_WORKING_DAYS",
+                env.get("HUB_TRANSFER_ACKNOWLEDGE_WORKING_DAYS"),
+                2,
+            ),
         )
 
     @property
@@ -233,7 +264,18 @@ class Settings:
             raise ConfigError("HUB_LEDGER_MAX_SEAL_LAG_SECONDS must be from 1 to 3600")
         if not 0 <= self.digest_hour <= 23:
             raise ConfigError("HUB_DIGEST_HOUR must be from 0 to 23")
-        return replace(self, database_url=database_url, secret_key=secret)
+        if not 1 <= self.transfer_package_hours <= 24 * 14:
+            raise ConfigError("HUB_TRANSFER_PACKAGE_HOURS must be from 1 to 336")
+        if not 0 <= self.transfer_send_working_days <= 20:
+            raise ConfigError("HUB_TRANSFER_SEND_WORKING_DAYS must be from 0 to 20")
+        if not 0 <= self.transfer_acknowledge_working_days <= 20:
+            raise ConfigError("HUB_TRANSFER_ACKNOWLEDGE_WORKING_DAYS must be from 0 to 20")
+        return replace(
+            self,
+            database_url=database_url,
+            secret_key=secret,
+            hub_id=self.hub_id or self.base_url,
+        )
 
     def _refuse_insecure_production(self, database_url: str) -> None:
         """Refuse each setting that would weaken a production hub, naming it."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
 from sqlalchemy import select
 
 from agencies import services as agencies
@@ -16,40 +15,15 @@ from hub import demo
 from hub.core import db
 from meetings.models import AgendaItem
 from tests.support.web import signed_in, submit, text
-from tests.web.test_demo_cases import _seed
+from tests.transfers.conftest import (
+    NB_COORDINATOR,
+    OLD_ADDRESS,
+    OLD_PHONE,
+    SP_COORDINATOR,
+    _member,
+)
 from todo.models import Task
 from transfers.models import Transfer, TransferStatus
-
-#: The old address: distinctive, so a page or pack that carries it is caught.
-OLD_ADDRESS = "Flat 7, Quillwort Mews, Northbridge"
-OLD_PHONE = "07700 900777"
-
-NB_COORDINATOR = "coordinator@csp.northbridge.example"
-SP_COORDINATOR = "southport.coordinator@csp.southport.example"
-
-
-def _member(email: str):
-    with db.unit_of_work():
-        member = agencies.find_member_by_email(email)
-        assert member is not None
-        return member
-
-
-@pytest.fixture
-def two_areas(app):
-    settings = app.extensions["hub.settings"]
-    _seed(settings)
-    with db.unit_of_work():
-        demo.seed_second_area_meeting(settings)
-    with db.unit_of_work() as uow:
-        case = uow.session.execute(
-            select(Referral).where(Referral.status == ReferralStatus.ACCEPTED)
-        ).scalar_one()
-        place = uow.session.get(Whereabouts, case.victim_id)
-        assert place is not None
-        place.address = OLD_ADDRESS
-        place.safe_phone = OLD_PHONE
-        return case.id, case.reference
 
 
 def _start(client, case_id: int, **data: str):
