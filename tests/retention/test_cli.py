@@ -35,3 +35,13 @@ def test_hub_retention_run_queues_what_expired_on_the_day_given(
         }
     assert statuses[(year.heard[0], "case")] is ReviewStatus.DUE
     assert (year.other, "case") in statuses  # not held: due too, by 2040
+
+
+def test_the_scheduler_runs_retention_daily() -> None:
+    from apscheduler.util import ref_to_obj
+
+    from hub.scheduler import JOBS
+    from retention.jobs import run_retention
+
+    (job,) = [j for j in JOBS if j[0] == "retention-nightly"]
+    assert ref_to_obj(job[1]) is run_retention and job[2] == {"hours": 24}
