@@ -232,7 +232,10 @@ def test_a_trusted_hubs_package_is_filed_receipted_and_accepted_into_a_new_case(
         assert new is not None and new.status is ReferralStatus.ACCEPTED
         assert new.transferred_from == "EF-2026-0041"
         titles = set(uow.session.execute(select(Task.title)).scalars())
-        assert f"Speak to Eastfield Police about case {new.reference}" in titles
+        assert (
+            f"Speak to Eastfield Police about the case transferred in from Eastfield MARAC "
+            f"(TR-{transfer.id})" in titles
+        )
         assert "Ask Eastfield MARAC for what the transfer pack lacks" in titles
         actions = [
             json.loads(b)
