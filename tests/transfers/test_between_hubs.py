@@ -345,7 +345,12 @@ def test_an_untrusted_hub_gets_no_token_and_its_package_is_refused(
     stranger_token = _token(client, stranger)
     assert stranger_token.status_code == 401 and stranger_token.get_json()["code"] == "untrusted"
     assert _incoming() == []
-    assert {r["reason"] for r in _refusals()} == {"altered", "untrusted"}
+    refusals = _refusals()
+    assert {r["reason"] for r in refusals} == {"altered", "untrusted"}
+    # What an untrusted caller claims is its text, not the hub's: never in the ledger.
+    assert "hub.unknown.example" not in json.dumps(refusals)
+    assert {r["subject"]["id"] for r in refusals if r["reason"] == "untrusted"} == {"unknown"}
+    assert all(r["claimed"] for r in refusals if r["reason"] == "untrusted")
 
 
 def test_a_package_for_an_area_this_hub_does_not_have_is_refused(app, two_areas, eastfield) -> None:
