@@ -37,6 +37,8 @@ from transfers.services import NO_SUCH_TRANSFER, get_transfer, sending_idva_task
 
 #: A package identifier as hubs make them (a UUID's hex).
 PACKAGE_ID = re.compile(r"[0-9a-f]{32}")
+#: What the ledger takes from another hub's package: codes, never its text.
+CODE = re.compile(r"[A-Za-z0-9_:().\-]{1,60}")
 #: Seconds to wait for the other hub.
 TIMEOUT_SECONDS = 20
 #: What each refusal answers, as HTTP status and title.
@@ -58,6 +60,11 @@ class TransferRefused(HubError):
         super().__init__(detail)
         self.code = code
         self.status, self.title = REFUSALS.get(code, (400, "The package is refused"))
+
+
+def _code(value: Any) -> str:
+    text = str(value or "")
+    return text if CODE.fullmatch(text) else "other"
 
 
 def hub_actor(hub_id: str, name: str = "") -> Actor:
@@ -205,12 +212,12 @@ def receive_package(
             Subject("transfer", transfer.id),
             area=area.id,
             from_hub=issuer,
-            piece=str(piece.get("piece", ""))[:40],
-            category=str(piece.get("category", ""))[:40],
+            piece=_code(piece.get("piece")),
+            category=_code(piece.get("category")),
             basis={
-                k: v
+                str(k): _code(v) if isinstance(v, str) else v
                 for k, v in (piece.get("basis") or {}).items()
-                if isinstance(k, str) and isinstance(v, str | int) and not isinstance(v, bool)
+                if CODE.fullmatch(str(k)) and isinstance(v, str | int) and not isinstance(v, bool)
             },
         )
     receipt = peers.sign_receipt(
