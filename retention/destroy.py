@@ -280,7 +280,10 @@ def destroy_cases(session: Session, case_ids: Sequence[int]) -> Counter[str]:
     run.delete(RepeatReview, RepeatReview.earlier_id, case_ids)
     run.delete(PossibleRepeat, PossibleRepeat.earlier_id, case_ids)
     run.delete(Transfer, Transfer.referral_id, case_ids)
-    run.clear(Transfer, Transfer.new_referral_id, case_ids, new_referral_id=None)
+    # The pack a transfer brought is the new case's first content: it goes with the case.
+    run.clear(
+        Transfer, Transfer.new_referral_id, case_ids, new_referral_id=None, pack={}, package=""
+    )
     run.clear(Referral, Referral.previous_referral_id, case_ids, previous_referral_id=None)
     run.clear(Referral, Referral.counter_allegation_id, case_ids, counter_allegation_id=None)
     run.delete(LegalHold, LegalHold.case_id, case_ids)

@@ -17,7 +17,7 @@ from flask import Response, current_app, jsonify, request
 from flask_smorest import Blueprint
 
 from audit.actions import LedgerAction
-from audit.ledger import Subject, record, record_refusal
+from audit.ledger import Subject, record
 from hub.core.requestctx import actor
 from hub.core.routes import public, require_scope
 from transfers import between, peers
@@ -114,15 +114,8 @@ def token(args: dict[str, Any]) -> Any:
             fed, args["client_assertion"], fed_url() + peers.TOKEN_PATH
         )
     except peers.PackageRefused as refused:
-        record_refusal(
-            between.hub_actor(refused.issuer or "unknown"),
-            LedgerAction.TRANSFER_REFUSED,
-            Subject("hub", (refused.issuer or "unknown")[:200]),
-            reason=refused.code,
-            step="token",
-        )
         # OAuth's invalid_client: a 401, whatever the reason (the code says which).
-        answer = between.TransferRefused(refused.code, refused.detail)
+        answer = between.record_refused(fed, None, refused, step="token")
         answer.status, answer.title = 401, "The calling hub is not admitted"
         return _refused(answer)
     record(
@@ -156,7 +149,7 @@ def push(args: dict[str, Any]) -> Any:
     sender = fed.peer((who.client_id or "").removeprefix("hub:"))
     try:
         if sender is None:  # a partner system's token, not a trusted hub's
-            raise between.refuse_untrusted(who)
+            raise between.refuse_untrusted(fed, who)
         found = between.receive_package(who, fed, args["package"], sender=sender)
     except between.TransferRefused as refused:
         return _refused(refused)

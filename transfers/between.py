@@ -11,6 +11,8 @@ hub. A replayed, altered, expired or untrusted package is refused and the refusa
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +35,10 @@ from transfers import peers
 from transfers.models import Transfer, TransferReason, TransferStatus
 from transfers.services import NO_SUCH_TRANSFER, get_transfer, sending_idva_task
 
+#: A package identifier as hubs make them (a UUID's hex).
+PACKAGE_ID = re.compile(r"[0-9a-f]{32}")
+#: What the ledger takes from another hub's package: codes, never its text.
+CODE = re.compile(r"[A-Za-z0-9_:().\-]{1,60}")
 #: Seconds to wait for the other hub.
 TIMEOUT_SECONDS = 20
 #: What each refusal answers, as HTTP status and title.
@@ -54,6 +60,11 @@ class TransferRefused(HubError):
         super().__init__(detail)
         self.code = code
         self.status, self.title = REFUSALS.get(code, (400, "The package is refused"))
+
+
+def _code(value: Any) -> str:
+    text = str(value or "")
+    return text if CODE.fullmatch(text) else "other"
 
 
 def hub_actor(hub_id: str, name: str = "") -> Actor:
@@ -79,20 +90,38 @@ class Received:
     receipt: str
 
 
-def _refuse(actor: Actor, refused: peers.PackageRefused) -> TransferRefused:
+def record_refused(
+    fed: peers.Federation, actor: Actor | None, refused: peers.PackageRefused, **more: Any
+) -> TransferRefused:
+    """Record a refusal in its own transaction (the request's rolls back); answer it.
+
+    What a refused package or assertion claims is the sender's text, not the hub's: the
+    ledger names the hub only when it is on the trust list, else "unknown" with a short
+    digest of the claim (to tell repeated attempts apart), and the package identifier only
+    when it has this hub's shape. Identifiers and codes only, as every entry.
+    """
+    trusted = fed.peer(refused.issuer) is not None
+    hub = refused.issuer if trusted else "unknown"
+    claimed = None
+    if refused.issuer and not trusted:
+        claimed = hashlib.sha256(refused.issuer.encode()).hexdigest()[:16]
+    package = refused.package_id if PACKAGE_ID.fullmatch(refused.package_id) else None
     record_refusal(
-        actor,
+        actor or hub_actor(hub),
         LedgerAction.TRANSFER_REFUSED,
-        Subject("hub", (refused.issuer or "unknown")[:200]),
+        Subject("hub", hub[:200]),
         reason=refused.code,
-        package=refused.package_id[:64] or None,
+        package=package,
+        claimed=claimed,
+        **more,
     )
     return TransferRefused(refused.code, refused.detail)
 
 
-def refuse_untrusted(actor: Actor) -> TransferRefused:
+def refuse_untrusted(fed: peers.Federation, actor: Actor) -> TransferRefused:
     """A token that is not a trusted hub's pushed a package: refused unopened, recorded."""
-    return _refuse(
+    return record_refused(
+        fed,
         actor,
         peers.PackageRefused(
             "untrusted",
@@ -143,7 +172,7 @@ def receive_package(
                 "malformed", "The package cannot be read.", issuer=issuer, package_id=package_id
             ) from None
     except peers.PackageRefused as refused:
-        raise _refuse(actor, refused) from None
+        raise record_refused(fed, actor, refused) from None
     peer = fed.peer(issuer)
     assert peer is not None  # open_package verified it against the trust list
     transfer = Transfer(
@@ -183,12 +212,12 @@ def receive_package(
             Subject("transfer", transfer.id),
             area=area.id,
             from_hub=issuer,
-            piece=str(piece.get("piece", ""))[:40],
-            category=str(piece.get("category", ""))[:40],
+            piece=_code(piece.get("piece")),
+            category=_code(piece.get("category")),
             basis={
-                k: v
+                str(k): _code(v) if isinstance(v, str) else v
                 for k, v in (piece.get("basis") or {}).items()
-                if isinstance(k, str) and isinstance(v, str | int) and not isinstance(v, bool)
+                if CODE.fullmatch(str(k)) and isinstance(v, str | int) and not isinstance(v, bool)
             },
         )
     receipt = peers.sign_receipt(

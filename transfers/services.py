@@ -25,7 +25,7 @@ from cases.casefile import case_view
 from cases.lifecycle import Decision
 from cases.models import PartyRole, Referral
 from consent import gate
-from consent.categories import Category, ConsentState
+from consent.categories import Article6, Article9, Category, ConsentState
 from consent.models import ConsentRecord
 from hub.core.access import Actor, Permission
 from hub.core.clock import now, today_london
@@ -556,13 +556,21 @@ PERSON_FIELDS = (
 )
 
 
+#: Equality monitoring: asked of the gate as its own category, which the pack does not carry.
+DIVERSITY_FIELDS = ("ethnicity", "disability", "lgbt")
+
+
 def case_record(old: Referral, carried: set[str]) -> dict[str, Any]:
     """What the new case starts with, as plain data: only the categories the pack carried,
     never whereabouts. Inside one hub it is read at acceptance; between hubs it travels in
     the sealed package."""
 
     def person(p: Any) -> dict[str, Any]:
-        found = {name: getattr(p, name) for name in PERSON_FIELDS}
+        found = {
+            name: getattr(p, name)
+            for name in PERSON_FIELDS
+            if name not in DIVERSITY_FIELDS or Category.DIVERSITY.value in carried
+        }
         found["born_on"] = p.born_on.isoformat() if p.born_on else None
         return found
 
@@ -629,13 +637,19 @@ def _new_case_data(found: dict[str, Any], from_area: str) -> cases.ReferralData:
     if details:
         data.details = cases.DetailsData(**details, previous_marac=f"{from_area} ({reference})")
     state = ConsentState(found.get("consent") or ConsentState.GIVEN.value)
+    given = state is ConsentState.GIVEN
+    # Shared there without consent: the request to share here without it waits for this
+    # area's approval, on the bases such a request usually rests on (high risk, safeguarding).
     data.sharing = cases.SharingChoice(
         state=state,
         evidence=f"As recorded by {from_area} for case {reference}",
         rationale=""
-        if state is ConsentState.GIVEN
+        if given
         else f"Transferred from {from_area}: shared there without consent; to be decided "
         "again here.",
+        basis_statutory=None if given else Article6.PUBLIC_TASK,
+        basis_voluntary=None if given else Article6.LEGITIMATE_INTERESTS,
+        condition_special=None if given else Article9.SAFEGUARDING,
     )
     return data
 
@@ -750,7 +764,7 @@ def _tasks(
         )
     if old is not None:
         sending_idva_task(transfer, old)
-    _counterpart_tasks(hub, transfer, new, due, from_area)
+    _counterpart_tasks(hub, transfer, due, from_area)
 
 
 def sending_idva_task(transfer: Transfer, old: Referral) -> None:
@@ -769,13 +783,12 @@ def sending_idva_task(transfer: Transfer, old: Referral) -> None:
     )
 
 
-def _counterpart_tasks(
-    hub: Actor, transfer: Transfer, new: Referral, due: date, from_area: str
-) -> None:
+def _counterpart_tasks(hub: Actor, transfer: Transfer, due: date, from_area: str) -> None:
     """For each kind of agency in both areas, its receiving agency liaises with the old one.
 
-    The task names the case by reference only and is not attached to it: an agency here
-    may not know the case until an agenda listing it is circulated.
+    The task names the transfer and the old area, never the case, and is not attached to
+    it: an agency here may not know the case exists until an agenda listing it is
+    circulated (the canary crawl holds the hub to that).
     """
     here = session().execute(
         select(Agency).where(Agency.area_id == transfer.to_area_id).order_by(Agency.id)
@@ -796,18 +809,19 @@ def _counterpart_tasks(
     counterparts: dict[AgencyType, str] = {}
     for kind, name in there:
         counterparts.setdefault(kind, name)
+    about = f"the case transferred in from {from_area} ({transfer.label})"
     for agency in here.scalars():
         old = counterparts.get(agency.type)
         if old is None or agency.type is AgencyType.OTHER or agency.is_disabled:
             continue  # no counterpart there, or the coordinator's own partnership
         if agency.type is AgencyType.IDVA_SERVICE:
-            title = f"Take the hand-over from {old} for case {new.reference}"
+            title = f"Take the hand-over from {old} of {about}"
             details = (
                 "Liaise with the previous IDVA as early as possible: the current situation "
                 "and risks."
             )
         else:
-            title = f"Speak to {old} about case {new.reference}"
+            title = f"Speak to {old} about {about}"
             details = f"Transferred from {from_area}: share at the meeting what is relevant."
         todo.system_rule_task(
             hub,

@@ -56,10 +56,13 @@ class Oracle:
     def may_know(self, persona: Persona, case: str) -> bool:
         """Whether the persona may learn that the case exists (its reference, its id).
 
-        The gate's answer, and one rule the gate does not hold: an auditor searches the
-        ledger of their own area, which names its cases (never their content).
+        The gate's answer, and two rules the gate does not hold: an auditor searches the
+        ledger of their own area, which names its cases (never their content); and the
+        receiving coordinator of a transfer learns the old case's reference from the pack.
         """
         if self.allowed(persona.key, case) is not None:
+            return True
+        if (case, persona.key) in self.scenario.told_by_transfer:
             return True
         found = self.scenario.cases[case]
         return Role.AUDITOR in persona.roles and found.area == persona.area

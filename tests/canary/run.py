@@ -31,6 +31,8 @@ MEMBER_PROBES = [
     "/subject-access/{id}/response.pdf",
     # The coordinator's retention pages: a case's extension page, refused to everyone else.
     "/retention/case-{id}/extend",
+    # The coordinators' transfers (and, from there, each transfer's pack).
+    "/transfers",
 ]
 #: Where only the data protection officer may go (Permission.SUBJECT_ACCESS).
 DPO_ONLY = "/subject-access"

@@ -26,6 +26,8 @@ Cases (key: referrer; situation):
 * C11 officer_b, area B: accepted there.
 * C12 the probation records system, through the API: consent for some agency types; on M2
   with research by children's social care and the GP practice.
+* C13 C2 transferred to area B once M2 is built: the pack sent by the coordinator, accepted
+  by coordinator_b into C13 (the pack's text belongs to C13 too; C2's whereabouts never).
 
 Meetings: M1 (today, past its cut-off: every case added late with a reason) circulated to
 every agency, held, minutes approved, amended with a reason and sent out; M2 (in two weeks)
@@ -61,7 +63,7 @@ from hub.core.clock import now, today_london
 from meetings import conduct, minutes, research
 from meetings import services as meetings
 from meetings.models import Action, AgendaItem, Meeting, MeetingKind
-from tests.canary.markers import PRIVATE, Markers
+from tests.canary.markers import PRIVATE, Markers, Owner
 from tests.meetings.conftest import on_meeting_day
 from tests.support.cases import answers
 from tests.support.world import AGENCIES, PASSWORD, PEOPLE, World, build_world
@@ -184,6 +186,8 @@ class Scenario:
     actions: dict[str, int] = field(default_factory=dict)
     #: A case id no referral has, for "missing case" probes.
     missing_case_id: int = 0
+    #: (old case, persona): who learns an old case's reference from a transfer's pack.
+    told_by_transfer: set[tuple[str, str]] = field(default_factory=set)
 
     def case_by_id(self, referral_id: int) -> Case | None:
         return next((c for c in self.cases.values() if c.id == referral_id), None)
@@ -1054,6 +1058,39 @@ def build_retention(scenario: Scenario) -> None:
         )
 
 
+def build_transfer(scenario: Scenario) -> None:
+    """C2 moves to area B: sent by the coordinator, accepted by coordinator_b into C13.
+
+    The pack carries C2's text of the categories it was given (never its whereabouts), so
+    that text is C13's too; coordinator_b learns C2's reference from the pack.
+    """
+    from transfers import services as transfers
+
+    sender, receiver = actor(scenario, "coordinator"), actor(scenario, "coordinator_b")
+    with db.unit_of_work():
+        area_b = agencies.get_area_by_name(OTHER_AREA)
+        assert area_b is not None
+        started = transfers.start_transfer(
+            sender,
+            scenario.cases["C2"].id,
+            transfers.StartData(
+                to_area_id=area_b.id, reason="refuge", heard_here="yes", agenda_circulated="yes"
+            ),
+        )
+        sent = transfers.send_transfer(sender, started.id)
+        transfer_id, carried = sent.id, set(sent.pack["categories"])
+    with db.unit_of_work():
+        accepted = transfers.accept_transfer(receiver, transfer_id)
+        new_id = accepted.new_referral_id
+    assert new_id is not None
+    _record(scenario, "C13", new_id)
+    for owners in scenario.markers.owners.values():
+        for owner in list(owners):
+            if owner.case == "C2" and owner.category in carried:
+                owners.add(Owner("C13", owner.category, owner.agency, owner.field))
+    scenario.told_by_transfer.add(("C2", "coordinator_b"))
+
+
 def build_scenario(client: Any, issuer: str, token_for: Any) -> Scenario:
     """Everything, in order. ``token_for()`` gives the partner system a fresh bearer token."""
     scenario = build_people(issuer)
@@ -1063,6 +1100,7 @@ def build_scenario(client: Any, issuer: str, token_for: Any) -> Scenario:
     build_first_meeting(scenario)
     build_second_meeting(scenario)
     build_retention(scenario)
+    build_transfer(scenario)
     with db.unit_of_work():
         highest = db.session().execute(select(Referral.id).order_by(Referral.id.desc())).scalar()
     scenario.missing_case_id = int(highest or 0) + 1000

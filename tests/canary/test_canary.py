@@ -9,6 +9,7 @@ every response read to test-output/canary-crawl-<database>.txt.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +72,23 @@ def test_no_case_content_reaches_anyone_the_gate_would_refuse(
     assert not thin, f"these personas' crawls reached almost nothing: {thin}"
     assert sum(result.mail.values()) > 0, "the crawl read no e-mail"
     assert not result.findings, summary
+    # The transfer's pack, as stored for the receiving area, holds no whereabouts marker.
+    import json
+
+    from sqlalchemy import select
+
+    from hub.core import db
+    from tests.canary.markers import WHEREABOUTS
+    from transfers.models import Transfer
+
+    with db.unit_of_work() as uow:
+        packs = [json.dumps(p) for p in uow.session.execute(select(Transfer.pack)).scalars()]
+    assert packs, "the scenario made no transfer"
+    where = [
+        marker
+        for marker, owners in scenario.markers.owners.items()
+        if any(o.category == WHEREABOUTS for o in owners)
+    ]
+    assert where and not [m for m in where for pack in packs if m in pack]
+    crawled = {p.url for crawl in result.crawls.values() for p in crawl.pages}
+    assert any(re.match(r"^/transfers/\d+$", url) for url in crawled), "no pack page crawled"

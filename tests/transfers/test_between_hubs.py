@@ -232,7 +232,10 @@ def test_a_trusted_hubs_package_is_filed_receipted_and_accepted_into_a_new_case(
         assert new is not None and new.status is ReferralStatus.ACCEPTED
         assert new.transferred_from == "EF-2026-0041"
         titles = set(uow.session.execute(select(Task.title)).scalars())
-        assert f"Speak to Eastfield Police about case {new.reference}" in titles
+        assert (
+            f"Speak to Eastfield Police about the case transferred in from Eastfield MARAC "
+            f"(TR-{transfer.id})" in titles
+        )
         assert "Ask Eastfield MARAC for what the transfer pack lacks" in titles
         actions = [
             json.loads(b)
@@ -342,7 +345,12 @@ def test_an_untrusted_hub_gets_no_token_and_its_package_is_refused(
     stranger_token = _token(client, stranger)
     assert stranger_token.status_code == 401 and stranger_token.get_json()["code"] == "untrusted"
     assert _incoming() == []
-    assert {r["reason"] for r in _refusals()} == {"altered", "untrusted"}
+    refusals = _refusals()
+    assert {r["reason"] for r in refusals} == {"altered", "untrusted"}
+    # What an untrusted caller claims is its text, not the hub's: never in the ledger.
+    assert "hub.unknown.example" not in json.dumps(refusals)
+    assert {r["subject"]["id"] for r in refusals if r["reason"] == "untrusted"} == {"unknown"}
+    assert all(r["claimed"] for r in refusals if r["reason"] == "untrusted")
 
 
 def test_a_package_for_an_area_this_hub_does_not_have_is_refused(app, two_areas, eastfield) -> None:
