@@ -142,6 +142,8 @@ class LedgerAction(StrEnum):
     RESEARCH_SHARED = "research:shared"
     RESEARCH_VIEWED = "research:viewed"
     SAR_CASE_READ = "sar:case_read"
+    SAR_CASE_RESTRICTED = "sar:case_restricted"
+    SAR_CASE_RESTRICTION_LIFTED = "sar:case_restriction_lifted"
     SAR_EXTENDED = "sar:extended"
     SAR_IDENTITY_CHECKED = "sar:identity_checked"
     SAR_PERPETRATOR_REVIEWED = "sar:perpetrator_reviewed"
@@ -324,6 +326,8 @@ LABELS: dict[LedgerAction, str] = {
     LedgerAction.RESEARCH_SHARED: "Research: shared",
     LedgerAction.RESEARCH_VIEWED: "Research: viewed",
     LedgerAction.SAR_CASE_READ: "Subject access: case read for the bundle",
+    LedgerAction.SAR_CASE_RESTRICTED: "Subject access: processing of a case restricted",
+    LedgerAction.SAR_CASE_RESTRICTION_LIFTED: "Subject access: restriction of a case lifted",
     LedgerAction.SAR_EXTENDED: "Subject access: due date extended",
     LedgerAction.SAR_IDENTITY_CHECKED: "Subject access: requester's identity checked",
     LedgerAction.SAR_PERPETRATOR_REVIEWED: "Subject access: perpetrator's request reviewed",

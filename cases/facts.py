@@ -119,6 +119,7 @@ def facts_many(referrals: Sequence[Referral]) -> dict[int, gate.CaseFacts]:
             walled_member_ids=frozenset(walled.get(referral.id, ())),
             counter=counter,
             referral_basis=referral.referral_basis,
+            restricted=referral.restricted_at is not None,
         )
     return found
 
@@ -232,8 +233,15 @@ def knowable(actor: Actor, referral: type[Referral] | None = None) -> ColumnElem
         exists().where(NeedToKnowGrant.referral_id == r.id, NeedToKnowGrant.agency_id == agency.id),
         true() if service or is_rep else on_team,
     )
+    # a restriction of processing (UK GDPR Art. 18): only the area's coordinator
+    runs_restricted = (
+        r.area_id == agency.area_id
+        if actor.kind == "member" and actor.has_role(Role.COORDINATOR)
+        else false()
+    )
     return and_(
         or_(r.area_id == agency.area_id, own_agency),  # another area is another tenant
         not_blocked,
+        or_(r.restricted_at.is_(None), runs_restricted),
         or_(own, marac, granted),
     )

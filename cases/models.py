@@ -200,6 +200,13 @@ class Referral(Base):
     marac_rep_consulted: Mapped[bool] = mapped_column(default=False)
     #: Where a MARAC-to-MARAC transfer came from.
     transferred_from: Mapped[str] = mapped_column(String(120), default="")
+    #: Restriction of processing (UK GDPR Art. 18), set and lifted by the data protection
+    #: officer: while set, only the area's coordinator and the officer may see the case.
+    restricted_at: Mapped[datetime | None]
+    restricted_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    restriction_ground: Mapped[str | None] = mapped_column(String(30))
+    #: The officer's note on the restriction (never in the ledger).
+    restriction_note: Mapped[str] = mapped_column(Text, default="")
 
     # Lifecycle
     submitted_at: Mapped[datetime | None]
@@ -393,6 +400,26 @@ class RepeatReview(Base):
     same_people: Mapped[bool]
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     reviewed_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class RestrictionGround(StrEnum):
+    """Why processing is restricted: the four grounds of UK GDPR Art. 18(1)."""
+
+    ACCURACY_CONTESTED = "accuracy_contested"  # 18(1)(a), while the accuracy is verified
+    UNLAWFUL = "unlawful_processing"  # 18(1)(b), restriction asked for instead of erasure
+    LEGAL_CLAIMS = "legal_claims"  # 18(1)(c), kept for the subject's legal claims
+    OBJECTION = "objection_pending"  # 18(1)(d), while an objection under Art. 21 is weighed
+
+    @property
+    def label(self) -> str:
+        return {
+            "accuracy_contested": "The person contests its accuracy (Art. 18(1)(a))",
+            "unlawful_processing": "Processing is unlawful and the person asks for "
+            "restriction instead of erasure (Art. 18(1)(b))",
+            "legal_claims": "The person needs it kept for a legal claim (Art. 18(1)(c))",
+            "objection_pending": "The person has objected and the objection is being "
+            "weighed (Art. 18(1)(d))",
+        }[self.value]
 
 
 class GrantKind(StrEnum):

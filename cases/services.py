@@ -85,6 +85,7 @@ from cases.operations.settings import (
     update_risk_settings,
 )
 from cases.operations.sharing import (
+    RESTRICTED,
     add_conflict_wall,
     add_to_team,
     blockable_members,
@@ -113,6 +114,7 @@ from cases.operations.triage import (
 
 __all__ = [
     "MIN_AGE",
+    "RESTRICTED",
     "UNDER_16_PERPETRATOR",
     "UNDER_16_VICTIM",
     "WINDOW_DAYS",

@@ -356,6 +356,7 @@ def _case_page(referral: Any, disclosure: Any, reveal_form: Any, status: int = 2
         view=view,
         risk_shown=risk,
         referral=referral,
+        restricted_since=referral.restricted_at,
         reveal_form=reveal_form,
         is_referrer_agency=referral.referring_agency_id == who.agency_id,
         can_triage=who.can(Permission.REFERRALS_TRIAGE),

@@ -7,7 +7,9 @@ the case at all. The rules are checked in order and the first failing rule decid
 
 1. the actor's agency has signed the current information sharing protocol;
 2. the actor is not behind a conflict wall for this case, nor on its must-not-receive list,
-   and the case is of the actor's MARAC area (or the actor's agency referred it);
+   and the case is of the actor's MARAC area (or the actor's agency referred it); while the
+   case's processing is restricted (UK GDPR Art. 18) only the area's coordinator passes,
+   and the data protection officer by the subject access door;
 3. need to know: the actor's agency referred the case, was given it, or was invited to a
    meeting with it on the agenda (grant rows, read into ``CaseFacts``); within the agency,
    the actor is the referrer, on the case team, or the agency's MARAC representative; the
@@ -116,6 +118,9 @@ class CaseFacts:
     counter: CounterFacts | None = None
     #: The Article 6 basis the referrer recorded for referring the case to the MARAC.
     referral_basis: str | None = None
+    #: Processing restricted (UK GDPR Art. 18): only the area's coordinator may know it,
+    #: and the data protection officer through the subject access door.
+    restricted: bool = False
 
 
 @dataclass(frozen=True)
@@ -259,8 +264,11 @@ def _relation(actor: Actor, facts: CaseFacts, agency: Agency) -> _Relation | Non
     return _Relation(kind, tuple(purposes) or marac)
 
 
-def _first_refusal(actor: Actor, facts: CaseFacts, agency: Agency | None) -> str | None:
-    """Rules 1 and 2 (and the area boundary): the code of the first that fails."""
+def _first_refusal(
+    actor: Actor, facts: CaseFacts, agency: Agency | None, *, for_subject_access: bool = False
+) -> str | None:
+    """Rules 1 and 2 (and the area boundary, and a restriction of processing): the code of
+    the first that fails."""
     if actor.kind not in {"member", "service"} or agency is None:
         return "no_actor"
     if agency.is_disabled or not agency.has_current_isp(today_london()):
@@ -271,7 +279,19 @@ def _first_refusal(actor: Actor, facts: CaseFacts, agency: Agency | None) -> str
         return "must_not_receive"
     if agency.area_id != facts.area_id and actor.agency_id != facts.referring_agency_id:
         return "other_area"
+    if facts.restricted and not for_subject_access and not _runs_restricted(actor, agency, facts):
+        return "restricted"
     return None
+
+
+def _runs_restricted(actor: Actor, agency: Agency, facts: CaseFacts) -> bool:
+    """Whether this actor may still know a case whose processing is restricted: only the
+    coordinator of its area (the data protection officer reads it by its own door)."""
+    return (
+        actor.kind == "member"
+        and actor.has_role(Role.COORDINATOR)
+        and agency.area_id == facts.area_id
+    )
 
 
 def vital_interests_open(consents: Sequence[ConsentRecord]) -> bool:
@@ -767,7 +787,7 @@ def disclose_for_subject_access(
     """
     wanted = list(dict.fromkeys(categories))
     agency = _agency_of(actor)
-    stop = _first_refusal(actor, facts, agency)
+    stop = _first_refusal(actor, facts, agency, for_subject_access=True)
     if stop is None and (actor.kind != "member" or not actor.has_role(Role.AUDITOR)):
         stop = "not_data_protection_officer"
     if stop is None and actor.area_id != facts.area_id:

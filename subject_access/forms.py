@@ -68,3 +68,15 @@ class RedactionForm(FlaskForm):  # type: ignore[misc]
         validate_choice=False,
     )
     reason = TextAreaField("Reason", validators=[Length(max=2000)])
+
+
+class RestrictForm(FlaskForm):  # type: ignore[misc]
+    """Restrict the processing of one of the subject's cases (UK GDPR Art. 18)."""
+
+    case = SelectField("Case", choices=[], validate_choice=False)
+    ground = RadioField(
+        "On what ground does the person ask?",
+        choices=[],  # the four grounds of Art. 18(1), set by the page
+        validate_choice=False,
+    )
+    note = TextAreaField("What the person asked for", validators=[Length(max=2000)])

@@ -12,9 +12,9 @@ from agencies.models import Member
 from audit.actions import LedgerAction
 from audit.ledger import Subject, record
 from cases import matching
-from cases.models import Person, PersonKey
+from cases.models import Person, PersonKey, Referral, ReferralStatus, RestrictionGround
 from hub.core.access import Actor, Role
-from hub.core.clock import now, today_london
+from hub.core.clock import LONDON, now, today_london
 from hub.core.db import session
 from hub.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from subject_access import bundle as bundles
@@ -419,3 +419,117 @@ def mark_sent(actor: Actor, request: SubjectAccessRequest) -> None:
         area=request.area_id,
         sha256=request.pdf_sha256,
     )
+
+
+@dataclass(frozen=True)
+class RestrictableCase:
+    """A case of the request's subject, by reference, and whether it is restricted."""
+
+    referral_id: int
+    reference: str
+    role: str
+    restricted_on: date | None
+    ground: str | None
+
+    @property
+    def ground_label(self) -> str:
+        found = RestrictionGround._value2member_map_.get(self.ground or "")
+        return found.label if isinstance(found, RestrictionGround) else ""
+
+
+def restriction_grounds() -> list[tuple[str, str]]:
+    """The four grounds of UK GDPR Art. 18(1), as (code, label)."""
+    return [(g.value, g.label) for g in RestrictionGround]
+
+
+def restrictable_cases(actor: Actor, request: SubjectAccessRequest) -> list[RestrictableCase]:
+    """The sent cases of the subject in the officer's area (references only, no content)."""
+    area_id = _officer(actor)
+    if request.subject_person_id is None or request.status is RequestStatus.RECEIVED:
+        return []
+    roles = bundles.subject_roles(request.subject_person_id)
+    rows = session().execute(
+        select(
+            Referral.id,
+            Referral.reference,
+            Referral.restricted_at,
+            Referral.restriction_ground,
+        )
+        .where(
+            Referral.id.in_(list(roles)),
+            Referral.area_id == area_id,
+            Referral.status != ReferralStatus.DRAFT,
+        )
+        .order_by(Referral.id)
+    )
+    return [
+        RestrictableCase(
+            referral_id,
+            reference,
+            roles[referral_id],
+            restricted_at.astimezone(LONDON).date() if restricted_at else None,
+            ground,
+        )
+        for referral_id, reference, restricted_at, ground in rows
+    ]
+
+
+def _restrictable(actor: Actor, request: SubjectAccessRequest, referral_id: int) -> Referral:
+    offered = {c.referral_id for c in restrictable_cases(actor, request)}
+    referral = session().get(Referral, referral_id) if referral_id in offered else None
+    if referral is None:
+        raise ValidationFailed({"case": "Select one of the subject's cases"})
+    return referral
+
+
+def restrict_case(
+    actor: Actor, request: SubjectAccessRequest, referral_id: int, ground: str, note: str
+) -> Referral:
+    """Restrict the processing of one of the subject's cases (UK GDPR Art. 18): from now on
+    the gate shows it to nobody but the area's coordinator and the officer's own door."""
+    errors = {}
+    if ground not in RestrictionGround._value2member_map_:
+        errors["ground"] = "Select the ground the person relies on"
+    if len(note.strip()) < MIN_REASON:
+        errors["note"] = "Say what the person asked for, in a sentence"
+    referral = _restrictable(actor, request, referral_id) if not errors else None
+    if errors or referral is None:
+        raise ValidationFailed(errors)
+    if referral.restricted_at is not None:
+        raise Conflict(f"Processing of {referral.reference} is already restricted.")
+    referral.restricted_at = now()
+    referral.restricted_by_id = actor.member_id
+    referral.restriction_ground = ground
+    referral.restriction_note = note.strip()
+    record(
+        actor,
+        LedgerAction.SAR_CASE_RESTRICTED,
+        Subject("case", referral.id),
+        case=referral.id,
+        area=referral.area_id,
+        sar=request.id,
+        ground=ground,
+    )
+    return referral
+
+
+def lift_restriction(actor: Actor, request: SubjectAccessRequest, referral_id: int) -> Referral:
+    """Lift a restriction: the case is disclosed again as the gate's other rules allow."""
+    referral = _restrictable(actor, request, referral_id)
+    if referral.restricted_at is None:
+        raise Conflict(f"Processing of {referral.reference} is not restricted.")
+    ground = referral.restriction_ground
+    referral.restricted_at = None
+    referral.restricted_by_id = None
+    referral.restriction_ground = None
+    referral.restriction_note = ""
+    record(
+        actor,
+        LedgerAction.SAR_CASE_RESTRICTION_LIFTED,
+        Subject("case", referral.id),
+        case=referral.id,
+        area=referral.area_id,
+        sar=request.id,
+        ground=ground,
+    )
+    return referral

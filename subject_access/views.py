@@ -25,6 +25,7 @@ from subject_access.forms import (
     RedactionForm,
     RefuseForm,
     RequestForm,
+    RestrictForm,
     ReviewForm,
     SubjectForm,
 )
@@ -79,8 +80,19 @@ def _page(request_id: int, status: int = 200, **forms: Any) -> Any:
     review_form.chair.choices = choices(
         [("", "Select the chair"), *((str(m.id), m.name) for m in services.area_chairs(who, found))]
     )
+    restrictable = services.restrictable_cases(who, found)
+    restrict_form = forms.get("restrict_form") or RestrictForm()
+    restrict_form.ground.choices = choices(services.restriction_grounds())
+    restrict_form.case.choices = choices(
+        [
+            ("", "Select the case"),
+            *((str(c.referral_id), c.reference) for c in restrictable if not c.restricted_on),
+        ]
+    )
     return render_template(
         "subject_access/request.html",
+        restrictable=restrictable,
+        restrict_form=restrict_form,
         found=found,
         today=today_london(),
         candidates=candidates,
@@ -272,6 +284,38 @@ def sent(request_id: int) -> Any:
         PlainForm(),
         lambda found: services.mark_sent(actor(), found),
         "The response has been marked as sent.",
+    )
+
+
+@bp.route(f"/subject-access/<int(max={MAX_ID}):request_id>/restrict", methods=["POST"])
+@require(Permission.SUBJECT_ACCESS)
+def restrict(request_id: int) -> Any:
+    form = RestrictForm()
+    raw = form.case.data or ""
+    case = int(raw) if raw.isdigit() and int(raw) <= MAX_ID else 0
+    return _act(
+        request_id,
+        "restrict_form",
+        form,
+        lambda found: services.restrict_case(
+            actor(), found, case, form.ground.data or "", form.note.data or ""
+        ),
+        "Processing of the case is restricted: only the coordinator and you can see it now.",
+    )
+
+
+@bp.route(
+    f"/subject-access/<int(max={MAX_ID}):request_id>/restrict/<int(max={MAX_ID}):case_id>/lift",
+    methods=["POST"],
+)
+@require(Permission.SUBJECT_ACCESS)
+def lift_restriction(request_id: int, case_id: int) -> Any:
+    return _act(
+        request_id,
+        "plain",
+        PlainForm(),
+        lambda found: services.lift_restriction(actor(), found, case_id),
+        "The restriction has been lifted: the case is shared again as the gate allows.",
     )
 
 

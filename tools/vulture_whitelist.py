@@ -274,3 +274,12 @@ _.token_type  # unused variable (transfers/api.py)
 _.expires_in  # unused variable (transfers/api.py)
 _.receipt_at  # unused attribute (transfers/models.py, shown on the transfer page)
 _.transfer_timers  # unused function (transfers/jobs.py, run by the scheduler by name)
+# Restriction of processing (UK GDPR Art. 18): columns kept for the record, the grounds
+# offered by the page.
+_.restricted_by_id  # unused attribute (cases/models.py, subject_access/services.py)
+_.restriction_note  # unused attribute (cases/models.py, subject_access/services.py)
+ACCURACY_CONTESTED  # unused variable (cases/models.py)
+UNLAWFUL  # unused variable (cases/models.py)
+LEGAL_CLAIMS  # unused variable (cases/models.py)
+OBJECTION  # unused variable (cases/models.py)
+_.ground_label  # unused property (subject_access/services.py, read by the request page)

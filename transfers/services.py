@@ -30,7 +30,7 @@ from consent.models import ConsentRecord
 from hub.core.access import Actor, Permission
 from hub.core.clock import now, today_london
 from hub.core.db import session
-from hub.core.errors import Forbidden, NotFound, ValidationFailed
+from hub.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from meetings.models import Action, AgendaItem, CaseDiscussion, Meeting, MeetingStatus, Minutes
 from todo import services as todo
 from transfers.models import Transfer, TransferReason, TransferStatus
@@ -110,6 +110,8 @@ def open_for_transfer(actor: Actor, referral_id: int) -> Referral:
     referral = cases.case_for_action(actor, referral_id, LedgerAction.TRANSFER_STARTED)
     if referral.area_id != area_id:
         raise NotFound(NO_SUCH_TRANSFER)
+    if referral.restricted_at is not None:
+        raise Conflict(cases.RESTRICTED)
     return referral
 
 

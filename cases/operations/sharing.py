@@ -31,7 +31,7 @@ from consent.categories import (
 from hub.core.access import Actor, Permission, Role
 from hub.core.clock import now
 from hub.core.db import session
-from hub.core.errors import ValidationFailed
+from hub.core.errors import Conflict, ValidationFailed
 from hub.core.events import publish
 
 # --- sharing, teams, walls ----------------------------------------------------------------
@@ -99,6 +99,13 @@ def share_preview(
     return agency_preview(referral, agency, purpose)
 
 
+#: Sharing, and sending to another MARAC, are disclosures a restriction stops (UK GDPR Art. 18).
+RESTRICTED = (
+    "Processing of this case is restricted: it cannot be shared or sent to another MARAC "
+    "until the data protection officer lifts the restriction."
+)
+
+
 def share_case(
     actor: Actor,
     referral: Referral,
@@ -109,6 +116,8 @@ def share_case(
 ) -> ReferralShare:
     """Give an agency the case: it then has need to know (the gate still needs a basis)."""
     act_on(actor, referral, LedgerAction.REFERRAL_SHARED)
+    if referral.restricted_at is not None:
+        raise Conflict(RESTRICTED)
     allowed = (
         actor.agency_id == referral.referring_agency_id and actor.can(Permission.REFERRALS_READ)
     ) or (allow_triage or actor.can(Permission.REFERRALS_TRIAGE))

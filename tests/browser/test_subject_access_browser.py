@@ -75,3 +75,40 @@ def test_the_officer_answers_a_request_from_home(
     page.get_by_role("button", name="Mark the response as sent").click()
     expect(page.get_by_text("The response has been marked as sent.")).to_be_visible()
     shoot(page, "sent")
+
+
+def test_the_officer_restricts_a_case_and_the_coordinator_is_told_why_it_is_quiet(
+    live_server: str, world, page: Page, shoot
+) -> None:
+    from tests.subject_access.conftest import open_request
+
+    officer = actor_of(world["police_officer"])
+    case_id = cases.draft(officer)
+    cases.with_consent(officer, case_id)
+    cases.submit(officer, case_id)
+    cases.accept(actor_of(world["coordinator"]), case_id)
+    request_id = open_request(
+        actor_of(world["auditor"]), cases.VICTIM.given, cases.VICTIM.family, cases.VICTIM.born_on
+    )
+    sign_in(page, live_server, world["auditor"])
+    page.goto(f"{live_server}/subject-access/{request_id}")
+    expect(page.get_by_role("heading", name="Restrict processing")).to_be_visible()
+    page.get_by_role("button", name="Restrict processing of this case").click()
+    expect(page.get_by_role("heading", name="There is a problem")).to_be_visible()
+    assert_accessible(page)
+    shoot(page, "restrict-error")
+    page.get_by_label("Case").select_option(str(case_id))
+    page.get_by_label("The person contests its accuracy (Art. 18(1)(a))").check()
+    page.get_by_label("What the person asked for").fill(
+        "She says the address recorded in March was never hers"
+    )
+    page.get_by_role("button", name="Restrict processing of this case").click()
+    expect(page.get_by_text("Processing of the case is restricted")).to_be_visible()
+    assert_accessible(page)
+    shoot(page, "restricted")
+    page.get_by_role("button", name="Sign out").first.click()
+    sign_in(page, live_server, world["coordinator"])
+    page.goto(f"{live_server}/cases/{case_id}")
+    expect(page.get_by_text("Processing of this case is restricted since")).to_be_visible()
+    assert_accessible(page)
+    shoot(page, "coordinator-case")
