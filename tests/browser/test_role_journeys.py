@@ -173,6 +173,28 @@ def test_the_idva_takes_queue_work_and_brings_a_colleague_onto_the_case(
     _look(page, shoot, "07-colleague-task")
 
 
+def test_housing_opens_the_case_shared_with_it_and_brings_its_officer_onto_the_team(
+    page: Page, live_server: str, demo: None, shoot: Any
+) -> None:
+    _home(page, live_server, "o.hughes@homes.northbridge.example")
+    expect(page.get_by_role("link", name="NO-2026-0004")).to_have_count(0)  # not on the team
+    _look(page, shoot, "01-officer-home")
+    _home(page, live_server, "f.noor@homes.northbridge.example")
+    _look(page, shoot, "02-manager-home")
+    page.get_by_role("link", name="NO-2026-0004").first.click()
+    expect(page.get_by_role("heading", name="Whereabouts", exact=True)).to_be_visible()
+    page.get_by_label("Add a colleague from your agency").select_option(label="Owen Hughes")
+    page.get_by_role("button", name="Add to case team").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("added to the case team")
+    _look(page, shoot, "03-team")
+    _home(page, live_server, "o.hughes@homes.northbridge.example")
+    page.get_by_role("link", name="NO-2026-0004").first.click()
+    expect(
+        page.get_by_text("Masked: reveal the victim's whereabouts only with a reason")
+    ).to_be_visible()
+    _look(page, shoot, "04-officer-case")
+
+
 def test_the_chair_opens_the_coming_meeting_and_the_last_minutes(
     page: Page, live_server: str, demo: None, shoot: Any
 ) -> None:
