@@ -304,10 +304,7 @@ def restrict(request_id: int) -> Any:
     )
 
 
-@bp.route(
-    f"/subject-access/<int(max={MAX_ID}):request_id>/restrict/<int(max={MAX_ID}):case_id>/lift",
-    methods=["POST"],
-)
+@bp.route(f"/subject-access/<int(max={MAX_ID}):request_id>/lift/<int:case_id>", methods=["POST"])
 @require(Permission.SUBJECT_ACCESS)
 def lift_restriction(request_id: int, case_id: int) -> Any:
     return _act(

@@ -131,9 +131,7 @@ def test_the_officer_restricts_and_lifts_from_the_request_page(
     assert "Processing of the case is restricted" in text(done) and "Restricted" in text(done)
     referrer = signed_in(app.test_client(), world["police_officer"])
     assert referrer.get(f"/cases/{referred.case_id}").status_code == 404
-    lifted = submit(
-        officer, f"{url}/restrict/{referred.case_id}/lift", {}, form_url=url, follow=True
-    )
+    lifted = submit(officer, f"{url}/lift/{referred.case_id}", {}, form_url=url, follow=True)
     assert "The restriction has been lifted" in text(lifted)
     assert referrer.get(f"/cases/{referred.case_id}").status_code == 200
 
