@@ -12,11 +12,15 @@ from hub.core.clock import today_london
 from hub.core.workdays import add_working_days
 from meetings.models import Meeting, MeetingStatus
 from tests.support.web import signed_in, submit
-from tests.transfers.conftest import NB_COORDINATOR, SP_COORDINATOR, _member
-from tests.transfers.test_transfers import _southport_id, _start
+from tests.transfers.conftest import (
+    NB_COORDINATOR,
+    SP_COORDINATOR,
+    _member,
+    southport_id,
+    transfer_to_southport,
+)
 from todo.models import Task
 from transfers.jobs import raise_timer_tasks, transfer_timers
-from transfers.models import Transfer
 
 
 def _timer_tasks() -> dict[str, bool]:
@@ -37,19 +41,11 @@ def test_each_timer_raises_a_task_when_it_runs_out_and_closes_it_when_done(app, 
     case_id, _ = two_areas
     sender = signed_in(app.test_client(), _member(NB_COORDINATOR))
     receiver = signed_in(app.test_client(), _member(SP_COORDINATOR))
-    _start(
-        sender,
-        case_id,
-        to_area=str(_southport_id()),
-        reason="refuge",
-        heard_here="no",
-        agenda_circulated="no",
-    )
+    transfer_id = transfer_to_southport(sender, case_id)
     with db.unit_of_work() as uow:
-        transfer_id = uow.session.execute(select(Transfer.id)).scalar_one()
         meeting = uow.session.execute(
             select(Meeting).where(
-                Meeting.area_id == _southport_id(), Meeting.status != MeetingStatus.HELD
+                Meeting.area_id == southport_id(), Meeting.status != MeetingStatus.HELD
             )
         ).scalar_one()
         held_on = meeting.held_on

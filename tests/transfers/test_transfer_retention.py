@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import select
-
 from hub.core import db
 from retention.destroy import destroy_cases
 from tests.support.web import signed_in, submit
-from tests.transfers.conftest import NB_COORDINATOR, SP_COORDINATOR, _member
-from tests.transfers.test_transfers import _southport_id, _start
+from tests.transfers.conftest import (
+    NB_COORDINATOR,
+    SP_COORDINATOR,
+    _member,
+    transfer_to_southport,
+)
 from transfers.models import Transfer
 
 
@@ -18,16 +20,7 @@ def test_destroying_the_new_case_erases_the_pack_it_came_with(app, two_areas) ->
     case_id, _ = two_areas
     sender = signed_in(app.test_client(), _member(NB_COORDINATOR))
     receiver = signed_in(app.test_client(), _member(SP_COORDINATOR))
-    _start(
-        sender,
-        case_id,
-        to_area=str(_southport_id()),
-        reason="refuge",
-        heard_here="no",
-        agenda_circulated="no",
-    )
-    with db.unit_of_work() as uow:
-        transfer_id = uow.session.execute(select(Transfer.id)).scalar_one()
+    transfer_id = transfer_to_southport(sender, case_id)
     submit(sender, f"/transfers/{transfer_id}/send", form_url=f"/transfers/{transfer_id}")
     submit(receiver, f"/transfers/{transfer_id}/accept", form_url=f"/transfers/{transfer_id}")
     with db.unit_of_work() as uow:

@@ -7,7 +7,6 @@ import re
 
 from sqlalchemy import select
 
-from agencies import services as agencies
 from audit.actions import LedgerAction
 from audit.models import AuditEntry
 from cases.models import Referral, ReferralStatus, Whereabouts
@@ -21,21 +20,12 @@ from tests.transfers.conftest import (
     OLD_PHONE,
     SP_COORDINATOR,
     _member,
+    southport_id,
+    start_form,
+    transfer_to_southport,
 )
 from todo.models import Task
 from transfers.models import Transfer, TransferStatus
-
-
-def _start(client, case_id: int, **data: str):
-    form = {"to_area": "", "reason": "", "heard_here": "", "agenda_circulated": "", **data}
-    return submit(client, f"/cases/{case_id}/transfer", form)
-
-
-def _southport_id() -> int:
-    with db.unit_of_work():
-        area = agencies.get_area_by_name(demo.SECOND_AREA)
-        assert area is not None
-        return area.id
 
 
 def test_the_whole_path_from_northbridge_to_southport(app, two_areas) -> None:
@@ -44,10 +34,10 @@ def test_the_whole_path_from_northbridge_to_southport(app, two_areas) -> None:
     receiver = signed_in(app.test_client(), _member(SP_COORDINATOR))
     # Only the coordinator's case page offers it.
     assert f"/cases/{case_id}/transfer" in text(sender.get(f"/cases/{case_id}"))
-    started = _start(
+    started = start_form(
         sender,
         case_id,
-        to_area=str(_southport_id()),
+        to_area=str(southport_id()),
         reason="refuge",
         heard_here="no",
         agenda_circulated="yes",
@@ -83,7 +73,7 @@ def test_the_whole_path_from_northbridge_to_southport(app, two_areas) -> None:
         new = uow.session.get(Referral, transfer.new_referral_id)
         assert old is not None and old.status is ReferralStatus.TRANSFERRED
         assert new is not None and new.status is ReferralStatus.ACCEPTED
-        assert new.area_id == _southport_id() and new.transferred_from == reference
+        assert new.area_id == southport_id() and new.transferred_from == reference
         item = uow.session.execute(
             select(AgendaItem).where(AgendaItem.referral_id == new.id)
         ).scalar_one()
@@ -136,16 +126,7 @@ def test_a_non_coordinator_cannot_start_or_accept(app, two_areas) -> None:
     assert officer.get(f"/cases/{case_id}/transfer").status_code in {403, 404}
     assert f"/cases/{case_id}/transfer" not in text(officer.get(f"/cases/{case_id}"))
     sender = signed_in(app.test_client(), _member(NB_COORDINATOR))
-    _start(
-        sender,
-        case_id,
-        to_area=str(_southport_id()),
-        reason="permanent_move",
-        heard_here="no",
-        agenda_circulated="no",
-    )
-    with db.unit_of_work() as uow:
-        transfer_id = uow.session.execute(select(Transfer.id)).scalar_one()
+    transfer_id = transfer_to_southport(sender, case_id, "permanent_move")
     submit(sender, f"/transfers/{transfer_id}/send", form_url=f"/transfers/{transfer_id}")
     southport_officer = signed_in(app.test_client(), _member("pc.clarke@police.southport.example"))
     assert southport_officer.get(f"/transfers/{transfer_id}").status_code in {403, 404}
@@ -163,7 +144,7 @@ def test_a_non_coordinator_cannot_start_or_accept(app, two_areas) -> None:
 def test_bad_input_shows_the_error_summary_and_saves_nothing(app, two_areas) -> None:
     case_id, _ = two_areas
     sender = signed_in(app.test_client(), _member(NB_COORDINATOR))
-    response = _start(sender, case_id, reason="refuge")
+    response = start_form(sender, case_id, reason="refuge")
     assert response.status_code == 422
     page = text(response)
     assert "There is a problem" in page
@@ -178,10 +159,10 @@ def test_declining_needs_a_reason_and_leaves_the_old_case_alone(app, two_areas) 
     case_id, _ = two_areas
     sender = signed_in(app.test_client(), _member(NB_COORDINATOR))
     receiver = signed_in(app.test_client(), _member(SP_COORDINATOR))
-    _start(
+    start_form(
         sender,
         case_id,
-        to_area=str(_southport_id()),
+        to_area=str(southport_id()),
         reason="temporary_move",
         heard_here="yes",
         agenda_circulated="no",
@@ -215,16 +196,7 @@ def test_repeat_detection_follows_the_case_into_either_area(app, two_areas) -> N
     case_id, _ = two_areas
     sender = signed_in(app.test_client(), _member(NB_COORDINATOR))
     receiver = signed_in(app.test_client(), _member(SP_COORDINATOR))
-    _start(
-        sender,
-        case_id,
-        to_area=str(_southport_id()),
-        reason="permanent_move",
-        heard_here="no",
-        agenda_circulated="no",
-    )
-    with db.unit_of_work() as uow:
-        transfer_id = uow.session.execute(select(Transfer.id)).scalar_one()
+    transfer_id = transfer_to_southport(sender, case_id, "permanent_move")
     submit(sender, f"/transfers/{transfer_id}/send", form_url=f"/transfers/{transfer_id}")
     submit(receiver, f"/transfers/{transfer_id}/accept", form_url=f"/transfers/{transfer_id}")
     with db.unit_of_work() as uow:
